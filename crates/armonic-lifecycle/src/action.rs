@@ -1,0 +1,540 @@
+//! Running actions: log steps, shell commands and the built-ins (packages, files, services).
+//!
+//! Commands go through a [`CommandRunner`], so tests (and dry runs) can see what would run
+//! without running it; [`SystemRunner`] runs them for real.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use crate::log::{Level, LogRecord, LogSink};
+use crate::model::{Action, Builtins, PackageManager, Step};
+use crate::template;
+use crate::value::Value;
+
+/// How many lines of stderr a failed command reports.
+pub const STDERR_TAIL_LINES: usize = 20;
+/// Longest line kept from a command's output; the rest is cut.
+const MAX_LINE: usize = 8 * 1024;
+/// Largest return file read back from a `run` step.
+const MAX_RETURN_FILE: u64 = 1024 * 1024;
+
+/// A command to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandSpec {
+    /// The program.
+    pub program: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Environment added to the agent's.
+    pub env: Vec<(String, String)>,
+    /// Working directory.
+    pub cwd: Option<PathBuf>,
+    /// Killed (with its process group) after this long.
+    pub timeout: Duration,
+}
+
+impl CommandSpec {
+    /// `program args…` as one line, for messages.
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.as_str()).chain(self.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// Which output stream a line comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutcome {
+    /// Exit code; `None` when killed by a signal.
+    pub code: Option<i32>,
+    /// Whether it was killed for running past its timeout.
+    pub timed_out: bool,
+    /// The last lines of standard error.
+    pub stderr_tail: Vec<String>,
+}
+
+/// Runs commands for actions.
+pub trait CommandRunner: Send + Sync {
+    /// Runs `spec`, passing each output line to `output` as it comes.
+    fn run(&self, spec: &CommandSpec, output: &mut dyn FnMut(Stream, &str)) -> std::io::Result<CommandOutcome>;
+}
+
+/// Runs commands as child processes in their own process group.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemRunner;
+
+impl CommandRunner for SystemRunner {
+    fn run(&self, spec: &CommandSpec, output: &mut dyn FnMut(Stream, &str)) -> std::io::Result<CommandOutcome> {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(&spec.program);
+        cmd.args(&spec.args).envs(spec.env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        if let Some(cwd) = &spec.cwd {
+            cmd.current_dir(cwd);
+        }
+        let mut child = cmd.spawn()?;
+        let (tx, rx) = mpsc::sync_channel::<(Stream, String)>(256);
+        let mut readers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            readers.push(spawn_reader(out, Stream::Stdout, tx.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            readers.push(spawn_reader(err, Stream::Stderr, tx.clone()));
+        }
+        drop(tx);
+        let deadline = Instant::now() + spec.timeout;
+        let mut tail: Vec<String> = Vec::new();
+        let mut timed_out = false;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(remaining) {
+                Ok((stream, line)) => {
+                    if stream == Stream::Stderr {
+                        tail.push(line.clone());
+                        if tail.len() > STDERR_TAIL_LINES {
+                            tail.remove(0);
+                        }
+                    }
+                    output(stream, &line);
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    timed_out = true;
+                    kill_group(child.id());
+                    break;
+                }
+            }
+        }
+        let status = if timed_out {
+            child.wait()?
+        } else {
+            // Output is closed; the process may still run (a daemon keeping no pipe open).
+            loop {
+                if let Some(status) = child.try_wait()? {
+                    break status;
+                }
+                if Instant::now() >= deadline {
+                    timed_out = true;
+                    kill_group(child.id());
+                    break child.wait()?;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        for r in readers {
+            let _ = r.join();
+        }
+        Ok(CommandOutcome { code: status.code(), timed_out, stderr_tail: tail })
+    }
+}
+
+fn spawn_reader<R: Read + Send + 'static>(
+    r: R,
+    stream: Stream,
+    tx: mpsc::SyncSender<(Stream, String)>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(r);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if buf.ends_with(b"\n") {
+                        buf.pop();
+                    }
+                    buf.truncate(MAX_LINE);
+                    let line = String::from_utf8_lossy(&buf).into_owned();
+                    if tx.send((stream, line)).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn kill_group(pid: u32) {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    let Ok(pid) = i32::try_from(pid) else { return };
+    let group = Pid::from_raw(pid);
+    let _ = killpg(group, Signal::SIGTERM);
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = killpg(group, Signal::SIGKILL);
+}
+
+/// Why an action failed.
+#[derive(Debug, Error)]
+pub enum ActionError {
+    /// A template could not be rendered.
+    #[error("{what}: {message}")]
+    Template {
+        /// Which template.
+        what: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A command could not be started.
+    #[error("cannot run `{command}`: {source}")]
+    Spawn {
+        /// The command.
+        command: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A command exited with a non-zero status or was killed.
+    #[error("`{command}` {}{}", exit_text(*.code), tail_text(.stderr_tail))]
+    Failed {
+        /// The command.
+        command: String,
+        /// Its exit code (`None`: killed by a signal).
+        code: Option<i32>,
+        /// The last lines it wrote on standard error.
+        stderr_tail: Vec<String>,
+    },
+    /// A command ran past its timeout and was killed.
+    #[error("`{command}` timed out after {}s and was killed", .after.as_secs_f64())]
+    TimedOut {
+        /// The command.
+        command: String,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The values a command returned could not be read.
+    #[error("cannot read the values returned by `{command}`: {message}")]
+    Return {
+        /// The command.
+        command: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file could not be written.
+    #[error("cannot write {}: {source}", .path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+fn exit_text(code: Option<i32>) -> String {
+    match code {
+        Some(c) => format!("exited with status {c}"),
+        None => "was killed by a signal".into(),
+    }
+}
+
+fn tail_text(tail: &[String]) -> String {
+    if tail.is_empty() { String::new() } else { format!(": {}", tail.join("\n")) }
+}
+
+/// Everything an action needs to run: where it comes from, where lines go, what runs commands.
+pub(crate) struct Exec<'a> {
+    pub runner: &'a dyn CommandRunner,
+    pub sink: &'a dyn LogSink,
+    pub location: &'a str,
+    pub lifecycle: &'a str,
+    pub state: &'a str,
+    pub provide: &'a str,
+    pub deployment: Option<&'a str>,
+    pub base_dir: Option<&'a Path>,
+}
+
+impl Exec<'_> {
+    pub fn log(&self, level: Level, message: impl Into<String>) {
+        self.sink.log(&LogRecord {
+            level,
+            location: self.location.to_owned(),
+            lifecycle: self.lifecycle.to_owned(),
+            state: Some(self.state.to_owned()),
+            provide: Some(self.provide.to_owned()),
+            deployment: self.deployment.map(str::to_owned),
+            message: message.into(),
+        });
+    }
+
+    fn command(&self, spec: &CommandSpec) -> Result<(), ActionError> {
+        let command = spec.display();
+        let outcome = self
+            .runner
+            .run(spec, &mut |_, line| self.log(Level::Process, line))
+            .map_err(|source| ActionError::Spawn { command: command.clone(), source })?;
+        check_outcome(command, spec.timeout, outcome)
+    }
+
+    /// Runs the steps of `action` and renders its returned value.
+    pub fn run_action(&self, action: &Action, context: &Value, env: &[(String, String)]) -> Result<Option<Value>, ActionError> {
+        let mut returned: Option<Value> = None;
+        for step in &action.steps {
+            match step {
+                Step::Log { message, level } => {
+                    let text = template::render(message, context)
+                        .map_err(|message| ActionError::Template { what: "log message".into(), message })?;
+                    self.log(*level, text);
+                }
+                Step::Run { command, timeout, cwd, env: extra } => {
+                    let r = self.run_shell(command, *timeout, cwd.as_deref(), extra, context, env)?;
+                    returned = merge(returned, r);
+                }
+            }
+        }
+        if let Some(ret) = &action.returns {
+            let rendered = template::render_value(ret, context)
+                .map_err(|message| ActionError::Template { what: "returned value".into(), message })?;
+            returned = merge(returned, Some(rendered));
+        }
+        Ok(returned)
+    }
+
+    fn run_shell(
+        &self,
+        command: &str,
+        timeout: Duration,
+        cwd: Option<&Path>,
+        extra: &indexmap::IndexMap<String, String>,
+        context: &Value,
+        env: &[(String, String)],
+    ) -> Result<Option<Value>, ActionError> {
+        let ret_file = ReturnFile::new().map_err(|source| ActionError::Spawn { command: command.to_owned(), source })?;
+        let mut full_env: Vec<(String, String)> = env.to_vec();
+        full_env.push(("ARMONIC_RETURN".into(), ret_file.path.display().to_string()));
+        for (k, v) in extra {
+            let v = template::render(v, context)
+                .map_err(|message| ActionError::Template { what: format!("env {k}"), message })?;
+            full_env.push((k.clone(), v));
+        }
+        let spec = CommandSpec {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), command.to_owned()],
+            env: full_env,
+            cwd: cwd.map(Path::to_path_buf).or_else(|| self.base_dir.map(Path::to_path_buf)),
+            timeout,
+        };
+        let outcome = self
+            .runner
+            .run(&spec, &mut |_, line| self.log(Level::Process, line))
+            .map_err(|source| ActionError::Spawn { command: command.to_owned(), source })?;
+        check_outcome(command.to_owned(), timeout, outcome)?;
+        ret_file.read(command)
+    }
+
+    /// Built-ins run when entering: install packages, write files, start services.
+    pub fn enter_builtins(&self, b: &Builtins, context: &Value) -> Result<(), ActionError> {
+        if !b.packages.is_empty() {
+            self.command(&package_command(b, true))?;
+        }
+        for f in &b.files {
+            let path = template::render(&f.path, context)
+                .map_err(|message| ActionError::Template { what: format!("path {}", f.path), message })?;
+            let text = template::render(&f.template, context)
+                .map_err(|message| ActionError::Template { what: format!("template of {path}"), message })?;
+            write_file(Path::new(&path), text.as_bytes(), f.mode)
+                .map_err(|source| ActionError::File { path: PathBuf::from(&path), source })?;
+            self.log(Level::Event, format!("wrote {path}"));
+        }
+        for s in &b.services {
+            self.command(&systemctl("start", s))?;
+        }
+        Ok(())
+    }
+
+    /// Built-ins run when leaving: stop services, remove packages.
+    pub fn leave_builtins(&self, b: &Builtins) -> Result<(), ActionError> {
+        for s in b.services.iter().rev() {
+            self.command(&systemctl("stop", s))?;
+        }
+        if !b.packages.is_empty() {
+            self.command(&package_command(b, false))?;
+        }
+        Ok(())
+    }
+
+    /// Built-ins run on cross: restart (flag `restart`) or reload (flag `reload`) services.
+    pub fn cross_builtins(&self, b: &Builtins, flags: &indexmap::IndexMap<String, Value>) -> Result<(), ActionError> {
+        let on = |k: &str| matches!(flags.get(k), Some(Value::Bool(true)));
+        let verb = if on("restart") {
+            "restart"
+        } else if on("reload") {
+            "reload"
+        } else {
+            return Ok(());
+        };
+        for s in &b.services {
+            self.command(&systemctl(verb, s))?;
+        }
+        Ok(())
+    }
+}
+
+fn check_outcome(command: String, timeout: Duration, outcome: CommandOutcome) -> Result<(), ActionError> {
+    if outcome.timed_out {
+        return Err(ActionError::TimedOut { command, after: timeout });
+    }
+    if outcome.code != Some(0) {
+        return Err(ActionError::Failed { command, code: outcome.code, stderr_tail: outcome.stderr_tail });
+    }
+    Ok(())
+}
+
+fn package_command(b: &Builtins, install: bool) -> CommandSpec {
+    let (program, mut args, env) = match (b.package_manager.unwrap_or(PackageManager::Apt), install) {
+        (PackageManager::Apt, true) => (
+            "apt-get",
+            vec!["install".to_owned(), "--assume-yes".into(), "--no-install-recommends".into()],
+            vec![("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned())],
+        ),
+        (PackageManager::Apt, false) => (
+            "apt-get",
+            vec!["remove".to_owned(), "--assume-yes".into(), "--purge".into()],
+            vec![("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned())],
+        ),
+        (PackageManager::Dnf, true) => ("dnf", vec!["install".to_owned(), "--assumeyes".into()], vec![]),
+        (PackageManager::Dnf, false) => ("dnf", vec!["remove".to_owned(), "--assumeyes".into()], vec![]),
+    };
+    args.extend(b.packages.iter().cloned());
+    CommandSpec { program: program.into(), args, env, cwd: None, timeout: Duration::from_secs(1800) }
+}
+
+fn systemctl(verb: &str, unit: &str) -> CommandSpec {
+    let unit = if unit.contains('.') { unit.to_owned() } else { format!("{unit}.service") };
+    CommandSpec {
+        program: "systemctl".into(),
+        args: vec![verb.into(), unit],
+        env: vec![],
+        cwd: None,
+        timeout: Duration::from_secs(300),
+    }
+}
+
+/// Writes `data` to `path` atomically (temporary file, fsync, rename) with `mode`.
+pub(crate) fn write_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The file a `run` step writes its returned values to (`$ARMONIC_RETURN`).
+struct ReturnFile {
+    path: PathBuf,
+}
+
+impl ReturnFile {
+    fn new() -> std::io::Result<ReturnFile> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let path = std::env::temp_dir().join(format!("armonic-return-{}-{n}-{nanos}", std::process::id()));
+        std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+        Ok(ReturnFile { path })
+    }
+
+    /// JSON, or `key=value` lines; nothing written means nothing returned.
+    fn read(&self, command: &str) -> Result<Option<Value>, ActionError> {
+        let err = |message: String| ActionError::Return { command: command.to_owned(), message };
+        let file = std::fs::File::open(&self.path).map_err(|e| err(e.to_string()))?;
+        let mut text = String::new();
+        file.take(MAX_RETURN_FILE).read_to_string(&mut text).map_err(|e| err(e.to_string()))?;
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Ok(None);
+        }
+        if trimmed.starts_with(['{', '[', '"']) {
+            let json: serde_json::Value = serde_json::from_str(trimmed).map_err(|e| err(format!("invalid JSON: {e}")))?;
+            return Ok(Some(Value::from_json(json)));
+        }
+        let mut map = std::collections::BTreeMap::new();
+        for line in trimmed.lines().filter(|l| !l.trim().is_empty()) {
+            let (k, v) = line.split_once('=').ok_or_else(|| err(format!("line '{line}' is not key=value")))?;
+            map.insert(k.trim().to_owned(), Value::Str(v.to_owned()));
+        }
+        Ok(Some(Value::Map(map)))
+    }
+}
+
+impl Drop for ReturnFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Combines returned values: maps are merged (later keys win), anything else replaces.
+fn merge(a: Option<Value>, b: Option<Value>) -> Option<Value> {
+    match (a, b) {
+        (Some(Value::Map(mut x)), Some(Value::Map(y))) => {
+            x.extend(y);
+            Some(Value::Map(x))
+        }
+        (a, None) => a,
+        (_, b) => b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_runner_streams_lines_and_reports_status() {
+        let spec = CommandSpec {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), "echo one; echo two >&2; exit 3".into()],
+            env: vec![],
+            cwd: None,
+            timeout: Duration::from_secs(10),
+        };
+        let mut lines = Vec::new();
+        let out = SystemRunner.run(&spec, &mut |s, l| lines.push((s, l.to_owned()))).unwrap();
+        assert_eq!(out.code, Some(3));
+        assert!(lines.contains(&(Stream::Stdout, "one".into())));
+        assert_eq!(out.stderr_tail, vec!["two".to_owned()]);
+    }
+
+    #[test]
+    fn system_runner_kills_commands_past_their_timeout() {
+        let spec = CommandSpec {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), "sleep 30".into()],
+            env: vec![],
+            cwd: None,
+            timeout: Duration::from_millis(300),
+        };
+        let start = Instant::now();
+        let out = SystemRunner.run(&spec, &mut |_, _| {}).unwrap();
+        assert!(out.timed_out);
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+}

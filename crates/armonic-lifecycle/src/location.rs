@@ -1,0 +1,1013 @@
+//! A location: the lifecycles of one agent, and the agent API over them.
+//!
+//! [`Location`] is the original's `LifecycleManager`. Every method takes addresses (see
+//! [`crate::Address`]) and returns values from [`crate::info`] with absolute addresses. Calls
+//! that change states (`state_goto`, `provide_call`) validate every value first, report every
+//! error at once, and only then change anything.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::action::{CommandRunner, Exec, SystemRunner};
+use crate::address::{self, Address, Kind};
+use crate::error::Error;
+use crate::info::{
+    CurrentState, Info, LifecycleDetail, LifecycleInfo, Match, PathMove, Paths, ProvideInfo, StateInfo, Validation,
+    VariableError,
+};
+use crate::log::{Level, LogRecord, LogSink, TracingSink};
+use crate::model::{LifecycleDef, ProvideDef, RequireDef};
+use crate::os::OsType;
+use crate::paths::{MAX_PATHS, Move, Path, Search};
+use crate::persist::{FORMAT, RestoreIssue, StateFile, StateStore};
+use crate::value::Value;
+use crate::values::{Filled, ProvideValues, Values};
+
+/// Armonic's version, reported by [`Location::info`].
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How a location behaves.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Location name, first step of absolute addresses (defaults to the host name).
+    pub name: String,
+    /// The OS states are checked against.
+    pub os: OsType,
+    /// Address of this location for services (`location.public_ip` in templates).
+    pub public_ip: String,
+    /// Skip actions (enter, leave, cross, provides) while still validating and moving states.
+    pub simulation: bool,
+    /// Validate values before calls (on by default; can also be skipped per call).
+    pub validate_on_call: bool,
+    /// Where states are saved; nothing is saved when `None`.
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            name: hostname(),
+            os: OsType::detect(),
+            public_ip: "localhost".into(),
+            simulation: false,
+            validate_on_call: true,
+            state_dir: None,
+        }
+    }
+}
+
+/// The machine's host name, `localhost` when unknown.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty() && Address::parse(&format!("/{s}")).is_ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Options of one call.
+#[derive(Clone, Default)]
+pub struct CallOptions {
+    /// Which path to take when several lead to the state (see [`Location::provide_call_path`]).
+    pub path_idx: usize,
+    /// The deployment the call belongs to; it is attached to every log line.
+    pub deployment: Option<String>,
+    /// Do not validate values before the call.
+    pub skip_validation: bool,
+    /// Where this call's log lines go (the location's sink when `None`).
+    pub sink: Option<Arc<dyn LogSink>>,
+}
+
+impl std::fmt::Debug for CallOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallOptions")
+            .field("path_idx", &self.path_idx)
+            .field("deployment", &self.deployment)
+            .field("skip_validation", &self.skip_validation)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Location`].
+pub struct Builder {
+    config: Config,
+    runner: Arc<dyn CommandRunner>,
+    sink: Arc<dyn LogSink>,
+}
+
+impl Builder {
+    /// Runs commands with `runner` instead of [`SystemRunner`].
+    pub fn runner(mut self, runner: Arc<dyn CommandRunner>) -> Builder {
+        self.runner = runner;
+        self
+    }
+
+    /// Sends log lines to `sink` instead of `tracing`.
+    pub fn sink(mut self, sink: Arc<dyn LogSink>) -> Builder {
+        self.sink = sink;
+        self
+    }
+
+    /// Creates the location with `lifecycles`, restoring saved states.
+    ///
+    /// A lifecycle with no saved state enters its initial state. Saved states that cannot be
+    /// used are moved aside and listed by [`Location::restore_issues`].
+    pub fn build(self, lifecycles: Vec<LifecycleDef>) -> Result<Location, Error> {
+        let store = match &self.config.state_dir {
+            Some(dir) => Some(StateStore::open(dir).map_err(|source| Error::Persist {
+                lifecycle: String::new(),
+                path: dir.clone(),
+                source,
+            })?),
+            None => None,
+        };
+        let mut loc = Location {
+            config: self.config,
+            instances: Vec::with_capacity(lifecycles.len()),
+            by_name: HashMap::new(),
+            runner: self.runner,
+            sink: self.sink,
+            store,
+            restore_issues: Vec::new(),
+        };
+        for def in lifecycles {
+            let i = loc.instances.len();
+            if loc.by_name.insert(def.name.clone(), i).is_some() {
+                continue;
+            }
+            loc.instances.push(Instance { def: Arc::new(def), stack: Vec::new(), entered: HashMap::new() });
+            loc.start(i)?;
+        }
+        if let Some(store) = &loc.store {
+            for name in store.saved() {
+                if !loc.by_name.contains_key(&name) {
+                    loc.restore_issues.push(RestoreIssue {
+                        file: store.path(&name),
+                        message: format!("no lifecycle named {name} is loaded; its saved state is kept as it is"),
+                        lifecycle: name,
+                        moved_to: None,
+                    });
+                }
+            }
+        }
+        Ok(loc)
+    }
+}
+
+struct Instance {
+    def: Arc<LifecycleDef>,
+    stack: Vec<usize>,
+    entered: HashMap<usize, ProvideValues>,
+}
+
+/// A resource found by an address: indexes down the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Res {
+    lf: Option<usize>,
+    state: Option<usize>,
+    /// 0 is `enter`, i + 1 the custom provide i.
+    provide: Option<usize>,
+    require: Option<usize>,
+    var: Option<usize>,
+}
+
+impl Res {
+    fn kind(&self) -> Kind {
+        let depth = [self.lf, self.state, self.provide, self.require, self.var].iter().filter(|x| x.is_some()).count();
+        Kind::from_depth(depth).unwrap_or(Kind::Variable)
+    }
+}
+
+fn provide_def(def: &LifecycleDef, state: usize, provide: usize) -> &ProvideDef {
+    let s = &def.states[state];
+    if provide == 0 { &s.enter } else { &s.provides[provide - 1] }
+}
+
+/// Values checked against their variables, with the view used by `provide_call_validate`.
+struct Checked {
+    values: ProvideValues,
+    sets: Vec<Vec<Vec<(Value, Option<String>)>>>,
+    errors: Vec<VariableError>,
+}
+
+/// The lifecycles of one agent and the API to drive them.
+pub struct Location {
+    config: Config,
+    instances: Vec<Instance>,
+    by_name: HashMap<String, usize>,
+    runner: Arc<dyn CommandRunner>,
+    sink: Arc<dyn LogSink>,
+    store: Option<StateStore>,
+    restore_issues: Vec<RestoreIssue>,
+}
+
+impl Location {
+    /// A builder with `config`, running commands for real and logging through `tracing`.
+    pub fn builder(config: Config) -> Builder {
+        Builder { config, runner: Arc::new(SystemRunner), sink: Arc::new(TracingSink) }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Saved states that could not be used when the location started.
+    pub fn restore_issues(&self) -> &[RestoreIssue] {
+        &self.restore_issues
+    }
+
+    /// Names of the lifecycles, in load order.
+    pub fn lifecycle_names(&self) -> Vec<&str> {
+        self.instances.iter().map(|i| i.def.name.as_str()).collect()
+    }
+
+    /// The definition of lifecycle `name`.
+    pub fn definition(&self, name: &str) -> Option<&LifecycleDef> {
+        self.by_name.get(name).map(|&i| &*self.instances[i].def)
+    }
+
+    /// Names of the entered states of lifecycle `name`, bottom first.
+    pub fn stack(&self, name: &str) -> Option<Vec<&str>> {
+        let inst = &self.instances[*self.by_name.get(name)?];
+        Some(inst.stack.iter().map(|&s| inst.def.states[s].name.as_str()).collect())
+    }
+
+    fn start(&mut self, i: usize) -> Result<(), Error> {
+        let name = self.instances[i].def.name.clone();
+        if let Some(store) = &self.store {
+            let loaded = store.load(&name).and_then(|state| match state {
+                None => Ok(None),
+                Some(sf) => self.instances[i].restore(sf).map(Some),
+            });
+            match loaded {
+                Ok(Some(())) => return Ok(()),
+                Ok(None) => {}
+                Err(message) => {
+                    let file = store.path(&name);
+                    let moved_to = store.set_aside(&name).ok();
+                    tracing::warn!(lifecycle = %name, file = %file.display(), "{message}; starting from the initial state");
+                    self.restore_issues.push(RestoreIssue { lifecycle: name.clone(), file, message, moved_to });
+                }
+            }
+        }
+        let initial = self.instances[i].def.initial;
+        let path = vec![crate::paths::PathStep { state: initial, action: Move::Enter }];
+        self.walk_path(i, &path, &[ProvideValues::new()], &CallOptions::default())
+    }
+
+    fn sink<'a>(&'a self, opts: &'a CallOptions) -> &'a dyn LogSink {
+        opts.sink.as_deref().unwrap_or(&*self.sink)
+    }
+
+    fn event(&self, opts: &CallOptions, lifecycle: &str, state: &str, message: String) {
+        self.sink(opts).log(&LogRecord {
+            level: Level::Event,
+            location: self.config.name.clone(),
+            lifecycle: lifecycle.to_owned(),
+            state: Some(state.to_owned()),
+            provide: None,
+            deployment: opts.deployment.clone(),
+            message,
+        });
+    }
+
+    // ---- finding resources -------------------------------------------------------------
+
+    fn walk(&self, mut f: impl FnMut(&[&str], Res)) {
+        let loc = self.config.name.as_str();
+        let none = Res { lf: None, state: None, provide: None, require: None, var: None };
+        f(&[loc], none);
+        for (li, inst) in self.instances.iter().enumerate() {
+            let def = &*inst.def;
+            let r = Res { lf: Some(li), ..none };
+            f(&[loc, &def.name], r);
+            for (si, st) in def.states.iter().enumerate() {
+                let r = Res { state: Some(si), ..r };
+                f(&[loc, &def.name, &st.name], r);
+                for (pi, p) in st.all_provides().enumerate() {
+                    let r = Res { provide: Some(pi), ..r };
+                    f(&[loc, &def.name, &st.name, &p.name], r);
+                    for (ri, req) in p.requires.iter().enumerate() {
+                        let r = Res { require: Some(ri), ..r };
+                        f(&[loc, &def.name, &st.name, &p.name, &req.name], r);
+                        for (vi, v) in req.variables.iter().enumerate() {
+                            f(&[loc, &def.name, &st.name, &p.name, &req.name, &v.name], Res { var: Some(vi), ..r });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn find(&self, xpath: &str) -> Result<Vec<(String, Res)>, Error> {
+        let addr = Address::parse(xpath)?;
+        let mut out = Vec::new();
+        self.walk(|path, res| {
+            if addr.matches(path) {
+                out.push((address::absolute(path), res));
+            }
+        });
+        Ok(out)
+    }
+
+    fn find_one(&self, xpath: &str, kind: Kind) -> Result<(String, Res), Error> {
+        let mut found = self.find(xpath)?;
+        match found.len() {
+            0 => Err(Error::NoMatch { xpath: xpath.to_owned() }),
+            1 => {
+                let (abs, res) = found.remove(0);
+                if res.kind() != kind {
+                    return Err(Error::WrongKind { xpath: xpath.to_owned(), expected: kind, found: res.kind() });
+                }
+                Ok((abs, res))
+            }
+            _ => Err(Error::MultipleMatch { xpath: xpath.to_owned(), matches: found.into_iter().map(|f| f.0).collect() }),
+        }
+    }
+
+    fn state_xpath(&self, lf: usize, state: usize) -> String {
+        let def = &self.instances[lf].def;
+        format!("/{}/{}/{}", self.config.name, def.name, def.states[state].name)
+    }
+
+    fn enclosing<T>(&self, xpath: &str, level: Kind, f: impl Fn(Res) -> Option<T>) -> Result<Vec<T>, Error>
+    where
+        T: PartialEq,
+    {
+        let mut out: Vec<T> = Vec::new();
+        for (_, res) in self.find(xpath)? {
+            if res.kind() < level {
+                continue;
+            }
+            if let Some(t) = f(res) {
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    // ---- the agent API -----------------------------------------------------------------
+
+    /// Facts about this location.
+    pub fn info(&self) -> Info {
+        Info {
+            name: self.config.name.clone(),
+            os_type: self.config.os.name.clone(),
+            os_release: self.config.os.release.clone(),
+            version: VERSION.to_owned(),
+            public_ip: self.config.public_ip.clone(),
+        }
+    }
+
+    /// The lifecycles enclosing the resources `xpath` matches.
+    pub fn lifecycle(&self, xpath: &str) -> Result<Vec<LifecycleInfo>, Error> {
+        let lfs = self.enclosing(xpath, Kind::Lifecycle, |r| r.lf)?;
+        Ok(lfs
+            .into_iter()
+            .map(|lf| {
+                let def = &self.instances[lf].def;
+                LifecycleInfo { name: def.name.clone(), xpath: format!("/{}/{}", self.config.name, def.name), doc: def.doc.clone() }
+            })
+            .collect())
+    }
+
+    /// The states enclosing the resources `xpath` matches.
+    pub fn state(&self, xpath: &str) -> Result<Vec<StateInfo>, Error> {
+        let states = self.enclosing(xpath, Kind::State, |r| Some((r.lf?, r.state?)))?;
+        Ok(states.into_iter().map(|(lf, s)| self.state_info(lf, s)).collect())
+    }
+
+    fn state_info(&self, lf: usize, s: usize) -> StateInfo {
+        let def = &self.instances[lf].def;
+        let st = &def.states[s];
+        let xpath = self.state_xpath(lf, s);
+        StateInfo {
+            name: st.name.clone(),
+            doc: st.doc.clone(),
+            supported_os: st.os.clone(),
+            enter: ProvideInfo::build(&st.enter, format!("{xpath}/enter"), |_| None),
+            provides: st.provides.iter().map(|p| ProvideInfo::build(p, format!("{xpath}/{}", p.name), |_| None)).collect(),
+            xpath,
+        }
+    }
+
+    /// The current state of each lifecycle enclosing what `xpath` matches.
+    pub fn state_current(&self, xpath: &str) -> Result<Vec<CurrentState>, Error> {
+        let lfs = self.enclosing(xpath, Kind::Lifecycle, |r| r.lf)?;
+        Ok(lfs
+            .into_iter()
+            .filter_map(|lf| {
+                let inst = &self.instances[lf];
+                let s = *inst.stack.last()?;
+                Some(CurrentState {
+                    xpath: self.state_xpath(lf, s),
+                    state: inst.def.states[s].name.clone(),
+                    lifecycle: inst.def.name.clone(),
+                })
+            })
+            .collect())
+    }
+
+    /// The paths from the current state to each state `xpath` matches.
+    pub fn state_goto_path(&self, xpath: &str) -> Result<Vec<Paths>, Error> {
+        let states = self.enclosing(xpath, Kind::State, |r| Some((r.lf?, r.state?)))?;
+        Ok(states
+            .into_iter()
+            .map(|(lf, s)| Paths { xpath: self.state_xpath(lf, s), paths: self.named_paths(lf, s) })
+            .collect())
+    }
+
+    fn raw_paths(&self, lf: usize, to: usize) -> Vec<Path> {
+        let inst = &self.instances[lf];
+        let Some(&current) = inst.stack.last() else { return Vec::new() };
+        Search::new(&inst.def, &self.config.os, &inst.stack).paths(current, to, MAX_PATHS)
+    }
+
+    fn named_paths(&self, lf: usize, to: usize) -> Vec<Vec<PathMove>> {
+        let def = &self.instances[lf].def;
+        self.raw_paths(lf, to)
+            .into_iter()
+            .map(|p| p.into_iter().map(|s| PathMove { state: def.states[s.state].name.clone(), action: s.action }).collect())
+            .collect()
+    }
+
+    /// Paths between any two states of lifecycle `lifecycle`, given the current stack
+    /// (the original's `_get_from_state_paths`).
+    pub fn paths_between(&self, lifecycle: &str, from: &str, to: &str) -> Option<Vec<Vec<PathMove>>> {
+        let lf = *self.by_name.get(lifecycle)?;
+        let inst = &self.instances[lf];
+        let (from, to) = (inst.def.state_index(from)?, inst.def.state_index(to)?);
+        let paths = Search::new(&inst.def, &self.config.os, &inst.stack).paths(from, to, MAX_PATHS);
+        Some(
+            paths
+                .into_iter()
+                .map(|p| p.into_iter().map(|s| PathMove { state: inst.def.states[s.state].name.clone(), action: s.action }).collect())
+                .collect(),
+        )
+    }
+
+    fn select_path(&self, lf: usize, state: usize, path_idx: usize) -> Result<Path, Error> {
+        let mut paths = self.raw_paths(lf, state);
+        let inst = &self.instances[lf];
+        let current = inst.stack.last().map_or_else(|| "nothing".to_owned(), |&s| inst.def.states[s].name.clone());
+        if paths.is_empty() {
+            return Err(Error::NoPath { lifecycle: inst.def.name.clone(), from: current, state: inst.def.states[state].name.clone() });
+        }
+        if path_idx >= paths.len() {
+            return Err(Error::PathIndex {
+                lifecycle: inst.def.name.clone(),
+                state: inst.def.states[state].name.clone(),
+                index: path_idx,
+                count: paths.len(),
+            });
+        }
+        Ok(paths.swap_remove(path_idx))
+    }
+
+    fn resolve_state(&self, uri: &str) -> Result<(usize, usize), Error> {
+        let (_, res) = self.find_one(uri, Kind::State)?;
+        Ok((res.lf.unwrap_or_default(), res.state.unwrap_or_default()))
+    }
+
+    fn resolve_provide(&self, uri: &str) -> Result<(String, usize, usize, usize), Error> {
+        let (abs, res) = self.find_one(uri, Kind::Provide)?;
+        let (lf, st, p) = (res.lf.unwrap_or_default(), res.state.unwrap_or_default(), res.provide.unwrap_or_default());
+        if p == 0 {
+            return Err(Error::EnterNotCallable { xpath: abs });
+        }
+        Ok((abs, lf, st, p))
+    }
+
+    /// The enter provides (those with requires) along path `path_idx` to state `uri`.
+    pub fn state_goto_requires(&self, uri: &str, path_idx: usize) -> Result<Vec<ProvideInfo>, Error> {
+        let (lf, st) = self.resolve_state(uri)?;
+        let path = if self.instances[lf].stack.last() == Some(&st) { Vec::new() } else { self.select_path(lf, st, path_idx)? };
+        Ok(self.enter_infos(lf, &path))
+    }
+
+    fn enter_infos(&self, lf: usize, path: &Path) -> Vec<ProvideInfo> {
+        let def = &self.instances[lf].def;
+        path.iter()
+            .filter(|s| s.action == Move::Enter && !def.states[s.state].enter.requires.is_empty())
+            .map(|s| ProvideInfo::build(&def.states[s.state].enter, format!("{}/enter", self.state_xpath(lf, s.state)), |_| None))
+            .collect()
+    }
+
+    /// Goes to state `uri` along path `opts.path_idx`, entering states with `values`.
+    ///
+    /// Values are validated for every state of the path before the first move. If a state
+    /// fails, the states before it stay entered and the error names the failing state.
+    pub fn state_goto(&mut self, uri: &str, values: &Values, opts: &CallOptions) -> Result<(), Error> {
+        let (lf, st) = self.resolve_state(uri)?;
+        if self.instances[lf].stack.last() == Some(&st) {
+            return Ok(());
+        }
+        let path = self.select_path(lf, st, opts.path_idx)?;
+        let involved: Vec<(usize, usize)> = path.iter().filter(|s| s.action == Move::Enter).map(|s| (s.state, 0)).collect();
+        let checked = self.check(lf, &involved, values, opts)?;
+        let values: Vec<ProvideValues> = checked.into_iter().map(|c| c.values).collect();
+        self.walk_path(lf, &path, &values, opts)
+    }
+
+    /// The provides `xpath` matches (not `enter`) whose state is entered or reachable.
+    pub fn provide(&self, xpath: &str) -> Result<Vec<ProvideInfo>, Error> {
+        let mut out = Vec::new();
+        for (abs, res) in self.find(xpath)? {
+            if res.kind() != Kind::Provide || res.provide == Some(0) {
+                continue;
+            }
+            let (lf, st, p) = (res.lf.unwrap_or_default(), res.state.unwrap_or_default(), res.provide.unwrap_or_default());
+            let inst = &self.instances[lf];
+            if !inst.stack.contains(&st) && self.raw_paths(lf, st).is_empty() {
+                continue;
+            }
+            out.push(ProvideInfo::build(provide_def(&inst.def, st, p), abs, |_| None));
+        }
+        Ok(out)
+    }
+
+    /// For each provide `xpath` matches: the paths to its state (none needed when entered).
+    pub fn provide_call_path(&self, xpath: &str) -> Result<Vec<Paths>, Error> {
+        let mut out = Vec::new();
+        for (abs, res) in self.find(xpath)? {
+            if res.kind() != Kind::Provide || res.provide == Some(0) {
+                continue;
+            }
+            let (lf, st) = (res.lf.unwrap_or_default(), res.state.unwrap_or_default());
+            let paths = if self.instances[lf].stack.contains(&st) { Vec::new() } else { self.named_paths(lf, st) };
+            out.push(Paths { xpath: abs, paths });
+        }
+        Ok(out)
+    }
+
+    fn call_plan(&self, uri: &str, path_idx: usize) -> Result<(String, usize, usize, usize, Path), Error> {
+        let (abs, lf, st, p) = self.resolve_provide(uri)?;
+        let path = if self.instances[lf].stack.contains(&st) { Vec::new() } else { self.select_path(lf, st, path_idx)? };
+        Ok((abs, lf, st, p, path))
+    }
+
+    /// What a call of provide `uri` needs: the enter provides (with requires) along path
+    /// `path_idx` when its state is not entered, then the provide itself.
+    pub fn provide_call_requires(&self, uri: &str, path_idx: usize) -> Result<Vec<ProvideInfo>, Error> {
+        let (abs, lf, st, p, path) = self.call_plan(uri, path_idx)?;
+        let mut out = self.enter_infos(lf, &path);
+        out.push(ProvideInfo::build(provide_def(&self.instances[lf].def, st, p), abs, |_| None));
+        Ok(out)
+    }
+
+    /// Validates `values` for a call of provide `uri`, changing nothing: every variable of the
+    /// call comes back with its value and, when invalid, its error.
+    pub fn provide_call_validate(&self, uri: &str, values: &Values, path_idx: usize) -> Result<Validation, Error> {
+        let (abs, lf, st, p, path) = self.call_plan(uri, path_idx)?;
+        let mut involved: Vec<(usize, usize)> = path.iter().filter(|s| s.action == Move::Enter).map(|s| (s.state, 0)).collect();
+        involved.push((st, p));
+        let filled = self.fill(lf, &involved, values)?;
+        let def = &self.instances[lf].def;
+        let mut requires = Vec::new();
+        let mut errors = false;
+        for (k, ((s, pi), f)) in involved.iter().zip(filled).enumerate() {
+            let pdef = provide_def(def, *s, *pi);
+            if pdef.requires.is_empty() && k + 1 < involved.len() {
+                continue;
+            }
+            let xpath = format!("{}/{}", self.state_xpath(lf, *s), pdef.name);
+            let mut checked = check_provide(&xpath, pdef, &f);
+            errors |= !checked.errors.is_empty();
+            requires.push(ProvideInfo::build(pdef, xpath, |i| Some(std::mem::take(&mut checked.sets[i]))));
+        }
+        Ok(Validation { xpath: abs, errors, requires })
+    }
+
+    /// Calls provide `uri` with `values`, entering its state first along path
+    /// `opts.path_idx` when it is not entered, then runs the `cross` action of its state and
+    /// of every state above it with the provide's flags. Returns what the provide returned.
+    pub fn provide_call(&mut self, uri: &str, values: &Values, opts: &CallOptions) -> Result<Option<Value>, Error> {
+        let (abs, lf, st, p, path) = self.call_plan(uri, opts.path_idx)?;
+        let mut involved: Vec<(usize, usize)> = path.iter().filter(|s| s.action == Move::Enter).map(|s| (s.state, 0)).collect();
+        involved.push((st, p));
+        let mut checked: Vec<ProvideValues> = self.check(lf, &involved, values, opts)?.into_iter().map(|c| c.values).collect();
+        let own = checked.pop().unwrap_or_default();
+        self.walk_path(lf, &path, &checked, opts)?;
+
+        let def = Arc::clone(&self.instances[lf].def);
+        let state = &def.states[st];
+        let pdef = provide_def(&def, st, p);
+        let context = self.context(lf, st, pdef, &own, &pdef.flags, opts);
+        let ret = if self.config.simulation {
+            self.simulated(opts, &def.name, &state.name, &pdef.name, &pdef.action.is_empty());
+            None
+        } else {
+            let exec = self.exec(&def, st, &pdef.name, opts);
+            exec.run_action(&pdef.action, &context, &self.env(&def, pdef, &own, &context, opts))
+                .map_err(|source| Error::Provide { xpath: abs.clone(), source })?
+        };
+        self.event(opts, &def.name, &state.name, format!("provide {} called", pdef.name));
+        self.cross(lf, st, &pdef.flags, opts)?;
+        Ok(ret)
+    }
+
+    fn cross(&self, lf: usize, st: usize, flags: &IndexMap<String, Value>, opts: &CallOptions) -> Result<(), Error> {
+        let inst = &self.instances[lf];
+        let def = &inst.def;
+        let from = inst.stack.iter().position(|&s| s == st).unwrap_or(inst.stack.len());
+        for &s in &inst.stack[from..] {
+            let state = &def.states[s];
+            if state.cross.is_empty() && state.builtins.services.is_empty() {
+                continue;
+            }
+            if self.config.simulation {
+                self.simulated(opts, &def.name, &state.name, "cross", &false);
+                continue;
+            }
+            let cross = ProvideDef::new("cross");
+            let context = self.context(lf, s, &cross, &ProvideValues::new(), flags, opts);
+            let exec = self.exec(def, s, "cross", opts);
+            exec.cross_builtins(&state.builtins, flags)
+                .and_then(|_| exec.run_action(&state.cross, &context, &self.env(def, &cross, &ProvideValues::new(), &context, opts)))
+                .map_err(|source| Error::Cross { lifecycle: def.name.clone(), state: state.name.clone(), source })?;
+        }
+        Ok(())
+    }
+
+    fn simulated(&self, opts: &CallOptions, lifecycle: &str, state: &str, provide: &str, empty: &bool) {
+        if *empty {
+            return;
+        }
+        self.sink(opts).log(&LogRecord {
+            level: Level::Warning,
+            location: self.config.name.clone(),
+            lifecycle: lifecycle.to_owned(),
+            state: Some(state.to_owned()),
+            provide: Some(provide.to_owned()),
+            deployment: opts.deployment.clone(),
+            message: format!("Provide call {provide} of {state} is simulated"),
+        });
+    }
+
+    fn exec<'a>(&'a self, def: &'a LifecycleDef, state: usize, provide: &'a str, opts: &'a CallOptions) -> Exec<'a> {
+        Exec {
+            runner: &*self.runner,
+            sink: self.sink(opts),
+            location: &self.config.name,
+            lifecycle: &def.name,
+            state: &def.states[state].name,
+            provide,
+            deployment: opts.deployment.as_deref(),
+            base_dir: def.source.as_deref().and_then(std::path::Path::parent),
+        }
+    }
+
+    /// Enters and leaves states along `path`; `values[k]` goes to the k-th enter.
+    fn walk_path(&mut self, lf: usize, path: &Path, values: &[ProvideValues], opts: &CallOptions) -> Result<(), Error> {
+        let def = Arc::clone(&self.instances[lf].def);
+        let mut enters = values.iter();
+        for step in path {
+            let state = &def.states[step.state];
+            match step.action {
+                Move::Enter => {
+                    let own = enters.next().cloned().unwrap_or_default();
+                    self.event(opts, &def.name, &state.name, format!("entering state {}", state.name));
+                    if self.config.simulation {
+                        self.simulated(opts, &def.name, &state.name, "enter", &(state.enter.action.is_empty() && state.builtins.is_empty()));
+                    } else {
+                        let context = self.context(lf, step.state, &state.enter, &own, &state.enter.flags, opts);
+                        let env = self.env(&def, &state.enter, &own, &context, opts);
+                        let exec = self.exec(&def, step.state, "enter", opts);
+                        let result = exec
+                            .enter_builtins(&state.builtins, &context)
+                            .and_then(|_| exec.run_action(&state.enter.action, &context, &env));
+                        if let Err(source) = result {
+                            self.save(lf)?;
+                            return Err(Error::Enter { lifecycle: def.name.clone(), state: state.name.clone(), source });
+                        }
+                    }
+                    let inst = &mut self.instances[lf];
+                    inst.stack.push(step.state);
+                    inst.entered.insert(step.state, own);
+                    self.save(lf)?;
+                    self.event(opts, &def.name, &state.name, format!("state {} entered", state.name));
+                }
+                Move::Leave => {
+                    self.event(opts, &def.name, &state.name, format!("leaving state {}", state.name));
+                    if self.config.simulation {
+                        self.simulated(opts, &def.name, &state.name, "leave", &(state.leave.is_empty() && state.builtins.is_empty()));
+                    } else {
+                        let leave = ProvideDef::new("leave");
+                        let context = self.context(lf, step.state, &leave, &ProvideValues::new(), &IndexMap::new(), opts);
+                        let env = self.env(&def, &leave, &ProvideValues::new(), &context, opts);
+                        let exec = self.exec(&def, step.state, "leave", opts);
+                        let result = exec
+                            .run_action(&state.leave, &context, &env)
+                            .and_then(|_| exec.leave_builtins(&state.builtins));
+                        if let Err(source) = result {
+                            return Err(Error::Leave { lifecycle: def.name.clone(), state: state.name.clone(), source });
+                        }
+                    }
+                    let inst = &mut self.instances[lf];
+                    if inst.stack.last() == Some(&step.state) {
+                        inst.stack.pop();
+                    }
+                    inst.entered.remove(&step.state);
+                    self.save(lf)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn save(&self, lf: usize) -> Result<(), Error> {
+        let Some(store) = &self.store else { return Ok(()) };
+        let inst = &self.instances[lf];
+        let state = inst.to_file();
+        store.save(&state).map_err(|source| Error::Persist {
+            lifecycle: inst.def.name.clone(),
+            path: store.path(&inst.def.name),
+            source,
+        })
+    }
+
+    /// Routes `values` to the variables of the `involved` provides (state, provide index).
+    fn fill(&self, lf: usize, involved: &[(usize, usize)], values: &Values) -> Result<Vec<Filled>, Error> {
+        let def = &self.instances[lf].def;
+        let loc = self.config.name.as_str();
+        let mut filled: Vec<Filled> = involved.iter().map(|&(s, p)| Filled::new(provide_def(def, s, p))).collect();
+        for entry in &values.0 {
+            let addr = Address::parse(&entry.xpath)?;
+            let mut hit = false;
+            for (k, &(s, p)) in involved.iter().enumerate() {
+                let st = &def.states[s];
+                let pdef = provide_def(def, s, p);
+                for (ri, req) in pdef.requires.iter().enumerate() {
+                    for (vi, var) in req.variables.iter().enumerate() {
+                        if !addr.matches(&[loc, &def.name, &st.name, &pdef.name, &req.name, &var.name]) {
+                            continue;
+                        }
+                        hit = true;
+                        for (&index, value) in &entry.values {
+                            if !filled[k].requires[ri].put(req, vi, index, value.clone()) {
+                                tracing::warn!(
+                                    xpath = %entry.xpath, index, nargs = %req.nargs,
+                                    "value index out of the require's range; ignored"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            if !hit {
+                let mut anywhere = false;
+                self.walk(|path, res| anywhere |= res.kind() == Kind::Variable && addr.matches(path));
+                if !anywhere {
+                    return Err(Error::UnknownValue { xpath: entry.xpath.clone() });
+                }
+            }
+        }
+        Ok(filled)
+    }
+
+    fn check(&self, lf: usize, involved: &[(usize, usize)], values: &Values, opts: &CallOptions) -> Result<Vec<Checked>, Error> {
+        let filled = self.fill(lf, involved, values)?;
+        let def = &self.instances[lf].def;
+        let checked: Vec<Checked> = involved
+            .iter()
+            .zip(&filled)
+            .map(|(&(s, p), f)| {
+                let pdef = provide_def(def, s, p);
+                check_provide(&format!("{}/{}", self.state_xpath(lf, s), pdef.name), pdef, f)
+            })
+            .collect();
+        let validate = self.config.validate_on_call && !opts.skip_validation;
+        let errors: Vec<VariableError> = checked.iter().flat_map(|c| c.errors.iter().cloned()).collect();
+        if validate && !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        Ok(checked)
+    }
+
+    /// The template context of an action (see `docs/lifecycle-format.md`).
+    fn context(
+        &self,
+        lf: usize,
+        state: usize,
+        pdef: &ProvideDef,
+        own: &ProvideValues,
+        flags: &IndexMap<String, Value>,
+        opts: &CallOptions,
+    ) -> Value {
+        let inst = &self.instances[lf];
+        let def = &inst.def;
+        let mut ctx = std::collections::BTreeMap::new();
+        for req in &pdef.requires {
+            ctx.insert(req.name.clone(), require_value(req, own.get(&req.name).map(Vec::as_slice).unwrap_or(&[])));
+        }
+        let mut states = std::collections::BTreeMap::new();
+        for &s in &inst.stack {
+            let st = &def.states[s];
+            let values = inst.entered.get(&s);
+            let mut m = std::collections::BTreeMap::new();
+            for req in &st.enter.requires {
+                let sets = values.and_then(|v| v.get(&req.name)).map(Vec::as_slice).unwrap_or(&[]);
+                m.insert(req.name.clone(), require_value(req, sets));
+            }
+            states.insert(st.name.clone(), Value::Map(m));
+        }
+        ctx.insert("states".into(), Value::Map(states));
+        let mut location = std::collections::BTreeMap::new();
+        location.insert("name".into(), Value::from(self.config.name.as_str()));
+        location.insert("public_ip".into(), Value::from(self.config.public_ip.as_str()));
+        location.insert("os_type".into(), Value::from(self.config.os.name.as_str()));
+        location.insert("os_release".into(), self.config.os.release.clone().map_or(Value::Null, Value::Str));
+        ctx.insert("location".into(), Value::Map(location));
+        ctx.insert("lifecycle".into(), Value::from(def.name.as_str()));
+        ctx.insert("state".into(), Value::from(def.states[state].name.as_str()));
+        ctx.insert("provide".into(), Value::from(pdef.name.as_str()));
+        ctx.insert("flags".into(), Value::Map(flags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
+        ctx.insert("deployment".into(), opts.deployment.clone().map_or(Value::Null, Value::Str));
+        Value::Map(ctx)
+    }
+
+    /// The environment of `run` steps.
+    fn env(&self, def: &LifecycleDef, pdef: &ProvideDef, own: &ProvideValues, context: &Value, opts: &CallOptions) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("ARMONIC_LOCATION".to_owned(), self.config.name.clone()),
+            ("ARMONIC_PUBLIC_IP".to_owned(), self.config.public_ip.clone()),
+            ("ARMONIC_LIFECYCLE".to_owned(), def.name.clone()),
+            ("ARMONIC_PROVIDE".to_owned(), pdef.name.clone()),
+            ("ARMONIC_CONTEXT".to_owned(), context.to_string()),
+        ];
+        if let Value::Map(m) = context {
+            if let Some(s) = m.get("state") {
+                env.push(("ARMONIC_STATE".into(), s.to_plain_string()));
+            }
+            if let Some(f) = m.get("flags") {
+                env.push(("ARMONIC_FLAGS".into(), f.to_string()));
+            }
+        }
+        if let Some(d) = &opts.deployment {
+            env.push(("ARMONIC_DEPLOYMENT".into(), d.clone()));
+        }
+        for req in &pdef.requires {
+            let sets = own.get(&req.name).map(Vec::as_slice).unwrap_or(&[]);
+            if req.nargs.is_single() {
+                if let Some(set) = sets.first() {
+                    for (k, v) in set {
+                        if !v.is_null() {
+                            env.push((format!("{}_{k}", req.name), v.to_plain_string()));
+                        }
+                    }
+                }
+            } else {
+                env.push((format!("{}_count", req.name), sets.len().to_string()));
+                for (i, set) in sets.iter().enumerate() {
+                    for (k, v) in set {
+                        if !v.is_null() {
+                            env.push((format!("{}_{k}_{i}", req.name), v.to_plain_string()));
+                        }
+                    }
+                }
+            }
+        }
+        env
+    }
+
+    /// The lifecycle `name` as a Graphviz digraph; `reachable` keeps only the states that
+    /// can be reached from the current one (or are entered).
+    pub fn to_dot(&self, name: &str, reachable: bool) -> Result<String, Error> {
+        let lf = self.lifecycle_index(name)?;
+        let inst = &self.instances[lf];
+        let keep: Vec<bool> = (0..inst.def.states.len())
+            .map(|s| !reachable || inst.stack.contains(&s) || !self.raw_paths(lf, s).is_empty())
+            .collect();
+        Ok(crate::dot::to_dot(&inst.def, inst.stack.last().copied(), &keep))
+    }
+
+    fn lifecycle_index(&self, name: &str) -> Result<usize, Error> {
+        let name = name.trim_start_matches('/');
+        let name = name.rsplit('/').next().unwrap_or(name);
+        self.by_name.get(name).copied().ok_or_else(|| Error::NoMatch { xpath: name.to_owned() })
+    }
+
+    /// The lifecycle `name` with its states, transitions and stack.
+    pub fn to_primitive(&self, name: &str) -> Result<LifecycleDetail, Error> {
+        let lf = self.lifecycle_index(name)?;
+        let inst = &self.instances[lf];
+        let def = &inst.def;
+        Ok(LifecycleDetail {
+            name: def.name.clone(),
+            xpath: format!("/{}/{}", self.config.name, def.name),
+            doc: def.doc.clone(),
+            initial: def.states[def.initial].name.clone(),
+            stack: inst.stack.iter().map(|&s| def.states[s].name.clone()).collect(),
+            states: (0..def.states.len()).map(|s| self.state_info(lf, s)).collect(),
+            transitions: def.transitions.iter().map(|&(a, b)| (def.states[a].name.clone(), def.states[b].name.clone())).collect(),
+        })
+    }
+
+    /// The absolute (or, with `relative`, location-relative) addresses of what `xpath`
+    /// matches, of kind `kind` when given.
+    pub fn uri(&self, xpath: &str, relative: bool, kind: Option<Kind>) -> Result<Vec<String>, Error> {
+        Ok(self
+            .find(xpath)?
+            .into_iter()
+            .filter(|(_, r)| kind.is_none_or(|k| r.kind() == k))
+            .map(|(abs, _)| if relative { address::relative(&abs).to_owned() } else { abs })
+            .collect())
+    }
+
+    /// Every resource `xpath` matches, with its kind.
+    pub fn xpath(&self, xpath: &str) -> Result<Vec<Match>, Error> {
+        Ok(self.find(xpath)?.into_iter().map(|(xpath, r)| Match { xpath, kind: r.kind() }).collect())
+    }
+}
+
+fn require_value(req: &RequireDef, sets: &[IndexMap<String, Value>]) -> Value {
+    let map = |set: &IndexMap<String, Value>| Value::Map(set.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    if req.nargs.is_single() {
+        sets.first().map_or_else(|| Value::Map(Default::default()), map)
+    } else {
+        Value::List(sets.iter().map(map).collect())
+    }
+}
+
+/// Checks every value of every set of `pdef`'s requires. Invalid values are kept raw.
+fn check_provide(xpath: &str, pdef: &ProvideDef, filled: &Filled) -> Checked {
+    let mut values = ProvideValues::new();
+    let mut sets_view = Vec::with_capacity(pdef.requires.len());
+    let mut errors = Vec::new();
+    for (req, rs) in pdef.requires.iter().zip(&filled.requires) {
+        let mut req_values = Vec::with_capacity(rs.sets.len());
+        let mut req_view = Vec::with_capacity(rs.sets.len());
+        for (index, set) in rs.sets.iter().enumerate() {
+            let mut set_values = IndexMap::new();
+            let mut set_view = Vec::with_capacity(set.len());
+            for (var, raw) in req.variables.iter().zip(set) {
+                match var.check(raw) {
+                    Ok(v) => {
+                        set_values.insert(var.name.clone(), v.clone());
+                        set_view.push((v, None));
+                    }
+                    Err(message) => {
+                        errors.push(VariableError {
+                            xpath: format!("{xpath}/{}/{}", req.name, var.name),
+                            index,
+                            message: message.clone(),
+                        });
+                        set_values.insert(var.name.clone(), raw.clone());
+                        set_view.push((raw.clone(), Some(message)));
+                    }
+                }
+            }
+            req_values.push(set_values);
+            req_view.push(set_view);
+        }
+        values.insert(req.name.clone(), req_values);
+        sets_view.push(req_view);
+    }
+    Checked { values, sets: sets_view, errors }
+}
+
+impl Instance {
+    fn to_file(&self) -> StateFile {
+        StateFile {
+            format: FORMAT,
+            lifecycle: self.def.name.clone(),
+            stack: self.stack.iter().map(|&s| self.def.states[s].name.clone()).collect(),
+            entered: self
+                .stack
+                .iter()
+                .filter_map(|s| Some((self.def.states[*s].name.clone(), self.entered.get(s)?.clone())))
+                .filter(|(_, v)| !v.is_empty())
+                .collect(),
+        }
+    }
+
+    fn restore(&mut self, sf: StateFile) -> Result<(), String> {
+        let mut stack = Vec::with_capacity(sf.stack.len());
+        for name in &sf.stack {
+            let s = self.def.state_index(name).ok_or_else(|| format!("saved stack names unknown state {name}"))?;
+            stack.push(s);
+        }
+        if stack.is_empty() {
+            return Err("saved stack is empty".into());
+        }
+        let mut entered = HashMap::new();
+        for (name, values) in sf.entered {
+            match self.def.state_index(&name) {
+                Some(s) if stack.contains(&s) => {
+                    entered.insert(s, values);
+                }
+                _ => return Err(format!("saved values belong to state {name}, which is not entered")),
+            }
+        }
+        self.stack = stack;
+        self.entered = entered;
+        Ok(())
+    }
+}
