@@ -1,0 +1,182 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// Drive Armonic lifecycles: list them, move them between states, call their provides.
+///
+/// Addresses select resources in the tree location/lifecycle/state/provide/require/variable:
+/// `//WebServer//start`, `/web1/WebServer/Configured`, `WebSite//url`,
+/// `//*[@ressource='provide']`. See docs/addresses.md.
+#[derive(Debug, Parser)]
+#[command(name = "armonic", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "Examples:\n  \
+    armonic --local provide-call //WebServer//start\n  \
+    armonic --local state-goto //WebServer/Configured -R conf port:8080\n  \
+    armonic --local --state-dir /tmp/armonic provide-call //WebServer//start\n  \
+    armonic --local provide //WebSite//start -a")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options of every command.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Run an embedded agent in this process on the lifecycle directories (-L)
+    #[arg(long, global = true)]
+    pub local: bool,
+    /// Lifecycle directory for --local (repeatable; default: the shipped lifecycles)
+    #[arg(short = 'L', long = "lifecycle-dir", value_name = "DIR", global = true, env = "ARMONIC_LIFECYCLE_DIRS", value_delimiter = ':')]
+    pub lifecycle_dirs: Vec<PathBuf>,
+    /// Keep states here across runs (nothing is saved without it)
+    #[arg(long, value_name = "DIR", global = true, env = "ARMONIC_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Validate and move states, but run no action
+    #[arg(long, global = true, env = "ARMONIC_SIMULATION")]
+    pub simulation: bool,
+    /// Location name, first step of absolute addresses [default: the host name]
+    #[arg(long, value_name = "NAME", global = true)]
+    pub name: Option<String>,
+    /// Address services of this location are reached at
+    #[arg(long, value_name = "ADDR", default_value = "localhost", global = true)]
+    pub public_ip: String,
+    /// Operating system to check states against, NAME or NAME:RELEASE [default: detected]
+    #[arg(long, value_name = "OS", global = true, env = "ARMONIC_OS_TYPE")]
+    pub os_type: Option<String>,
+    /// More output: -v engine events, -vv debug, -vvv trace
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Less output: only warnings and errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// No colors in logs
+    #[arg(long, global = true, env = "NO_COLOR", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_color: bool,
+    /// Output format of results (logs go to stderr)
+    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
+    pub format: Format,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For scripts: one JSON document on stdout, log lines as JSON on stderr.
+    Json,
+}
+
+/// Values given on the command line.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ValueArgs {
+    /// Values of a require: -R REQUIRE VAR:VALUE [VAR:VALUE...]; repeat -R for the next value set
+    #[arg(short = 'R', long = "require", num_args = 2.., value_names = ["REQUIRE", "VAR:VALUE"], action = ArgAction::Append)]
+    pub require: Vec<String>,
+    /// Values as JSON: [["address", {"0": value}], ...] or {"address": value, ...}
+    #[arg(long, value_name = "JSON", conflicts_with = "require")]
+    pub json: Option<String>,
+    /// Which path to take when several lead to the state (see `state -p`)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub path_idx: usize,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the location: name, OS, version, public address
+    Status,
+    /// List lifecycles
+    Lifecycle {
+        /// Lifecycles enclosing what this address matches
+        #[arg(default_value = "//*[@ressource='lifecycle']")]
+        xpath: String,
+        /// With name and description
+        #[arg(short, long)]
+        long_description: bool,
+    },
+    /// List states
+    State {
+        /// States enclosing what this address matches
+        #[arg(default_value = "//*[@ressource='state']")]
+        xpath: String,
+        /// With OS, provides and enter requires
+        #[arg(short, long, conflicts_with_all = ["path", "requires_list"])]
+        long_description: bool,
+        /// The paths from the current state to each state
+        #[arg(short, long, conflicts_with = "requires_list")]
+        path: bool,
+        /// What entering each state needs (the enter provides along the path)
+        #[arg(short, long)]
+        requires_list: bool,
+    },
+    /// Show the current state of lifecycles
+    StateCurrent {
+        /// Lifecycles enclosing what this address matches
+        #[arg(default_value = "//*[@ressource='lifecycle']")]
+        xpath: String,
+    },
+    /// Go to a state, entering (or leaving) the states on the way
+    StateGoto {
+        /// The state (an address matching exactly one state)
+        uri: String,
+        #[command(flatten)]
+        values: ValueArgs,
+    },
+    /// List provides that can be called (their state is entered or reachable)
+    Provide {
+        /// Provides this address matches
+        #[arg(default_value = "//*[@ressource='provide']")]
+        xpath: String,
+        /// With label, tags, help and requires
+        #[arg(short, long, conflicts_with_all = ["path", "all"])]
+        long_description: bool,
+        /// The paths to each provide's state
+        #[arg(short, long, conflicts_with = "all")]
+        path: bool,
+        /// What calling each provide needs
+        #[arg(short, long)]
+        all: bool,
+    },
+    /// Call a provide, entering its state first when needed
+    ProvideCall {
+        /// The provide (an address matching exactly one provide)
+        uri: String,
+        #[command(flatten)]
+        values: ValueArgs,
+        /// Only validate the values; change nothing
+        #[arg(short, long)]
+        check: bool,
+    },
+    /// Draw a lifecycle's state machine
+    Plot {
+        /// The lifecycle [default: every lifecycle]
+        lifecycle: Option<String>,
+        /// dot (Graphviz) or json (states, transitions and stack)
+        #[arg(short = 'T', long = "type", value_enum, default_value_t = PlotType::Dot)]
+        plot_type: PlotType,
+        /// Only the states that can be reached from the current one
+        #[arg(short, long)]
+        reachable: bool,
+    },
+    /// Show what an address matches
+    Xpath {
+        /// The address
+        xpath: String,
+        /// Only the addresses, one per line
+        #[arg(short, long)]
+        uri: bool,
+    },
+}
+
+/// Plot output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlotType {
+    /// Graphviz dot.
+    Dot,
+    /// JSON.
+    Json,
+}

@@ -1,0 +1,71 @@
+//! Log output of the command line: action lines on stderr, in color on a terminal.
+
+use std::io::{IsTerminal, Write};
+
+use armonic_lifecycle::{Level, LogRecord, LogSink};
+
+/// Prints log lines at or above a level to stderr.
+pub struct StderrSink {
+    pub max: Level,
+    pub color: bool,
+    pub json: bool,
+}
+
+impl StderrSink {
+    /// A sink for `verbose` (-v count) and `quiet`.
+    pub fn new(verbose: u8, quiet: bool, no_color: bool, json: bool) -> StderrSink {
+        let max = match (quiet, verbose) {
+            (true, _) => Level::Warning,
+            (false, 0) => Level::Info,
+            (false, 1) => Level::Event,
+            _ => Level::Debug,
+        };
+        StderrSink { max, color: !no_color && !json && std::io::stderr().is_terminal(), json }
+    }
+}
+
+fn color(level: Level) -> &'static str {
+    match level {
+        Level::Error => "\x1b[31m",
+        Level::Warning => "\x1b[33m",
+        Level::Process => "\x1b[36m",
+        Level::Info => "\x1b[0m",
+        Level::Event => "\x1b[32m",
+        Level::Debug => "\x1b[34m",
+    }
+}
+
+impl LogSink for StderrSink {
+    fn log(&self, r: &LogRecord) {
+        if r.level > self.max {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = if self.json {
+            serde_json::to_string(r).map(|s| writeln!(err, "{s}")).unwrap_or(Ok(()))
+        } else if self.color {
+            writeln!(err, "{}{:<8}\x1b[0m [{}] {}", color(r.level), r.level.as_str(), r.lifecycle, r.message)
+        } else {
+            writeln!(err, "{:<8} [{}] {}", r.level.as_str(), r.lifecycle, r.message)
+        };
+    }
+}
+
+/// Library diagnostics (`tracing`): warnings by default, more with -v.
+pub fn init_tracing(verbose: u8, quiet: bool, no_color: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0 | 1) => "warn",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ARMONIC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},armonic::action=off")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(!no_color && std::io::stderr().is_terminal())
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
