@@ -660,7 +660,7 @@ impl Location {
             state: &def.states[state].name,
             provide,
             deployment: opts.deployment.as_deref(),
-            base_dir: def.source.as_deref().and_then(std::path::Path::parent),
+            base_dir: def.source.as_deref().and_then(std::path::Path::parent).filter(|d| !d.as_os_str().is_empty()),
         }
     }
 

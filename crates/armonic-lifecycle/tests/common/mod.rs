@@ -1,0 +1,99 @@
+//! Shared helpers: locations built from inline lifecycle files, with logs kept in memory.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use armonic_lifecycle::{
+    CallOptions, CommandOutcome, CommandRunner, CommandSpec, Config, Level, Location, MemorySink, OsType, Stream,
+    Values, format,
+};
+
+/// A location named `vm` on `os`, with `files` (lifecycle TOML texts) and an optional state dir.
+pub struct Harness {
+    pub loc: Location,
+    pub logs: MemorySink,
+}
+
+pub fn config(os: &str, state_dir: Option<&Path>) -> Config {
+    Config {
+        name: "vm".into(),
+        os: OsType::parse(os),
+        public_ip: "localhost".into(),
+        simulation: false,
+        validate_on_call: true,
+        state_dir: state_dir.map(Path::to_path_buf),
+    }
+}
+
+pub fn parse(text: &str) -> armonic_lifecycle::LifecycleDef {
+    format::parse(text, Path::new("inline.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn location(files: &[&str]) -> Harness {
+    with_config(files, config("debian:12", None))
+}
+
+pub fn with_config(files: &[&str], config: Config) -> Harness {
+    let logs = MemorySink::new();
+    let loc = Location::builder(config)
+        .sink(Arc::new(logs.clone()))
+        .build(files.iter().map(|f| parse(f)).collect())
+        .expect("location starts");
+    Harness { loc, logs }
+}
+
+pub fn with_runner(files: &[&str], runner: Arc<dyn CommandRunner>) -> Harness {
+    let logs = MemorySink::new();
+    let loc = Location::builder(config("debian:12", None))
+        .sink(Arc::new(logs.clone()))
+        .runner(runner)
+        .build(files.iter().map(|f| parse(f)).collect())
+        .expect("location starts");
+    Harness { loc, logs }
+}
+
+impl Harness {
+    pub fn info_lines(&self) -> Vec<String> {
+        self.logs.messages(Level::Info)
+    }
+
+    pub fn current(&self, lifecycle: &str) -> String {
+        self.loc.stack(lifecycle).and_then(|s| s.last().map(|s| s.to_string())).unwrap_or_default()
+    }
+}
+
+pub fn opts() -> CallOptions {
+    CallOptions::default()
+}
+
+pub fn vals(pairs: &[(&str, &str)]) -> Values {
+    pairs.iter().fold(Values::new(), |v, (k, x)| v.set(*k, *x))
+}
+
+/// Records commands instead of running them; fails those whose line contains `fail_on`.
+#[derive(Default)]
+pub struct RecordingRunner {
+    pub commands: Mutex<Vec<String>>,
+    pub fail_on: Option<String>,
+}
+
+impl RecordingRunner {
+    pub fn lines(&self) -> Vec<String> {
+        self.commands.lock().unwrap().clone()
+    }
+}
+
+impl CommandRunner for RecordingRunner {
+    fn run(&self, spec: &CommandSpec, output: &mut dyn FnMut(Stream, &str)) -> std::io::Result<CommandOutcome> {
+        let line = spec.display();
+        self.commands.lock().unwrap().push(line.clone());
+        output(Stream::Stdout, &format!("ran {line}"));
+        let fail = self.fail_on.as_deref().is_some_and(|f| line.contains(f));
+        Ok(CommandOutcome {
+            code: Some(if fail { 1 } else { 0 }),
+            timed_out: false,
+            stderr_tail: if fail { vec!["boom".into()] } else { vec![] },
+        })
+    }
+}
