@@ -424,15 +424,15 @@ impl Location {
             .collect())
     }
 
-    fn raw_paths(&self, lf: usize, to: usize) -> Vec<Path> {
+    fn raw_paths(&self, lf: usize, to: usize, limit: usize) -> Vec<Path> {
         let inst = &self.instances[lf];
         let Some(&current) = inst.stack.last() else { return Vec::new() };
-        Search::new(&inst.def, &self.config.os, &inst.stack).paths(current, to, MAX_PATHS)
+        Search::new(&inst.def, &self.config.os, &inst.stack).paths(current, to, limit)
     }
 
     fn named_paths(&self, lf: usize, to: usize) -> Vec<Vec<PathMove>> {
         let def = &self.instances[lf].def;
-        self.raw_paths(lf, to)
+        self.raw_paths(lf, to, MAX_PATHS)
             .into_iter()
             .map(|p| p.into_iter().map(|s| PathMove { state: def.states[s.state].name.clone(), action: s.action }).collect())
             .collect()
@@ -454,18 +454,20 @@ impl Location {
     }
 
     fn select_path(&self, lf: usize, state: usize, path_idx: usize) -> Result<Path, Error> {
-        let mut paths = self.raw_paths(lf, state);
+        // Only the paths up to the one asked for are searched.
+        let mut paths = self.raw_paths(lf, state, path_idx.saturating_add(1));
         let inst = &self.instances[lf];
         let current = inst.stack.last().map_or_else(|| "nothing".to_owned(), |&s| inst.def.states[s].name.clone());
         if paths.is_empty() {
             return Err(Error::NoPath { lifecycle: inst.def.name.clone(), from: current, state: inst.def.states[state].name.clone() });
         }
         if path_idx >= paths.len() {
+            let count = self.raw_paths(lf, state, MAX_PATHS).len();
             return Err(Error::PathIndex {
                 lifecycle: inst.def.name.clone(),
                 state: inst.def.states[state].name.clone(),
                 index: path_idx,
-                count: paths.len(),
+                count,
             });
         }
         Ok(paths.swap_remove(path_idx))
@@ -525,7 +527,7 @@ impl Location {
             }
             let (lf, st, p) = (res.lf.unwrap_or_default(), res.state.unwrap_or_default(), res.provide.unwrap_or_default());
             let inst = &self.instances[lf];
-            if !inst.stack.contains(&st) && self.raw_paths(lf, st).is_empty() {
+            if !inst.stack.contains(&st) && self.raw_paths(lf, st, 1).is_empty() {
                 continue;
             }
             out.push(ProvideInfo::build(provide_def(&inst.def, st, p), abs, |_| None));
@@ -883,7 +885,7 @@ impl Location {
         let lf = self.lifecycle_index(name)?;
         let inst = &self.instances[lf];
         let keep: Vec<bool> = (0..inst.def.states.len())
-            .map(|s| !reachable || inst.stack.contains(&s) || !self.raw_paths(lf, s).is_empty())
+            .map(|s| !reachable || inst.stack.contains(&s) || !self.raw_paths(lf, s, 1).is_empty())
             .collect();
         Ok(crate::dot::to_dot(&inst.def, inst.stack.last().copied(), &keep))
     }

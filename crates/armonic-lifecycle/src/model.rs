@@ -350,6 +350,7 @@ pub struct LifecycleDef {
     pub source: Option<PathBuf>,
     index: HashMap<String, usize>,
     successors: Vec<Vec<usize>>,
+    predecessors: Vec<Vec<usize>>,
 }
 
 impl LifecycleDef {
@@ -375,12 +376,24 @@ impl LifecycleDef {
             .collect::<Result<Vec<_>, String>>()?;
         let initial = find(initial)?;
         let mut successors = vec![Vec::new(); states.len()];
+        let mut predecessors = vec![Vec::new(); states.len()];
         for &(a, b) in &transitions {
             if !successors[a].contains(&b) {
                 successors[a].push(b);
+                predecessors[b].push(a);
             }
         }
-        Ok(LifecycleDef { name: name.into(), doc: None, states, transitions, initial, source: None, index, successors })
+        Ok(LifecycleDef {
+            name: name.into(),
+            doc: None,
+            states,
+            transitions,
+            initial,
+            source: None,
+            index,
+            successors,
+            predecessors,
+        })
     }
 
     /// Index of the state named `name`.
@@ -391,6 +404,11 @@ impl LifecycleDef {
     /// The states reachable by one transition from `state`, in transition order.
     pub fn successors(&self, state: usize) -> &[usize] {
         &self.successors[state]
+    }
+
+    /// The states with a transition to `state`.
+    pub fn predecessors(&self, state: usize) -> &[usize] {
+        &self.predecessors[state]
     }
 
     /// The state named `name`.

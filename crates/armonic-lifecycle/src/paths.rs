@@ -21,7 +21,7 @@ use crate::model::LifecycleDef;
 use crate::os::OsType;
 
 /// Most paths returned by one search.
-pub const MAX_PATHS: usize = 64;
+pub const MAX_PATHS: usize = 16;
 
 /// Entering or leaving a state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,10 +152,6 @@ impl<'a> Search<'a> {
     /// Which states can reach `to` through allowed transitions (breadth-first, backwards).
     fn reaching(&self, to: usize) -> Vec<bool> {
         let n = self.def.states.len();
-        let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for &(a, b) in &self.def.transitions {
-            preds[b].push(a);
-        }
         let mut seen = vec![false; n];
         seen[to] = true;
         let mut queue = VecDeque::from([to]);
@@ -163,7 +159,7 @@ impl<'a> Search<'a> {
             if !self.allowed(s) {
                 continue;
             }
-            for &p in &preds[s] {
+            for &p in self.def.predecessors(s) {
                 if !seen[p] {
                     seen[p] = true;
                     queue.push_back(p);
