@@ -10,7 +10,12 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 /// `//WebServer//start`, `/web1/WebServer/Configured`, `WebSite//url`,
 /// `//*[@ressource='provide']`. See docs/addresses.md.
 #[derive(Debug, Parser)]
-#[command(name = "armonic", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "armonic",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 #[command(after_help = "Examples:\n  \
     armonic --local provide-call //WebServer//start\n  \
     armonic --local state-goto //WebServer/Configured -R conf port:8080\n  \
@@ -30,7 +35,14 @@ pub struct Global {
     #[arg(long, global = true)]
     pub local: bool,
     /// Lifecycle directory for --local (repeatable; default: the shipped lifecycles)
-    #[arg(short = 'L', long = "lifecycle-dir", value_name = "DIR", global = true, env = "ARMONIC_LIFECYCLE_DIRS", value_delimiter = ':')]
+    #[arg(
+        short = 'L',
+        long = "lifecycle-dir",
+        value_name = "DIR",
+        global = true,
+        env = "ARMONIC_LIFECYCLE_DIRS",
+        value_delimiter = ':'
+    )]
     pub lifecycle_dirs: Vec<PathBuf>,
     /// Keep states here across runs (nothing is saved without it)
     #[arg(long, value_name = "DIR", global = true, env = "ARMONIC_STATE_DIR")]

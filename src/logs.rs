@@ -20,7 +20,11 @@ impl StderrSink {
             (false, 1) => Level::Event,
             _ => Level::Debug,
         };
-        StderrSink { max, color: !no_color && !json && std::io::stderr().is_terminal(), json }
+        StderrSink {
+            max,
+            color: !no_color && !json && std::io::stderr().is_terminal(),
+            json,
+        }
     }
 }
 
@@ -42,11 +46,26 @@ impl LogSink for StderrSink {
         }
         let mut err = std::io::stderr().lock();
         let _ = if self.json {
-            serde_json::to_string(r).map(|s| writeln!(err, "{s}")).unwrap_or(Ok(()))
+            serde_json::to_string(r)
+                .map(|s| writeln!(err, "{s}"))
+                .unwrap_or(Ok(()))
         } else if self.color {
-            writeln!(err, "{}{:<8}\x1b[0m [{}] {}", color(r.level), r.level.as_str(), r.lifecycle, r.message)
+            writeln!(
+                err,
+                "{}{:<8}\x1b[0m [{}] {}",
+                color(r.level),
+                r.level.as_str(),
+                r.lifecycle,
+                r.message
+            )
         } else {
-            writeln!(err, "{:<8} [{}] {}", r.level.as_str(), r.lifecycle, r.message)
+            writeln!(
+                err,
+                "{:<8} [{}] {}",
+                r.level.as_str(),
+                r.lifecycle,
+                r.message
+            )
         };
     }
 }
@@ -59,8 +78,9 @@ pub fn init_tracing(verbose: u8, quiet: bool, no_color: bool) {
         (false, 2) => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ARMONIC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},armonic::action=off")));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ARMONIC_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},armonic::action=off"))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -41,8 +41,14 @@ fn write_value(out: &mut String, v: &Value) {
 
 /// Two aligned columns.
 pub fn table(rows: &[(String, String)]) -> String {
-    let width = rows.iter().map(|(a, _)| a.chars().count()).max().unwrap_or(0);
-    rows.iter().map(|(a, b)| format!("{a:<width$}  {b}\n")).collect()
+    let width = rows
+        .iter()
+        .map(|(a, _)| a.chars().count())
+        .max()
+        .unwrap_or(0);
+    rows.iter()
+        .map(|(a, b)| format!("{a:<width$}  {b}\n"))
+        .collect()
 }
 
 /// Paths as the original printed them.
@@ -84,24 +90,41 @@ pub fn provide(p: &ProvideInfo) -> String {
         let _ = writeln!(out, "  Help   : {h}");
     }
     if !p.flags.is_empty() {
-        let flags = Value::Map(p.flags.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        let flags = Value::Map(
+            p.flags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        );
         let _ = writeln!(out, "  Flags  : {}", value(&flags));
     }
     for r in &p.requires {
-        let _ = writeln!(out, "  Require: {:<15} type:{:<9} nargs:{}", r.name, r.kind, r.nargs);
+        let _ = writeln!(
+            out,
+            "  Require: {:<15} type:{:<9} nargs:{}",
+            r.name, r.kind, r.nargs
+        );
         if let Some(x) = &r.provide_xpath {
             let _ = writeln!(out, "    Provide xpath    :  {x}");
         }
-        let groups: [(&str, &[armonic_lifecycle::info::VariableInfo]); 2] = if r.provide_xpath.is_some() {
-            [("Variable (args)  ", &r.provide_args), ("Variable (return)", &r.provide_ret)]
-        } else {
-            [("Variable (args)  ", &r.variables_skel), ("", &[])]
-        };
+        let groups: [(&str, &[armonic_lifecycle::info::VariableInfo]); 2] =
+            if r.provide_xpath.is_some() {
+                [
+                    ("Variable (args)  ", &r.provide_args),
+                    ("Variable (return)", &r.provide_ret),
+                ]
+            } else {
+                [("Variable (args)  ", &r.variables_skel), ("", &[])]
+            };
         for (title, vars) in groups {
             for v in vars {
                 let default = v.default.as_ref().map_or_else(|| "-".to_owned(), value);
                 let req = if v.required { "" } else { " optional" };
-                let _ = writeln!(out, "    {title}:  {:<15} type:{:<9} default:{default}{req}", v.name, v.ty);
+                let _ = writeln!(
+                    out,
+                    "    {title}:  {:<15} type:{:<9} default:{default}{req}",
+                    v.name, v.ty
+                );
             }
         }
     }
@@ -118,12 +141,32 @@ pub fn state(s: &StateInfo) -> String {
     let os = if s.supported_os.is_empty() {
         "all".to_owned()
     } else {
-        s.supported_os.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        s.supported_os
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let _ = writeln!(out, "  Supported OS : {os}");
     let provides: Vec<&str> = s.provides.iter().map(|p| p.name.as_str()).collect();
-    let _ = writeln!(out, "  Provides     : {}", if provides.is_empty() { "-".into() } else { provides.join(", ") });
+    let _ = writeln!(
+        out,
+        "  Provides     : {}",
+        if provides.is_empty() {
+            "-".into()
+        } else {
+            provides.join(", ")
+        }
+    );
     let requires: Vec<&str> = s.enter.requires.iter().map(|r| r.name.as_str()).collect();
-    let _ = writeln!(out, "  Enter needs  : {}", if requires.is_empty() { "-".into() } else { requires.join(", ") });
+    let _ = writeln!(
+        out,
+        "  Enter needs  : {}",
+        if requires.is_empty() {
+            "-".into()
+        } else {
+            requires.join(", ")
+        }
+    );
     out
 }

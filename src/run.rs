@@ -14,8 +14,15 @@ use crate::render;
 
 /// Where the shipped lifecycles are looked for when no -L is given.
 fn default_lifecycle_dirs() -> Vec<PathBuf> {
-    let candidates = [PathBuf::from("/usr/share/armonic/lifecycles"), PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/lifecycles"))];
-    candidates.into_iter().filter(|p| p.is_dir()).take(1).collect()
+    let candidates = [
+        PathBuf::from("/usr/share/armonic/lifecycles"),
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/lifecycles")),
+    ];
+    candidates
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .take(1)
+        .collect()
 }
 
 /// Builds the embedded location the global options describe.
@@ -24,7 +31,11 @@ pub fn location(cli: &Cli) -> Result<Location> {
     if !g.local {
         bail!("this build drives an embedded agent only: add --local (see `armonic --help`)");
     }
-    let dirs = if g.lifecycle_dirs.is_empty() { default_lifecycle_dirs() } else { g.lifecycle_dirs.clone() };
+    let dirs = if g.lifecycle_dirs.is_empty() {
+        default_lifecycle_dirs()
+    } else {
+        g.lifecycle_dirs.clone()
+    };
     if dirs.is_empty() {
         bail!("no lifecycle directory: give one with -L DIR");
     }
@@ -34,14 +45,20 @@ pub fn location(cli: &Cli) -> Result<Location> {
     }
     let config = Config {
         name: g.name.clone().unwrap_or_else(armonic_lifecycle::hostname),
-        os: g.os_type.as_deref().map_or_else(OsType::detect, OsType::parse),
+        os: g
+            .os_type
+            .as_deref()
+            .map_or_else(OsType::detect, OsType::parse),
         public_ip: g.public_ip.clone(),
         simulation: g.simulation,
         validate_on_call: true,
         state_dir: g.state_dir.clone(),
     };
     if armonic_lifecycle::Address::parse(&format!("/{}", config.name)).is_err() {
-        bail!("location name '{}' is not valid: use letters, digits, '_', '-' or '.'", config.name);
+        bail!(
+            "location name '{}' is not valid: use letters, digits, '_', '-' or '.'",
+            config.name
+        );
     }
     let sink = StderrSink::new(g.verbose, g.quiet, g.no_color, g.format == Format::Json);
     let loc = Location::builder(config)
@@ -50,7 +67,12 @@ pub fn location(cli: &Cli) -> Result<Location> {
         .context("cannot start the embedded agent")?;
     for issue in loc.restore_issues() {
         match &issue.moved_to {
-            Some(to) => eprintln!("warning: {}: {} (moved to {})", issue.file.display(), issue.message, to.display()),
+            Some(to) => eprintln!(
+                "warning: {}: {} (moved to {})",
+                issue.file.display(),
+                issue.message,
+                to.display()
+            ),
             None => eprintln!("warning: {}: {}", issue.file.display(), issue.message),
         }
     }
@@ -60,13 +82,15 @@ pub fn location(cli: &Cli) -> Result<Location> {
 /// Turns -R groups or --json into values.
 pub fn values(args: &ValueArgs) -> Result<Values> {
     if let Some(json) = &args.json {
-        let parsed: serde_json::Value = serde_json::from_str(json).context("--json is not valid JSON")?;
+        let parsed: serde_json::Value =
+            serde_json::from_str(json).context("--json is not valid JSON")?;
         return match parsed {
-            serde_json::Value::Object(map) => {
-                Ok(map.into_iter().fold(Values::new(), |v, (k, x)| v.set(k, Value::from_json(x))))
-            }
-            list @ serde_json::Value::Array(_) => serde_json::from_value(list)
-                .context("--json must be [[\"address\", {\"0\": value}], ...] or {\"address\": value}"),
+            serde_json::Value::Object(map) => Ok(map
+                .into_iter()
+                .fold(Values::new(), |v, (k, x)| v.set(k, Value::from_json(x)))),
+            list @ serde_json::Value::Array(_) => serde_json::from_value(list).context(
+                "--json must be [[\"address\", {\"0\": value}], ...] or {\"address\": value}",
+            ),
             _ => bail!("--json must be a list of [address, values] pairs or an object"),
         };
     }
@@ -92,7 +116,11 @@ pub fn values(args: &ValueArgs) -> Result<Values> {
             let (var, raw) = pair
                 .split_once(':')
                 .with_context(|| format!("-R {require}: expected VAR:VALUE, got '{pair}'"))?;
-            let key = if var.starts_with('/') { var.to_owned() } else { format!("//{require}/{var}") };
+            let key = if var.starts_with('/') {
+                var.to_owned()
+            } else {
+                format!("//{require}/{var}")
+            };
             out = out.set_at(key, index, parse_value(raw));
         }
     }
@@ -142,29 +170,45 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
                     ("Property".into(), "Value".into()),
                     ("name".into(), info.name.clone()),
                     ("os-type".into(), info.os_type.clone()),
-                    ("os-release".into(), info.os_release.clone().unwrap_or_else(|| "-".into())),
+                    (
+                        "os-release".into(),
+                        info.os_release.clone().unwrap_or_else(|| "-".into()),
+                    ),
                     ("version".into(), info.version.clone()),
                     ("public-ip".into(), info.public_ip.clone()),
                 ])
             })?;
         }
-        Command::Lifecycle { xpath, long_description } => {
+        Command::Lifecycle {
+            xpath,
+            long_description,
+        } => {
             let lfs = loc.lifecycle(xpath)?;
             print(format, &lfs, || {
                 if *long_description {
                     lfs.iter()
-                        .map(|l| render::table(&[
-                            ("xpath".into(), l.xpath.clone()),
-                            ("name".into(), l.name.clone()),
-                            ("doc".into(), l.doc.clone().unwrap_or_default().replace('\n', " ")),
-                        ]) + "\n")
+                        .map(|l| {
+                            render::table(&[
+                                ("xpath".into(), l.xpath.clone()),
+                                ("name".into(), l.name.clone()),
+                                (
+                                    "doc".into(),
+                                    l.doc.clone().unwrap_or_default().replace('\n', " "),
+                                ),
+                            ]) + "\n"
+                        })
                         .collect()
                 } else {
                     lines(lfs.iter().map(|l| l.xpath.clone()))
                 }
             })?;
         }
-        Command::State { xpath, long_description, path, requires_list } => {
+        Command::State {
+            xpath,
+            long_description,
+            path,
+            requires_list,
+        } => {
             if *path {
                 let paths = loc.state_goto_path(xpath)?;
                 print(format, &paths, || render::paths(&paths))?;
@@ -179,7 +223,14 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
                     all.iter()
                         .map(|(x, needs)| {
                             let body: String = needs.iter().map(render::provide).collect();
-                            format!("\n{x}\n{}", if body.is_empty() { "  (nothing to give)\n".into() } else { body })
+                            format!(
+                                "\n{x}\n{}",
+                                if body.is_empty() {
+                                    "  (nothing to give)\n".into()
+                                } else {
+                                    body
+                                }
+                            )
                         })
                         .collect()
                 })?;
@@ -197,17 +248,36 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Command::StateCurrent { xpath } => {
             let current = loc.state_current(xpath)?;
             print(format, &current, || {
-                render::table(&current.iter().map(|c| (c.lifecycle.clone(), c.xpath.clone())).collect::<Vec<_>>())
+                render::table(
+                    &current
+                        .iter()
+                        .map(|c| (c.lifecycle.clone(), c.xpath.clone()))
+                        .collect::<Vec<_>>(),
+                )
             })?;
         }
         Command::StateGoto { uri, values: args } => {
             let v = values(args)?;
-            let opts = CallOptions { path_idx: args.path_idx, ..CallOptions::default() };
+            let opts = CallOptions {
+                path_idx: args.path_idx,
+                ..CallOptions::default()
+            };
             loc.state_goto(uri, &v, &opts)?;
             let current = loc.state_current(uri)?;
-            print(format, &current, || lines(current.iter().map(|c| format!("{} is in state {}", c.lifecycle, c.state))))?;
+            print(format, &current, || {
+                lines(
+                    current
+                        .iter()
+                        .map(|c| format!("{} is in state {}", c.lifecycle, c.state)),
+                )
+            })?;
         }
-        Command::Provide { xpath, long_description, path, all } => {
+        Command::Provide {
+            xpath,
+            long_description,
+            path,
+            all,
+        } => {
             if *path {
                 let paths = loc.provide_call_path(xpath)?;
                 print(format, &paths, || render::paths(&paths))?;
@@ -220,7 +290,10 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
                 print(format, &out, || {
                     out.iter()
                         .map(|(x, needs)| {
-                            let need: String = needs.iter().map(|n| format!("  Need:  {}\n", n.xpath)).collect();
+                            let need: String = needs
+                                .iter()
+                                .map(|n| format!("  Need:  {}\n", n.xpath))
+                                .collect();
                             format!("\n{x}\n{need}")
                         })
                         .collect()
@@ -236,7 +309,11 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
                 })?;
             }
         }
-        Command::ProvideCall { uri, values: args, check } => {
+        Command::ProvideCall {
+            uri,
+            values: args,
+            check,
+        } => {
             let v = values(args)?;
             if *check {
                 let validation = loc.provide_call_validate(uri, &v, args.path_idx)?;
@@ -248,19 +325,37 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
                         lines(errors.iter().map(|e| format!("{}: {}", e.xpath, e.message)))
                     }
                 })?;
-                return Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+                return Ok(if errors.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                });
             }
-            let opts = CallOptions { path_idx: args.path_idx, ..CallOptions::default() };
+            let opts = CallOptions {
+                path_idx: args.path_idx,
+                ..CallOptions::default()
+            };
             let ret = loc.provide_call(uri, &v, &opts)?.unwrap_or(Value::Null);
             print(format, &ret, || render::value(&ret) + "\n")?;
         }
-        Command::Plot { lifecycle, plot_type, reachable } => {
+        Command::Plot {
+            lifecycle,
+            plot_type,
+            reachable,
+        } => {
             let names: Vec<String> = match lifecycle {
                 Some(l) => vec![l.clone()],
-                None => loc.lifecycle_names().into_iter().map(str::to_owned).collect(),
+                None => loc
+                    .lifecycle_names()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
             };
             if *plot_type == PlotType::Json || format == Format::Json {
-                let details = names.iter().map(|n| loc.to_primitive(n)).collect::<Result<Vec<_>, _>>()?;
+                let details = names
+                    .iter()
+                    .map(|n| loc.to_primitive(n))
+                    .collect::<Result<Vec<_>, _>>()?;
                 println!("{}", serde_json::to_string_pretty(&details)?);
             } else {
                 for n in &names {
@@ -274,7 +369,11 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
                 if *uri {
                     lines(matches.iter().map(|m| m.xpath.clone()))
                 } else {
-                    lines(matches.iter().map(|m| format!("{:<9} {}", m.kind.as_str(), m.xpath)))
+                    lines(
+                        matches
+                            .iter()
+                            .map(|m| format!("{:<9} {}", m.kind.as_str(), m.xpath)),
+                    )
                 }
             })?;
         }
@@ -298,12 +397,17 @@ mod tests {
     #[test]
     fn repeated_requires_fill_successive_sets() {
         let args = ValueArgs {
-            require: ["r", "v:a", "r", "v:b", "u:http://x:1"].map(String::from).to_vec(),
+            require: ["r", "v:a", "r", "v:b", "u:http://x:1"]
+                .map(String::from)
+                .to_vec(),
             json: None,
             path_idx: 0,
         };
         let v = values(&args).unwrap();
         let json = serde_json::to_string(&v).unwrap();
-        assert_eq!(json, r#"[["//r/v",{"0":"a","1":"b"}],["//r/u",{"1":"http://x:1"}]]"#);
+        assert_eq!(
+            json,
+            r#"[["//r/v",{"0":"a","1":"b"}],["//r/u",{"1":"http://x:1"}]]"#
+        );
     }
 }

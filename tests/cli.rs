@@ -23,7 +23,11 @@ fn stderr(o: &Output) -> String {
 
 fn ok(args: &[&str]) -> (String, String) {
     let o = armonic(args);
-    assert!(o.status.success(), "armonic {args:?} failed: {}", stderr(&o));
+    assert!(
+        o.status.success(),
+        "armonic {args:?} failed: {}",
+        stderr(&o)
+    );
     (stdout(&o), stderr(&o))
 }
 
@@ -44,12 +48,23 @@ fn provide_call_prints_the_original_log_lines_and_the_url() {
 fn a_configured_port_survives_into_a_second_process_with_the_same_state_dir() {
     let dir = tempfile::tempdir().unwrap();
     let sd = dir.path().to_str().unwrap();
-    let (out, err) = ok(&["--state-dir", sd, "state-goto", "//WebServer/Configured", "-R", "conf", "port:8080"]);
+    let (out, err) = ok(&[
+        "--state-dir",
+        sd,
+        "state-goto",
+        "//WebServer/Configured",
+        "-R",
+        "conf",
+        "port:8080",
+    ]);
     assert_eq!(out, "WebServer is in state Configured\n");
     assert!(err.contains("Webserver listening on port 8080"), "{err}");
     let (out, err) = ok(&["--state-dir", sd, "provide-call", "//WebServer//start"]);
     assert_eq!(out, "{\"url\": \"http://localhost:8080\"}\n");
-    assert_eq!(err, "INFO     [WebServer] Activation of webserver service...\n");
+    assert_eq!(
+        err,
+        "INFO     [WebServer] Activation of webserver service...\n"
+    );
     let (out, _) = ok(&["--state-dir", sd, "state-current", "//WebServer"]);
     assert_eq!(out, "WebServer  /vm/WebServer/Active\n");
 }
@@ -68,18 +83,43 @@ fn check_lists_every_error_and_exits_non_zero() {
         "port:99999",
     ]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(stdout(&o), "/vm/WebServer/Configured/enter/conf/port: port value must be lower than 65535\n");
-    let (out, _) = ok(&["provide-call", "//WebServer/Configured/create_document_root", "--check"]);
+    assert_eq!(
+        stdout(&o),
+        "/vm/WebServer/Configured/enter/conf/port: port value must be lower than 65535\n"
+    );
+    let (out, _) = ok(&[
+        "provide-call",
+        "//WebServer/Configured/create_document_root",
+        "--check",
+    ]);
     assert_eq!(out, "Requires are valid.\n");
 }
 
 #[test]
 fn errors_are_one_line_and_exit_non_zero() {
     for (args, expected) in [
-        (vec!["provide-call", "//Nothing//here"], "error: //Nothing//here matches nothing\n"),
-        (vec!["provide-call", "//WebServer//start", "-R", "conf", "port:abc"], "error: provided values do not meet the requires: /vm/WebServer/Configured/enter/conf/port: port must be an int\n"),
-        (vec!["state-goto", "//WebServer/Active", "-R", "conf", "port"], "error: -R conf: expected VAR:VALUE after the require name\n"),
-        (vec!["provide-call", "//WebServer//start", "--json", "{oops"], "error: --json is not valid JSON: key must be a string at line 1 column 2\n"),
+        (
+            vec!["provide-call", "//Nothing//here"],
+            "error: //Nothing//here matches nothing\n",
+        ),
+        (
+            vec![
+                "provide-call",
+                "//WebServer//start",
+                "-R",
+                "conf",
+                "port:abc",
+            ],
+            "error: provided values do not meet the requires: /vm/WebServer/Configured/enter/conf/port: port must be an int\n",
+        ),
+        (
+            vec!["state-goto", "//WebServer/Active", "-R", "conf", "port"],
+            "error: -R conf: expected VAR:VALUE after the require name\n",
+        ),
+        (
+            vec!["provide-call", "//WebServer//start", "--json", "{oops"],
+            "error: --json is not valid JSON: key must be a string at line 1 column 2\n",
+        ),
     ] {
         let o = armonic(&args);
         assert_eq!(o.status.code(), Some(1), "{args:?}");
@@ -89,7 +129,10 @@ fn errors_are_one_line_and_exit_non_zero() {
 
 #[test]
 fn without_local_the_command_says_what_to_do() {
-    let o = Command::new(env!("CARGO_BIN_EXE_armonic")).args(["status"]).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_armonic"))
+        .args(["status"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("add --local"), "{}", stderr(&o));
 }
@@ -119,21 +162,42 @@ fn listings_show_lifecycles_states_and_provides() {
     let (out, _) = ok(&["lifecycle"]);
     assert_eq!(out, "/vm/Proxy\n/vm/WebServer\n/vm/WebSite\n");
     let (out, _) = ok(&["state", "//WebSite/*"]);
-    assert_eq!(out, "/vm/WebSite/NotInstalled\n/vm/WebSite/Templated\n/vm/WebSite/Active\n");
+    assert_eq!(
+        out,
+        "/vm/WebSite/NotInstalled\n/vm/WebSite/Templated\n/vm/WebSite/Active\n"
+    );
     let (out, _) = ok(&["provide", "//WebSite//*", "-a"]);
-    assert_eq!(out, "\n/vm/WebSite/Active/start\n  Need:  /vm/WebSite/Templated/enter\n  Need:  /vm/WebSite/Active/start\n");
+    assert_eq!(
+        out,
+        "\n/vm/WebSite/Active/start\n  Need:  /vm/WebSite/Templated/enter\n  Need:  /vm/WebSite/Active/start\n"
+    );
     let (out, _) = ok(&["state", "//WebServer/Active", "-p"]);
-    assert_eq!(out, "\n/vm/WebServer/Active\n  path 0\n    enter  Installed\n    enter  Configured\n    enter  Active\n");
+    assert_eq!(
+        out,
+        "\n/vm/WebServer/Active\n  path 0\n    enter  Installed\n    enter  Configured\n    enter  Active\n"
+    );
     let (out, _) = ok(&["provide", "//WebServer//start", "-l"]);
-    assert!(out.contains("  Label  : Fake webserver activation\n  Tags   : demo\n"), "{out}");
+    assert!(
+        out.contains("  Label  : Fake webserver activation\n  Tags   : demo\n"),
+        "{out}"
+    );
     let (out, _) = ok(&["state", "//WebServer/Active", "-r"]);
-    assert!(out.contains("Require: conf            type:simple    nargs:1"), "{out}");
+    assert!(
+        out.contains("Require: conf            type:simple    nargs:1"),
+        "{out}"
+    );
     let (out, _) = ok(&["status"]);
-    assert!(out.starts_with("Property    Value\nname        vm\n"), "{out}");
+    assert!(
+        out.starts_with("Property    Value\nname        vm\n"),
+        "{out}"
+    );
     let (out, _) = ok(&["xpath", "//WebServer//port"]);
     assert_eq!(out, "variable  /vm/WebServer/Configured/enter/conf/port\n");
     let (out, _) = ok(&["xpath", "-u", "WebServer/Active/*"]);
-    assert_eq!(out, "/vm/WebServer/Active/enter\n/vm/WebServer/Active/start\n");
+    assert_eq!(
+        out,
+        "/vm/WebServer/Active/enter\n/vm/WebServer/Active/start\n"
+    );
 }
 
 #[test]
@@ -144,7 +208,10 @@ fn plot_draws_dot_and_json() {
     let (out, _) = ok(&["plot", "WebSite", "-T", "json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v[0]["initial"], "NotInstalled");
-    assert_eq!(v[0]["transitions"][0], serde_json::json!(["NotInstalled", "Templated"]));
+    assert_eq!(
+        v[0]["transitions"][0],
+        serde_json::json!(["NotInstalled", "Templated"])
+    );
 }
 
 #[test]
@@ -152,7 +219,10 @@ fn simulation_moves_states_without_running_actions() {
     let (out, err) = ok(&["--simulation", "provide-call", "//WebServer//start"]);
     assert_eq!(out, "null\n");
     assert!(!err.contains("Installation of webserver packages"), "{err}");
-    assert!(err.contains("WARNING  [WebServer] Provide call enter of Installed is simulated"), "{err}");
+    assert!(
+        err.contains("WARNING  [WebServer] Provide call enter of Installed is simulated"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -160,11 +230,20 @@ fn a_broken_lifecycle_file_is_reported_and_the_others_still_work() {
     let dir = tempfile::tempdir().unwrap();
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("lifecycles/webserver.toml");
     std::fs::copy(shipped, dir.path().join("webserver.toml")).unwrap();
-    std::fs::write(dir.path().join("bad.toml"), "name = \"Bad\"\ninitial = \"A\"\ntransitions = [[\"A\", \"B\"]]\n[states.A]\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "name = \"Bad\"\ninitial = \"A\"\ntransitions = [[\"A\", \"B\"]]\n[states.A]\n",
+    )
+    .unwrap();
     let (out, err) = ok(&["-L", dir.path().to_str().unwrap(), "lifecycle"]);
     assert_eq!(out, "/vm/WebServer\n");
     assert!(err.starts_with("warning: "), "{err}");
-    assert!(err.contains("bad.toml:3:16: transition names state 'B', which is not defined under [states]"), "{err}");
+    assert!(
+        err.contains(
+            "bad.toml:3:16: transition names state 'B', which is not defined under [states]"
+        ),
+        "{err}"
+    );
 }
 
 #[test]

@@ -36,7 +36,11 @@ return = {{ url = "http://{{{{ location.public_ip }}}}:{{{{ states.Configured.co
 fn load_files(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     for i in 0..1000 {
-        std::fs::write(dir.path().join(format!("service{i:04}.toml")), lifecycle_file(i)).expect("write");
+        std::fs::write(
+            dir.path().join(format!("service{i:04}.toml")),
+            lifecycle_file(i),
+        )
+        .expect("write");
     }
     c.bench_function("load 1000 lifecycle files", |b| {
         b.iter(|| {
@@ -68,13 +72,16 @@ fn path_search(c: &mut Criterion) {
     let n = 10_000;
     let def = big_lifecycle(n);
     let os = OsType::all();
-    c.bench_function("path search in 10000 states (first path, as a call takes)", |b| {
-        b.iter(|| {
-            let paths = Search::new(&def, &os, &[0]).paths(0, n - 1, 1);
-            assert_eq!(paths.len(), 1);
-            black_box(paths)
-        })
-    });
+    c.bench_function(
+        "path search in 10000 states (first path, as a call takes)",
+        |b| {
+            b.iter(|| {
+                let paths = Search::new(&def, &os, &[0]).paths(0, n - 1, 1);
+                assert_eq!(paths.len(), 1);
+                black_box(paths)
+            })
+        },
+    );
     c.bench_function("path search in 10000 states (16 paths, as listed)", |b| {
         b.iter(|| {
             let paths = Search::new(&def, &os, &[0]).paths(0, n - 1, MAX_PATHS);
@@ -82,8 +89,14 @@ fn path_search(c: &mut Criterion) {
             black_box(paths)
         })
     });
-    let config = Config { name: "bench".into(), os: OsType::all(), ..Config::default() };
-    let loc = Location::builder(config).build(vec![big_lifecycle(n)]).expect("location");
+    let config = Config {
+        name: "bench".into(),
+        os: OsType::all(),
+        ..Config::default()
+    };
+    let loc = Location::builder(config)
+        .build(vec![big_lifecycle(n)])
+        .expect("location");
     c.bench_function("state_goto_path in 10000 states (API)", |b| {
         b.iter(|| black_box(loc.state_goto_path("/bench/Big/s9999").expect("paths")))
     });
@@ -98,16 +111,30 @@ initial = "A"
     let mut defs = vec![format::parse(text, Path::new("noop.toml")).expect("parse")];
     // The demo lifecycles beside it, as on a real location.
     defs.extend(load_dirs(&[concat!(env!("CARGO_MANIFEST_DIR"), "/../../lifecycles")]).lifecycles);
-    let config = Config { name: "bench".into(), os: OsType::all(), ..Config::default() };
+    let config = Config {
+        name: "bench".into(),
+        os: OsType::all(),
+        ..Config::default()
+    };
     let mut loc = Location::builder(config).build(defs).expect("location");
     let values = Values::new();
     let opts = CallOptions::default();
     c.bench_function("provide_call of a no-op provide", |b| {
-        b.iter(|| black_box(loc.provide_call("//Noop/A/noop", &values, &opts).expect("call")))
+        b.iter(|| {
+            black_box(
+                loc.provide_call("//Noop/A/noop", &values, &opts)
+                    .expect("call"),
+            )
+        })
     });
     let values = Values::new().set("//WebServer//port", 8080);
     c.bench_function("provide_call_validate of WebServer start", |b| {
-        b.iter(|| black_box(loc.provide_call_validate("//WebServer//start", &values, 0).expect("validate")))
+        b.iter(|| {
+            black_box(
+                loc.provide_call_validate("//WebServer//start", &values, 0)
+                    .expect("validate"),
+            )
+        })
     });
 }
 

@@ -42,7 +42,10 @@ pub struct CommandSpec {
 impl CommandSpec {
     /// `program args…` as one line, for messages.
     pub fn display(&self) -> String {
-        std::iter::once(self.program.as_str()).chain(self.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -69,7 +72,11 @@ pub struct CommandOutcome {
 /// Runs commands for actions.
 pub trait CommandRunner: Send + Sync {
     /// Runs `spec`, passing each output line to `output` as it comes.
-    fn run(&self, spec: &CommandSpec, output: &mut dyn FnMut(Stream, &str)) -> std::io::Result<CommandOutcome>;
+    fn run(
+        &self,
+        spec: &CommandSpec,
+        output: &mut dyn FnMut(Stream, &str),
+    ) -> std::io::Result<CommandOutcome>;
 }
 
 /// Runs commands as child processes in their own process group.
@@ -77,11 +84,19 @@ pub trait CommandRunner: Send + Sync {
 pub struct SystemRunner;
 
 impl CommandRunner for SystemRunner {
-    fn run(&self, spec: &CommandSpec, output: &mut dyn FnMut(Stream, &str)) -> std::io::Result<CommandOutcome> {
+    fn run(
+        &self,
+        spec: &CommandSpec,
+        output: &mut dyn FnMut(Stream, &str),
+    ) -> std::io::Result<CommandOutcome> {
         use std::os::unix::process::CommandExt;
         let mut cmd = Command::new(&spec.program);
-        cmd.args(&spec.args).envs(spec.env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        cmd.args(&spec.args)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null());
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
         if let Some(cwd) = &spec.cwd {
             cmd.current_dir(cwd);
         }
@@ -137,7 +152,11 @@ impl CommandRunner for SystemRunner {
         for r in readers {
             let _ = r.join();
         }
-        Ok(CommandOutcome { code: status.code(), timed_out, stderr_tail: tail })
+        Ok(CommandOutcome {
+            code: status.code(),
+            timed_out,
+            stderr_tail: tail,
+        })
     }
 }
 
@@ -241,7 +260,11 @@ fn exit_text(code: Option<i32>) -> String {
 }
 
 fn tail_text(tail: &[String]) -> String {
-    if tail.is_empty() { String::new() } else { format!(": {}", tail.join("\n")) }
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", tail.join("\n"))
+    }
 }
 
 /// Everything an action needs to run: where it comes from, where lines go, what runs commands.
@@ -274,29 +297,50 @@ impl Exec<'_> {
         let outcome = self
             .runner
             .run(spec, &mut |_, line| self.log(Level::Process, line))
-            .map_err(|source| ActionError::Spawn { command: command.clone(), source })?;
+            .map_err(|source| ActionError::Spawn {
+                command: command.clone(),
+                source,
+            })?;
         check_outcome(command, spec.timeout, outcome)
     }
 
     /// Runs the steps of `action` and renders its returned value.
-    pub fn run_action(&self, action: &Action, context: &Value, env: &[(String, String)]) -> Result<Option<Value>, ActionError> {
+    pub fn run_action(
+        &self,
+        action: &Action,
+        context: &Value,
+        env: &[(String, String)],
+    ) -> Result<Option<Value>, ActionError> {
         let mut returned: Option<Value> = None;
         for step in &action.steps {
             match step {
                 Step::Log { message, level } => {
-                    let text = template::render(message, context)
-                        .map_err(|message| ActionError::Template { what: "log message".into(), message })?;
+                    let text = template::render(message, context).map_err(|message| {
+                        ActionError::Template {
+                            what: "log message".into(),
+                            message,
+                        }
+                    })?;
                     self.log(*level, text);
                 }
-                Step::Run { command, timeout, cwd, env: extra } => {
-                    let r = self.run_shell(command, *timeout, cwd.as_deref(), extra, context, env)?;
+                Step::Run {
+                    command,
+                    timeout,
+                    cwd,
+                    env: extra,
+                } => {
+                    let r =
+                        self.run_shell(command, *timeout, cwd.as_deref(), extra, context, env)?;
                     returned = merge(returned, r);
                 }
             }
         }
         if let Some(ret) = &action.returns {
-            let rendered = template::render_value(ret, context)
-                .map_err(|message| ActionError::Template { what: "returned value".into(), message })?;
+            let rendered =
+                template::render_value(ret, context).map_err(|message| ActionError::Template {
+                    what: "returned value".into(),
+                    message,
+                })?;
             returned = merge(returned, Some(rendered));
         }
         Ok(returned)
@@ -311,25 +355,35 @@ impl Exec<'_> {
         context: &Value,
         env: &[(String, String)],
     ) -> Result<Option<Value>, ActionError> {
-        let ret_file = ReturnFile::new().map_err(|source| ActionError::Spawn { command: command.to_owned(), source })?;
+        let ret_file = ReturnFile::new().map_err(|source| ActionError::Spawn {
+            command: command.to_owned(),
+            source,
+        })?;
         let mut full_env: Vec<(String, String)> = env.to_vec();
         full_env.push(("ARMONIC_RETURN".into(), ret_file.path.display().to_string()));
         for (k, v) in extra {
-            let v = template::render(v, context)
-                .map_err(|message| ActionError::Template { what: format!("env {k}"), message })?;
+            let v = template::render(v, context).map_err(|message| ActionError::Template {
+                what: format!("env {k}"),
+                message,
+            })?;
             full_env.push((k.clone(), v));
         }
         let spec = CommandSpec {
             program: "/bin/sh".into(),
             args: vec!["-c".into(), command.to_owned()],
             env: full_env,
-            cwd: cwd.map(Path::to_path_buf).or_else(|| self.base_dir.map(Path::to_path_buf)),
+            cwd: cwd
+                .map(Path::to_path_buf)
+                .or_else(|| self.base_dir.map(Path::to_path_buf)),
             timeout,
         };
         let outcome = self
             .runner
             .run(&spec, &mut |_, line| self.log(Level::Process, line))
-            .map_err(|source| ActionError::Spawn { command: command.to_owned(), source })?;
+            .map_err(|source| ActionError::Spawn {
+                command: command.to_owned(),
+                source,
+            })?;
         check_outcome(command.to_owned(), timeout, outcome)?;
         ret_file.read(command)
     }
@@ -340,12 +394,23 @@ impl Exec<'_> {
             self.command(&package_command(b, true))?;
         }
         for f in &b.files {
-            let path = template::render(&f.path, context)
-                .map_err(|message| ActionError::Template { what: format!("path {}", f.path), message })?;
-            let text = template::render(&f.template, context)
-                .map_err(|message| ActionError::Template { what: format!("template of {path}"), message })?;
-            write_file(Path::new(&path), text.as_bytes(), f.mode)
-                .map_err(|source| ActionError::File { path: PathBuf::from(&path), source })?;
+            let path =
+                template::render(&f.path, context).map_err(|message| ActionError::Template {
+                    what: format!("path {}", f.path),
+                    message,
+                })?;
+            let text = template::render(&f.template, context).map_err(|message| {
+                ActionError::Template {
+                    what: format!("template of {path}"),
+                    message,
+                }
+            })?;
+            write_file(Path::new(&path), text.as_bytes(), f.mode).map_err(|source| {
+                ActionError::File {
+                    path: PathBuf::from(&path),
+                    source,
+                }
+            })?;
             self.log(Level::Event, format!("wrote {path}"));
         }
         for s in &b.services {
@@ -366,7 +431,11 @@ impl Exec<'_> {
     }
 
     /// Built-ins run on cross: restart (flag `restart`) or reload (flag `reload`) services.
-    pub fn cross_builtins(&self, b: &Builtins, flags: &indexmap::IndexMap<String, Value>) -> Result<(), ActionError> {
+    pub fn cross_builtins(
+        &self,
+        b: &Builtins,
+        flags: &indexmap::IndexMap<String, Value>,
+    ) -> Result<(), ActionError> {
         let on = |k: &str| matches!(flags.get(k), Some(Value::Bool(true)));
         let verb = if on("restart") {
             "restart"
@@ -382,21 +451,37 @@ impl Exec<'_> {
     }
 }
 
-fn check_outcome(command: String, timeout: Duration, outcome: CommandOutcome) -> Result<(), ActionError> {
+fn check_outcome(
+    command: String,
+    timeout: Duration,
+    outcome: CommandOutcome,
+) -> Result<(), ActionError> {
     if outcome.timed_out {
-        return Err(ActionError::TimedOut { command, after: timeout });
+        return Err(ActionError::TimedOut {
+            command,
+            after: timeout,
+        });
     }
     if outcome.code != Some(0) {
-        return Err(ActionError::Failed { command, code: outcome.code, stderr_tail: outcome.stderr_tail });
+        return Err(ActionError::Failed {
+            command,
+            code: outcome.code,
+            stderr_tail: outcome.stderr_tail,
+        });
     }
     Ok(())
 }
 
 fn package_command(b: &Builtins, install: bool) -> CommandSpec {
-    let (program, mut args, env) = match (b.package_manager.unwrap_or(PackageManager::Apt), install) {
+    let (program, mut args, env) = match (b.package_manager.unwrap_or(PackageManager::Apt), install)
+    {
         (PackageManager::Apt, true) => (
             "apt-get",
-            vec!["install".to_owned(), "--assume-yes".into(), "--no-install-recommends".into()],
+            vec![
+                "install".to_owned(),
+                "--assume-yes".into(),
+                "--no-install-recommends".into(),
+            ],
             vec![("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned())],
         ),
         (PackageManager::Apt, false) => (
@@ -404,15 +489,33 @@ fn package_command(b: &Builtins, install: bool) -> CommandSpec {
             vec!["remove".to_owned(), "--assume-yes".into(), "--purge".into()],
             vec![("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned())],
         ),
-        (PackageManager::Dnf, true) => ("dnf", vec!["install".to_owned(), "--assumeyes".into()], vec![]),
-        (PackageManager::Dnf, false) => ("dnf", vec!["remove".to_owned(), "--assumeyes".into()], vec![]),
+        (PackageManager::Dnf, true) => (
+            "dnf",
+            vec!["install".to_owned(), "--assumeyes".into()],
+            vec![],
+        ),
+        (PackageManager::Dnf, false) => (
+            "dnf",
+            vec!["remove".to_owned(), "--assumeyes".into()],
+            vec![],
+        ),
     };
     args.extend(b.packages.iter().cloned());
-    CommandSpec { program: program.into(), args, env, cwd: None, timeout: Duration::from_secs(1800) }
+    CommandSpec {
+        program: program.into(),
+        args,
+        env,
+        cwd: None,
+        timeout: Duration::from_secs(1800),
+    }
 }
 
 fn systemctl(verb: &str, unit: &str) -> CommandSpec {
-    let unit = if unit.contains('.') { unit.to_owned() } else { format!("{unit}.service") };
+    let unit = if unit.contains('.') {
+        unit.to_owned()
+    } else {
+        format!("{unit}.service")
+    };
     CommandSpec {
         program: "systemctl".into(),
         args: vec![verb.into(), unit],
@@ -426,9 +529,15 @@ fn systemctl(verb: &str, unit: &str) -> CommandSpec {
 pub(crate) fn write_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -456,29 +565,43 @@ impl ReturnFile {
     fn new() -> std::io::Result<ReturnFile> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        let path = std::env::temp_dir().join(format!("armonic-return-{}-{n}-{nanos}", std::process::id()));
-        std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path =
+            std::env::temp_dir().join(format!("armonic-return-{}-{n}-{nanos}", std::process::id()));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
         Ok(ReturnFile { path })
     }
 
     /// JSON, or `key=value` lines; nothing written means nothing returned.
     fn read(&self, command: &str) -> Result<Option<Value>, ActionError> {
-        let err = |message: String| ActionError::Return { command: command.to_owned(), message };
+        let err = |message: String| ActionError::Return {
+            command: command.to_owned(),
+            message,
+        };
         let file = std::fs::File::open(&self.path).map_err(|e| err(e.to_string()))?;
         let mut text = String::new();
-        file.take(MAX_RETURN_FILE).read_to_string(&mut text).map_err(|e| err(e.to_string()))?;
+        file.take(MAX_RETURN_FILE)
+            .read_to_string(&mut text)
+            .map_err(|e| err(e.to_string()))?;
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return Ok(None);
         }
         if trimmed.starts_with(['{', '[', '"']) {
-            let json: serde_json::Value = serde_json::from_str(trimmed).map_err(|e| err(format!("invalid JSON: {e}")))?;
+            let json: serde_json::Value =
+                serde_json::from_str(trimmed).map_err(|e| err(format!("invalid JSON: {e}")))?;
             return Ok(Some(Value::from_json(json)));
         }
         let mut map = std::collections::BTreeMap::new();
         for line in trimmed.lines().filter(|l| !l.trim().is_empty()) {
-            let (k, v) = line.split_once('=').ok_or_else(|| err(format!("line '{line}' is not key=value")))?;
+            let (k, v) = line
+                .split_once('=')
+                .ok_or_else(|| err(format!("line '{line}' is not key=value")))?;
             map.insert(k.trim().to_owned(), Value::Str(v.to_owned()));
         }
         Ok(Some(Value::Map(map)))
@@ -517,7 +640,9 @@ mod tests {
             timeout: Duration::from_secs(10),
         };
         let mut lines = Vec::new();
-        let out = SystemRunner.run(&spec, &mut |s, l| lines.push((s, l.to_owned()))).unwrap();
+        let out = SystemRunner
+            .run(&spec, &mut |s, l| lines.push((s, l.to_owned())))
+            .unwrap();
         assert_eq!(out.code, Some(3));
         assert!(lines.contains(&(Stream::Stdout, "one".into())));
         assert_eq!(out.stderr_tail, vec!["two".to_owned()]);

@@ -42,9 +42,16 @@ pub enum Kind {
 impl Kind {
     /// The kind of resources at `depth` (0 = location).
     pub fn from_depth(depth: usize) -> Option<Kind> {
-        [Kind::Location, Kind::Lifecycle, Kind::State, Kind::Provide, Kind::Require, Kind::Variable]
-            .get(depth)
-            .copied()
+        [
+            Kind::Location,
+            Kind::Lifecycle,
+            Kind::State,
+            Kind::Provide,
+            Kind::Require,
+            Kind::Variable,
+        ]
+        .get(depth)
+        .copied()
     }
 
     /// Depth in the tree.
@@ -112,7 +119,10 @@ pub struct Address {
 impl Address {
     /// Parses an address.
     pub fn parse(text: &str) -> Result<Address, AddressError> {
-        let err = |reason: &str| AddressError { address: text.to_owned(), reason: reason.to_owned() };
+        let err = |reason: &str| AddressError {
+            address: text.to_owned(),
+            reason: reason.to_owned(),
+        };
         let s = text.trim();
         if s.is_empty() {
             return Err(err("it is empty"));
@@ -135,7 +145,11 @@ impl Address {
                 return Err(err("steps must be separated by '/'"));
             }
             if i >= bytes.len() {
-                return Err(err(if steps.is_empty() { "it has no step" } else { "it ends with '/'" }));
+                return Err(err(if steps.is_empty() {
+                    "it has no step"
+                } else {
+                    "it ends with '/'"
+                }));
             }
             let start = i;
             let mut depth = 0;
@@ -150,7 +164,11 @@ impl Address {
             steps.push(parse_step(&s[start..i], slashes == 2).map_err(|r| err(&r))?);
             first = false;
         }
-        Ok(Address { text: s.to_owned(), absolute, steps })
+        Ok(Address {
+            text: s.to_owned(),
+            absolute,
+            steps,
+        })
     }
 
     /// The address as written.
@@ -169,11 +187,20 @@ impl Address {
 
     fn match_from<S: AsRef<str>>(&self, si: usize, ctx: isize, path: &[S]) -> bool {
         let last = path.len() as isize - 1;
-        let Some(step) = self.steps.get(si) else { return ctx == last };
-        let candidates = if step.descendant { (ctx + 1)..=last } else { (ctx + 1)..=(ctx + 1).min(last) };
+        let Some(step) = self.steps.get(si) else {
+            return ctx == last;
+        };
+        let candidates = if step.descendant {
+            (ctx + 1)..=last
+        } else {
+            (ctx + 1)..=(ctx + 1).min(last)
+        };
         candidates.into_iter().any(|k| {
             let k_us = k as usize;
-            let name_ok = step.name.as_deref().is_none_or(|n| n == path[k_us].as_ref());
+            let name_ok = step
+                .name
+                .as_deref()
+                .is_none_or(|n| n == path[k_us].as_ref());
             let kind_ok = step.kind.is_none_or(|kind| kind.depth() == k_us);
             name_ok && kind_ok && self.match_from(si + 1, k, path)
         })
@@ -205,23 +232,33 @@ fn parse_step(text: &str, descendant: bool) -> Result<Step, String> {
         "*" => None,
         "" => return Err(format!("step '{text}' has no name")),
         n if n.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c)) => Some(n.to_owned()),
-        n => return Err(format!("'{n}' is not a resource name (letters, digits, '_', '-', '.')")),
+        n => {
+            return Err(format!(
+                "'{n}' is not a resource name (letters, digits, '_', '-', '.')"
+            ));
+        }
     };
     let kind = match predicate {
         None => None,
         Some(p) => {
-            let (key, value) = p
-                .split_once('=')
-                .ok_or_else(|| format!("unsupported predicate [{p}]: use [@ressource='provide']"))?;
+            let (key, value) = p.split_once('=').ok_or_else(|| {
+                format!("unsupported predicate [{p}]: use [@ressource='provide']")
+            })?;
             let key = key.trim();
             if !matches!(key, "@ressource" | "@resource" | "@kind") {
-                return Err(format!("unsupported predicate [{p}]: only @ressource is known"));
+                return Err(format!(
+                    "unsupported predicate [{p}]: only @ressource is known"
+                ));
             }
             let value = value.trim().trim_matches(|c| c == '\'' || c == '"');
             Some(Kind::parse(value).ok_or_else(|| format!("unknown resource kind '{value}'"))?)
         }
     };
-    Ok(Step { descendant, name, kind })
+    Ok(Step {
+        descendant,
+        name,
+        kind,
+    })
 }
 
 /// Joins names into an absolute address: `/web1/WebServer/Active/start`.
@@ -236,7 +273,10 @@ pub fn absolute<S: AsRef<str>>(path: &[S]) -> String {
 
 /// Strips the location from an absolute address: `WebServer/Active/start`.
 pub fn relative(address: &str) -> &str {
-    address.trim_start_matches('/').split_once('/').map_or("", |(_, rest)| rest)
+    address
+        .trim_start_matches('/')
+        .split_once('/')
+        .map_or("", |(_, rest)| rest)
 }
 
 #[cfg(test)]
@@ -249,16 +289,31 @@ mod tests {
 
     #[test]
     fn absolute_addresses_start_at_the_location() {
-        assert!(m("/vm/WebServer/Active/start", &["vm", "WebServer", "Active", "start"]));
-        assert!(m("/*/WebServer/Active/start", &["vm", "WebServer", "Active", "start"]));
-        assert!(!m("/other/WebServer/Active/start", &["vm", "WebServer", "Active", "start"]));
+        assert!(m(
+            "/vm/WebServer/Active/start",
+            &["vm", "WebServer", "Active", "start"]
+        ));
+        assert!(m(
+            "/*/WebServer/Active/start",
+            &["vm", "WebServer", "Active", "start"]
+        ));
+        assert!(!m(
+            "/other/WebServer/Active/start",
+            &["vm", "WebServer", "Active", "start"]
+        ));
         assert!(m("/vm", &["vm"]));
     }
 
     #[test]
     fn relative_addresses_start_below_the_location() {
-        assert!(m("WebServer/Active/start", &["vm", "WebServer", "Active", "start"]));
-        assert!(m("WebServer//port", &["vm", "WebServer", "Configured", "enter", "conf", "port"]));
+        assert!(m(
+            "WebServer/Active/start",
+            &["vm", "WebServer", "Active", "start"]
+        ));
+        assert!(m(
+            "WebServer//port",
+            &["vm", "WebServer", "Configured", "enter", "conf", "port"]
+        ));
         assert!(!m("Active/start", &["vm", "WebServer", "Active", "start"]));
     }
 
@@ -274,20 +329,42 @@ mod tests {
 
     #[test]
     fn kind_predicates_filter_by_depth() {
-        assert!(m("//*[@ressource='provide']", &["vm", "WebServer", "Active", "start"]));
-        assert!(m("//*[@resource=\"state\"]", &["vm", "WebServer", "Active"]));
-        assert!(!m("//*[@ressource='provide']", &["vm", "WebServer", "Active"]));
+        assert!(m(
+            "//*[@ressource='provide']",
+            &["vm", "WebServer", "Active", "start"]
+        ));
+        assert!(m(
+            "//*[@resource=\"state\"]",
+            &["vm", "WebServer", "Active"]
+        ));
+        assert!(!m(
+            "//*[@ressource='provide']",
+            &["vm", "WebServer", "Active"]
+        ));
         assert!(m("//WebServer/*", &["vm", "WebServer", "Active"]));
     }
 
     #[test]
     fn names_may_contain_dots_for_state_implementations() {
-        assert!(m("//L/StateE.StateD/enter/foo/bar", &["vm", "L", "StateE.StateD", "enter", "foo", "bar"]));
+        assert!(m(
+            "//L/StateE.StateD/enter/foo/bar",
+            &["vm", "L", "StateE.StateD", "enter", "foo", "bar"]
+        ));
     }
 
     #[test]
     fn malformed_addresses_are_rejected_with_a_reason() {
-        for bad in ["", "//", "/", "a///b", "a/", "a[@x='y']", "a[@ressource='thing']", "a b", "a[@ressource='state'"] {
+        for bad in [
+            "",
+            "//",
+            "/",
+            "a///b",
+            "a/",
+            "a[@x='y']",
+            "a[@ressource='thing']",
+            "a b",
+            "a[@ressource='state'",
+        ] {
             let e = Address::parse(bad).unwrap_err();
             assert!(!e.reason.is_empty(), "{bad}");
         }
@@ -295,7 +372,10 @@ mod tests {
 
     #[test]
     fn relative_strips_the_location() {
-        assert_eq!(relative("/vm/WebServer/Active/start"), "WebServer/Active/start");
+        assert_eq!(
+            relative("/vm/WebServer/Active/start"),
+            "WebServer/Active/start"
+        );
         assert_eq!(relative("/vm"), "");
         assert_eq!(absolute(&["vm", "WebServer"]), "/vm/WebServer");
     }

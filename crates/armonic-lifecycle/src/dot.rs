@@ -20,7 +20,11 @@ fn escape(s: &str) -> String {
 }
 
 fn provide_cell(p: &ProvideDef) -> String {
-    let requires: String = p.requires.iter().map(|r| format!("{}\\l", escape(&r.name))).collect();
+    let requires: String = p
+        .requires
+        .iter()
+        .map(|r| format!("{}\\l", escape(&r.name)))
+        .collect();
     format!("{{ {}\\l | {{{}}} }}", escape(&p.name), requires)
 }
 
@@ -33,8 +37,16 @@ pub fn to_dot(def: &LifecycleDef, current: Option<usize>, keep: &[bool]) -> Stri
             continue;
         }
         let mut cells = vec![escape(&s.name), escape(s.doc.as_deref().unwrap_or("None"))];
-        cells.extend(s.all_provides().filter(|p| p.name != "enter" || !p.requires.is_empty()).map(provide_cell));
-        let style = if current == Some(i) { "\nstyle = \"filled\"" } else { "" };
+        cells.extend(
+            s.all_provides()
+                .filter(|p| p.name != "enter" || !p.requires.is_empty())
+                .map(provide_cell),
+        );
+        let style = if current == Some(i) {
+            "\nstyle = \"filled\""
+        } else {
+            ""
+        };
         let _ = write!(
             out,
             "\"{}\"[\nshape = \"record\"{style}\nlabel = \"{{{}}}\"\n];\n",
@@ -44,7 +56,12 @@ pub fn to_dot(def: &LifecycleDef, current: Option<usize>, keep: &[bool]) -> Stri
     }
     for &(a, b) in &def.transitions {
         if keep[a] && keep[b] {
-            let _ = writeln!(out, "\"{}\" -> \"{}\";", escape(&def.states[a].name), escape(&def.states[b].name));
+            let _ = writeln!(
+                out,
+                "\"{}\" -> \"{}\";",
+                escape(&def.states[a].name),
+                escape(&def.states[b].name)
+            );
         }
     }
     out.push_str("}\n");

@@ -55,7 +55,9 @@ pub enum Error {
         state: String,
     },
     /// `path_idx` is past the last path.
-    #[error("path {index} does not exist to go to state {state} of {lifecycle} (there are {count})")]
+    #[error(
+        "path {index} does not exist to go to state {state} of {lifecycle} (there are {count})"
+    )]
     PathIndex {
         /// The lifecycle.
         lifecycle: String,
@@ -128,7 +130,13 @@ pub enum Error {
 fn list_errors(errors: &[VariableError]) -> String {
     errors
         .iter()
-        .map(|e| if e.index == 0 { format!("{}: {}", e.xpath, e.message) } else { format!("{}[{}]: {}", e.xpath, e.index, e.message) })
+        .map(|e| {
+            if e.index == 0 {
+                format!("{}: {}", e.xpath, e.message)
+            } else {
+                format!("{}[{}]: {}", e.xpath, e.index, e.message)
+            }
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }

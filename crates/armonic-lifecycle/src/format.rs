@@ -17,8 +17,8 @@ use toml::Spanned;
 
 use crate::log::Level;
 use crate::model::{
-    Action, Builtins, Dependency, FileDef, LifecycleDef, Nargs, PackageManager, ProvideDef, RequireDef, RequireKind,
-    StateDef, Step,
+    Action, Builtins, Dependency, FileDef, LifecycleDef, Nargs, PackageManager, ProvideDef,
+    RequireDef, RequireKind, StateDef, Step,
 };
 use crate::os::OsType;
 use crate::template;
@@ -29,7 +29,14 @@ use crate::variable::{Pattern, Rules, VarType, VariableDef};
 pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Names a require may not take: they are the other keys of the template context.
-const RESERVED_REQUIRE_NAMES: &[&str] = &["states", "location", "flags", "lifecycle", "state", "provide"];
+const RESERVED_REQUIRE_NAMES: &[&str] = &[
+    "states",
+    "location",
+    "flags",
+    "lifecycle",
+    "state",
+    "provide",
+];
 
 /// A lifecycle file that could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -97,7 +104,11 @@ pub fn load_dirs<P: AsRef<Path>>(dirs: &[P]) -> Catalog {
                             file: file.clone(),
                             line: None,
                             column: None,
-                            message: format!("lifecycle {} is already defined in {}", def.name, first.display()),
+                            message: format!(
+                                "lifecycle {} is already defined in {}",
+                                def.name,
+                                first.display()
+                            ),
                         });
                     } else {
                         seen.insert(def.name.clone(), file.clone());
@@ -132,9 +143,15 @@ pub fn parse(text: &str, file: &Path) -> Result<LifecycleDef, LoadError> {
             }
             None => (None, None),
         };
-        LoadError { file: file.to_owned(), line, column, message }
+        LoadError {
+            file: file.to_owned(),
+            line,
+            column,
+            message,
+        }
     };
-    let raw: RawLifecycle = toml::from_str(text).map_err(|e| located(e.span(), e.message().trim().to_owned()))?;
+    let raw: RawLifecycle =
+        toml::from_str(text).map_err(|e| located(e.span(), e.message().trim().to_owned()))?;
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut def = build(raw, &dir).map_err(|(span, msg)| located(span, msg))?;
     def.source = Some(file.to_owned());
@@ -286,11 +303,18 @@ fn default_type() -> String {
 
 fn check_name(name: &str, what: &str, span: Option<Range<usize>>) -> Result<(), BuildError> {
     let ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if ok {
         Ok(())
     } else {
-        Err((span, format!("{what} name '{name}' must start with a letter and use letters, digits, '_' or '-'")))
+        Err((
+            span,
+            format!(
+                "{what} name '{name}' must start with a letter and use letters, digits, '_' or '-'"
+            ),
+        ))
     }
 }
 
@@ -305,13 +329,19 @@ fn build(raw: RawLifecycle, dir: &Path) -> Result<LifecycleDef, BuildError> {
         let (a, b) = t.get_ref();
         for s in [a, b] {
             if !defined(s) {
-                return Err(at(t, format!("transition names state '{s}', which is not defined under [states]")));
+                return Err(at(
+                    t,
+                    format!("transition names state '{s}', which is not defined under [states]"),
+                ));
             }
         }
     }
     let initial = raw.initial.get_ref().clone();
     if !defined(&initial) {
-        return Err(at(&raw.initial, format!("initial state '{initial}' is not defined under [states]")));
+        return Err(at(
+            &raw.initial,
+            format!("initial state '{initial}' is not defined under [states]"),
+        ));
     }
     // States with alternatives (`implementations`) are replaced, on every transition leading
     // to them, by one `Meta.Impl` state per implementation, each leading to the state itself.
@@ -327,9 +357,17 @@ fn build(raw: RawLifecycle, dir: &Path) -> Result<LifecycleDef, BuildError> {
         }
         for imp in &st.implementations {
             match raw.states.get(imp) {
-                None => return Err(at(state, format!("implementation '{imp}' is not defined under [states]"))),
+                None => {
+                    return Err(at(
+                        state,
+                        format!("implementation '{imp}' is not defined under [states]"),
+                    ));
+                }
                 Some(s) if !s.get_ref().implementations.is_empty() => {
-                    return Err(at(state, format!("implementation '{imp}' has implementations itself")));
+                    return Err(at(
+                        state,
+                        format!("implementation '{imp}' has implementations itself"),
+                    ));
                 }
                 Some(_) => {}
             }
@@ -361,7 +399,10 @@ fn build(raw: RawLifecycle, dir: &Path) -> Result<LifecycleDef, BuildError> {
     }
     for (state_name, state) in &raw.states {
         if !order.contains(state_name) && !used_as_impl.contains(state_name.as_str()) {
-            return Err(at(state, format!("state '{state_name}' is neither initial nor part of any transition")));
+            return Err(at(
+                state,
+                format!("state '{state_name}' is neither initial nor part of any transition"),
+            ));
         }
     }
     let mut states = Vec::with_capacity(order.len());
@@ -373,12 +414,18 @@ fn build(raw: RawLifecycle, dir: &Path) -> Result<LifecycleDef, BuildError> {
         let raw_state = &raw.states[source_name];
         let mut state = build_state(state_name, raw_state, dir)?;
         if meta.is_none() && *state_name == initial && !state.enter.requires.is_empty() {
-            return Err(at(raw_state, "the initial state's enter cannot have requires: it runs with no values"));
+            return Err(at(
+                raw_state,
+                "the initial state's enter cannot have requires: it runs with no values",
+            ));
         }
         state.name = state_name.clone();
         states.push(state);
     }
-    let pairs: Vec<(&str, &str)> = transitions.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = transitions
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let mut def = LifecycleDef::new(name, states, &pairs, &initial).map_err(|m| (None, m))?;
     def.doc = raw.doc;
     Ok(def)
@@ -393,15 +440,24 @@ fn build_state(name: &str, raw: &Spanned<RawState>, dir: &Path) -> Result<StateD
         state.enter = build_provide("enter", enter)?;
     }
     if let Some(leave) = &r.leave {
-        state.leave = Action { steps: build_steps(&leave.steps)?, returns: None };
+        state.leave = Action {
+            steps: build_steps(&leave.steps)?,
+            returns: None,
+        };
     }
     if let Some(cross) = &r.cross {
-        state.cross = Action { steps: build_steps(&cross.steps)?, returns: None };
+        state.cross = Action {
+            steps: build_steps(&cross.steps)?,
+            returns: None,
+        };
     }
     for (pname, p) in &r.provides {
         check_name(pname, "provide", Some(p.span()))?;
         if matches!(pname.as_str(), "enter" | "leave" | "cross") {
-            return Err(at(p, format!("'{pname}' is reserved: write it as [states.{name}.{pname}]")));
+            return Err(at(
+                p,
+                format!("'{pname}' is reserved: write it as [states.{name}.{pname}]"),
+            ));
         }
         state.provides.push(build_provide(pname, p)?);
     }
@@ -414,7 +470,12 @@ fn build_state(name: &str, raw: &Spanned<RawState>, dir: &Path) -> Result<StateD
         builtins.package_manager = Some(match m.get_ref().as_str() {
             "apt" => PackageManager::Apt,
             "dnf" => PackageManager::Dnf,
-            other => return Err(at(m, format!("unknown package manager '{other}' (apt or dnf)"))),
+            other => {
+                return Err(at(
+                    m,
+                    format!("unknown package manager '{other}' (apt or dnf)"),
+                ));
+            }
         });
     }
     for f in &r.files {
@@ -430,9 +491,15 @@ fn build_file(f: &Spanned<RawFile>, dir: &Path) -> Result<FileDef, BuildError> {
         (Some(t), None) => t.clone(),
         (None, Some(src)) => {
             let path = dir.join(src);
-            std::fs::read_to_string(&path).map_err(|e| at(f, format!("cannot read template {}: {e}", path.display())))?
+            std::fs::read_to_string(&path)
+                .map_err(|e| at(f, format!("cannot read template {}: {e}", path.display())))?
         }
-        _ => return Err(at(f, "a file needs exactly one of 'template' (inline text) or 'source' (a file)")),
+        _ => {
+            return Err(at(
+                f,
+                "a file needs exactly one of 'template' (inline text) or 'source' (a file)",
+            ));
+        }
     };
     template::check_syntax(&template).map_err(|e| at(f, format!("template of {}: {e}", r.path)))?;
     template::check_syntax(&r.path).map_err(|e| at(f, format!("path {}: {e}", r.path)))?;
@@ -441,9 +508,18 @@ fn build_file(f: &Spanned<RawFile>, dir: &Path) -> Result<FileDef, BuildError> {
         Some(m) => u32::from_str_radix(m.trim_start_matches("0o"), 8)
             .ok()
             .filter(|m| *m <= 0o7777)
-            .ok_or_else(|| at(f, format!("mode '{m}' is not an octal permission such as \"0644\"")))?,
+            .ok_or_else(|| {
+                at(
+                    f,
+                    format!("mode '{m}' is not an octal permission such as \"0644\""),
+                )
+            })?,
     };
-    Ok(FileDef { path: r.path.clone(), template, mode })
+    Ok(FileDef {
+        path: r.path.clone(),
+        template,
+        mode,
+    })
 }
 
 fn build_steps(raw: &[Spanned<RawStep>]) -> Result<Vec<Step>, BuildError> {
@@ -460,9 +536,14 @@ fn build_step(s: &Spanned<RawStep>) -> Result<Step, BuildError> {
             template::check_syntax(message).map_err(|e| at(s, format!("log template: {e}")))?;
             let level = match &r.level {
                 None => Level::Info,
-                Some(l) => Level::parse(l).ok_or_else(|| at(s, format!("unknown log level '{l}'")))?,
+                Some(l) => {
+                    Level::parse(l).ok_or_else(|| at(s, format!("unknown log level '{l}'")))?
+                }
             };
-            Ok(Step::Log { message: message.clone(), level })
+            Ok(Step::Log {
+                message: message.clone(),
+                level,
+            })
         }
         (None, Some(command)) => {
             if r.level.is_some() {
@@ -477,7 +558,12 @@ fn build_step(s: &Spanned<RawStep>) -> Result<Step, BuildError> {
                     at(s, "timeout must be a number of seconds or a duration such as \"90s\", \"5m\", \"1h\"")
                 })?,
             };
-            Ok(Step::Run { command: command.clone(), timeout, cwd: r.cwd.as_ref().map(PathBuf::from), env: r.env.clone() })
+            Ok(Step::Run {
+                command: command.clone(),
+                timeout,
+                cwd: r.cwd.as_ref().map(PathBuf::from),
+                env: r.env.clone(),
+            })
         }
         _ => Err(at(s, "a step needs exactly one of 'log' or 'run'")),
     }
@@ -489,7 +575,10 @@ fn parse_duration(v: &toml::Value) -> Option<Duration> {
         toml::Value::Float(f) if *f > 0.0 && f.is_finite() => Some(Duration::from_secs_f64(*f)),
         toml::Value::String(s) => {
             let s = s.trim();
-            let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
+            let (num, unit) = s.split_at(
+                s.find(|c: char| !c.is_ascii_digit() && c != '.')
+                    .unwrap_or(s.len()),
+            );
             let n: f64 = num.parse().ok().filter(|n: &f64| *n > 0.0)?;
             let secs = match unit.trim() {
                 "" | "s" => n,
@@ -510,12 +599,25 @@ fn build_provide(name: &str, raw: &Spanned<RawProvide>) -> Result<ProvideDef, Bu
     p.label = r.label.clone();
     p.help = r.help.clone();
     p.tags = r.tags.clone();
-    p.extra = r.extra.iter().map(|(k, v)| (k.clone(), Value::from_toml(v))).collect();
-    p.flags = r.flags.iter().map(|(k, v)| (k.clone(), Value::from_toml(v))).collect();
+    p.extra = r
+        .extra
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from_toml(v)))
+        .collect();
+    p.flags = r
+        .flags
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from_toml(v)))
+        .collect();
     for (rname, req) in &r.requires {
         check_name(rname, "require", Some(req.span()))?;
         if RESERVED_REQUIRE_NAMES.contains(&rname.as_str()) {
-            return Err(at(req, format!("require name '{rname}' is reserved (it names part of the template context)")));
+            return Err(at(
+                req,
+                format!(
+                    "require name '{rname}' is reserved (it names part of the template context)"
+                ),
+            ));
         }
         p.requires.push(build_require(rname, req)?);
     }
@@ -547,8 +649,12 @@ fn build_require(name: &str, raw: &Spanned<RawRequire>) -> Result<RequireDef, Bu
                 toml::Value::Integer(i) => i.to_string(),
                 other => other.to_string(),
             };
-            Nargs::parse(&text)
-                .ok_or_else(|| at(raw, format!("nargs must be '1 or more', '?' or '*' (instead of {text})")))?
+            Nargs::parse(&text).ok_or_else(|| {
+                at(
+                    raw,
+                    format!("nargs must be '1 or more', '?' or '*' (instead of {text})"),
+                )
+            })?
         }
     };
     let kind_name = r.kind.as_deref().unwrap_or("simple");
@@ -556,7 +662,10 @@ fn build_require(name: &str, raw: &Spanned<RawRequire>) -> Result<RequireDef, Bu
     let kind = match kind_name {
         "simple" => {
             if r.xpath.is_some() || !r.provide_args.is_empty() || !r.provide_ret.is_empty() {
-                return Err(at(raw, "a simple require takes 'variables'; 'xpath', 'provide_args' and 'provide_ret' are for local and external requires"));
+                return Err(at(
+                    raw,
+                    "a simple require takes 'variables'; 'xpath', 'provide_args' and 'provide_ret' are for local and external requires",
+                ));
             }
             for (vname, v) in &r.variables {
                 variables.push(build_variable(vname, v)?);
@@ -565,13 +674,21 @@ fn build_require(name: &str, raw: &Spanned<RawRequire>) -> Result<RequireDef, Bu
         }
         "local" | "external" => {
             if !r.variables.is_empty() {
-                return Err(at(raw, format!("a {kind_name} require takes 'provide_args' and 'provide_ret', not 'variables'")));
+                return Err(at(
+                    raw,
+                    format!(
+                        "a {kind_name} require takes 'provide_args' and 'provide_ret', not 'variables'"
+                    ),
+                ));
             }
             let xpath = r.xpath.clone().ok_or_else(|| at(raw, format!("a {kind_name} require needs 'xpath', the address of the provide it depends on")))?;
             crate::address::Address::parse(&xpath).map_err(|e| at(raw, e.to_string()))?;
             if kind_name == "external" {
                 if r.provide_args.contains_key("host") || r.provide_ret.contains_key("host") {
-                    return Err(at(raw, "Variable name 'host' can not be used because it is a reserved variable name for External require."));
+                    return Err(at(
+                        raw,
+                        "Variable name 'host' can not be used because it is a reserved variable name for External require.",
+                    ));
                 }
                 let mut host = VariableDef::new("host", VarType::ArmonicHost);
                 host.label = Some("Host".into());
@@ -584,14 +701,26 @@ fn build_require(name: &str, raw: &Spanned<RawRequire>) -> Result<RequireDef, Bu
             let args = variables.len();
             for (vname, v) in &r.provide_ret {
                 if r.provide_args.contains_key(vname) {
-                    return Err(at(v, format!("variable '{vname}' is both in provide_args and provide_ret")));
+                    return Err(at(
+                        v,
+                        format!("variable '{vname}' is both in provide_args and provide_ret"),
+                    ));
                 }
                 variables.push(build_variable(vname, v)?);
             }
             let dep = Dependency { xpath, args };
-            if kind_name == "local" { RequireKind::Local(dep) } else { RequireKind::External(dep) }
+            if kind_name == "local" {
+                RequireKind::Local(dep)
+            } else {
+                RequireKind::External(dep)
+            }
         }
-        other => return Err(at(raw, format!("unknown require type '{other}' (simple, local or external)"))),
+        other => {
+            return Err(at(
+                raw,
+                format!("unknown require type '{other}' (simple, local or external)"),
+            ));
+        }
     };
     let mut extra: IndexMap<String, Value> = IndexMap::new();
     if let Some(l) = &r.label {
@@ -600,8 +729,18 @@ fn build_require(name: &str, raw: &Spanned<RawRequire>) -> Result<RequireDef, Bu
     if let Some(h) = &r.help {
         extra.insert("help".into(), Value::from(h.as_str()));
     }
-    extra.extend(r.extra.iter().map(|(k, v)| (k.clone(), Value::from_toml(v))));
-    Ok(RequireDef { name: name.to_owned(), kind, nargs, variables, extra })
+    extra.extend(
+        r.extra
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from_toml(v))),
+    );
+    Ok(RequireDef {
+        name: name.to_owned(),
+        kind,
+        nargs,
+        variables,
+        extra,
+    })
 }
 
 fn build_variable(name: &str, raw: &Spanned<RawVariable>) -> Result<VariableDef, BuildError> {
@@ -625,20 +764,27 @@ fn variable_from(name: &str, r: &RawVariable) -> Result<VariableDef, String> {
     v.label = r.label.clone();
     v.help = r.help.clone();
     v.expert = r.expert;
-    v.extra = r.extra.iter().map(|(k, x)| (k.clone(), Value::from_toml(x))).collect();
+    v.extra = r
+        .extra
+        .iter()
+        .map(|(k, x)| (k.clone(), Value::from_toml(x)))
+        .collect();
     v.modifier = r.modifier.clone();
     if let Some(p) = &r.pattern {
-        v.rules.pattern = Some(
-            Pattern::new(p, r.pattern_error.clone())
-                .map_err(|e| format!("variable '{name}': pattern is not a valid regular expression: {e}"))?,
-        );
+        v.rules.pattern = Some(Pattern::new(p, r.pattern_error.clone()).map_err(|e| {
+            format!("variable '{name}': pattern is not a valid regular expression: {e}")
+        })?);
     } else if r.pattern_error.is_some() {
-        return Err(format!("variable '{name}': 'pattern_error' needs 'pattern'"));
+        return Err(format!(
+            "variable '{name}': 'pattern_error' needs 'pattern'"
+        ));
     }
     let number = |x: &Option<toml::Value>, what: &str| -> Result<Option<Value>, String> {
         match x {
             None => Ok(None),
-            Some(t @ (toml::Value::Integer(_) | toml::Value::Float(_))) => Ok(Some(Value::from_toml(t))),
+            Some(t @ (toml::Value::Integer(_) | toml::Value::Float(_))) => {
+                Ok(Some(Value::from_toml(t)))
+            }
             Some(_) => Err(format!("variable '{name}': '{what}' must be a number")),
         }
     };
@@ -652,7 +798,9 @@ fn variable_from(name: &str, r: &RawVariable) -> Result<VariableDef, String> {
     };
     if let Some(d) = &r.default {
         let d = Value::from_toml(d);
-        let checked = v.check(&d).map_err(|e| format!("variable '{name}': default value is not valid: {e}"))?;
+        let checked = v
+            .check(&d)
+            .map_err(|e| format!("variable '{name}': default value is not valid: {e}"))?;
         // The modifier is applied when values are checked, not to the stored default.
         v.default = Some(if v.modifier.is_some() { d } else { checked });
     }
@@ -677,7 +825,10 @@ mod tests {
 
     #[test]
     fn unknown_states_in_transitions_are_reported_where_written() {
-        let e = parse_str("name = \"X\"\ninitial = \"A\"\ntransitions = [[\"A\", \"B\"]]\n[states.A]\n").unwrap_err();
+        let e = parse_str(
+            "name = \"X\"\ninitial = \"A\"\ntransitions = [[\"A\", \"B\"]]\n[states.A]\n",
+        )
+        .unwrap_err();
         assert_eq!(e.line, Some(3));
         assert!(e.message.contains("'B'"));
     }
@@ -688,7 +839,11 @@ mod tests {
             "name = \"X\"\ninitial = \"A\"\ntransitions = [[\"A\", \"B\"]]\n[states.A]\n[states.B.enter.requires.conf.variables]\nport = { type = \"port\", default = 99999 }\n",
         )
         .unwrap_err();
-        assert!(e.message.contains("port value must be lower than 65535"), "{}", e.message);
+        assert!(
+            e.message.contains("port value must be lower than 65535"),
+            "{}",
+            e.message
+        );
         assert_eq!(e.line, Some(6));
     }
 
@@ -725,6 +880,9 @@ mod tests {
             "name = \"X\"\ninitial = \"a\"\ntransitions = [[\"a\", \"b\"]]\n[states.a]\n[states.b.enter.requires.r]\nnargs = \"0\"\n",
         )
         .unwrap_err();
-        assert_eq!(e.message, "nargs must be '1 or more', '?' or '*' (instead of 0)");
+        assert_eq!(
+            e.message,
+            "nargs must be '1 or more', '?' or '*' (instead of 0)"
+        );
     }
 }

@@ -147,7 +147,12 @@ pub struct VariableInfo {
 }
 
 impl VariableInfo {
-    pub(crate) fn new(def: &VariableDef, xpath: String, value: Option<Value>, error: Option<String>) -> VariableInfo {
+    pub(crate) fn new(
+        def: &VariableDef,
+        xpath: String,
+        value: Option<Value>,
+        error: Option<String>,
+    ) -> VariableInfo {
         let mut extra = IndexMap::new();
         if let Some(l) = &def.label {
             extra.insert("label".to_owned(), Value::from(l.as_str()));
@@ -178,7 +183,10 @@ impl VariableInfo {
 
     /// The label to show: `label`, or the name.
     pub fn label(&self) -> &str {
-        self.extra.get("label").and_then(Value::as_str).unwrap_or(&self.name)
+        self.extra
+            .get("label")
+            .and_then(Value::as_str)
+            .unwrap_or(&self.name)
     }
 }
 
@@ -224,6 +232,9 @@ impl RequireInfo {
     }
 }
 
+/// The value sets of one require as validated: per set, per variable, the value and its error.
+pub(crate) type CheckedSets = Vec<Vec<(Value, Option<String>)>>;
+
 /// A provide.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProvideInfo {
@@ -255,7 +266,7 @@ impl ProvideInfo {
     pub(crate) fn build(
         def: &ProvideDef,
         xpath: String,
-        mut sets: impl FnMut(usize) -> Option<Vec<Vec<(Value, Option<String>)>>>,
+        mut sets: impl FnMut(usize) -> Option<CheckedSets>,
     ) -> ProvideInfo {
         let requires = def
             .requires
@@ -276,15 +287,25 @@ impl ProvideInfo {
     }
 }
 
-fn require_info(r: &RequireDef, xpath: String, sets: Option<Vec<Vec<(Value, Option<String>)>>>) -> RequireInfo {
+fn require_info(r: &RequireDef, xpath: String, sets: Option<CheckedSets>) -> RequireInfo {
     let var = |v: &VariableDef, value: Option<Value>, error: Option<String>| {
         VariableInfo::new(v, format!("{xpath}/{}", v.name), value, error)
     };
-    let skel: Vec<VariableInfo> = r.variables.iter().map(|v| var(v, v.default.clone(), None)).collect();
+    let skel: Vec<VariableInfo> = r
+        .variables
+        .iter()
+        .map(|v| var(v, v.default.clone(), None))
+        .collect();
     let variables = match sets {
         Some(sets) => sets
             .into_iter()
-            .map(|set| r.variables.iter().zip(set).map(|(v, (value, err))| var(v, Some(value), err)).collect())
+            .map(|set| {
+                r.variables
+                    .iter()
+                    .zip(set)
+                    .map(|(v, (value, err))| var(v, Some(value), err))
+                    .collect()
+            })
             .collect(),
         None => {
             let n = match r.nargs {
@@ -298,8 +319,16 @@ fn require_info(r: &RequireDef, xpath: String, sets: Option<Vec<Vec<(Value, Opti
         RequireKind::Simple => (None, 0),
         RequireKind::Local(d) | RequireKind::External(d) => (Some(d.xpath.clone()), d.args),
     };
-    let provide_args = if provide_xpath.is_some() { skel[..args].to_vec() } else { Vec::new() };
-    let provide_ret = if provide_xpath.is_some() { skel[args..].to_vec() } else { Vec::new() };
+    let provide_args = if provide_xpath.is_some() {
+        skel[..args].to_vec()
+    } else {
+        Vec::new()
+    };
+    let provide_ret = if provide_xpath.is_some() {
+        skel[args..].to_vec()
+    } else {
+        Vec::new()
+    };
     RequireInfo {
         name: r.name.clone(),
         xpath,
@@ -352,7 +381,11 @@ impl Validation {
                 for (index, set) in r.variables.iter().enumerate() {
                     for v in set {
                         if let Some(message) = &v.error {
-                            out.push(VariableError { xpath: v.xpath.clone(), index, message: message.clone() });
+                            out.push(VariableError {
+                                xpath: v.xpath.clone(),
+                                index,
+                                message: message.clone(),
+                            });
                         }
                     }
                 }

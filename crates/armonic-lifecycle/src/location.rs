@@ -15,8 +15,8 @@ use crate::action::{CommandRunner, Exec, SystemRunner};
 use crate::address::{self, Address, Kind};
 use crate::error::Error;
 use crate::info::{
-    CurrentState, Info, LifecycleDetail, LifecycleInfo, Match, PathMove, Paths, ProvideInfo, StateInfo, Validation,
-    VariableError,
+    CurrentState, Info, LifecycleDetail, LifecycleInfo, Match, PathMove, Paths, ProvideInfo,
+    StateInfo, Validation, VariableError,
 };
 use crate::log::{Level, LogRecord, LogSink, TracingSink};
 use crate::model::{LifecycleDef, ProvideDef, RequireDef};
@@ -139,7 +139,11 @@ impl Builder {
             if loc.by_name.insert(def.name.clone(), i).is_some() {
                 continue;
             }
-            loc.instances.push(Instance { def: Arc::new(def), stack: Vec::new(), entered: HashMap::new() });
+            loc.instances.push(Instance {
+                def: Arc::new(def),
+                stack: Vec::new(),
+                entered: HashMap::new(),
+            });
             loc.start(i)?;
         }
         if let Some(store) = &loc.store {
@@ -147,7 +151,9 @@ impl Builder {
                 if !loc.by_name.contains_key(&name) {
                     loc.restore_issues.push(RestoreIssue {
                         file: store.path(&name),
-                        message: format!("no lifecycle named {name} is loaded; its saved state is kept as it is"),
+                        message: format!(
+                            "no lifecycle named {name} is loaded; its saved state is kept as it is"
+                        ),
                         lifecycle: name,
                         moved_to: None,
                     });
@@ -177,20 +183,27 @@ struct Res {
 
 impl Res {
     fn kind(&self) -> Kind {
-        let depth = [self.lf, self.state, self.provide, self.require, self.var].iter().filter(|x| x.is_some()).count();
+        let depth = [self.lf, self.state, self.provide, self.require, self.var]
+            .iter()
+            .filter(|x| x.is_some())
+            .count();
         Kind::from_depth(depth).unwrap_or(Kind::Variable)
     }
 }
 
 fn provide_def(def: &LifecycleDef, state: usize, provide: usize) -> &ProvideDef {
     let s = &def.states[state];
-    if provide == 0 { &s.enter } else { &s.provides[provide - 1] }
+    if provide == 0 {
+        &s.enter
+    } else {
+        &s.provides[provide - 1]
+    }
 }
 
 /// Values checked against their variables, with the view used by `provide_call_validate`.
 struct Checked {
     values: ProvideValues,
-    sets: Vec<Vec<Vec<(Value, Option<String>)>>>,
+    sets: Vec<crate::info::CheckedSets>,
     errors: Vec<VariableError>,
 }
 
@@ -208,7 +221,11 @@ pub struct Location {
 impl Location {
     /// A builder with `config`, running commands for real and logging through `tracing`.
     pub fn builder(config: Config) -> Builder {
-        Builder { config, runner: Arc::new(SystemRunner), sink: Arc::new(TracingSink) }
+        Builder {
+            config,
+            runner: Arc::new(SystemRunner),
+            sink: Arc::new(TracingSink),
+        }
     }
 
     /// The configuration.
@@ -234,7 +251,12 @@ impl Location {
     /// Names of the entered states of lifecycle `name`, bottom first.
     pub fn stack(&self, name: &str) -> Option<Vec<&str>> {
         let inst = &self.instances[*self.by_name.get(name)?];
-        Some(inst.stack.iter().map(|&s| inst.def.states[s].name.as_str()).collect())
+        Some(
+            inst.stack
+                .iter()
+                .map(|&s| inst.def.states[s].name.as_str())
+                .collect(),
+        )
     }
 
     fn start(&mut self, i: usize) -> Result<(), Error> {
@@ -251,12 +273,20 @@ impl Location {
                     let file = store.path(&name);
                     let moved_to = store.set_aside(&name).ok();
                     tracing::warn!(lifecycle = %name, file = %file.display(), "{message}; starting from the initial state");
-                    self.restore_issues.push(RestoreIssue { lifecycle: name.clone(), file, message, moved_to });
+                    self.restore_issues.push(RestoreIssue {
+                        lifecycle: name.clone(),
+                        file,
+                        message,
+                        moved_to,
+                    });
                 }
             }
         }
         let initial = self.instances[i].def.initial;
-        let path = vec![crate::paths::PathStep { state: initial, action: Move::Enter }];
+        let path = vec![crate::paths::PathStep {
+            state: initial,
+            action: Move::Enter,
+        }];
         self.walk_path(i, &path, &[ProvideValues::new()], &CallOptions::default())
     }
 
@@ -280,23 +310,44 @@ impl Location {
 
     fn walk(&self, mut f: impl FnMut(&[&str], Res)) {
         let loc = self.config.name.as_str();
-        let none = Res { lf: None, state: None, provide: None, require: None, var: None };
+        let none = Res {
+            lf: None,
+            state: None,
+            provide: None,
+            require: None,
+            var: None,
+        };
         f(&[loc], none);
         for (li, inst) in self.instances.iter().enumerate() {
             let def = &*inst.def;
-            let r = Res { lf: Some(li), ..none };
+            let r = Res {
+                lf: Some(li),
+                ..none
+            };
             f(&[loc, &def.name], r);
             for (si, st) in def.states.iter().enumerate() {
-                let r = Res { state: Some(si), ..r };
+                let r = Res {
+                    state: Some(si),
+                    ..r
+                };
                 f(&[loc, &def.name, &st.name], r);
                 for (pi, p) in st.all_provides().enumerate() {
-                    let r = Res { provide: Some(pi), ..r };
+                    let r = Res {
+                        provide: Some(pi),
+                        ..r
+                    };
                     f(&[loc, &def.name, &st.name, &p.name], r);
                     for (ri, req) in p.requires.iter().enumerate() {
-                        let r = Res { require: Some(ri), ..r };
+                        let r = Res {
+                            require: Some(ri),
+                            ..r
+                        };
                         f(&[loc, &def.name, &st.name, &p.name, &req.name], r);
                         for (vi, v) in req.variables.iter().enumerate() {
-                            f(&[loc, &def.name, &st.name, &p.name, &req.name, &v.name], Res { var: Some(vi), ..r });
+                            f(
+                                &[loc, &def.name, &st.name, &p.name, &req.name, &v.name],
+                                Res { var: Some(vi), ..r },
+                            );
                         }
                     }
                 }
@@ -318,24 +369,41 @@ impl Location {
     fn find_one(&self, xpath: &str, kind: Kind) -> Result<(String, Res), Error> {
         let mut found = self.find(xpath)?;
         match found.len() {
-            0 => Err(Error::NoMatch { xpath: xpath.to_owned() }),
+            0 => Err(Error::NoMatch {
+                xpath: xpath.to_owned(),
+            }),
             1 => {
                 let (abs, res) = found.remove(0);
                 if res.kind() != kind {
-                    return Err(Error::WrongKind { xpath: xpath.to_owned(), expected: kind, found: res.kind() });
+                    return Err(Error::WrongKind {
+                        xpath: xpath.to_owned(),
+                        expected: kind,
+                        found: res.kind(),
+                    });
                 }
                 Ok((abs, res))
             }
-            _ => Err(Error::MultipleMatch { xpath: xpath.to_owned(), matches: found.into_iter().map(|f| f.0).collect() }),
+            _ => Err(Error::MultipleMatch {
+                xpath: xpath.to_owned(),
+                matches: found.into_iter().map(|f| f.0).collect(),
+            }),
         }
     }
 
     fn state_xpath(&self, lf: usize, state: usize) -> String {
         let def = &self.instances[lf].def;
-        format!("/{}/{}/{}", self.config.name, def.name, def.states[state].name)
+        format!(
+            "/{}/{}/{}",
+            self.config.name, def.name, def.states[state].name
+        )
     }
 
-    fn enclosing<T>(&self, xpath: &str, level: Kind, f: impl Fn(Res) -> Option<T>) -> Result<Vec<T>, Error>
+    fn enclosing<T>(
+        &self,
+        xpath: &str,
+        level: Kind,
+        f: impl Fn(Res) -> Option<T>,
+    ) -> Result<Vec<T>, Error>
     where
         T: PartialEq,
     {
@@ -373,7 +441,11 @@ impl Location {
             .into_iter()
             .map(|lf| {
                 let def = &self.instances[lf].def;
-                LifecycleInfo { name: def.name.clone(), xpath: format!("/{}/{}", self.config.name, def.name), doc: def.doc.clone() }
+                LifecycleInfo {
+                    name: def.name.clone(),
+                    xpath: format!("/{}/{}", self.config.name, def.name),
+                    doc: def.doc.clone(),
+                }
             })
             .collect())
     }
@@ -381,7 +453,10 @@ impl Location {
     /// The states enclosing the resources `xpath` matches.
     pub fn state(&self, xpath: &str) -> Result<Vec<StateInfo>, Error> {
         let states = self.enclosing(xpath, Kind::State, |r| Some((r.lf?, r.state?)))?;
-        Ok(states.into_iter().map(|(lf, s)| self.state_info(lf, s)).collect())
+        Ok(states
+            .into_iter()
+            .map(|(lf, s)| self.state_info(lf, s))
+            .collect())
     }
 
     fn state_info(&self, lf: usize, s: usize) -> StateInfo {
@@ -393,7 +468,11 @@ impl Location {
             doc: st.doc.clone(),
             supported_os: st.os.clone(),
             enter: ProvideInfo::build(&st.enter, format!("{xpath}/enter"), |_| None),
-            provides: st.provides.iter().map(|p| ProvideInfo::build(p, format!("{xpath}/{}", p.name), |_| None)).collect(),
+            provides: st
+                .provides
+                .iter()
+                .map(|p| ProvideInfo::build(p, format!("{xpath}/{}", p.name), |_| None))
+                .collect(),
             xpath,
         }
     }
@@ -420,13 +499,18 @@ impl Location {
         let states = self.enclosing(xpath, Kind::State, |r| Some((r.lf?, r.state?)))?;
         Ok(states
             .into_iter()
-            .map(|(lf, s)| Paths { xpath: self.state_xpath(lf, s), paths: self.named_paths(lf, s) })
+            .map(|(lf, s)| Paths {
+                xpath: self.state_xpath(lf, s),
+                paths: self.named_paths(lf, s),
+            })
             .collect())
     }
 
     fn raw_paths(&self, lf: usize, to: usize, limit: usize) -> Vec<Path> {
         let inst = &self.instances[lf];
-        let Some(&current) = inst.stack.last() else { return Vec::new() };
+        let Some(&current) = inst.stack.last() else {
+            return Vec::new();
+        };
         Search::new(&inst.def, &self.config.os, &inst.stack).paths(current, to, limit)
     }
 
@@ -434,13 +518,25 @@ impl Location {
         let def = &self.instances[lf].def;
         self.raw_paths(lf, to, MAX_PATHS)
             .into_iter()
-            .map(|p| p.into_iter().map(|s| PathMove { state: def.states[s.state].name.clone(), action: s.action }).collect())
+            .map(|p| {
+                p.into_iter()
+                    .map(|s| PathMove {
+                        state: def.states[s.state].name.clone(),
+                        action: s.action,
+                    })
+                    .collect()
+            })
             .collect()
     }
 
     /// Paths between any two states of lifecycle `lifecycle`, given the current stack
     /// (the original's `_get_from_state_paths`).
-    pub fn paths_between(&self, lifecycle: &str, from: &str, to: &str) -> Option<Vec<Vec<PathMove>>> {
+    pub fn paths_between(
+        &self,
+        lifecycle: &str,
+        from: &str,
+        to: &str,
+    ) -> Option<Vec<Vec<PathMove>>> {
         let lf = *self.by_name.get(lifecycle)?;
         let inst = &self.instances[lf];
         let (from, to) = (inst.def.state_index(from)?, inst.def.state_index(to)?);
@@ -448,7 +544,14 @@ impl Location {
         Some(
             paths
                 .into_iter()
-                .map(|p| p.into_iter().map(|s| PathMove { state: inst.def.states[s.state].name.clone(), action: s.action }).collect())
+                .map(|p| {
+                    p.into_iter()
+                        .map(|s| PathMove {
+                            state: inst.def.states[s.state].name.clone(),
+                            action: s.action,
+                        })
+                        .collect()
+                })
                 .collect(),
         )
     }
@@ -457,9 +560,16 @@ impl Location {
         // Only the paths up to the one asked for are searched.
         let mut paths = self.raw_paths(lf, state, path_idx.saturating_add(1));
         let inst = &self.instances[lf];
-        let current = inst.stack.last().map_or_else(|| "nothing".to_owned(), |&s| inst.def.states[s].name.clone());
+        let current = inst.stack.last().map_or_else(
+            || "nothing".to_owned(),
+            |&s| inst.def.states[s].name.clone(),
+        );
         if paths.is_empty() {
-            return Err(Error::NoPath { lifecycle: inst.def.name.clone(), from: current, state: inst.def.states[state].name.clone() });
+            return Err(Error::NoPath {
+                lifecycle: inst.def.name.clone(),
+                from: current,
+                state: inst.def.states[state].name.clone(),
+            });
         }
         if path_idx >= paths.len() {
             let count = self.raw_paths(lf, state, MAX_PATHS).len();
@@ -480,7 +590,11 @@ impl Location {
 
     fn resolve_provide(&self, uri: &str) -> Result<(String, usize, usize, usize), Error> {
         let (abs, res) = self.find_one(uri, Kind::Provide)?;
-        let (lf, st, p) = (res.lf.unwrap_or_default(), res.state.unwrap_or_default(), res.provide.unwrap_or_default());
+        let (lf, st, p) = (
+            res.lf.unwrap_or_default(),
+            res.state.unwrap_or_default(),
+            res.provide.unwrap_or_default(),
+        );
         if p == 0 {
             return Err(Error::EnterNotCallable { xpath: abs });
         }
@@ -488,9 +602,17 @@ impl Location {
     }
 
     /// The enter provides (those with requires) along path `path_idx` to state `uri`.
-    pub fn state_goto_requires(&self, uri: &str, path_idx: usize) -> Result<Vec<ProvideInfo>, Error> {
+    pub fn state_goto_requires(
+        &self,
+        uri: &str,
+        path_idx: usize,
+    ) -> Result<Vec<ProvideInfo>, Error> {
         let (lf, st) = self.resolve_state(uri)?;
-        let path = if self.instances[lf].stack.last() == Some(&st) { Vec::new() } else { self.select_path(lf, st, path_idx)? };
+        let path = if self.instances[lf].stack.last() == Some(&st) {
+            Vec::new()
+        } else {
+            self.select_path(lf, st, path_idx)?
+        };
         Ok(self.enter_infos(lf, &path))
     }
 
@@ -498,7 +620,13 @@ impl Location {
         let def = &self.instances[lf].def;
         path.iter()
             .filter(|s| s.action == Move::Enter && !def.states[s.state].enter.requires.is_empty())
-            .map(|s| ProvideInfo::build(&def.states[s.state].enter, format!("{}/enter", self.state_xpath(lf, s.state)), |_| None))
+            .map(|s| {
+                ProvideInfo::build(
+                    &def.states[s.state].enter,
+                    format!("{}/enter", self.state_xpath(lf, s.state)),
+                    |_| None,
+                )
+            })
             .collect()
     }
 
@@ -506,13 +634,22 @@ impl Location {
     ///
     /// Values are validated for every state of the path before the first move. If a state
     /// fails, the states before it stay entered and the error names the failing state.
-    pub fn state_goto(&mut self, uri: &str, values: &Values, opts: &CallOptions) -> Result<(), Error> {
+    pub fn state_goto(
+        &mut self,
+        uri: &str,
+        values: &Values,
+        opts: &CallOptions,
+    ) -> Result<(), Error> {
         let (lf, st) = self.resolve_state(uri)?;
         if self.instances[lf].stack.last() == Some(&st) {
             return Ok(());
         }
         let path = self.select_path(lf, st, opts.path_idx)?;
-        let involved: Vec<(usize, usize)> = path.iter().filter(|s| s.action == Move::Enter).map(|s| (s.state, 0)).collect();
+        let involved: Vec<(usize, usize)> = path
+            .iter()
+            .filter(|s| s.action == Move::Enter)
+            .map(|s| (s.state, 0))
+            .collect();
         let checked = self.check(lf, &involved, values, opts)?;
         let values: Vec<ProvideValues> = checked.into_iter().map(|c| c.values).collect();
         self.walk_path(lf, &path, &values, opts)
@@ -525,12 +662,20 @@ impl Location {
             if res.kind() != Kind::Provide || res.provide == Some(0) {
                 continue;
             }
-            let (lf, st, p) = (res.lf.unwrap_or_default(), res.state.unwrap_or_default(), res.provide.unwrap_or_default());
+            let (lf, st, p) = (
+                res.lf.unwrap_or_default(),
+                res.state.unwrap_or_default(),
+                res.provide.unwrap_or_default(),
+            );
             let inst = &self.instances[lf];
             if !inst.stack.contains(&st) && self.raw_paths(lf, st, 1).is_empty() {
                 continue;
             }
-            out.push(ProvideInfo::build(provide_def(&inst.def, st, p), abs, |_| None));
+            out.push(ProvideInfo::build(
+                provide_def(&inst.def, st, p),
+                abs,
+                |_| None,
+            ));
         }
         Ok(out)
     }
@@ -543,32 +688,61 @@ impl Location {
                 continue;
             }
             let (lf, st) = (res.lf.unwrap_or_default(), res.state.unwrap_or_default());
-            let paths = if self.instances[lf].stack.contains(&st) { Vec::new() } else { self.named_paths(lf, st) };
+            let paths = if self.instances[lf].stack.contains(&st) {
+                Vec::new()
+            } else {
+                self.named_paths(lf, st)
+            };
             out.push(Paths { xpath: abs, paths });
         }
         Ok(out)
     }
 
-    fn call_plan(&self, uri: &str, path_idx: usize) -> Result<(String, usize, usize, usize, Path), Error> {
+    fn call_plan(
+        &self,
+        uri: &str,
+        path_idx: usize,
+    ) -> Result<(String, usize, usize, usize, Path), Error> {
         let (abs, lf, st, p) = self.resolve_provide(uri)?;
-        let path = if self.instances[lf].stack.contains(&st) { Vec::new() } else { self.select_path(lf, st, path_idx)? };
+        let path = if self.instances[lf].stack.contains(&st) {
+            Vec::new()
+        } else {
+            self.select_path(lf, st, path_idx)?
+        };
         Ok((abs, lf, st, p, path))
     }
 
     /// What a call of provide `uri` needs: the enter provides (with requires) along path
     /// `path_idx` when its state is not entered, then the provide itself.
-    pub fn provide_call_requires(&self, uri: &str, path_idx: usize) -> Result<Vec<ProvideInfo>, Error> {
+    pub fn provide_call_requires(
+        &self,
+        uri: &str,
+        path_idx: usize,
+    ) -> Result<Vec<ProvideInfo>, Error> {
         let (abs, lf, st, p, path) = self.call_plan(uri, path_idx)?;
         let mut out = self.enter_infos(lf, &path);
-        out.push(ProvideInfo::build(provide_def(&self.instances[lf].def, st, p), abs, |_| None));
+        out.push(ProvideInfo::build(
+            provide_def(&self.instances[lf].def, st, p),
+            abs,
+            |_| None,
+        ));
         Ok(out)
     }
 
     /// Validates `values` for a call of provide `uri`, changing nothing: every variable of the
     /// call comes back with its value and, when invalid, its error.
-    pub fn provide_call_validate(&self, uri: &str, values: &Values, path_idx: usize) -> Result<Validation, Error> {
+    pub fn provide_call_validate(
+        &self,
+        uri: &str,
+        values: &Values,
+        path_idx: usize,
+    ) -> Result<Validation, Error> {
         let (abs, lf, st, p, path) = self.call_plan(uri, path_idx)?;
-        let mut involved: Vec<(usize, usize)> = path.iter().filter(|s| s.action == Move::Enter).map(|s| (s.state, 0)).collect();
+        let mut involved: Vec<(usize, usize)> = path
+            .iter()
+            .filter(|s| s.action == Move::Enter)
+            .map(|s| (s.state, 0))
+            .collect();
         involved.push((st, p));
         let filled = self.fill(lf, &involved, values)?;
         let def = &self.instances[lf].def;
@@ -582,19 +756,38 @@ impl Location {
             let xpath = format!("{}/{}", self.state_xpath(lf, *s), pdef.name);
             let mut checked = check_provide(&xpath, pdef, &f);
             errors |= !checked.errors.is_empty();
-            requires.push(ProvideInfo::build(pdef, xpath, |i| Some(std::mem::take(&mut checked.sets[i]))));
+            requires.push(ProvideInfo::build(pdef, xpath, |i| {
+                Some(std::mem::take(&mut checked.sets[i]))
+            }));
         }
-        Ok(Validation { xpath: abs, errors, requires })
+        Ok(Validation {
+            xpath: abs,
+            errors,
+            requires,
+        })
     }
 
     /// Calls provide `uri` with `values`, entering its state first along path
     /// `opts.path_idx` when it is not entered, then runs the `cross` action of its state and
     /// of every state above it with the provide's flags. Returns what the provide returned.
-    pub fn provide_call(&mut self, uri: &str, values: &Values, opts: &CallOptions) -> Result<Option<Value>, Error> {
+    pub fn provide_call(
+        &mut self,
+        uri: &str,
+        values: &Values,
+        opts: &CallOptions,
+    ) -> Result<Option<Value>, Error> {
         let (abs, lf, st, p, path) = self.call_plan(uri, opts.path_idx)?;
-        let mut involved: Vec<(usize, usize)> = path.iter().filter(|s| s.action == Move::Enter).map(|s| (s.state, 0)).collect();
+        let mut involved: Vec<(usize, usize)> = path
+            .iter()
+            .filter(|s| s.action == Move::Enter)
+            .map(|s| (s.state, 0))
+            .collect();
         involved.push((st, p));
-        let mut checked: Vec<ProvideValues> = self.check(lf, &involved, values, opts)?.into_iter().map(|c| c.values).collect();
+        let mut checked: Vec<ProvideValues> = self
+            .check(lf, &involved, values, opts)?
+            .into_iter()
+            .map(|c| c.values)
+            .collect();
         let own = checked.pop().unwrap_or_default();
         self.walk_path(lf, &path, &checked, opts)?;
 
@@ -603,22 +796,50 @@ impl Location {
         let pdef = provide_def(&def, st, p);
         let context = self.context(lf, st, pdef, &own, &pdef.flags, opts);
         let ret = if self.config.simulation {
-            self.simulated(opts, &def.name, &state.name, &pdef.name, &pdef.action.is_empty());
+            self.simulated(
+                opts,
+                &def.name,
+                &state.name,
+                &pdef.name,
+                &pdef.action.is_empty(),
+            );
             None
         } else {
             let exec = self.exec(&def, st, &pdef.name, opts);
-            exec.run_action(&pdef.action, &context, &self.env(&def, pdef, &own, &context, opts))
-                .map_err(|source| Error::Provide { xpath: abs.clone(), source })?
+            exec.run_action(
+                &pdef.action,
+                &context,
+                &self.env(&def, pdef, &own, &context, opts),
+            )
+            .map_err(|source| Error::Provide {
+                xpath: abs.clone(),
+                source,
+            })?
         };
-        self.event(opts, &def.name, &state.name, format!("provide {} called", pdef.name));
+        self.event(
+            opts,
+            &def.name,
+            &state.name,
+            format!("provide {} called", pdef.name),
+        );
         self.cross(lf, st, &pdef.flags, opts)?;
         Ok(ret)
     }
 
-    fn cross(&self, lf: usize, st: usize, flags: &IndexMap<String, Value>, opts: &CallOptions) -> Result<(), Error> {
+    fn cross(
+        &self,
+        lf: usize,
+        st: usize,
+        flags: &IndexMap<String, Value>,
+        opts: &CallOptions,
+    ) -> Result<(), Error> {
         let inst = &self.instances[lf];
         let def = &inst.def;
-        let from = inst.stack.iter().position(|&s| s == st).unwrap_or(inst.stack.len());
+        let from = inst
+            .stack
+            .iter()
+            .position(|&s| s == st)
+            .unwrap_or(inst.stack.len());
         for &s in &inst.stack[from..] {
             let state = &def.states[s];
             if state.cross.is_empty() && state.builtins.services.is_empty() {
@@ -632,13 +853,30 @@ impl Location {
             let context = self.context(lf, s, &cross, &ProvideValues::new(), flags, opts);
             let exec = self.exec(def, s, "cross", opts);
             exec.cross_builtins(&state.builtins, flags)
-                .and_then(|_| exec.run_action(&state.cross, &context, &self.env(def, &cross, &ProvideValues::new(), &context, opts)))
-                .map_err(|source| Error::Cross { lifecycle: def.name.clone(), state: state.name.clone(), source })?;
+                .and_then(|_| {
+                    exec.run_action(
+                        &state.cross,
+                        &context,
+                        &self.env(def, &cross, &ProvideValues::new(), &context, opts),
+                    )
+                })
+                .map_err(|source| Error::Cross {
+                    lifecycle: def.name.clone(),
+                    state: state.name.clone(),
+                    source,
+                })?;
         }
         Ok(())
     }
 
-    fn simulated(&self, opts: &CallOptions, lifecycle: &str, state: &str, provide: &str, empty: &bool) {
+    fn simulated(
+        &self,
+        opts: &CallOptions,
+        lifecycle: &str,
+        state: &str,
+        provide: &str,
+        empty: &bool,
+    ) {
         if *empty {
             return;
         }
@@ -653,7 +891,13 @@ impl Location {
         });
     }
 
-    fn exec<'a>(&'a self, def: &'a LifecycleDef, state: usize, provide: &'a str, opts: &'a CallOptions) -> Exec<'a> {
+    fn exec<'a>(
+        &'a self,
+        def: &'a LifecycleDef,
+        state: usize,
+        provide: &'a str,
+        opts: &'a CallOptions,
+    ) -> Exec<'a> {
         Exec {
             runner: &*self.runner,
             sink: self.sink(opts),
@@ -662,12 +906,22 @@ impl Location {
             state: &def.states[state].name,
             provide,
             deployment: opts.deployment.as_deref(),
-            base_dir: def.source.as_deref().and_then(std::path::Path::parent).filter(|d| !d.as_os_str().is_empty()),
+            base_dir: def
+                .source
+                .as_deref()
+                .and_then(std::path::Path::parent)
+                .filter(|d| !d.as_os_str().is_empty()),
         }
     }
 
     /// Enters and leaves states along `path`; `values[k]` goes to the k-th enter.
-    fn walk_path(&mut self, lf: usize, path: &Path, values: &[ProvideValues], opts: &CallOptions) -> Result<(), Error> {
+    fn walk_path(
+        &mut self,
+        lf: usize,
+        path: &Path,
+        values: &[ProvideValues],
+        opts: &CallOptions,
+    ) -> Result<(), Error> {
         let def = Arc::clone(&self.instances[lf].def);
         let mut enters = values.iter();
         for step in path {
@@ -675,11 +929,29 @@ impl Location {
             match step.action {
                 Move::Enter => {
                     let own = enters.next().cloned().unwrap_or_default();
-                    self.event(opts, &def.name, &state.name, format!("entering state {}", state.name));
+                    self.event(
+                        opts,
+                        &def.name,
+                        &state.name,
+                        format!("entering state {}", state.name),
+                    );
                     if self.config.simulation {
-                        self.simulated(opts, &def.name, &state.name, "enter", &(state.enter.action.is_empty() && state.builtins.is_empty()));
+                        self.simulated(
+                            opts,
+                            &def.name,
+                            &state.name,
+                            "enter",
+                            &(state.enter.action.is_empty() && state.builtins.is_empty()),
+                        );
                     } else {
-                        let context = self.context(lf, step.state, &state.enter, &own, &state.enter.flags, opts);
+                        let context = self.context(
+                            lf,
+                            step.state,
+                            &state.enter,
+                            &own,
+                            &state.enter.flags,
+                            opts,
+                        );
                         let env = self.env(&def, &state.enter, &own, &context, opts);
                         let exec = self.exec(&def, step.state, "enter", opts);
                         let result = exec
@@ -687,29 +959,60 @@ impl Location {
                             .and_then(|_| exec.run_action(&state.enter.action, &context, &env));
                         if let Err(source) = result {
                             self.save(lf)?;
-                            return Err(Error::Enter { lifecycle: def.name.clone(), state: state.name.clone(), source });
+                            return Err(Error::Enter {
+                                lifecycle: def.name.clone(),
+                                state: state.name.clone(),
+                                source,
+                            });
                         }
                     }
                     let inst = &mut self.instances[lf];
                     inst.stack.push(step.state);
                     inst.entered.insert(step.state, own);
                     self.save(lf)?;
-                    self.event(opts, &def.name, &state.name, format!("state {} entered", state.name));
+                    self.event(
+                        opts,
+                        &def.name,
+                        &state.name,
+                        format!("state {} entered", state.name),
+                    );
                 }
                 Move::Leave => {
-                    self.event(opts, &def.name, &state.name, format!("leaving state {}", state.name));
+                    self.event(
+                        opts,
+                        &def.name,
+                        &state.name,
+                        format!("leaving state {}", state.name),
+                    );
                     if self.config.simulation {
-                        self.simulated(opts, &def.name, &state.name, "leave", &(state.leave.is_empty() && state.builtins.is_empty()));
+                        self.simulated(
+                            opts,
+                            &def.name,
+                            &state.name,
+                            "leave",
+                            &(state.leave.is_empty() && state.builtins.is_empty()),
+                        );
                     } else {
                         let leave = ProvideDef::new("leave");
-                        let context = self.context(lf, step.state, &leave, &ProvideValues::new(), &IndexMap::new(), opts);
+                        let context = self.context(
+                            lf,
+                            step.state,
+                            &leave,
+                            &ProvideValues::new(),
+                            &IndexMap::new(),
+                            opts,
+                        );
                         let env = self.env(&def, &leave, &ProvideValues::new(), &context, opts);
                         let exec = self.exec(&def, step.state, "leave", opts);
                         let result = exec
                             .run_action(&state.leave, &context, &env)
                             .and_then(|_| exec.leave_builtins(&state.builtins));
                         if let Err(source) = result {
-                            return Err(Error::Leave { lifecycle: def.name.clone(), state: state.name.clone(), source });
+                            return Err(Error::Leave {
+                                lifecycle: def.name.clone(),
+                                state: state.name.clone(),
+                                source,
+                            });
                         }
                     }
                     let inst = &mut self.instances[lf];
@@ -725,7 +1028,9 @@ impl Location {
     }
 
     fn save(&self, lf: usize) -> Result<(), Error> {
-        let Some(store) = &self.store else { return Ok(()) };
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
         let inst = &self.instances[lf];
         let state = inst.to_file();
         store.save(&state).map_err(|source| Error::Persist {
@@ -736,10 +1041,18 @@ impl Location {
     }
 
     /// Routes `values` to the variables of the `involved` provides (state, provide index).
-    fn fill(&self, lf: usize, involved: &[(usize, usize)], values: &Values) -> Result<Vec<Filled>, Error> {
+    fn fill(
+        &self,
+        lf: usize,
+        involved: &[(usize, usize)],
+        values: &Values,
+    ) -> Result<Vec<Filled>, Error> {
         let def = &self.instances[lf].def;
         let loc = self.config.name.as_str();
-        let mut filled: Vec<Filled> = involved.iter().map(|&(s, p)| Filled::new(provide_def(def, s, p))).collect();
+        let mut filled: Vec<Filled> = involved
+            .iter()
+            .map(|&(s, p)| Filled::new(provide_def(def, s, p)))
+            .collect();
         for entry in &values.0 {
             let addr = Address::parse(&entry.xpath)?;
             let mut hit = false;
@@ -748,7 +1061,9 @@ impl Location {
                 let pdef = provide_def(def, s, p);
                 for (ri, req) in pdef.requires.iter().enumerate() {
                     for (vi, var) in req.variables.iter().enumerate() {
-                        if !addr.matches(&[loc, &def.name, &st.name, &pdef.name, &req.name, &var.name]) {
+                        if !addr
+                            .matches(&[loc, &def.name, &st.name, &pdef.name, &req.name, &var.name])
+                        {
                             continue;
                         }
                         hit = true;
@@ -765,16 +1080,26 @@ impl Location {
             }
             if !hit {
                 let mut anywhere = false;
-                self.walk(|path, res| anywhere |= res.kind() == Kind::Variable && addr.matches(path));
+                self.walk(|path, res| {
+                    anywhere |= res.kind() == Kind::Variable && addr.matches(path)
+                });
                 if !anywhere {
-                    return Err(Error::UnknownValue { xpath: entry.xpath.clone() });
+                    return Err(Error::UnknownValue {
+                        xpath: entry.xpath.clone(),
+                    });
                 }
             }
         }
         Ok(filled)
     }
 
-    fn check(&self, lf: usize, involved: &[(usize, usize)], values: &Values, opts: &CallOptions) -> Result<Vec<Checked>, Error> {
+    fn check(
+        &self,
+        lf: usize,
+        involved: &[(usize, usize)],
+        values: &Values,
+        opts: &CallOptions,
+    ) -> Result<Vec<Checked>, Error> {
         let filled = self.fill(lf, involved, values)?;
         let def = &self.instances[lf].def;
         let checked: Vec<Checked> = involved
@@ -782,11 +1107,18 @@ impl Location {
             .zip(&filled)
             .map(|(&(s, p), f)| {
                 let pdef = provide_def(def, s, p);
-                check_provide(&format!("{}/{}", self.state_xpath(lf, s), pdef.name), pdef, f)
+                check_provide(
+                    &format!("{}/{}", self.state_xpath(lf, s), pdef.name),
+                    pdef,
+                    f,
+                )
             })
             .collect();
         let validate = self.config.validate_on_call && !opts.skip_validation;
-        let errors: Vec<VariableError> = checked.iter().flat_map(|c| c.errors.iter().cloned()).collect();
+        let errors: Vec<VariableError> = checked
+            .iter()
+            .flat_map(|c| c.errors.iter().cloned())
+            .collect();
         if validate && !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
@@ -807,7 +1139,10 @@ impl Location {
         let def = &inst.def;
         let mut ctx = std::collections::BTreeMap::new();
         for req in &pdef.requires {
-            ctx.insert(req.name.clone(), require_value(req, own.get(&req.name).map(Vec::as_slice).unwrap_or(&[])));
+            ctx.insert(
+                req.name.clone(),
+                require_value(req, own.get(&req.name).map(Vec::as_slice).unwrap_or(&[])),
+            );
         }
         let mut states = std::collections::BTreeMap::new();
         for &s in &inst.stack {
@@ -815,7 +1150,10 @@ impl Location {
             let values = inst.entered.get(&s);
             let mut m = std::collections::BTreeMap::new();
             for req in &st.enter.requires {
-                let sets = values.and_then(|v| v.get(&req.name)).map(Vec::as_slice).unwrap_or(&[]);
+                let sets = values
+                    .and_then(|v| v.get(&req.name))
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
                 m.insert(req.name.clone(), require_value(req, sets));
             }
             states.insert(st.name.clone(), Value::Map(m));
@@ -823,23 +1161,49 @@ impl Location {
         ctx.insert("states".into(), Value::Map(states));
         let mut location = std::collections::BTreeMap::new();
         location.insert("name".into(), Value::from(self.config.name.as_str()));
-        location.insert("public_ip".into(), Value::from(self.config.public_ip.as_str()));
+        location.insert(
+            "public_ip".into(),
+            Value::from(self.config.public_ip.as_str()),
+        );
         location.insert("os_type".into(), Value::from(self.config.os.name.as_str()));
-        location.insert("os_release".into(), self.config.os.release.clone().map_or(Value::Null, Value::Str));
+        location.insert(
+            "os_release".into(),
+            self.config
+                .os
+                .release
+                .clone()
+                .map_or(Value::Null, Value::Str),
+        );
         ctx.insert("location".into(), Value::Map(location));
         ctx.insert("lifecycle".into(), Value::from(def.name.as_str()));
         ctx.insert("state".into(), Value::from(def.states[state].name.as_str()));
         ctx.insert("provide".into(), Value::from(pdef.name.as_str()));
-        ctx.insert("flags".into(), Value::Map(flags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
-        ctx.insert("deployment".into(), opts.deployment.clone().map_or(Value::Null, Value::Str));
+        ctx.insert(
+            "flags".into(),
+            Value::Map(flags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        );
+        ctx.insert(
+            "deployment".into(),
+            opts.deployment.clone().map_or(Value::Null, Value::Str),
+        );
         Value::Map(ctx)
     }
 
     /// The environment of `run` steps.
-    fn env(&self, def: &LifecycleDef, pdef: &ProvideDef, own: &ProvideValues, context: &Value, opts: &CallOptions) -> Vec<(String, String)> {
+    fn env(
+        &self,
+        def: &LifecycleDef,
+        pdef: &ProvideDef,
+        own: &ProvideValues,
+        context: &Value,
+        opts: &CallOptions,
+    ) -> Vec<(String, String)> {
         let mut env = vec![
             ("ARMONIC_LOCATION".to_owned(), self.config.name.clone()),
-            ("ARMONIC_PUBLIC_IP".to_owned(), self.config.public_ip.clone()),
+            (
+                "ARMONIC_PUBLIC_IP".to_owned(),
+                self.config.public_ip.clone(),
+            ),
             ("ARMONIC_LIFECYCLE".to_owned(), def.name.clone()),
             ("ARMONIC_PROVIDE".to_owned(), pdef.name.clone()),
             ("ARMONIC_CONTEXT".to_owned(), context.to_string()),
@@ -887,13 +1251,22 @@ impl Location {
         let keep: Vec<bool> = (0..inst.def.states.len())
             .map(|s| !reachable || inst.stack.contains(&s) || !self.raw_paths(lf, s, 1).is_empty())
             .collect();
-        Ok(crate::dot::to_dot(&inst.def, inst.stack.last().copied(), &keep))
+        Ok(crate::dot::to_dot(
+            &inst.def,
+            inst.stack.last().copied(),
+            &keep,
+        ))
     }
 
     fn lifecycle_index(&self, name: &str) -> Result<usize, Error> {
         let name = name.trim_start_matches('/');
         let name = name.rsplit('/').next().unwrap_or(name);
-        self.by_name.get(name).copied().ok_or_else(|| Error::NoMatch { xpath: name.to_owned() })
+        self.by_name
+            .get(name)
+            .copied()
+            .ok_or_else(|| Error::NoMatch {
+                xpath: name.to_owned(),
+            })
     }
 
     /// The lifecycle `name` with its states, transitions and stack.
@@ -906,33 +1279,64 @@ impl Location {
             xpath: format!("/{}/{}", self.config.name, def.name),
             doc: def.doc.clone(),
             initial: def.states[def.initial].name.clone(),
-            stack: inst.stack.iter().map(|&s| def.states[s].name.clone()).collect(),
-            states: (0..def.states.len()).map(|s| self.state_info(lf, s)).collect(),
-            transitions: def.transitions.iter().map(|&(a, b)| (def.states[a].name.clone(), def.states[b].name.clone())).collect(),
+            stack: inst
+                .stack
+                .iter()
+                .map(|&s| def.states[s].name.clone())
+                .collect(),
+            states: (0..def.states.len())
+                .map(|s| self.state_info(lf, s))
+                .collect(),
+            transitions: def
+                .transitions
+                .iter()
+                .map(|&(a, b)| (def.states[a].name.clone(), def.states[b].name.clone()))
+                .collect(),
         })
     }
 
     /// The absolute (or, with `relative`, location-relative) addresses of what `xpath`
     /// matches, of kind `kind` when given.
-    pub fn uri(&self, xpath: &str, relative: bool, kind: Option<Kind>) -> Result<Vec<String>, Error> {
+    pub fn uri(
+        &self,
+        xpath: &str,
+        relative: bool,
+        kind: Option<Kind>,
+    ) -> Result<Vec<String>, Error> {
         Ok(self
             .find(xpath)?
             .into_iter()
             .filter(|(_, r)| kind.is_none_or(|k| r.kind() == k))
-            .map(|(abs, _)| if relative { address::relative(&abs).to_owned() } else { abs })
+            .map(|(abs, _)| {
+                if relative {
+                    address::relative(&abs).to_owned()
+                } else {
+                    abs
+                }
+            })
             .collect())
     }
 
     /// Every resource `xpath` matches, with its kind.
     pub fn xpath(&self, xpath: &str) -> Result<Vec<Match>, Error> {
-        Ok(self.find(xpath)?.into_iter().map(|(xpath, r)| Match { xpath, kind: r.kind() }).collect())
+        Ok(self
+            .find(xpath)?
+            .into_iter()
+            .map(|(xpath, r)| Match {
+                xpath,
+                kind: r.kind(),
+            })
+            .collect())
     }
 }
 
 fn require_value(req: &RequireDef, sets: &[IndexMap<String, Value>]) -> Value {
-    let map = |set: &IndexMap<String, Value>| Value::Map(set.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    let map = |set: &IndexMap<String, Value>| {
+        Value::Map(set.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    };
     if req.nargs.is_single() {
-        sets.first().map_or_else(|| Value::Map(Default::default()), map)
+        sets.first()
+            .map_or_else(|| Value::Map(Default::default()), map)
     } else {
         Value::List(sets.iter().map(map).collect())
     }
@@ -972,7 +1376,11 @@ fn check_provide(xpath: &str, pdef: &ProvideDef, filled: &Filled) -> Checked {
         values.insert(req.name.clone(), req_values);
         sets_view.push(req_view);
     }
-    Checked { values, sets: sets_view, errors }
+    Checked {
+        values,
+        sets: sets_view,
+        errors,
+    }
 }
 
 impl Instance {
@@ -980,11 +1388,20 @@ impl Instance {
         StateFile {
             format: FORMAT,
             lifecycle: self.def.name.clone(),
-            stack: self.stack.iter().map(|&s| self.def.states[s].name.clone()).collect(),
+            stack: self
+                .stack
+                .iter()
+                .map(|&s| self.def.states[s].name.clone())
+                .collect(),
             entered: self
                 .stack
                 .iter()
-                .filter_map(|s| Some((self.def.states[*s].name.clone(), self.entered.get(s)?.clone())))
+                .filter_map(|s| {
+                    Some((
+                        self.def.states[*s].name.clone(),
+                        self.entered.get(s)?.clone(),
+                    ))
+                })
                 .filter(|(_, v)| !v.is_empty())
                 .collect(),
         }
@@ -993,7 +1410,10 @@ impl Instance {
     fn restore(&mut self, sf: StateFile) -> Result<(), String> {
         let mut stack = Vec::with_capacity(sf.stack.len());
         for name in &sf.stack {
-            let s = self.def.state_index(name).ok_or_else(|| format!("saved stack names unknown state {name}"))?;
+            let s = self
+                .def
+                .state_index(name)
+                .ok_or_else(|| format!("saved stack names unknown state {name}"))?;
             stack.push(s);
         }
         if stack.is_empty() {
@@ -1005,7 +1425,11 @@ impl Instance {
                 Some(s) if stack.contains(&s) => {
                     entered.insert(s, values);
                 }
-                _ => return Err(format!("saved values belong to state {name}, which is not entered")),
+                _ => {
+                    return Err(format!(
+                        "saved values belong to state {name}, which is not entered"
+                    ));
+                }
             }
         }
         self.stack = stack;

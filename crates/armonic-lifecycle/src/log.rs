@@ -92,10 +92,18 @@ impl LogSink for TracingSink {
     fn log(&self, r: &LogRecord) {
         let lf = r.lifecycle.as_str();
         match r.level {
-            Level::Error => tracing::error!(target: "armonic::action", lifecycle = lf, "{}", r.message),
-            Level::Warning => tracing::warn!(target: "armonic::action", lifecycle = lf, "{}", r.message),
-            Level::Process | Level::Info => tracing::info!(target: "armonic::action", lifecycle = lf, "{}", r.message),
-            Level::Event | Level::Debug => tracing::debug!(target: "armonic::action", lifecycle = lf, "{}", r.message),
+            Level::Error => {
+                tracing::error!(target: "armonic::action", lifecycle = lf, "{}", r.message)
+            }
+            Level::Warning => {
+                tracing::warn!(target: "armonic::action", lifecycle = lf, "{}", r.message)
+            }
+            Level::Process | Level::Info => {
+                tracing::info!(target: "armonic::action", lifecycle = lf, "{}", r.message)
+            }
+            Level::Event | Level::Debug => {
+                tracing::debug!(target: "armonic::action", lifecycle = lf, "{}", r.message)
+            }
         }
     }
 }
@@ -119,7 +127,11 @@ impl MemorySink {
 
     /// The messages of the lines at `level`.
     pub fn messages(&self, level: Level) -> Vec<String> {
-        self.records().into_iter().filter(|r| r.level == level).map(|r| r.message).collect()
+        self.records()
+            .into_iter()
+            .filter(|r| r.level == level)
+            .map(|r| r.message)
+            .collect()
     }
 
     /// Forgets every line.

@@ -319,7 +319,11 @@ impl StateDef {
 
     /// `enter` or a custom provide.
     pub fn provide(&self, name: &str) -> Option<&ProvideDef> {
-        if name == "enter" { Some(&self.enter) } else { self.provides.iter().find(|p| p.name == name) }
+        if name == "enter" {
+            Some(&self.enter)
+        } else {
+            self.provides.iter().find(|p| p.name == name)
+        }
     }
 
     /// `enter` then the custom provides.
@@ -369,7 +373,12 @@ impl LifecycleDef {
                 return Err(format!("state {} is defined twice", s.name));
             }
         }
-        let find = |n: &str| index.get(n).copied().ok_or_else(|| format!("unknown state {n}"));
+        let find = |n: &str| {
+            index
+                .get(n)
+                .copied()
+                .ok_or_else(|| format!("unknown state {n}"))
+        };
         let transitions = transitions
             .iter()
             .map(|(a, b)| Ok((find(a)?, find(b)?)))

@@ -19,14 +19,23 @@ pub struct OsType {
 impl OsType {
     /// The OS type matching every system.
     pub fn all() -> OsType {
-        OsType { name: "all".into(), release: None }
+        OsType {
+            name: "all".into(),
+            release: None,
+        }
     }
 
     /// Parses `name` or `name:release`.
     pub fn parse(s: &str) -> OsType {
         match s.split_once(':') {
-            Some((n, r)) => OsType { name: n.trim().to_lowercase(), release: Some(r.trim().to_owned()) },
-            None => OsType { name: s.trim().to_lowercase(), release: None },
+            Some((n, r)) => OsType {
+                name: n.trim().to_lowercase(),
+                release: Some(r.trim().to_owned()),
+            },
+            None => OsType {
+                name: s.trim().to_lowercase(),
+                release: None,
+            },
         }
     }
 
@@ -59,7 +68,9 @@ impl OsType {
                 .map(|(_, v)| v.trim().trim_matches('"').to_owned())
         };
         OsType {
-            name: field("ID").map(|s| s.to_lowercase()).unwrap_or_else(|| "unknown".into()),
+            name: field("ID")
+                .map(|s| s.to_lowercase())
+                .unwrap_or_else(|| "unknown".into()),
             release: field("VERSION_ID"),
         }
     }
@@ -89,7 +100,8 @@ mod tests {
 
     #[test]
     fn os_release_is_parsed() {
-        let os = OsType::from_os_release("NAME=\"Debian GNU/Linux\"\nID=debian\nVERSION_ID=\"12\"\n");
+        let os =
+            OsType::from_os_release("NAME=\"Debian GNU/Linux\"\nID=debian\nVERSION_ID=\"12\"\n");
         assert_eq!(os, OsType::parse("debian:12"));
         assert_eq!(OsType::from_os_release("").name, "unknown");
     }

@@ -90,11 +90,22 @@ impl<'a> Search<'a> {
 
     /// Leave every state of the stack above position `keep`.
     fn leaves(&self, keep: usize) -> Path {
-        self.stack[keep + 1..].iter().rev().map(|&state| PathStep { state, action: Move::Leave }).collect()
+        self.stack[keep + 1..]
+            .iter()
+            .rev()
+            .map(|&state| PathStep {
+                state,
+                action: Move::Leave,
+            })
+            .collect()
     }
 
     fn forward(&self, from: usize, to: usize, from_current: bool, limit: usize) -> Vec<Path> {
-        let avoid: &[usize] = if from_current { self.stack } else { std::slice::from_ref(&from) };
+        let avoid: &[usize] = if from_current {
+            self.stack
+        } else {
+            std::slice::from_ref(&from)
+        };
         self.forward_avoiding(from, to, avoid, limit)
     }
 
@@ -134,8 +145,17 @@ impl<'a> Search<'a> {
                 continue;
             }
             if dst == to {
-                let mut found: Path = path.iter().map(|&state| PathStep { state, action: Move::Enter }).collect();
-                found.push(PathStep { state: to, action: Move::Enter });
+                let mut found: Path = path
+                    .iter()
+                    .map(|&state| PathStep {
+                        state,
+                        action: Move::Enter,
+                    })
+                    .collect();
+                found.push(PathStep {
+                    state: to,
+                    action: Move::Enter,
+                });
                 paths.push(found);
                 if paths.len() >= limit {
                     break;
@@ -176,7 +196,13 @@ mod tests {
     use crate::model::StateDef;
 
     fn lf(states: &[&str], transitions: &[(&str, &str)]) -> LifecycleDef {
-        LifecycleDef::new("T", states.iter().map(|s| StateDef::new(*s)).collect(), transitions, states[0]).unwrap()
+        LifecycleDef::new(
+            "T",
+            states.iter().map(|s| StateDef::new(*s)).collect(),
+            transitions,
+            states[0],
+        )
+        .unwrap()
     }
 
     fn names(def: &LifecycleDef, paths: &[Path]) -> Vec<Vec<String>> {
@@ -195,7 +221,10 @@ mod tests {
 
     #[test]
     fn cyclic_graphs_terminate() {
-        let def = lf(&["a", "b", "c", "z"], &[("a", "b"), ("b", "c"), ("c", "a"), ("c", "b")]);
+        let def = lf(
+            &["a", "b", "c", "z"],
+            &[("a", "b"), ("b", "c"), ("c", "a"), ("c", "b")],
+        );
         let os = OsType::all();
         let s = Search::new(&def, &os, &[0]);
         assert!(s.paths(0, 3, MAX_PATHS).is_empty());
@@ -207,7 +236,10 @@ mod tests {
         let def = lf(&["A", "B", "D"], &[("A", "B"), ("A", "D")]);
         let os = OsType::all();
         let s = Search::new(&def, &os, &[0, 1]);
-        assert_eq!(names(&def, &s.paths(1, 2, MAX_PATHS)), vec![vec!["-B", "D"]]);
+        assert_eq!(
+            names(&def, &s.paths(1, 2, MAX_PATHS)),
+            vec![vec!["-B", "D"]]
+        );
     }
 
     #[test]
@@ -215,7 +247,9 @@ mod tests {
         let n = 20_000;
         let names_: Vec<String> = (0..n).map(|i| format!("s{i}")).collect();
         let states = names_.iter().map(|s| StateDef::new(s.clone())).collect();
-        let t: Vec<(&str, &str)> = (1..n).map(|i| (names_[i - 1].as_str(), names_[i].as_str())).collect();
+        let t: Vec<(&str, &str)> = (1..n)
+            .map(|i| (names_[i - 1].as_str(), names_[i].as_str()))
+            .collect();
         let def = LifecycleDef::new("T", states, &t, "s0").unwrap();
         let os = OsType::all();
         let paths = Search::new(&def, &os, &[0]).paths(0, n - 1, MAX_PATHS);

@@ -64,7 +64,10 @@ impl StateStore {
         use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         let dir = dir.into();
         let lifecycles = dir.join("lifecycles");
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&lifecycles)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&lifecycles)?;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
         Ok(StateStore { dir })
     }
@@ -81,10 +84,17 @@ impl StateStore {
 
     /// Names of the lifecycles with a saved state.
     pub fn saved(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(self.dir.join("lifecycles")) else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(self.dir.join("lifecycles")) else {
+            return Vec::new();
+        };
         let mut names: Vec<String> = entries
             .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".json")).map(str::to_owned))
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".json"))
+                    .map(str::to_owned)
+            })
             .collect();
         names.sort();
         names
@@ -100,13 +110,22 @@ impl StateStore {
             Err(e) => return Err(format!("cannot read: {e}")),
         };
         let mut text = String::new();
-        file.take(MAX_STATE_FILE).read_to_string(&mut text).map_err(|e| format!("cannot read: {e}"))?;
-        let state: StateFile = serde_json::from_str(&text).map_err(|e| format!("not a valid state file: {e}"))?;
+        file.take(MAX_STATE_FILE)
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read: {e}"))?;
+        let state: StateFile =
+            serde_json::from_str(&text).map_err(|e| format!("not a valid state file: {e}"))?;
         if state.format != FORMAT {
-            return Err(format!("unknown state file format {} (this version reads {FORMAT})", state.format));
+            return Err(format!(
+                "unknown state file format {} (this version reads {FORMAT})",
+                state.format
+            ));
         }
         if state.lifecycle != name {
-            return Err(format!("the file holds the state of {}, not {name}", state.lifecycle));
+            return Err(format!(
+                "the file holds the state of {}, not {name}",
+                state.lifecycle
+            ));
         }
         Ok(Some(state))
     }
@@ -120,7 +139,9 @@ impl StateStore {
     /// Moves the file of `name` aside and returns where it went.
     pub fn set_aside(&self, name: &str) -> std::io::Result<PathBuf> {
         let from = self.path(name);
-        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let mut to = from.with_extension(format!("json.bad-{secs}"));
         let mut n = 1;
         while to.exists() {
@@ -140,12 +161,22 @@ mod tests {
     fn saved_state_reads_back_and_bad_files_are_reported() {
         let dir = tempfile::tempdir().unwrap();
         let store = StateStore::open(dir.path()).unwrap();
-        let state = StateFile { format: FORMAT, lifecycle: "L".into(), stack: vec!["A".into()], entered: IndexMap::new() };
+        let state = StateFile {
+            format: FORMAT,
+            lifecycle: "L".into(),
+            stack: vec!["A".into()],
+            entered: IndexMap::new(),
+        };
         store.save(&state).unwrap();
         assert_eq!(store.load("L").unwrap(), Some(state));
         assert_eq!(store.load("M").unwrap(), None);
         std::fs::write(store.path("M"), "{oops").unwrap();
-        assert!(store.load("M").unwrap_err().contains("not a valid state file"));
+        assert!(
+            store
+                .load("M")
+                .unwrap_err()
+                .contains("not a valid state file")
+        );
         let moved = store.set_aside("M").unwrap();
         assert!(moved.exists());
         assert!(!store.path("M").exists());

@@ -21,7 +21,10 @@ pub fn check_syntax(source: &str) -> Result<(), String> {
     if !source.contains("{{") && !source.contains("{%") && !source.contains("{#") {
         return Ok(());
     }
-    env().template_from_str(source).map(|_| ()).map_err(|e| describe(&e))
+    env()
+        .template_from_str(source)
+        .map(|_| ())
+        .map_err(|e| describe(&e))
 }
 
 /// Renders `source` with `context` (a map).
@@ -30,7 +33,10 @@ pub fn render(source: &str, context: &Value) -> Result<String, String> {
         return Ok(source.to_owned());
     }
     let mut out = env()
-        .render_str(source, minijinja::Value::from(minijinja::value::Serde(context)))
+        .render_str(
+            source,
+            minijinja::Value::from(minijinja::value::Serde(context)),
+        )
         .map_err(|e| describe(&e))?;
     // minijinja drops the final newline of a template; files need it.
     if source.ends_with('\n') && !out.ends_with('\n') {
@@ -43,9 +49,15 @@ pub fn render(source: &str, context: &Value) -> Result<String, String> {
 pub fn render_value(value: &Value, context: &Value) -> Result<Value, String> {
     Ok(match value {
         Value::Str(s) => Value::Str(render(s, context)?),
-        Value::List(l) => Value::List(l.iter().map(|v| render_value(v, context)).collect::<Result<_, _>>()?),
+        Value::List(l) => Value::List(
+            l.iter()
+                .map(|v| render_value(v, context))
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Map(m) => Value::Map(
-            m.iter().map(|(k, v)| Ok((k.clone(), render_value(v, context)?))).collect::<Result<_, String>>()?,
+            m.iter()
+                .map(|(k, v)| Ok((k.clone(), render_value(v, context)?)))
+                .collect::<Result<_, String>>()?,
         ),
         other => other.clone(),
     })
@@ -68,7 +80,13 @@ mod tests {
 
     #[test]
     fn renders_values_and_rejects_unknown_names() {
-        let ctx = Value::Map([("conf".to_owned(), Value::Map([("port".to_owned(), Value::Int(80))].into()))].into());
+        let ctx = Value::Map(
+            [(
+                "conf".to_owned(),
+                Value::Map([("port".to_owned(), Value::Int(80))].into()),
+            )]
+            .into(),
+        );
         assert_eq!(render("port {{ conf.port }}", &ctx).unwrap(), "port 80");
         assert!(render("{{ conf.prot }}", &ctx).is_err());
         assert!(check_syntax("{{ oops").is_err());

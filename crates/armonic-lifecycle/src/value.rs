@@ -81,10 +81,14 @@ impl Value {
                 None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
             serde_json::Value::String(s) => Value::Str(s),
-            serde_json::Value::Array(a) => Value::List(a.into_iter().map(Value::from_json).collect()),
-            serde_json::Value::Object(o) => {
-                Value::Map(o.into_iter().map(|(k, v)| (k, Value::from_json(v))).collect())
+            serde_json::Value::Array(a) => {
+                Value::List(a.into_iter().map(Value::from_json).collect())
             }
+            serde_json::Value::Object(o) => Value::Map(
+                o.into_iter()
+                    .map(|(k, v)| (k, Value::from_json(v)))
+                    .collect(),
+            ),
         }
     }
 
@@ -97,9 +101,11 @@ impl Value {
             toml::Value::Boolean(b) => Value::Bool(*b),
             toml::Value::Datetime(d) => Value::Str(d.to_string()),
             toml::Value::Array(a) => Value::List(a.iter().map(Value::from_toml).collect()),
-            toml::Value::Table(t) => {
-                Value::Map(t.iter().map(|(k, v)| (k.clone(), Value::from_toml(v))).collect())
-            }
+            toml::Value::Table(t) => Value::Map(
+                t.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_toml(v)))
+                    .collect(),
+            ),
         }
     }
 }

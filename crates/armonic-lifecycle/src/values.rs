@@ -68,7 +68,9 @@ impl<'de> Deserialize<'de> for IndexKey {
                 usize::try_from(v).map(IndexKey).map_err(E::custom)
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IndexKey, E> {
-                v.parse().map(IndexKey).map_err(|_| E::custom(format!("'{v}' is not an index")))
+                v.parse()
+                    .map(IndexKey)
+                    .map_err(|_| E::custom(format!("'{v}' is not an index")))
             }
         }
         d.deserialize_any(V)
@@ -93,13 +95,21 @@ impl Values {
     }
 
     /// Adds a value at `index` (merging with an earlier entry for the same address).
-    pub fn set_at(mut self, xpath: impl Into<String>, index: usize, value: impl Into<Value>) -> Values {
+    pub fn set_at(
+        mut self,
+        xpath: impl Into<String>,
+        index: usize,
+        value: impl Into<Value>,
+    ) -> Values {
         let xpath = xpath.into();
         match self.0.iter_mut().find(|e| e.xpath == xpath) {
             Some(e) => {
                 e.values.insert(index, value.into());
             }
-            None => self.0.push(ValueEntry { xpath, values: BTreeMap::from([(index, value.into())]) }),
+            None => self.0.push(ValueEntry {
+                xpath,
+                values: BTreeMap::from([(index, value.into())]),
+            }),
         }
         self
     }
@@ -127,7 +137,9 @@ impl RequireSets {
             crate::model::Nargs::Exactly(n) => n as usize,
             _ => 0,
         };
-        RequireSets { sets: (0..n).map(|_| defaults(def)).collect() }
+        RequireSets {
+            sets: (0..n).map(|_| defaults(def)).collect(),
+        }
     }
 
     /// Puts `value` in variable `var` of set `index`, creating sets up to it. Returns false
@@ -145,7 +157,10 @@ impl RequireSets {
 }
 
 fn defaults(def: &RequireDef) -> Vec<Value> {
-    def.variables.iter().map(|v| v.default.clone().unwrap_or(Value::Null)).collect()
+    def.variables
+        .iter()
+        .map(|v| v.default.clone().unwrap_or(Value::Null))
+        .collect()
 }
 
 /// Unchecked values for every require of a provide.
@@ -156,7 +171,9 @@ pub(crate) struct Filled {
 
 impl Filled {
     pub fn new(def: &ProvideDef) -> Filled {
-        Filled { requires: def.requires.iter().map(RequireSets::new).collect() }
+        Filled {
+            requires: def.requires.iter().map(RequireSets::new).collect(),
+        }
     }
 }
 
@@ -166,16 +183,23 @@ mod tests {
 
     #[test]
     fn entries_accept_indexed_and_bare_values() {
-        let v: Values = serde_json::from_str(r#"[["//conf/port", {"0": 80, "1": 81}], ["//x/y", "z"]]"#).unwrap();
+        let v: Values =
+            serde_json::from_str(r#"[["//conf/port", {"0": 80, "1": 81}], ["//x/y", "z"]]"#)
+                .unwrap();
         assert_eq!(v.0[0].values.get(&1), Some(&Value::Int(81)));
         assert_eq!(v.0[1].values.get(&0), Some(&Value::from("z")));
         let back = serde_json::to_string(&v).unwrap();
-        assert_eq!(back, r#"[["//conf/port",{"0":80,"1":81}],["//x/y",{"0":"z"}]]"#);
+        assert_eq!(
+            back,
+            r#"[["//conf/port",{"0":80,"1":81}],["//x/y",{"0":"z"}]]"#
+        );
     }
 
     #[test]
     fn set_at_merges_indexes_of_one_address() {
-        let v = Values::new().set_at("//a/b", 0, "x").set_at("//a/b", 1, "y");
+        let v = Values::new()
+            .set_at("//a/b", 0, "x")
+            .set_at("//a/b", 1, "y");
         assert_eq!(v.0.len(), 1);
         assert_eq!(v.0[0].values.len(), 2);
     }

@@ -51,7 +51,9 @@ impl VarType {
             "int" => VarType::Int,
             "float" => VarType::Float,
             "bool" => VarType::Bool,
-            "list" => VarType::List(Box::new(inner.unwrap_or_else(|| VariableDef::new("item", VarType::Str)))),
+            "list" => VarType::List(Box::new(
+                inner.unwrap_or_else(|| VariableDef::new("item", VarType::Str)),
+            )),
             "host" => VarType::Host,
             "hostname" => VarType::Hostname,
             "port" => VarType::Port,
@@ -128,7 +130,11 @@ impl Pattern {
     /// Compiles `source`, anchored at the start of the value.
     pub fn new(source: &str, error: Option<String>) -> Result<Pattern, regex::Error> {
         let regex = Regex::new(&format!("^(?:{source})"))?;
-        Ok(Pattern { regex, source: source.to_owned(), error })
+        Ok(Pattern {
+            regex,
+            source: source.to_owned(),
+            error,
+        })
     }
 }
 
@@ -213,7 +219,11 @@ impl VariableDef {
     pub fn check(&self, raw: &Value) -> Result<Value, String> {
         let name = &self.name;
         if raw.is_null() {
-            return if self.required { Err(format!("{name} is required")) } else { Ok(Value::Null) };
+            return if self.required {
+                Err(format!("{name} is required"))
+            } else {
+                Ok(Value::Null)
+            };
         }
         let value = self.coerce(raw)?;
         let empty = match &value {
@@ -222,7 +232,11 @@ impl VariableDef {
             _ => false,
         };
         if empty {
-            return if self.required { Err(format!("{name} is required")) } else { Ok(value) };
+            return if self.required {
+                Err(format!("{name} is required"))
+            } else {
+                Ok(value)
+            };
         }
         self.check_type_rules(&value)?;
         self.check_rules(&value)?;
@@ -237,13 +251,24 @@ impl VariableDef {
         match &self.ty {
             t if t.is_textual() => match raw {
                 Value::Str(_) => Ok(raw.clone()),
-                Value::Int(_) | Value::Float(_) | Value::Bool(_) => Ok(Value::Str(raw.to_plain_string())),
-                other => Err(format!("{name} must be a string (instead of {})", other.type_name())),
+                Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+                    Ok(Value::Str(raw.to_plain_string()))
+                }
+                other => Err(format!(
+                    "{name} must be a string (instead of {})",
+                    other.type_name()
+                )),
             },
             VarType::Int | VarType::Port => match raw {
                 Value::Int(_) => Ok(raw.clone()),
-                Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Value::Int(*f as i64)),
-                Value::Str(s) => s.trim().parse::<i64>().map(Value::Int).map_err(|_| format!("{name} must be an int")),
+                Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                    Ok(Value::Int(*f as i64))
+                }
+                Value::Str(s) => s
+                    .trim()
+                    .parse::<i64>()
+                    .map(Value::Int)
+                    .map_err(|_| format!("{name} must be an int")),
                 _ => Err(format!("{name} must be an int")),
             },
             VarType::Float => match raw {
@@ -275,7 +300,10 @@ impl VariableDef {
                     }
                     Ok(Value::List(out))
                 }
-                other => Err(format!("{name} must be a list (instead of {})", other.type_name())),
+                other => Err(format!(
+                    "{name} must be a list (instead of {})",
+                    other.type_name()
+                )),
             },
             _ => Ok(raw.clone()),
         }
@@ -294,15 +322,19 @@ impl VariableDef {
         let name = &self.name;
         let text = value.as_str().unwrap_or_default();
         match self.ty {
-            VarType::Host | VarType::ArmonicHost | VarType::ArmonicThisHost if !is_valid_host(text) => Err(format!(
-                "Incorrect host (expected an IP address or a DNS name) (current value is {text})"
-            )),
+            VarType::Host | VarType::ArmonicHost | VarType::ArmonicThisHost
+                if !is_valid_host(text) =>
+            {
+                Err(format!(
+                    "Incorrect host (expected an IP address or a DNS name) (current value is {text})"
+                ))
+            }
             VarType::Hostname if !is_valid_hostname(text) => Err(format!(
                 "Incorrect Hostname (expected a DNS name starting with a letter) (current value is {text})"
             )),
-            VarType::Url if !is_valid_url(text) => {
-                Err(format!("{name} must be a URL such as http://host:port/ (current value is {text})"))
-            }
+            VarType::Url if !is_valid_url(text) => Err(format!(
+                "{name} must be a URL such as http://host:port/ (current value is {text})"
+            )),
             VarType::Password => {
                 let min = self.rules.min_length.unwrap_or(6);
                 if text.chars().count() < min {
@@ -320,7 +352,10 @@ impl VariableDef {
         let rules = &self.rules;
         if let (Some(p), Value::Str(s)) = (&rules.pattern, value) {
             if !p.regex.is_match(s) {
-                let msg = p.error.clone().unwrap_or_else(|| format!("{name} must match {}", p.source));
+                let msg = p
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| format!("{name} must match {}", p.source));
                 return Err(format!("{msg} (current value is {s})"));
             }
         }
@@ -339,12 +374,18 @@ impl VariableDef {
         if let Some(n) = number {
             if let Some(min) = min.as_ref().and_then(as_f64) {
                 if n < min {
-                    return Err(format!("{name} value must be greater than {}", bound_text(min)));
+                    return Err(format!(
+                        "{name} value must be greater than {}",
+                        bound_text(min)
+                    ));
                 }
             }
             if let Some(max) = max.as_ref().and_then(as_f64) {
                 if n > max {
-                    return Err(format!("{name} value must be lower than {}", bound_text(max)));
+                    return Err(format!(
+                        "{name} value must be lower than {}",
+                        bound_text(max)
+                    ));
                 }
             }
         }
@@ -384,12 +425,19 @@ fn as_f64(v: &Value) -> Option<f64> {
 }
 
 fn bound_text(b: f64) -> String {
-    if b.fract() == 0.0 { format!("{}", b as i64) } else { b.to_string() }
+    if b.fract() == 0.0 {
+        format!("{}", b as i64)
+    } else {
+        b.to_string()
+    }
 }
 
 /// An IPv4 or IPv6 address, or a DNS name (labels of letters, digits and hyphens).
 pub fn is_valid_host(s: &str) -> bool {
-    let bare = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(s);
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(s);
     bare.parse::<Ipv4Addr>().is_ok() || bare.parse::<Ipv6Addr>().is_ok() || is_dns_name(s)
 }
 
@@ -411,14 +459,19 @@ fn is_dns_name(s: &str) -> bool {
             && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     };
     // A last label made of digits only is a mistyped IPv4 address, not a name.
-    labels.iter().all(label_ok) && labels.last().is_some_and(|l| !l.chars().all(|c| c.is_ascii_digit()))
+    labels.iter().all(label_ok)
+        && labels
+            .last()
+            .is_some_and(|l| !l.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn is_valid_url(s: &str) -> bool {
     match s.split_once("://") {
         Some((scheme, rest)) => {
             scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
                 && !rest.is_empty()
                 && !rest.contains(char::is_whitespace)
         }
@@ -436,39 +489,77 @@ mod tests {
 
     #[test]
     fn required_variable_without_value_is_reported() {
-        assert_eq!(var(VarType::Str).check(&Value::Null), Err("v is required".into()));
-        assert_eq!(var(VarType::Str).check(&Value::from("")), Err("v is required".into()));
+        assert_eq!(
+            var(VarType::Str).check(&Value::Null),
+            Err("v is required".into())
+        );
+        assert_eq!(
+            var(VarType::Str).check(&Value::from("")),
+            Err("v is required".into())
+        );
     }
 
     #[test]
     fn optional_variable_may_stay_empty_whatever_its_type() {
-        for ty in [VarType::Host, VarType::Int, VarType::Password, VarType::Port, VarType::Hostname] {
+        for ty in [
+            VarType::Host,
+            VarType::Int,
+            VarType::Password,
+            VarType::Port,
+            VarType::Hostname,
+        ] {
             assert_eq!(var(ty).optional().check(&Value::Null), Ok(Value::Null));
         }
     }
 
     #[test]
     fn digits_in_a_string_become_an_int() {
-        assert_eq!(var(VarType::Int).check(&Value::from("8080")), Ok(Value::Int(8080)));
-        assert_eq!(var(VarType::Int).check(&Value::from("foo")), Err("v must be an int".into()));
+        assert_eq!(
+            var(VarType::Int).check(&Value::from("8080")),
+            Ok(Value::Int(8080))
+        );
+        assert_eq!(
+            var(VarType::Int).check(&Value::from("foo")),
+            Err("v must be an int".into())
+        );
     }
 
     #[test]
     fn a_decimal_string_is_a_valid_float() {
-        assert_eq!(var(VarType::Float).check(&Value::from("10.5")), Ok(Value::Float(10.5)));
-        assert_eq!(var(VarType::Float).check(&Value::from("bar")), Err("v must be a float".into()));
+        assert_eq!(
+            var(VarType::Float).check(&Value::from("10.5")),
+            Ok(Value::Float(10.5))
+        );
+        assert_eq!(
+            var(VarType::Float).check(&Value::from("bar")),
+            Err("v must be a float".into())
+        );
     }
 
     #[test]
     fn port_bounds_use_the_original_messages() {
         let port = VariableDef::new("port", VarType::Port);
-        assert_eq!(port.check(&Value::Int(99999)), Err("port value must be lower than 65535".into()));
-        assert_eq!(port.check(&Value::Int(-20)), Err("port value must be greater than 0".into()));
+        assert_eq!(
+            port.check(&Value::Int(99999)),
+            Err("port value must be lower than 65535".into())
+        );
+        assert_eq!(
+            port.check(&Value::Int(-20)),
+            Err("port value must be greater than 0".into())
+        );
     }
 
     #[test]
     fn hosts_accept_fqdns_hyphens_and_ipv6() {
-        for ok in ["example.com", "my-host", "10.0.0.1", "::1", "[fe80::1]", "Web1", "localhost"] {
+        for ok in [
+            "example.com",
+            "my-host",
+            "10.0.0.1",
+            "::1",
+            "[fe80::1]",
+            "Web1",
+            "localhost",
+        ] {
             assert!(is_valid_host(ok), "{ok}");
         }
         for bad in ["", "-x", "a b", "999.1.1.1", "x..y", "a_b"] {
@@ -479,8 +570,15 @@ mod tests {
     #[test]
     fn hostname_must_start_with_a_letter() {
         let h = VariableDef::new("host", VarType::Hostname);
-        assert!(h.check(&Value::from("44")).unwrap_err().starts_with("Incorrect Hostname"));
-        assert_eq!(h.check(&Value::from("myhost33")), Ok(Value::from("myhost33")));
+        assert!(
+            h.check(&Value::from("44"))
+                .unwrap_err()
+                .starts_with("Incorrect Hostname")
+        );
+        assert_eq!(
+            h.check(&Value::from("myhost33")),
+            Ok(Value::from("myhost33"))
+        );
     }
 
     #[test]
@@ -488,28 +586,59 @@ mod tests {
         let mut inner = VariableDef::new("i", VarType::Int);
         inner.rules.max = Some(Value::Int(5));
         let list = VariableDef::new("l", VarType::List(Box::new(inner)));
-        assert_eq!(list.check(&Value::from(vec![1i64, 2, 3])), Ok(Value::from(vec![1i64, 2, 3])));
-        assert_eq!(list.check(&Value::from(vec![1i64, 22])), Err("1 value must be lower than 5".into()));
-        assert_eq!(list.check(&Value::from("x")), Err("l must be a list (instead of str)".into()));
+        assert_eq!(
+            list.check(&Value::from(vec![1i64, 2, 3])),
+            Ok(Value::from(vec![1i64, 2, 3]))
+        );
+        assert_eq!(
+            list.check(&Value::from(vec![1i64, 22])),
+            Err("1 value must be lower than 5".into())
+        );
+        assert_eq!(
+            list.check(&Value::from("x")),
+            Err("l must be a list (instead of str)".into())
+        );
     }
 
     #[test]
     fn pattern_choices_and_password_rules_apply() {
         let mut v = var(VarType::Str);
         v.rules.pattern = Some(Pattern::new("[a-z]+$", Some("Lower case only".into())).unwrap());
-        assert_eq!(v.check(&Value::from("ABC")), Err("Lower case only (current value is ABC)".into()));
+        assert_eq!(
+            v.check(&Value::from("ABC")),
+            Err("Lower case only (current value is ABC)".into())
+        );
         let mut c = var(VarType::Str);
         c.rules.choices = vec![Value::from("a"), Value::from("b")];
-        assert_eq!(c.check(&Value::from("z")), Err("v must be one of: a, b (current value is z)".into()));
-        assert_eq!(var(VarType::Password).check(&Value::from("abc")), Err("Password too short. 6 chars minimum.".into()));
+        assert_eq!(
+            c.check(&Value::from("z")),
+            Err("v must be one of: a, b (current value is z)".into())
+        );
+        assert_eq!(
+            var(VarType::Password).check(&Value::from("abc")),
+            Err("Password too short. 6 chars minimum.".into())
+        );
     }
 
     #[test]
     fn bool_accepts_the_original_spellings() {
-        for (s, b) in [("True", true), ("y", true), ("Y", true), ("False", false), ("n", false), ("N", false)] {
-            assert_eq!(var(VarType::Bool).check(&Value::from(s)), Ok(Value::Bool(b)));
+        for (s, b) in [
+            ("True", true),
+            ("y", true),
+            ("Y", true),
+            ("False", false),
+            ("n", false),
+            ("N", false),
+        ] {
+            assert_eq!(
+                var(VarType::Bool).check(&Value::from(s)),
+                Ok(Value::Bool(b))
+            );
         }
-        assert_eq!(var(VarType::Bool).check(&Value::Int(34)), Err("v value must be a boolean".into()));
+        assert_eq!(
+            var(VarType::Bool).check(&Value::Int(34)),
+            Err("v value must be a boolean".into())
+        );
     }
 
     #[test]
@@ -517,6 +646,9 @@ mod tests {
         let mut v = var(VarType::Str);
         v.modifier = Some("pre-%s".into());
         assert_eq!(v.check(&Value::from("abc")), Ok(Value::from("pre-abc")));
-        assert_eq!(var(VarType::Str).check(&Value::Int(1)), Ok(Value::from("1")));
+        assert_eq!(
+            var(VarType::Str).check(&Value::Int(1)),
+            Ok(Value::from("1"))
+        );
     }
 }

@@ -28,7 +28,14 @@ return = "{{ states.X.conf.port }}-{{ states.Y.conf.port }}"
 #[test]
 fn values_are_routed_by_their_address_not_by_variable_name() {
     let mut h = location(&[TWO_CONFS]);
-    let r = h.loc.provide_call("//T/Y/show", &Values::new().set("//T/Y/enter/conf/port", 20), &opts()).unwrap();
+    let r = h
+        .loc
+        .provide_call(
+            "//T/Y/show",
+            &Values::new().set("//T/Y/enter/conf/port", 20),
+            &opts(),
+        )
+        .unwrap();
     assert_eq!(h.info_lines(), ["X port 1", "Y port 20"]);
     assert_eq!(r, Some(Value::from("1-20")));
 }
@@ -36,28 +43,45 @@ fn values_are_routed_by_their_address_not_by_variable_name() {
 #[test]
 fn a_generic_address_sets_every_variable_it_selects() {
     let mut h = location(&[TWO_CONFS]);
-    h.loc.state_goto("//T/Y", &Values::new().set("//conf/port", 7), &opts()).unwrap();
+    h.loc
+        .state_goto("//T/Y", &Values::new().set("//conf/port", 7), &opts())
+        .unwrap();
     assert_eq!(h.info_lines(), ["X port 7", "Y port 7"]);
 }
 
 #[test]
 fn values_of_entered_states_stay_available_to_later_actions() {
     let mut h = location(&[TWO_CONFS]);
-    h.loc.state_goto("//T/X", &Values::new().set("//T/X//port", 11), &opts()).unwrap();
-    let r = h.loc.provide_call("//T/Y/show", &Values::new(), &opts()).unwrap();
+    h.loc
+        .state_goto("//T/X", &Values::new().set("//T/X//port", 11), &opts())
+        .unwrap();
+    let r = h
+        .loc
+        .provide_call("//T/Y/show", &Values::new(), &opts())
+        .unwrap();
     assert_eq!(r, Some(Value::from("11-2")));
 }
 
 #[test]
 fn every_validation_error_is_reported_at_once_with_its_address() {
     let mut h = location(&[TWO_CONFS]);
-    let v = Values::new().set("//T/X//port", 70000).set("//T/Y//port", "abc");
-    let Err(Error::Validation(errors)) = h.loc.state_goto("//T/Y", &v, &opts()) else { panic!() };
-    let got: Vec<(&str, &str)> = errors.iter().map(|e| (e.xpath.as_str(), e.message.as_str())).collect();
+    let v = Values::new()
+        .set("//T/X//port", 70000)
+        .set("//T/Y//port", "abc");
+    let Err(Error::Validation(errors)) = h.loc.state_goto("//T/Y", &v, &opts()) else {
+        panic!()
+    };
+    let got: Vec<(&str, &str)> = errors
+        .iter()
+        .map(|e| (e.xpath.as_str(), e.message.as_str()))
+        .collect();
     assert_eq!(
         got,
         [
-            ("/vm/T/X/enter/conf/port", "port value must be lower than 65535"),
+            (
+                "/vm/T/X/enter/conf/port",
+                "port value must be lower than 65535"
+            ),
             ("/vm/T/Y/enter/conf/port", "port must be an int")
         ]
     );
@@ -67,17 +91,28 @@ fn every_validation_error_is_reported_at_once_with_its_address() {
 #[test]
 fn a_value_for_no_variable_at_all_is_an_error() {
     let mut h = location(&[TWO_CONFS]);
-    let e = h.loc.state_goto("//T/Y", &Values::new().set("//conf/prot", 1), &opts()).unwrap_err();
-    assert_eq!(e.to_string(), "value address //conf/prot matches no variable");
+    let e = h
+        .loc
+        .state_goto("//T/Y", &Values::new().set("//conf/prot", 1), &opts())
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "value address //conf/prot matches no variable"
+    );
 }
 
 #[test]
 fn an_int_given_as_text_reaches_actions_as_an_int() {
     let mut h = location(&[TWO_CONFS]);
-    h.loc.state_goto("//T/X", &Values::new().set("//T/X//port", "8080"), &opts()).unwrap();
+    h.loc
+        .state_goto("//T/X", &Values::new().set("//T/X//port", "8080"), &opts())
+        .unwrap();
     let def = h.loc.to_primitive("T").unwrap();
     assert_eq!(def.stack, ["A", "X"]);
-    let r = h.loc.provide_call("//T/Y/show", &Values::new(), &opts()).unwrap();
+    let r = h
+        .loc
+        .provide_call("//T/Y/show", &Values::new(), &opts())
+        .unwrap();
     assert_eq!(r, Some(Value::from("8080-2")));
 }
 
@@ -94,7 +129,9 @@ variables.v = { type = "str", required = false }
 #[test]
 fn value_indexes_are_honoured_even_when_sparse() {
     let mut h = location(&[NARGS]);
-    let v = Values::new().set_at("//r/v", 2, "c").set_at("//r/v", 0, "a");
+    let v = Values::new()
+        .set_at("//r/v", 2, "c")
+        .set_at("//r/v", 0, "a");
     let r = h.loc.provide_call("//N//p", &v, &opts()).unwrap();
     assert_eq!(r, Some(Value::from("3:a,None,c,")));
 }
@@ -102,8 +139,18 @@ fn value_indexes_are_honoured_even_when_sparse() {
 #[test]
 fn a_failed_validation_leaves_nothing_behind_for_the_next_call() {
     let mut h = location(&[TWO_CONFS]);
-    assert!(h.loc.state_goto("//T/Y", &Values::new().set("//T/X//port", 5).set("//T/Y//port", -1), &opts()).is_err());
-    h.loc.state_goto("//T/Y", &Values::new().set("//T/Y//port", 3), &opts()).unwrap();
+    assert!(
+        h.loc
+            .state_goto(
+                "//T/Y",
+                &Values::new().set("//T/X//port", 5).set("//T/Y//port", -1),
+                &opts()
+            )
+            .is_err()
+    );
+    h.loc
+        .state_goto("//T/Y", &Values::new().set("//T/Y//port", 3), &opts())
+        .unwrap();
     assert_eq!(h.info_lines(), ["X port 1", "Y port 3"]);
 }
 
@@ -119,7 +166,12 @@ h = { type = "host", required = false }
 i = { type = "int", required = false }
 pw = { type = "password", required = false }
 "#]);
-    assert_eq!(h.loc.provide_call("//O//p", &Values::new(), &opts()).unwrap(), Some(Value::from("ok")));
+    assert_eq!(
+        h.loc
+            .provide_call("//O//p", &Values::new(), &opts())
+            .unwrap(),
+        Some(Value::from("ok"))
+    );
 }
 
 #[test]
@@ -167,31 +219,75 @@ transitions = [["A", "B"], ["C", "B"]]
 [states.B]
 [states.C]
 "#]);
-    let e = h.loc.state_goto("//U/C", &Values::new(), &opts()).unwrap_err();
+    let e = h
+        .loc
+        .state_goto("//U/C", &Values::new(), &opts())
+        .unwrap_err();
     assert_eq!(e.to_string(), "no path to go to state C of U from A");
-    let e = h.loc.state_goto("//U/B", &Values::new(), &CallOptions { path_idx: 3, ..opts() }).unwrap_err();
-    assert_eq!(e.to_string(), "path 3 does not exist to go to state B of U (there are 1)");
+    let e = h
+        .loc
+        .state_goto(
+            "//U/B",
+            &Values::new(),
+            &CallOptions {
+                path_idx: 3,
+                ..opts()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "path 3 does not exist to go to state B of U (there are 1)"
+    );
 }
 
 #[test]
 fn addresses_must_name_exactly_one_resource_to_be_called() {
     let mut h = location(&[TWO_CONFS, NARGS]);
-    let e = h.loc.provide_call("//nothing", &Values::new(), &opts()).unwrap_err();
+    let e = h
+        .loc
+        .provide_call("//nothing", &Values::new(), &opts())
+        .unwrap_err();
     assert_eq!(e.to_string(), "//nothing matches nothing");
-    let e = h.loc.state_goto("//*[@ressource='state']", &Values::new(), &opts()).unwrap_err();
-    assert!(e.to_string().starts_with("//*[@ressource='state'] matches several resources: /vm/T/A, "), "{e}");
-    let e = h.loc.provide_call("//T/X", &Values::new(), &opts()).unwrap_err();
+    let e = h
+        .loc
+        .state_goto("//*[@ressource='state']", &Values::new(), &opts())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("//*[@ressource='state'] matches several resources: /vm/T/A, "),
+        "{e}"
+    );
+    let e = h
+        .loc
+        .provide_call("//T/X", &Values::new(), &opts())
+        .unwrap_err();
     assert_eq!(e.to_string(), "//T/X is a state, not a provide");
-    let e = h.loc.provide_call("//T/X/enter", &Values::new(), &opts()).unwrap_err();
+    let e = h
+        .loc
+        .provide_call("//T/X/enter", &Values::new(), &opts())
+        .unwrap_err();
     assert!(matches!(e, Error::EnterNotCallable { .. }));
-    let e = h.loc.provide_call("//T/[", &Values::new(), &opts()).unwrap_err();
-    assert!(e.to_string().starts_with("address '//T/[' is not valid"), "{e}");
+    let e = h
+        .loc
+        .provide_call("//T/[", &Values::new(), &opts())
+        .unwrap_err();
+    assert!(
+        e.to_string().starts_with("address '//T/[' is not valid"),
+        "{e}"
+    );
 }
 
 #[test]
 fn property_like_queries_never_fail_on_non_resources() {
     let h = location(&[TWO_CONFS]);
-    let names: Vec<String> = h.loc.state("//T/*").unwrap().into_iter().map(|s| s.name).collect();
+    let names: Vec<String> = h
+        .loc
+        .state("//T/*")
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
     assert_eq!(names, ["A", "X", "Y"]);
 }
 
@@ -216,31 +312,49 @@ do = [{ run = "sleep 20", timeout = "300ms" }]
 #[test]
 fn shell_steps_get_values_in_their_environment_and_stream_their_output() {
     let mut h = location(&[SHELL]);
-    h.loc.state_goto("//S/B", &Values::new().set("//conf/port", 8080), &opts()).unwrap();
+    h.loc
+        .state_goto("//S/B", &Values::new().set("//conf/port", 8080), &opts())
+        .unwrap();
     assert_eq!(h.logs.messages(Level::Process), ["port=8080", "name=S/B"]);
 }
 
 #[test]
 fn shell_steps_return_json_merged_with_templated_values() {
     let mut h = location(&[SHELL]);
-    let r = h.loc.provide_call("//S//json", &Values::new(), &opts()).unwrap().unwrap();
+    let r = h
+        .loc
+        .provide_call("//S//json", &Values::new(), &opts())
+        .unwrap()
+        .unwrap();
     assert_eq!(r.to_string(), r#"{"extra":"yes","l":[1,2],"n":1}"#);
 }
 
 #[test]
 fn a_failing_command_reports_its_status_and_the_end_of_its_stderr() {
     let mut h = location(&[SHELL]);
-    let e = h.loc.provide_call("//S//fail", &Values::new(), &opts()).unwrap_err();
+    let e = h
+        .loc
+        .provide_call("//S//fail", &Values::new(), &opts())
+        .unwrap_err();
     let msg = e.to_string();
-    assert!(msg.starts_with("provide /vm/S/B/fail failed: `echo doing;"), "{msg}");
-    assert!(msg.contains("exited with status 4: first problem\ndisk full"), "{msg}");
+    assert!(
+        msg.starts_with("provide /vm/S/B/fail failed: `echo doing;"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("exited with status 4: first problem\ndisk full"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn a_command_past_its_timeout_is_killed() {
     let mut h = location(&[SHELL]);
     let start = std::time::Instant::now();
-    let e = h.loc.provide_call("//S//slow", &Values::new(), &opts()).unwrap_err();
+    let e = h
+        .loc
+        .provide_call("//S//slow", &Values::new(), &opts())
+        .unwrap_err();
     assert!(e.to_string().contains("timed out after 0.3s"), "{e}");
     assert!(start.elapsed() < std::time::Duration::from_secs(10));
 }
@@ -250,19 +364,37 @@ fn simulation_validates_and_moves_states_but_runs_nothing() {
     let mut cfg = config("debian", None);
     cfg.simulation = true;
     let mut h = with_config(&[SHELL], cfg);
-    assert!(matches!(h.loc.state_goto("//S/B", &Values::new().set("//conf/port", 0.5), &opts()), Err(Error::Validation(_))));
-    let r = h.loc.provide_call("//S//fail", &Values::new(), &opts()).unwrap();
+    assert!(matches!(
+        h.loc
+            .state_goto("//S/B", &Values::new().set("//conf/port", 0.5), &opts()),
+        Err(Error::Validation(_))
+    ));
+    let r = h
+        .loc
+        .provide_call("//S//fail", &Values::new(), &opts())
+        .unwrap();
     assert_eq!(r, None);
     assert_eq!(h.loc.stack("S").unwrap(), ["A", "B"]);
     assert!(h.logs.messages(Level::Process).is_empty());
-    assert_eq!(h.logs.messages(Level::Warning), ["Provide call enter of B is simulated", "Provide call fail of B is simulated"]);
+    assert_eq!(
+        h.logs.messages(Level::Warning),
+        [
+            "Provide call enter of B is simulated",
+            "Provide call fail of B is simulated"
+        ]
+    );
 }
 
 #[test]
 fn validation_can_be_skipped_for_one_call() {
     let mut h = location(&[TWO_CONFS]);
-    let o = CallOptions { skip_validation: true, ..opts() };
-    h.loc.state_goto("//T/X", &Values::new().set("//T/X//port", 99999), &o).unwrap();
+    let o = CallOptions {
+        skip_validation: true,
+        ..opts()
+    };
+    h.loc
+        .state_goto("//T/X", &Values::new().set("//T/X//port", 99999), &o)
+        .unwrap();
     assert_eq!(h.info_lines(), ["X port 99999"]);
 }
 
@@ -291,9 +423,19 @@ fn builtins_install_packages_write_files_and_manage_services() {
     let runner = Arc::new(RecordingRunner::default());
     let mut h = with_runner(&[BUILTINS], runner.clone());
     let d = dir.path().display().to_string();
-    h.loc.state_goto("//Web/Running", &Values::new().set("//site/dir", d.as_str()), &opts()).unwrap();
-    h.loc.provide_call("//Web//refresh", &Values::new(), &opts()).unwrap();
-    h.loc.state_goto("//Web/Off", &Values::new(), &opts()).unwrap();
+    h.loc
+        .state_goto(
+            "//Web/Running",
+            &Values::new().set("//site/dir", d.as_str()),
+            &opts(),
+        )
+        .unwrap();
+    h.loc
+        .provide_call("//Web//refresh", &Values::new(), &opts())
+        .unwrap();
+    h.loc
+        .state_goto("//Web/Off", &Values::new(), &opts())
+        .unwrap();
     assert_eq!(
         runner.lines(),
         [
@@ -305,18 +447,35 @@ fn builtins_install_packages_write_files_and_manage_services() {
         ]
     );
     let conf = dir.path().join("site.conf");
-    assert_eq!(std::fs::read_to_string(&conf).unwrap(), format!("root {d};\n"));
+    assert_eq!(
+        std::fs::read_to_string(&conf).unwrap(),
+        format!("root {d};\n")
+    );
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&conf).unwrap().permissions().mode() & 0o777, 0o640);
+    assert_eq!(
+        std::fs::metadata(&conf).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
 }
 
 #[test]
 fn a_failing_builtin_stops_the_path_at_its_state() {
-    let runner = Arc::new(RecordingRunner { fail_on: Some("systemctl start".into()), ..Default::default() });
+    let runner = Arc::new(RecordingRunner {
+        fail_on: Some("systemctl start".into()),
+        ..Default::default()
+    });
     let mut h = with_runner(&[BUILTINS], runner);
-    let e = h.loc.state_goto("//Web/Running", &Values::new().set("//site/dir", "/nonexistent-armonic"), &opts());
+    let e = h.loc.state_goto(
+        "//Web/Running",
+        &Values::new().set("//site/dir", "/nonexistent-armonic"),
+        &opts(),
+    );
     let e = e.unwrap_err();
-    assert!(e.to_string().starts_with("entering state Running of Web failed"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("entering state Running of Web failed"),
+        "{e}"
+    );
     assert_eq!(h.loc.stack("Web").unwrap(), ["Off", "Installed"]);
 }
 
@@ -325,11 +484,16 @@ fn state_and_values_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     {
         let mut h = with_config(&[TWO_CONFS], config("debian", Some(dir.path())));
-        h.loc.state_goto("//T/Y", &Values::new().set("//T/X//port", 42), &opts()).unwrap();
+        h.loc
+            .state_goto("//T/Y", &Values::new().set("//T/X//port", 42), &opts())
+            .unwrap();
     }
     let mut h = with_config(&[TWO_CONFS], config("debian", Some(dir.path())));
     assert_eq!(h.loc.stack("T").unwrap(), ["A", "X", "Y"]);
-    let r = h.loc.provide_call("//T/Y/show", &Values::new(), &opts()).unwrap();
+    let r = h
+        .loc
+        .provide_call("//T/Y/show", &Values::new(), &opts())
+        .unwrap();
     assert_eq!(r, Some(Value::from("42-2")));
     assert!(h.info_lines().is_empty(), "restoring runs no enter action");
 }
@@ -360,9 +524,16 @@ fn a_corrupt_state_file_is_reported_and_set_aside() {
 fn a_state_file_naming_unknown_states_is_set_aside() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("lifecycles")).unwrap();
-    std::fs::write(dir.path().join("lifecycles/T.json"), r#"{"format":1,"lifecycle":"T","stack":["A","Q"]}"#).unwrap();
+    std::fs::write(
+        dir.path().join("lifecycles/T.json"),
+        r#"{"format":1,"lifecycle":"T","stack":["A","Q"]}"#,
+    )
+    .unwrap();
     let h = with_config(&[TWO_CONFS], config("debian", Some(dir.path())));
-    assert_eq!(h.loc.restore_issues()[0].message, "saved stack names unknown state Q");
+    assert_eq!(
+        h.loc.restore_issues()[0].message,
+        "saved stack names unknown state Q"
+    );
     assert_eq!(h.current("T"), "A");
 }
 
@@ -370,16 +541,32 @@ fn a_state_file_naming_unknown_states_is_set_aside() {
 fn one_broken_file_does_not_stop_the_others_from_loading() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.toml"), TWO_CONFS).unwrap();
-    std::fs::write(dir.path().join("b.toml"), "name = \"B\"\ninitial = \"A\"\n[states.A]\ntypo = 1\n").unwrap();
+    std::fs::write(
+        dir.path().join("b.toml"),
+        "name = \"B\"\ninitial = \"A\"\n[states.A]\ntypo = 1\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("c.toml"), TWO_CONFS).unwrap();
     std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
     let catalog = load_dirs(&[dir.path(), &dir.path().join("missing")]);
     assert_eq!(catalog.lifecycles.len(), 1);
     let errors: Vec<String> = catalog.errors.iter().map(ToString::to_string).collect();
     assert_eq!(errors.len(), 3);
-    assert!(errors[0].contains("b.toml:4:1: unknown field `typo`"), "{}", errors[0]);
-    assert!(errors[1].contains("c.toml: lifecycle T is already defined in"), "{}", errors[1]);
-    assert!(errors[2].contains("cannot read lifecycle directory"), "{}", errors[2]);
+    assert!(
+        errors[0].contains("b.toml:4:1: unknown field `typo`"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].contains("c.toml: lifecycle T is already defined in"),
+        "{}",
+        errors[1]
+    );
+    assert!(
+        errors[2].contains("cannot read lifecycle directory"),
+        "{}",
+        errors[2]
+    );
 }
 
 // ---- the shipped demo lifecycles -----------------------------------------------------------
@@ -398,7 +585,11 @@ fn demo() -> Harness {
 #[test]
 fn webserver_start_logs_the_original_lines_and_returns_its_url() {
     let mut h = demo();
-    let r = h.loc.provide_call("//WebServer//start", &Values::new(), &opts()).unwrap().unwrap();
+    let r = h
+        .loc
+        .provide_call("//WebServer//start", &Values::new(), &opts())
+        .unwrap()
+        .unwrap();
     assert_eq!(
         h.info_lines(),
         [
@@ -414,29 +605,75 @@ fn webserver_start_logs_the_original_lines_and_returns_its_url() {
 #[test]
 fn webserver_validation_error_uses_the_original_message() {
     let h = demo();
-    let v = Values::new().set("//document_root/path", "/x").set("//conf/port", 99999);
-    let r = h.loc.provide_call_validate("//WebServer/Configured/create_document_root", &v, 0).unwrap();
-    let errors: Vec<(String, String)> = r.error_list().into_iter().map(|e| (e.xpath, e.message)).collect();
-    assert_eq!(errors, [("/vm/WebServer/Configured/enter/conf/port".to_owned(), "port value must be lower than 65535".to_owned())]);
+    let v = Values::new()
+        .set("//document_root/path", "/x")
+        .set("//conf/port", 99999);
+    let r = h
+        .loc
+        .provide_call_validate("//WebServer/Configured/create_document_root", &v, 0)
+        .unwrap();
+    let errors: Vec<(String, String)> = r
+        .error_list()
+        .into_iter()
+        .map(|e| (e.xpath, e.message))
+        .collect();
+    assert_eq!(
+        errors,
+        [(
+            "/vm/WebServer/Configured/enter/conf/port".to_owned(),
+            "port value must be lower than 65535".to_owned()
+        )]
+    );
 }
 
 #[test]
 fn website_start_needs_the_url_its_webserver_returns() {
     let mut h = demo();
-    let v = h.loc.provide_call_validate("//WebSite//start", &Values::new().set("//WebSite//document_root/path", "/a"), 0).unwrap();
+    let v = h
+        .loc
+        .provide_call_validate(
+            "//WebSite//start",
+            &Values::new().set("//WebSite//document_root/path", "/a"),
+            0,
+        )
+        .unwrap();
     assert!(v.errors);
-    let enter = v.provide("enter").unwrap().require("document_root").unwrap();
+    let enter = v
+        .provide("enter")
+        .unwrap()
+        .require("document_root")
+        .unwrap();
     assert_eq!(enter.kind, "local");
-    assert_eq!(enter.provide_xpath.as_deref(), Some("//WebServer/Configured/create_document_root"));
-    assert_eq!(enter.variable("path", 0).unwrap().value, Some(Value::from("/a")));
+    assert_eq!(
+        enter.provide_xpath.as_deref(),
+        Some("//WebServer/Configured/create_document_root")
+    );
+    assert_eq!(
+        enter.variable("path", 0).unwrap().value,
+        Some(Value::from("/a"))
+    );
     let web = v.provide("start").unwrap().require("webserver").unwrap();
-    assert_eq!(web.variable("url", 0).unwrap().error.as_deref(), Some("url is required"));
+    assert_eq!(
+        web.variable("url", 0).unwrap().error.as_deref(),
+        Some("url is required")
+    );
     let r = h
         .loc
-        .provide_call("//WebSite//start", &Values::new().set("//WebSite//webserver/url", "http://localhost:80"), &opts())
+        .provide_call(
+            "//WebSite//start",
+            &Values::new().set("//WebSite//webserver/url", "http://localhost:80"),
+            &opts(),
+        )
         .unwrap();
     assert_eq!(r.unwrap().to_string(), r#"{"url":"http://localhost:80"}"#);
-    assert_eq!(h.info_lines(), ["Appling template...", "Activation of webserver service...", "Start website"]);
+    assert_eq!(
+        h.info_lines(),
+        [
+            "Appling template...",
+            "Activation of webserver service...",
+            "Start website"
+        ]
+    );
 }
 
 #[test]
@@ -461,9 +698,24 @@ fn proxy_logs_the_value_sets_of_its_websites() {
 #[test]
 fn provide_listing_hides_enter_and_unreachable_provides() {
     let h = demo();
-    let names: Vec<String> = h.loc.provide("//WebServer//*").unwrap().into_iter().map(|p| p.xpath).collect();
-    assert_eq!(names, ["/vm/WebServer/Configured/create_document_root", "/vm/WebServer/Active/start"]);
+    let names: Vec<String> = h
+        .loc
+        .provide("//WebServer//*")
+        .unwrap()
+        .into_iter()
+        .map(|p| p.xpath)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "/vm/WebServer/Configured/create_document_root",
+            "/vm/WebServer/Active/start"
+        ]
+    );
     let dot = h.loc.to_dot("WebServer", false).unwrap();
     assert!(dot.contains("\"Installed\" -> \"Configured\";"), "{dot}");
-    assert!(dot.contains("{ create_document_root\\l | {document_root\\l} }"), "{dot}");
+    assert!(
+        dot.contains("{ create_document_root\\l | {document_root\\l} }"),
+        "{dot}"
+    );
 }

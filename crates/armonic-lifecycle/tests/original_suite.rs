@@ -29,7 +29,13 @@ fn save_load_restores_the_current_state_in_a_new_location() {
     let dir = tempfile::tempdir().unwrap();
     {
         let mut h = with_config(&[LFM_STATE_LOAD], config("debian", Some(dir.path())));
-        h.loc.state_goto("//LFMStateLoad/StateC", &vals(&[("//LFMStateLoad//bar/foo", "test")]), &opts()).unwrap();
+        h.loc
+            .state_goto(
+                "//LFMStateLoad/StateC",
+                &vals(&[("//LFMStateLoad//bar/foo", "test")]),
+                &opts(),
+            )
+            .unwrap();
     }
     let h = with_config(&[LFM_STATE_LOAD], config("debian", Some(dir.path())));
     assert_eq!(h.current("LFMStateLoad"), "StateC");
@@ -41,12 +47,20 @@ fn save_load_restores_state_implementations_by_their_meta_name() {
     let dir = tempfile::tempdir().unwrap();
     {
         let mut h = with_config(&[LFM_STATE_LOAD], config("debian", Some(dir.path())));
-        let v = vals(&[("//LFMStateLoad//bar/foo", "test1"), ("//LFMStateLoad//foo/bar", "test2")]);
-        h.loc.state_goto("//LFMStateLoad/StateE", &v, &opts()).unwrap();
+        let v = vals(&[
+            ("//LFMStateLoad//bar/foo", "test1"),
+            ("//LFMStateLoad//foo/bar", "test2"),
+        ]);
+        h.loc
+            .state_goto("//LFMStateLoad/StateE", &v, &opts())
+            .unwrap();
     }
     let h = with_config(&[LFM_STATE_LOAD], config("debian", Some(dir.path())));
     assert_eq!(h.current("LFMStateLoad"), "StateE");
-    assert_eq!(h.loc.stack("LFMStateLoad").unwrap(), ["StateA", "StateB", "StateC", "StateE.StateD", "StateE"]);
+    assert_eq!(
+        h.loc.stack("LFMStateLoad").unwrap(),
+        ["StateA", "StateB", "StateC", "StateE.StateD", "StateE"]
+    );
 }
 
 // ---- metastate_tests.py --------------------------------------------------------------------
@@ -71,7 +85,10 @@ implementations = ["b", "c"]
     let p2 = h.loc.uri("//TestLifecycle/m2.b/p", false, None).unwrap();
     assert_eq!(p1, ["/vm/TestLifecycle/m1.b/p"]);
     assert_eq!(p2, ["/vm/TestLifecycle/m2.b/p"]);
-    let r = h.loc.provide_call("//TestLifecycle/m2.b/p", &Values::new(), &opts()).unwrap();
+    let r = h
+        .loc
+        .provide_call("//TestLifecycle/m2.b/p", &Values::new(), &opts())
+        .unwrap();
     assert_eq!(r, Some(Value::from("m2.b")));
 }
 
@@ -97,20 +114,48 @@ do = [{ run = "echo \"'NoneType' object has no attribute 'bar'\" >&2; exit 1" }]
 #[test]
 fn provide_call_with_a_missing_provide_value_is_a_validation_error() {
     let mut h = location(&[PROVIDE_CALL]);
-    let e = h.loc.provide_call("//ProvideCallLF//provide1", &vals(&[("//ProvideCallLF//bar/foo", "test1")]), &opts()).unwrap_err();
-    let Error::Validation(errors) = &e else { panic!("{e}") };
+    let e = h
+        .loc
+        .provide_call(
+            "//ProvideCallLF//provide1",
+            &vals(&[("//ProvideCallLF//bar/foo", "test1")]),
+            &opts(),
+        )
+        .unwrap_err();
+    let Error::Validation(errors) = &e else {
+        panic!("{e}")
+    };
     assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].xpath, "/vm/ProvideCallLF/StateB/provide1/foo1/bar");
+    assert_eq!(
+        errors[0].xpath,
+        "/vm/ProvideCallLF/StateB/provide1/foo1/bar"
+    );
     assert_eq!(errors[0].message, "bar is required");
-    assert!(e.to_string().starts_with("provided values do not meet the requires"));
-    assert_eq!(h.current("ProvideCallLF"), "StateA", "nothing changes before values validate");
+    assert!(
+        e.to_string()
+            .starts_with("provided values do not meet the requires")
+    );
+    assert_eq!(
+        h.current("ProvideCallLF"),
+        "StateA",
+        "nothing changes before values validate"
+    );
 }
 
 #[test]
 fn provide_call_with_a_missing_enter_value_is_a_validation_error() {
     let mut h = location(&[PROVIDE_CALL]);
-    let e = h.loc.provide_call("//ProvideCallLF//provide1", &vals(&[("//ProvideCallLF//foo1/bar", "test1")]), &opts()).unwrap_err();
-    let Error::Validation(errors) = &e else { panic!("{e}") };
+    let e = h
+        .loc
+        .provide_call(
+            "//ProvideCallLF//provide1",
+            &vals(&[("//ProvideCallLF//foo1/bar", "test1")]),
+            &opts(),
+        )
+        .unwrap_err();
+    let Error::Validation(errors) = &e else {
+        panic!("{e}")
+    };
     assert_eq!(errors[0].xpath, "/vm/ProvideCallLF/StateB/enter/bar/foo");
     assert_eq!(errors[0].message, "foo is required");
 }
@@ -118,14 +163,29 @@ fn provide_call_with_a_missing_enter_value_is_a_validation_error() {
 #[test]
 fn provide_call_with_valid_values_returns_the_provides_value() {
     let mut h = location(&[PROVIDE_CALL]);
-    let v = vals(&[("//ProvideCallLF//bar/foo", "test1"), ("//ProvideCallLF//foo1/bar", "test1")]);
-    assert_eq!(h.loc.provide_call("//ProvideCallLF//provide1", &v, &opts()).unwrap(), Some(Value::from(vec![1i64, 2])));
+    let v = vals(&[
+        ("//ProvideCallLF//bar/foo", "test1"),
+        ("//ProvideCallLF//foo1/bar", "test1"),
+    ]);
+    assert_eq!(
+        h.loc
+            .provide_call("//ProvideCallLF//provide1", &v, &opts())
+            .unwrap(),
+        Some(Value::from(vec![1i64, 2]))
+    );
 }
 
 #[test]
 fn provide_call_wraps_a_failing_action_in_a_provide_error() {
     let mut h = location(&[PROVIDE_CALL]);
-    let e = h.loc.provide_call("//ProvideCallLF//provide_error", &vals(&[("//ProvideCallLF//bar/foo", "test1")]), &opts()).unwrap_err();
+    let e = h
+        .loc
+        .provide_call(
+            "//ProvideCallLF//provide_error",
+            &vals(&[("//ProvideCallLF//bar/foo", "test1")]),
+            &opts(),
+        )
+        .unwrap_err();
     assert!(matches!(e, Error::Provide { .. }), "{e}");
     assert!(e.to_string().contains("some error"), "{e}");
 }
@@ -133,8 +193,17 @@ fn provide_call_wraps_a_failing_action_in_a_provide_error() {
 #[test]
 fn state_goto_reports_the_state_whose_enter_failed_and_keeps_the_states_before_it() {
     let mut h = location(&[PROVIDE_CALL]);
-    let e = h.loc.state_goto("//ProvideCallLF/StateC", &vals(&[("//ProvideCallLF//bar/foo", "test1")]), &opts()).unwrap_err();
-    let Error::Enter { state, .. } = &e else { panic!("{e}") };
+    let e = h
+        .loc
+        .state_goto(
+            "//ProvideCallLF/StateC",
+            &vals(&[("//ProvideCallLF//bar/foo", "test1")]),
+            &opts(),
+        )
+        .unwrap_err();
+    let Error::Enter { state, .. } = &e else {
+        panic!("{e}")
+    };
     assert_eq!(state, "StateC");
     assert!(e.to_string().contains("object has no attribute"), "{e}");
     assert_eq!(h.loc.stack("ProvideCallLF").unwrap(), ["StateA", "StateB"]);
@@ -143,12 +212,27 @@ fn state_goto_reports_the_state_whose_enter_failed_and_keeps_the_states_before_i
 #[test]
 fn provide_values_do_not_outlive_a_call() {
     let mut h = location(&[PROVIDE_CALL]);
-    h.loc.state_goto("//ProvideCallLF/StateA", &Values::new(), &opts()).unwrap();
-    let v = vals(&[("//ProvideCallLF//bar/foo", "test1"), ("//ProvideCallLF//foo1/bar", "test1")]);
-    assert!(h.loc.provide_call("//ProvideCallLF//provide1", &v, &opts()).is_ok());
+    h.loc
+        .state_goto("//ProvideCallLF/StateA", &Values::new(), &opts())
+        .unwrap();
+    let v = vals(&[
+        ("//ProvideCallLF//bar/foo", "test1"),
+        ("//ProvideCallLF//foo1/bar", "test1"),
+    ]);
+    assert!(
+        h.loc
+            .provide_call("//ProvideCallLF//provide1", &v, &opts())
+            .is_ok()
+    );
     // A second call starts from the defaults again: the earlier values are not reused.
-    let e = h.loc.provide_call("//ProvideCallLF//provide1", &Values::new(), &opts()).unwrap_err();
-    assert!(matches!(e, Error::Validation(ref errs) if errs[0].message == "bar is required"), "{e}");
+    let e = h
+        .loc
+        .provide_call("//ProvideCallLF//provide1", &Values::new(), &opts())
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Validation(ref errs) if errs[0].message == "bar is required"),
+        "{e}"
+    );
 }
 
 // ---- provide_flags_tests.py ----------------------------------------------------------------
@@ -175,9 +259,18 @@ cross.do = [{ log = "B reload={{ flags.reload | default(false) }}" }]
 #[test]
 fn provide_flags_reach_the_cross_of_its_state_and_the_states_above() {
     let mut h = location(&[PROVIDE_FLAGS]);
-    h.loc.state_goto("//ProvideFlagsLF/StateB", &Values::new(), &opts()).unwrap();
+    h.loc
+        .state_goto("//ProvideFlagsLF/StateB", &Values::new(), &opts())
+        .unwrap();
     assert_eq!(h.current("ProvideFlagsLF"), "StateB");
-    let r = h.loc.provide_call("//ProvideFlagsLF/StateA/provide_flag", &Values::new(), &opts()).unwrap();
+    let r = h
+        .loc
+        .provide_call(
+            "//ProvideFlagsLF/StateA/provide_flag",
+            &Values::new(),
+            &opts(),
+        )
+        .unwrap();
     assert_eq!(r, Some(Value::Bool(true)));
     assert_eq!(h.info_lines(), ["A crossed", "B reload=True"]);
 }
@@ -185,8 +278,17 @@ fn provide_flags_reach_the_cross_of_its_state_and_the_states_above() {
 #[test]
 fn cross_accepts_flags_it_does_not_use() {
     let mut h = location(&[PROVIDE_FLAGS]);
-    h.loc.state_goto("//ProvideFlagsLF/StateB", &Values::new(), &opts()).unwrap();
-    let r = h.loc.provide_call("//ProvideFlagsLF/StateA/provide_flag2", &Values::new(), &opts()).unwrap();
+    h.loc
+        .state_goto("//ProvideFlagsLF/StateB", &Values::new(), &opts())
+        .unwrap();
+    let r = h
+        .loc
+        .provide_call(
+            "//ProvideFlagsLF/StateA/provide_flag2",
+            &Values::new(),
+            &opts(),
+        )
+        .unwrap();
     assert_eq!(r, Some(Value::Bool(false)));
     assert_eq!(h.info_lines(), ["A crossed", "B reload=True"]);
 }
@@ -194,8 +296,17 @@ fn cross_accepts_flags_it_does_not_use() {
 #[test]
 fn cross_runs_without_flags_when_the_provide_has_none() {
     let mut h = location(&[PROVIDE_FLAGS]);
-    h.loc.state_goto("//ProvideFlagsLF/StateC", &Values::new(), &opts()).unwrap();
-    let r = h.loc.provide_call("//ProvideFlagsLF/StateA/provide_noflag", &Values::new(), &opts()).unwrap();
+    h.loc
+        .state_goto("//ProvideFlagsLF/StateC", &Values::new(), &opts())
+        .unwrap();
+    let r = h
+        .loc
+        .provide_call(
+            "//ProvideFlagsLF/StateA/provide_noflag",
+            &Values::new(),
+            &opts(),
+        )
+        .unwrap();
     assert_eq!(r, Some(Value::Int(12)));
     assert_eq!(h.info_lines(), ["A crossed", "B reload=False"]);
 }
@@ -220,9 +331,32 @@ bar = { type = "str", default = "bar" }
     let s = &h.loc.state("//Stack/StateA").unwrap()[0];
     assert_eq!(s.enter.name, "enter");
     let flags: Vec<(&str, &Value)> = s.enter.flags.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    assert_eq!(flags, [("reload", &Value::Bool(true)), ("restart", &Value::Bool(false)), ("foo", &Value::from("bar"))]);
-    assert_eq!(s.enter.require("bar").unwrap().variable("foo", 0).unwrap().value, None);
-    assert_eq!(s.enter.require("foo").unwrap().variable("bar", 0).unwrap().value, Some(Value::from("bar")));
+    assert_eq!(
+        flags,
+        [
+            ("reload", &Value::Bool(true)),
+            ("restart", &Value::Bool(false)),
+            ("foo", &Value::from("bar"))
+        ]
+    );
+    assert_eq!(
+        s.enter
+            .require("bar")
+            .unwrap()
+            .variable("foo", 0)
+            .unwrap()
+            .value,
+        None
+    );
+    assert_eq!(
+        s.enter
+            .require("foo")
+            .unwrap()
+            .variable("bar", 0)
+            .unwrap()
+            .value,
+        Some(Value::from("bar"))
+    );
 }
 
 // ---- provide_validation_tests.py -----------------------------------------------------------
@@ -261,11 +395,25 @@ const P: &str = "//ProvideValidationLF";
 
 fn validate(values: Values, provide: &str) -> armonic_lifecycle::Validation {
     let h = location(&[VALIDATION]);
-    h.loc.provide_call_validate(&format!("{P}//{provide}"), &values, 0).unwrap()
+    h.loc
+        .provide_call_validate(&format!("{P}//{provide}"), &values, 0)
+        .unwrap()
 }
 
-fn error_of(v: &armonic_lifecycle::Validation, provide: &str, require: &str, var: &str) -> Option<String> {
-    v.provide(provide).unwrap().require(require).unwrap().variable(var, 0).unwrap().error.clone()
+fn error_of(
+    v: &armonic_lifecycle::Validation,
+    provide: &str,
+    require: &str,
+    var: &str,
+) -> Option<String> {
+    v.provide(provide)
+        .unwrap()
+        .require(require)
+        .unwrap()
+        .variable(var, 0)
+        .unwrap()
+        .error
+        .clone()
 }
 
 fn bar_foo() -> Values {
@@ -282,14 +430,23 @@ fn validate_reports_a_missing_provide_value() {
     let v = validate(bar_foo(), "provide1");
     assert!(v.errors);
     assert_eq!(error_of(&v, "enter", "bar", "foo"), None);
-    assert_eq!(error_of(&v, "provide1", "foo1", "bar").as_deref(), Some("bar is required"));
+    assert_eq!(
+        error_of(&v, "provide1", "foo1", "bar").as_deref(),
+        Some("bar is required")
+    );
 }
 
 #[test]
 fn validate_reports_a_missing_enter_value() {
-    let v = validate(Values::new().set(format!("{P}//foo1/bar"), "test1"), "provide1");
+    let v = validate(
+        Values::new().set(format!("{P}//foo1/bar"), "test1"),
+        "provide1",
+    );
     assert!(v.errors);
-    assert_eq!(error_of(&v, "enter", "bar", "foo").as_deref(), Some("foo is required"));
+    assert_eq!(
+        error_of(&v, "enter", "bar", "foo").as_deref(),
+        Some("foo is required")
+    );
     assert_eq!(error_of(&v, "provide1", "foo1", "bar"), None);
 }
 
@@ -304,18 +461,37 @@ fn validate_accepts_complete_values() {
 #[test]
 fn validate_checks_every_variable_of_a_require() {
     let v = validate(bar_foo().set(format!("{P}//foo2/bar1"), "x"), "provide2");
-    assert_eq!(error_of(&v, "provide2", "foo2", "bar2").as_deref(), Some("bar2 is required"));
+    assert_eq!(
+        error_of(&v, "provide2", "foo2", "bar2").as_deref(),
+        Some("bar2 is required")
+    );
     let v = validate(bar_foo().set(format!("{P}//foo2/bar2"), "x"), "provide2");
-    assert_eq!(error_of(&v, "provide2", "foo2", "bar1").as_deref(), Some("bar1 is required"));
-    let v = validate(bar_foo().set(format!("{P}//foo2/bar1"), "x").set(format!("{P}//foo2/bar2"), "y"), "provide2");
+    assert_eq!(
+        error_of(&v, "provide2", "foo2", "bar1").as_deref(),
+        Some("bar1 is required")
+    );
+    let v = validate(
+        bar_foo()
+            .set(format!("{P}//foo2/bar1"), "x")
+            .set(format!("{P}//foo2/bar2"), "y"),
+        "provide2",
+    );
     assert!(!v.errors);
 }
 
 #[test]
 fn validate_checks_every_require_of_a_provide() {
     let v = validate(bar_foo().set(format!("{P}//foo3/bar1"), "x"), "provide3");
-    assert_eq!(error_of(&v, "provide3", "bar3", "foo1").as_deref(), Some("foo1 is required"));
-    let v = validate(bar_foo().set(format!("{P}//foo3/bar1"), "x").set(format!("{P}//bar3/foo1"), "test2"), "provide3");
+    assert_eq!(
+        error_of(&v, "provide3", "bar3", "foo1").as_deref(),
+        Some("foo1 is required")
+    );
+    let v = validate(
+        bar_foo()
+            .set(format!("{P}//foo3/bar1"), "x")
+            .set(format!("{P}//bar3/foo1"), "test2"),
+        "provide3",
+    );
     assert!(!v.errors);
 }
 
@@ -323,16 +499,31 @@ fn validate_checks_every_require_of_a_provide() {
 fn validate_applies_a_variable_types_own_rules() {
     let v = validate(bar_foo().set(format!("{P}//foo4/host4"), "44"), "provide4");
     assert!(v.errors);
-    assert!(error_of(&v, "provide4", "foo4", "host4").unwrap().contains("Incorrect Hostname"));
-    let v = validate(bar_foo().set(format!("{P}//foo4/host4"), "myhost33"), "provide4");
+    assert!(
+        error_of(&v, "provide4", "foo4", "host4")
+            .unwrap()
+            .contains("Incorrect Hostname")
+    );
+    let v = validate(
+        bar_foo().set(format!("{P}//foo4/host4"), "myhost33"),
+        "provide4",
+    );
     assert!(!v.errors);
 }
 
 #[test]
 fn validate_unlimited_nargs_takes_any_number_of_sets() {
-    let two = bar_foo().set_at(format!("{P}//foo5/bar5"), 0, "test1").set_at(format!("{P}//foo5/bar5"), 1, "test2");
+    let two = bar_foo()
+        .set_at(format!("{P}//foo5/bar5"), 0, "test1")
+        .set_at(format!("{P}//foo5/bar5"), 1, "test2");
     assert!(!validate(two, "provide5").errors);
-    assert!(!validate(bar_foo().set(format!("{P}//foo5/bar5"), "test1"), "provide5").errors);
+    assert!(
+        !validate(
+            bar_foo().set(format!("{P}//foo5/bar5"), "test1"),
+            "provide5"
+        )
+        .errors
+    );
     assert!(!validate(bar_foo(), "provide5").errors);
 }
 
@@ -342,9 +533,22 @@ fn validate_fixed_nargs_needs_every_set_and_ignores_extra_indexes() {
     assert!(validate(bar_foo(), "provide6").errors);
     assert!(validate(bar_foo().set(&k, "test1"), "provide6").errors);
     assert!(!validate(bar_foo().set_at(&k, 0, "a").set_at(&k, 1, "b"), "provide6").errors);
-    let v = validate(bar_foo().set_at(&k, 0, "a").set_at(&k, 1, "b").set_at(&k, 2, "c"), "provide6");
+    let v = validate(
+        bar_foo()
+            .set_at(&k, 0, "a")
+            .set_at(&k, 1, "b")
+            .set_at(&k, 2, "c"),
+        "provide6",
+    );
     assert!(!v.errors);
-    assert!(v.provide("provide6").unwrap().require("foo6").unwrap().set(2).is_none());
+    assert!(
+        v.provide("provide6")
+            .unwrap()
+            .require("foo6")
+            .unwrap()
+            .set(2)
+            .is_none()
+    );
 }
 
 #[test]
@@ -354,7 +558,14 @@ fn validate_zero_or_one_nargs_takes_at_most_one_set() {
     assert!(!validate(bar_foo().set(&k, "test1"), "provide7").errors);
     let v = validate(bar_foo().set_at(&k, 0, "a").set_at(&k, 1, "b"), "provide7");
     assert!(!v.errors);
-    assert!(v.provide("provide7").unwrap().require("foo7").unwrap().set(1).is_none());
+    assert!(
+        v.provide("provide7")
+            .unwrap()
+            .require("foo7")
+            .unwrap()
+            .set(1)
+            .is_none()
+    );
 }
 
 // ---- require_fill_tests.py -----------------------------------------------------------------
@@ -378,12 +589,18 @@ variables.bar3 = { type = "str" }
 [states.StateB]
 "#;
 
-fn values_of(v: &armonic_lifecycle::Validation, provide: &str) -> Vec<(String, Vec<Option<Value>>)> {
+fn values_of(
+    v: &armonic_lifecycle::Validation,
+    provide: &str,
+) -> Vec<(String, Vec<Option<Value>>)> {
     let p = v.provide(provide).unwrap();
     let mut out = Vec::new();
     for r in &p.requires {
         for (i, skel) in r.variables_skel.iter().enumerate() {
-            out.push((skel.xpath.clone(), r.variables.iter().map(|set| set[i].value.clone()).collect()));
+            out.push((
+                skel.xpath.clone(),
+                r.variables.iter().map(|set| set[i].value.clone()).collect(),
+            ));
         }
     }
     out
@@ -392,13 +609,25 @@ fn values_of(v: &armonic_lifecycle::Validation, provide: &str) -> Vec<(String, V
 #[test]
 fn fill_a_simple_require() {
     let h = location(&[REQUIRE_FILL]);
-    let v = vals(&[("//RequireFillFL//require1/bar1", "test1"), ("//RequireFillFL//require1/bar2", "test2")]);
-    let r = h.loc.provide_call_validate("//RequireFillFL//provide1", &v, 0).unwrap();
+    let v = vals(&[
+        ("//RequireFillFL//require1/bar1", "test1"),
+        ("//RequireFillFL//require1/bar2", "test2"),
+    ]);
+    let r = h
+        .loc
+        .provide_call_validate("//RequireFillFL//provide1", &v, 0)
+        .unwrap();
     assert_eq!(
         values_of(&r, "provide1"),
         [
-            ("/vm/RequireFillFL/StateA/provide1/require1/bar1".to_owned(), vec![Some(Value::from("test1"))]),
-            ("/vm/RequireFillFL/StateA/provide1/require1/bar2".to_owned(), vec![Some(Value::from("test2"))]),
+            (
+                "/vm/RequireFillFL/StateA/provide1/require1/bar1".to_owned(),
+                vec![Some(Value::from("test1"))]
+            ),
+            (
+                "/vm/RequireFillFL/StateA/provide1/require1/bar2".to_owned(),
+                vec![Some(Value::from("test2"))]
+            ),
         ]
     );
 }
@@ -406,36 +635,67 @@ fn fill_a_simple_require() {
 #[test]
 fn fill_several_requires_of_one_provide_in_declaration_order() {
     let h = location(&[REQUIRE_FILL]);
-    let v = vals(&[("//RequireFillFL//require21/bar211", "test1"), ("//RequireFillFL//require22/bar221", "test2")]);
-    let r = h.loc.provide_call_validate("//RequireFillFL//provide2", &v, 0).unwrap();
+    let v = vals(&[
+        ("//RequireFillFL//require21/bar211", "test1"),
+        ("//RequireFillFL//require22/bar221", "test2"),
+    ]);
+    let r = h
+        .loc
+        .provide_call_validate("//RequireFillFL//provide2", &v, 0)
+        .unwrap();
     let base = "/vm/RequireFillFL/StateA/provide2";
     assert_eq!(
         values_of(&r, "provide2"),
         [
-            (format!("{base}/require22/bar221"), vec![Some(Value::from("test2"))]),
+            (
+                format!("{base}/require22/bar221"),
+                vec![Some(Value::from("test2"))]
+            ),
             (format!("{base}/require22/bar222"), vec![None]),
-            (format!("{base}/require21/bar211"), vec![Some(Value::from("test1"))]),
+            (
+                format!("{base}/require21/bar211"),
+                vec![Some(Value::from("test1"))]
+            ),
             (format!("{base}/require21/bar212"), vec![None]),
         ]
     );
     // Every call starts afresh: the values above are not remembered.
-    let v = vals(&[("//RequireFillFL//require21/bar212", "test11"), ("//RequireFillFL//require22/bar222", "test22")]);
-    let r = h.loc.provide_call_validate("//RequireFillFL//provide2", &v, 0).unwrap();
+    let v = vals(&[
+        ("//RequireFillFL//require21/bar212", "test11"),
+        ("//RequireFillFL//require22/bar222", "test22"),
+    ]);
+    let r = h
+        .loc
+        .provide_call_validate("//RequireFillFL//provide2", &v, 0)
+        .unwrap();
     assert_eq!(values_of(&r, "provide2")[0].1, vec![None]);
-    assert_eq!(values_of(&r, "provide2")[1].1, vec![Some(Value::from("test22"))]);
+    assert_eq!(
+        values_of(&r, "provide2")[1].1,
+        vec![Some(Value::from("test22"))]
+    );
 }
 
 #[test]
 fn fill_indexed_values_of_an_unlimited_require() {
     let h = location(&[REQUIRE_FILL]);
     let k = "//RequireFillFL//require3/bar3";
-    let v = Values::new().set_at(k, 0, "test1").set_at(k, 1, "test2").set_at(k, 2, "test3");
-    let r = h.loc.provide_call_validate("//RequireFillFL//provide3", &v, 0).unwrap();
+    let v = Values::new()
+        .set_at(k, 0, "test1")
+        .set_at(k, 1, "test2")
+        .set_at(k, 2, "test3");
+    let r = h
+        .loc
+        .provide_call_validate("//RequireFillFL//provide3", &v, 0)
+        .unwrap();
     assert_eq!(
         values_of(&r, "provide3"),
         [(
             "/vm/RequireFillFL/StateA/provide3/require3/bar3".to_owned(),
-            vec![Some(Value::from("test1")), Some(Value::from("test2")), Some(Value::from("test3"))]
+            vec![
+                Some(Value::from("test1")),
+                Some(Value::from("test2")),
+                Some(Value::from("test3"))
+            ]
         )]
     );
 }
@@ -475,7 +735,10 @@ fn require_of(provide: &str) -> armonic_lifecycle::info::RequireInfo {
 #[test]
 fn serialize_a_simple_require() {
     let r = require_of("p1");
-    assert_eq!((r.kind.as_str(), r.nargs.as_str(), r.nargs_min, r.nargs_max), ("simple", "1", 1, 1));
+    assert_eq!(
+        (r.kind.as_str(), r.nargs.as_str(), r.nargs_min, r.nargs_max),
+        ("simple", "1", 1, 1)
+    );
     assert_eq!(r.variables.len(), 1);
     assert_eq!(r.variables_skel[0].name, "var1");
     assert_eq!(r.variables_skel[0].ty, "str");
@@ -485,14 +748,25 @@ fn serialize_a_simple_require() {
 #[test]
 fn serialize_a_require_with_fixed_nargs() {
     let r = require_of("p2");
-    assert_eq!((r.nargs.as_str(), r.nargs_min, r.nargs_max, r.variables.len()), ("3", 3, 3, 3));
+    assert_eq!(
+        (
+            r.nargs.as_str(),
+            r.nargs_min,
+            r.nargs_max,
+            r.variables.len()
+        ),
+        ("3", 3, 3, 3)
+    );
     assert!(r.extra.is_empty());
 }
 
 #[test]
 fn serialize_a_require_with_unlimited_nargs() {
     let r = require_of("p3");
-    assert_eq!((r.nargs.as_str(), r.nargs_min, r.nargs_max), ("*", 0, 99_999));
+    assert_eq!(
+        (r.nargs.as_str(), r.nargs_min, r.nargs_max),
+        ("*", 0, 99_999)
+    );
     assert!(r.variables.is_empty());
     assert_eq!(r.variables_skel.len(), 2);
 }
@@ -502,7 +776,12 @@ fn serialize_a_local_require() {
     let r = require_of("p4");
     assert_eq!(r.kind, "local");
     assert_eq!(r.provide_xpath.as_deref(), Some("//Lifecycle//provide"));
-    assert!(r.provide_args.is_empty() && r.provide_ret.is_empty() && r.variables.is_empty() && r.variables_skel.is_empty());
+    assert!(
+        r.provide_args.is_empty()
+            && r.provide_ret.is_empty()
+            && r.variables.is_empty()
+            && r.variables_skel.is_empty()
+    );
 }
 
 #[test]
@@ -518,7 +797,10 @@ fn serialize_an_external_require_with_its_implicit_host() {
     let r = require_of("p6");
     assert_eq!(r.kind, "external");
     let host = &r.provide_args[0];
-    assert_eq!((host.name.as_str(), host.ty.as_str(), host.required), ("host", "armonic_host", true));
+    assert_eq!(
+        (host.name.as_str(), host.ty.as_str(), host.required),
+        ("host", "armonic_host", true)
+    );
     assert_eq!(host.extra.get("label"), Some(&Value::from("Host")));
     assert_eq!(host.extra.get("expert"), Some(&Value::Bool(true)));
     assert_eq!(r.variables[0][0].name, "host");
@@ -542,13 +824,25 @@ fn paths(h: &Harness, from: &str, to: &str) -> Vec<Vec<String>> {
         .paths_between("T", from, to)
         .unwrap()
         .into_iter()
-        .map(|p| p.into_iter().map(|m| if m.action == Move::Enter { m.state } else { format!("-{}", m.state) }).collect())
+        .map(|p| {
+            p.into_iter()
+                .map(|m| {
+                    if m.action == Move::Enter {
+                        m.state
+                    } else {
+                        format!("-{}", m.state)
+                    }
+                })
+                .collect()
+        })
         .collect()
 }
 
 fn goto(h: &mut Harness, state: &str, path_idx: usize) {
     let o = armonic_lifecycle::CallOptions { path_idx, ..opts() };
-    h.loc.state_goto(&format!("//T/{state}"), &Values::new(), &o).unwrap();
+    h.loc
+        .state_goto(&format!("//T/{state}"), &Values::new(), &o)
+        .unwrap();
 }
 
 #[test]
@@ -565,8 +859,13 @@ fn paths_along_a_chain_and_back() {
 
 #[test]
 fn paths_come_in_transition_order_and_path_idx_selects_one() {
-    let mut h = location(&[&states_lf(r#"[["a","b"],["a","c"],["b","e"],["c","d"],["d","e"],["e","f"]]"#)]);
-    assert_eq!(paths(&h, "a", "f"), [vec!["b", "e", "f"], vec!["c", "d", "e", "f"]]);
+    let mut h = location(&[&states_lf(
+        r#"[["a","b"],["a","c"],["b","e"],["c","d"],["d","e"],["e","f"]]"#,
+    )]);
+    assert_eq!(
+        paths(&h, "a", "f"),
+        [vec!["b", "e", "f"], vec!["c", "d", "e", "f"]]
+    );
     assert_eq!(paths(&h, "a", "d"), [["c", "d"]]);
     goto(&mut h, "f", 1);
     assert_eq!(paths(&h, "f", "a"), [["-f", "-e", "-d", "-c"]]);
@@ -577,7 +876,9 @@ fn paths_come_in_transition_order_and_path_idx_selects_one() {
 
 #[test]
 fn paths_with_several_ends() {
-    let mut h = location(&[&states_lf(r#"[["a","b"],["c","d"],["b","d"],["d","e"],["e","f"],["e","g"]]"#)]);
+    let mut h = location(&[&states_lf(
+        r#"[["a","b"],["c","d"],["b","d"],["d","e"],["e","f"],["e","g"]]"#,
+    )]);
     assert_eq!(paths(&h, "a", "f"), [["b", "d", "e", "f"]]);
     assert_eq!(paths(&h, "c", "g"), [["d", "e", "g"]]);
     goto(&mut h, "g", 0);
@@ -620,14 +921,28 @@ var4 = { type = "str", label = "bar", extra = { help = "bar", foo = "bar" } }
 
 fn var(name: &str) -> armonic_lifecycle::info::VariableInfo {
     let h = location(&[VARS]);
-    h.loc.provide("//Vars//p").unwrap()[0].requires[0].variable(name, 0).unwrap().clone()
+    h.loc.provide("//Vars//p").unwrap()[0].requires[0]
+        .variable(name, 0)
+        .unwrap()
+        .clone()
 }
 
 #[test]
 fn serialize_a_variable() {
     let v = var("var1");
-    assert_eq!((v.name.as_str(), v.ty.as_str(), v.required), ("var1", "str", true));
-    assert_eq!((v.default.clone(), v.value.clone(), v.error.clone(), v.from_xpath.clone()), (None, None, None, None));
+    assert_eq!(
+        (v.name.as_str(), v.ty.as_str(), v.required),
+        ("var1", "str", true)
+    );
+    assert_eq!(
+        (
+            v.default.clone(),
+            v.value.clone(),
+            v.error.clone(),
+            v.from_xpath.clone()
+        ),
+        (None, None, None, None)
+    );
     assert!(v.extra.is_empty());
     assert_eq!(v.xpath, "/vm/Vars/A/p/r/var1");
 }
@@ -644,8 +959,25 @@ fn serialize_a_variable_with_default_and_extra() {
 #[test]
 fn serialize_a_variable_error_after_validation() {
     let h = location(&[VARS]);
-    let v = h.loc.provide_call_validate("//Vars//p", &Values::new().set("//var3", "x").set("//var4", "y"), 0).unwrap();
-    assert_eq!(v.provide("p").unwrap().require("r").unwrap().variable("var1", 0).unwrap().error.as_deref(), Some("var1 is required"));
+    let v = h
+        .loc
+        .provide_call_validate(
+            "//Vars//p",
+            &Values::new().set("//var3", "x").set("//var4", "y"),
+            0,
+        )
+        .unwrap();
+    assert_eq!(
+        v.provide("p")
+            .unwrap()
+            .require("r")
+            .unwrap()
+            .variable("var1", 0)
+            .unwrap()
+            .error
+            .as_deref(),
+        Some("var1 is required")
+    );
 }
 
 #[test]

@@ -11,10 +11,16 @@ fn v(ty: VarType) -> VariableDef {
 #[test]
 fn strings_render_scalars_as_text() {
     let s = v(VarType::Str).with_default("default1");
-    assert_eq!(s.check(s.default.as_ref().unwrap()), Ok(Value::from("default1")));
+    assert_eq!(
+        s.check(s.default.as_ref().unwrap()),
+        Ok(Value::from("default1"))
+    );
     assert_eq!(s.check(&Value::Int(1)), Ok(Value::from("1")));
     assert_eq!(s.check(&Value::Int(45)), Ok(Value::from("45")));
-    assert_eq!(s.check(&Value::from("default3")), Ok(Value::from("default3")));
+    assert_eq!(
+        s.check(&Value::from("default3")),
+        Ok(Value::from("default3"))
+    );
 }
 
 #[test]
@@ -32,7 +38,10 @@ fn floats_accept_decimals() {
     assert_eq!(f.check(&Value::Float(10.2)), Ok(Value::Float(10.2)));
     assert_eq!(f.check(&Value::from("20.4500")), Ok(Value::Float(20.45)));
     assert_eq!(f.check(&Value::Int(30)), Ok(Value::Float(30.0)));
-    assert_eq!(f.check(&Value::from("foo")), Err("v must be a float".into()));
+    assert_eq!(
+        f.check(&Value::from("foo")),
+        Err("v must be a float".into())
+    );
 }
 
 #[test]
@@ -51,8 +60,14 @@ fn bools_map_the_original_spellings_and_reject_others() {
 #[test]
 fn lists_hold_values_of_their_inner_type() {
     let l = v(VarType::List(Box::new(VariableDef::new("i", VarType::Str))));
-    assert_eq!(l.check(&Value::from(vec![1i64])), Ok(Value::from(vec!["1"])));
-    assert_eq!(l.check(&Value::from(vec!["foo", "bar"])), Ok(Value::from(vec!["foo", "bar"])));
+    assert_eq!(
+        l.check(&Value::from(vec![1i64])),
+        Ok(Value::from(vec!["1"]))
+    );
+    assert_eq!(
+        l.check(&Value::from(vec!["foo", "bar"])),
+        Ok(Value::from(vec!["foo", "bar"]))
+    );
 }
 
 #[test]
@@ -61,24 +76,43 @@ fn list_elements_are_validated() {
     inner.rules.max = Some(Value::Int(5));
     let l = v(VarType::List(Box::new(inner)));
     assert!(l.check(&Value::from(vec!["foo", "bar"])).is_err());
-    assert_eq!(l.check(&Value::from(vec![1i64, 2, 3])), Ok(Value::from(vec![1i64, 2, 3])));
+    assert_eq!(
+        l.check(&Value::from(vec![1i64, 2, 3])),
+        Ok(Value::from(vec![1i64, 2, 3]))
+    );
     assert!(l.check(&Value::from(vec![1i64, 22, 35])).is_err());
 }
 
 #[test]
 fn lists_of_lists() {
-    let inner = VariableDef::new("inner", VarType::List(Box::new(VariableDef::new("s", VarType::Str))));
+    let inner = VariableDef::new(
+        "inner",
+        VarType::List(Box::new(VariableDef::new("s", VarType::Str))),
+    );
     let l = v(VarType::List(Box::new(inner)));
-    let value = Value::List(vec![Value::from(vec!["v1", "v2"]), Value::from(vec!["test", "str"])]);
+    let value = Value::List(vec![
+        Value::from(vec!["v1", "v2"]),
+        Value::from(vec!["test", "str"]),
+    ]);
     assert_eq!(l.check(&value), Ok(value.clone()));
-    let value = Value::List(vec![Value::from(vec!["str1"]), Value::from(vec!["str2", "str3"]), Value::from(vec!["str4"])]);
+    let value = Value::List(vec![
+        Value::from(vec!["str1"]),
+        Value::from(vec!["str2", "str3"]),
+        Value::from(vec!["str4"]),
+    ]);
     assert_eq!(l.check(&value), Ok(value.clone()));
-    assert_eq!(l.check(&Value::List(vec![Value::from("x")])), Err("0 must be a list (instead of str)".into()));
+    assert_eq!(
+        l.check(&Value::List(vec![Value::from("x")])),
+        Err("0 must be a list (instead of str)".into())
+    );
 }
 
 #[test]
 fn required_strings_need_a_value() {
-    assert_eq!(VariableDef::new("str", VarType::Str).check(&Value::Null), Err("str is required".into()));
+    assert_eq!(
+        VariableDef::new("str", VarType::Str).check(&Value::Null),
+        Err("str is required".into())
+    );
 }
 
 #[test]
@@ -109,5 +143,8 @@ fn custom_validation_is_written_as_rules() {
     assert!(five.check(&Value::Int(5)).is_ok());
     let mut pat = v(VarType::Str);
     pat.rules.pattern = Some(Pattern::new("foo$", None).unwrap());
-    assert_eq!(pat.check(&Value::from("bar")), Err("v must match foo$ (current value is bar)".into()));
+    assert_eq!(
+        pat.check(&Value::from("bar")),
+        Err("v must match foo$ (current value is bar)".into())
+    );
 }

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use armonic_lifecycle::{
-    CallOptions, CommandOutcome, CommandRunner, CommandSpec, Config, Level, Location, MemorySink, OsType, Stream,
-    Values, format,
+    CallOptions, CommandOutcome, CommandRunner, CommandSpec, Config, Level, Location, MemorySink,
+    OsType, Stream, Values, format,
 };
 
 /// A location named `vm` on `os`, with `files` (lifecycle TOML texts) and an optional state dir.
@@ -59,7 +59,10 @@ impl Harness {
     }
 
     pub fn current(&self, lifecycle: &str) -> String {
-        self.loc.stack(lifecycle).and_then(|s| s.last().map(|s| s.to_string())).unwrap_or_default()
+        self.loc
+            .stack(lifecycle)
+            .and_then(|s| s.last().map(|s| s.to_string()))
+            .unwrap_or_default()
     }
 }
 
@@ -85,7 +88,11 @@ impl RecordingRunner {
 }
 
 impl CommandRunner for RecordingRunner {
-    fn run(&self, spec: &CommandSpec, output: &mut dyn FnMut(Stream, &str)) -> std::io::Result<CommandOutcome> {
+    fn run(
+        &self,
+        spec: &CommandSpec,
+        output: &mut dyn FnMut(Stream, &str),
+    ) -> std::io::Result<CommandOutcome> {
         let line = spec.display();
         self.commands.lock().unwrap().push(line.clone());
         output(Stream::Stdout, &format!("ran {line}"));
