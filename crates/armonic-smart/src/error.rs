@@ -1,0 +1,50 @@
+//! Errors of a deployment.
+
+use thiserror::Error;
+
+use crate::agent::AgentError;
+
+/// Why a deployment could not be resolved.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The frontend gave up (end of input, no answer unattended…). Nothing ran.
+    #[error("deployment aborted: {0}")]
+    Aborted(String),
+    /// The mesh has no location.
+    #[error("no location to deploy on")]
+    NoLocations,
+    /// No provide matches the address on the location, and no other location can be chosen.
+    #[error("no provide matches {xpath} on location {location}{}", .required_by.as_ref().map(|r| format!(" (required by {r})")).unwrap_or_default())]
+    NotFound {
+        /// The generic address.
+        xpath: String,
+        /// The location.
+        location: String,
+        /// The provide that requires it.
+        required_by: Option<String>,
+    },
+    /// An agent failed to answer.
+    #[error("location {location}: {source}")]
+    Agent {
+        /// The location.
+        location: String,
+        /// What it said.
+        source: AgentError,
+    },
+    /// The agent refuses values no question can fix.
+    #[error("location {location} refuses the values of {xpath}: {errors}")]
+    Refused {
+        /// The location.
+        location: String,
+        /// The provide.
+        xpath: String,
+        /// The errors.
+        errors: String,
+    },
+}
+
+impl From<crate::question::Abort> for Error {
+    fn from(a: crate::question::Abort) -> Self {
+        Error::Aborted(a.0)
+    }
+}

@@ -1,0 +1,65 @@
+//! # armonic-smart
+//!
+//! The deployment engine. Given a generic provide address (`//WebSite//start`), it builds the
+//! deployment tree across locations, asks a [`Frontend`] only what it cannot infer, validates
+//! every node with its agent, and produces a [`Plan`]: a DAG of provide calls with their final
+//! values. [`Plan::execute`] runs it (children first, independent branches at once) and
+//! [`Plan::record`] holds every answer, to save and replay.
+//!
+//! Agents are reached through the [`Agent`] and [`Mesh`] traits: no network code here.
+//!
+//! Where to start reading: [`resolve`] (the algorithm), `tree.rs` (nodes and how variables are
+//! linked), [`Plan`], `exec.rs`, [`Record`].
+//!
+//! ```no_run
+//! # fn demo(mesh: &dyn armonic_smart::Mesh) -> Result<(), armonic_smart::Error> {
+//! use armonic_smart::{Autofill, Options, resolve};
+//! let mut frontend = Autofill::default();
+//! let mut plan = resolve(mesh, "//WebSite//start", &mut frontend, &Options::default())?;
+//! println!("{}", plan.render());
+//! let outcome = plan.execute(mesh, &mut frontend, 4);
+//! println!("{:?}", outcome.result);
+//! # Ok(()) }
+//! ```
+
+mod agent;
+mod embedded;
+mod error;
+mod exec;
+mod plan;
+mod question;
+mod record;
+mod resolve;
+mod tree;
+
+pub use agent::{Agent, AgentError, Mesh};
+pub use embedded::{Embedded, EmbeddedAgent};
+pub use error::Error;
+pub use exec::{Outcome, Status, StepOutcome};
+pub use plan::{Plan, Step};
+pub use question::{
+    Abort, Answer, Autofill, Choice, Event, Frontend, Question, VariableQuestion, describe,
+};
+pub use record::{FORMAT, Record};
+pub use resolve::Options;
+
+/// Resolves a deployment of `root` on `mesh`, asking `frontend` what cannot be inferred.
+///
+/// Nothing is called: the agents are only asked for their provides, paths and validations.
+pub fn resolve(
+    mesh: &dyn Mesh,
+    root: &str,
+    frontend: &mut dyn Frontend,
+    options: &Options,
+) -> Result<Plan, Error> {
+    let mut resolver = resolve::Resolver::new(mesh, frontend, root, options);
+    resolver.resolve(0)?;
+    let (nodes, vars, record) = resolver.finish();
+    Ok(Plan::new(
+        options.id.clone(),
+        root.to_owned(),
+        nodes,
+        vars,
+        record,
+    ))
+}

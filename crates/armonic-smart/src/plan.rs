@@ -1,0 +1,244 @@
+//! The plan: the resolved deployment as a DAG of provide calls with their final values.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use armonic_lifecycle::{Value, Values};
+use petgraph::algo::toposort;
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::Serialize;
+
+use crate::record::Record;
+use crate::resolve::{effective, values_of};
+use crate::tree::{Node, Role, Var};
+
+/// One provide call of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    /// Node id (`node_0_1`).
+    pub node: String,
+    /// The generic address it answers.
+    pub generic: String,
+    /// The provide called, relative (`WebServer/Active/start`).
+    pub xpath: String,
+    /// Location.
+    pub location: String,
+    /// States the call enters, as planned.
+    pub enters: Vec<String>,
+    /// Node ids of the steps that must finish first.
+    pub after: Vec<String>,
+}
+
+/// A resolved deployment, ready to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The deployment id.
+    pub id: String,
+    /// The generic address deployed.
+    pub root: String,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) vars: Vec<Var>,
+    /// Steps, in the order the original ran them (children before parents).
+    pub(crate) order: Vec<usize>,
+    pub(crate) graph: DiGraph<usize, ()>,
+    pub(crate) index: HashMap<usize, NodeIndex>,
+    /// Every answer, to save and replay.
+    pub record: Record,
+}
+
+impl Plan {
+    pub(crate) fn new(
+        id: String,
+        root: String,
+        nodes: Vec<Node>,
+        vars: Vec<Var>,
+        record: Record,
+    ) -> Plan {
+        let mut order = Vec::new();
+        post_order(&nodes, 0, &mut order);
+        let steps: Vec<usize> = order
+            .into_iter()
+            .filter(|&n| nodes[n].manage && nodes[n].call)
+            .collect();
+        let mut graph = DiGraph::new();
+        let index: HashMap<usize, NodeIndex> =
+            steps.iter().map(|&n| (n, graph.add_node(n))).collect();
+        // A step runs after the steps below it in the tree.
+        for &n in &steps {
+            let mut up = nodes[n].parent.map(|p| p.0);
+            while let Some(p) = up {
+                if let Some(&pi) = index.get(&p) {
+                    graph.update_edge(index[&n], pi, ());
+                    break;
+                }
+                up = nodes[p].parent.map(|x| x.0);
+            }
+        }
+        // Steps on the same lifecycle of the same location run in tree order: each was planned
+        // knowing what the earlier ones enter.
+        let mut last: HashMap<(String, String), usize> = HashMap::new();
+        for &n in &steps {
+            let key = (
+                nodes[n].location.clone().unwrap_or_default(),
+                nodes[n].lifecycle().to_owned(),
+            );
+            if let Some(prev) = last.insert(key, n) {
+                graph.update_edge(index[&prev], index[&n], ());
+            }
+        }
+        Plan {
+            id,
+            root,
+            nodes,
+            vars,
+            order: steps,
+            graph,
+            index,
+            record,
+        }
+    }
+
+    /// True when nothing will be called (the root was declined).
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Whether the root provide is called.
+    pub fn root_called(&self) -> bool {
+        self.nodes[0].manage && self.nodes[0].call
+    }
+
+    /// The root provide's relative address, once chosen.
+    pub fn root_xpath(&self) -> Option<&str> {
+        self.nodes[0].xpath.as_deref()
+    }
+
+    /// The steps, children before parents.
+    pub fn steps(&self) -> Vec<Step> {
+        self.order
+            .iter()
+            .map(|&n| {
+                let node = &self.nodes[n];
+                let after = self
+                    .graph
+                    .neighbors_directed(self.index[&n], petgraph::Direction::Incoming)
+                    .map(|i| self.nodes[self.graph[i]].id.clone())
+                    .collect::<Vec<_>>();
+                let mut after = after;
+                after.sort();
+                Step {
+                    node: node.id.clone(),
+                    generic: node.generic.clone(),
+                    xpath: node.xpath.clone().unwrap_or_default(),
+                    location: node.location.clone().unwrap_or_default(),
+                    enters: node.enters.clone(),
+                    after,
+                }
+            })
+            .collect()
+    }
+
+    /// Node ids in an order where every step comes after the steps it depends on.
+    pub fn topological_order(&self) -> Vec<String> {
+        match toposort(&self.graph, None) {
+            Ok(order) => order
+                .into_iter()
+                .map(|i| self.nodes[self.graph[i]].id.clone())
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Whether the dependency graph has no cycle (always true by construction).
+    pub fn is_acyclic(&self) -> bool {
+        toposort(&self.graph, None).is_ok()
+    }
+
+    pub(crate) fn node_values(&self, n: usize) -> Values {
+        values_of(&self.nodes, &self.vars, &self.nodes[n].vars)
+    }
+
+    /// Values of every step, as they stand (returned values appear once their step ran).
+    pub fn values(&self) -> Vec<(String, Values)> {
+        self.order
+            .iter()
+            .map(|&n| (self.nodes[n].id.clone(), self.node_values(n)))
+            .collect()
+    }
+
+    /// The plan as a tree: each node with its location, the states it enters and its values.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "Deployment of {} ({} calls)",
+            self.root,
+            self.order.len()
+        );
+        self.render_node(0, &mut out);
+        let order: Vec<String> = self
+            .order
+            .iter()
+            .map(|&n| self.nodes[n].id.clone())
+            .collect();
+        let _ = writeln!(out, "Order: {}", order.join(", "));
+        out
+    }
+
+    fn render_node(&self, n: usize, out: &mut String) {
+        let node = &self.nodes[n];
+        let pad = "  ".repeat(node.depth);
+        if !node.manage {
+            let _ = writeln!(out, "{pad}{} {} (not managed)", node.id, node.generic);
+            return;
+        }
+        let xpath = node.xpath.as_deref().unwrap_or(&node.generic);
+        let location = node.location.as_deref().unwrap_or("?");
+        let called = if node.call { "" } else { " (not called)" };
+        let _ = writeln!(out, "{pad}{} {xpath} on {location}{called}", node.id);
+        if !node.enters.is_empty() {
+            let _ = writeln!(out, "{pad}  enters: {}", node.enters.join(", "));
+        }
+        for &v in &node.vars {
+            let var = &self.vars[v];
+            let set = if var.set > 0 {
+                format!("[{}]", var.set)
+            } else {
+                String::new()
+            };
+            let what = match (var.role, effective(&self.nodes, &self.vars, v)) {
+                (Role::Ret { group, instance }, None) => {
+                    let child = node
+                        .groups
+                        .get(group)
+                        .and_then(|g| g.children.get(instance));
+                    format!(
+                        "returned by {}",
+                        child.map_or("?", |&c| self.nodes[c].id.as_str())
+                    )
+                }
+                (_, Some(value)) => value_text(&value),
+                (_, None) => "(default)".into(),
+            };
+            let _ = writeln!(out, "{pad}  {}{set} = {what}", var.xpath);
+        }
+        for g in &node.groups {
+            for &c in &g.children {
+                self.render_node(c, out);
+            }
+        }
+    }
+}
+
+fn value_text(v: &Value) -> String {
+    v.to_string()
+}
+
+fn post_order(nodes: &[Node], n: usize, out: &mut Vec<usize>) {
+    for g in &nodes[n].groups {
+        for &c in &g.children {
+            post_order(nodes, c, out);
+        }
+    }
+    out.push(n);
+}

@@ -1,0 +1,267 @@
+//! Questions the engine asks a frontend, and what it tells it as the deployment goes.
+
+use armonic_lifecycle::{LogRecord, Value};
+use serde::Serialize;
+use thiserror::Error;
+
+/// A choice offered by a specialize question.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Choice {
+    /// Relative address of the provide.
+    pub xpath: String,
+    /// Its label, if it has one.
+    pub label: Option<String>,
+}
+
+/// A variable whose value is asked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VariableQuestion {
+    /// Relative address (`WebServer/Configured/enter/conf/port`).
+    pub xpath: String,
+    /// Value set index.
+    pub index: usize,
+    /// Name.
+    pub name: String,
+    /// Label to show (the name when it has none).
+    pub label: String,
+    /// Help text.
+    pub help: Option<String>,
+    /// Type name.
+    pub ty: String,
+    /// Whether a value is needed.
+    pub required: bool,
+    /// Accepted values, if restricted.
+    pub choices: Vec<Value>,
+    /// The proposed value: a value linked from elsewhere in the deployment, or the default.
+    pub suggestion: Option<Value>,
+    /// Why the previous answer was refused.
+    pub error: Option<String>,
+}
+
+/// What the engine needs to know. `depth` is the node's depth in the tree (for indentation).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "question", rename_all = "snake_case")]
+pub enum Question {
+    /// Should this provide be configured and called? (answer: [`Answer::Yes`] / [`Answer::No`])
+    Manage {
+        /// Node id (`node_0_1`).
+        node: String,
+        /// Depth in the tree.
+        depth: usize,
+        /// The generic address asked for.
+        xpath: String,
+    },
+    /// On which location? (answer: [`Answer::Location`])
+    Location {
+        /// Node id.
+        node: String,
+        /// Depth in the tree.
+        depth: usize,
+        /// The generic address.
+        xpath: String,
+        /// Known locations.
+        choices: Vec<String>,
+        /// The proposed one.
+        suggestion: Option<String>,
+        /// Why the previous answer was refused.
+        error: Option<String>,
+    },
+    /// Several provides match: which one? (answer: [`Answer::Choice`])
+    Specialize {
+        /// Node id.
+        node: String,
+        /// Depth in the tree.
+        depth: usize,
+        /// The generic address.
+        xpath: String,
+        /// The matching provides.
+        choices: Vec<Choice>,
+    },
+    /// How many instances of a require? (answer: [`Answer::Count`], or [`Answer::Locations`]
+    /// for external requires: one location per instance)
+    Multiplicity {
+        /// Node id.
+        node: String,
+        /// Depth in the tree.
+        depth: usize,
+        /// Relative address of the require.
+        require: String,
+        /// The provide each instance calls (empty for simple requires).
+        provide_xpath: String,
+        /// Whether each instance goes on a location to choose.
+        external: bool,
+        /// Fewest and most instances.
+        min: u32,
+        /// Most instances.
+        max: u32,
+        /// Proposed number.
+        suggestion: usize,
+        /// Known locations (external requires).
+        choices: Vec<String>,
+        /// Proposed locations (external requires), one per suggested instance.
+        suggested_locations: Vec<String>,
+        /// Why the previous answer was refused.
+        error: Option<String>,
+    },
+    /// A value (answer: [`Answer::Value`]).
+    Value {
+        /// Node id.
+        node: String,
+        /// Depth in the tree.
+        depth: usize,
+        /// The variable.
+        variable: VariableQuestion,
+    },
+    /// Call this provide when the deployment runs? (answer: [`Answer::Yes`] / [`Answer::No`])
+    Call {
+        /// Node id.
+        node: String,
+        /// Depth in the tree.
+        depth: usize,
+        /// The generic address.
+        xpath: String,
+    },
+}
+
+impl Question {
+    /// The suggested answer, when there is one (what `--autofill` takes).
+    pub fn suggested(&self) -> Option<Answer> {
+        match self {
+            Question::Manage { .. } | Question::Call { .. } => Some(Answer::Yes),
+            Question::Location { suggestion, .. } => suggestion.clone().map(Answer::Location),
+            Question::Specialize { choices, .. } => {
+                choices.first().map(|c| Answer::Choice(c.xpath.clone()))
+            }
+            Question::Multiplicity {
+                external,
+                suggestion,
+                suggested_locations,
+                ..
+            } => Some(if *external {
+                Answer::Locations(suggested_locations.clone())
+            } else {
+                Answer::Count(*suggestion)
+            }),
+            Question::Value { variable, .. } => match (&variable.suggestion, variable.required) {
+                (Some(v), _) => Some(Answer::Value(v.clone())),
+                (None, false) => Some(Answer::Value(Value::Null)),
+                (None, true) => None,
+            },
+        }
+    }
+
+    /// Why the previous answer to this question was refused, if it was.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Question::Location { error, .. } | Question::Multiplicity { error, .. } => {
+                error.as_deref()
+            }
+            Question::Value { variable, .. } => variable.error.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// An answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Answer {
+    /// Yes (manage, call).
+    Yes,
+    /// No (manage, call).
+    No,
+    /// A location name.
+    Location(String),
+    /// A provide's relative address (specialize).
+    Choice(String),
+    /// A number of instances.
+    Count(usize),
+    /// One location per instance.
+    Locations(Vec<String>),
+    /// A value.
+    Value(Value),
+}
+
+/// The frontend gave up; the deployment stops before running anything.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{0}")]
+pub struct Abort(pub String);
+
+/// Something that happened, for the frontend to show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A problem the user may fix by answering again (no provide found on a location…).
+    Notice(String),
+    /// A step starts.
+    StepStarted {
+        /// Node id.
+        node: String,
+        /// Location.
+        location: String,
+        /// Provide address (relative).
+        xpath: String,
+    },
+    /// A log line of a running step.
+    Log(LogRecord),
+    /// A step finished.
+    StepDone {
+        /// Node id.
+        node: String,
+        /// Provide address (relative).
+        xpath: String,
+        /// What it returned.
+        returned: Option<Value>,
+    },
+    /// A step failed.
+    StepFailed {
+        /// Node id.
+        node: String,
+        /// Provide address (relative).
+        xpath: String,
+        /// The error.
+        error: String,
+    },
+}
+
+/// A frontend: answers questions and shows events.
+pub trait Frontend {
+    /// Answers `question`, or gives up.
+    fn ask(&mut self, question: &Question) -> Result<Answer, Abort>;
+    /// Shows `event`.
+    fn notify(&mut self, event: &Event);
+}
+
+/// Answers every question with its suggestion and gives up when there is none (or when a
+/// suggested answer was refused): fully unattended runs.
+#[derive(Debug, Default)]
+pub struct Autofill {
+    /// Events received, kept for inspection.
+    pub events: Vec<Event>,
+}
+
+impl Frontend for Autofill {
+    fn ask(&mut self, q: &Question) -> Result<Answer, Abort> {
+        if let Some(e) = q.error() {
+            return Err(Abort(format!("no acceptable answer: {e}")));
+        }
+        q.suggested()
+            .ok_or_else(|| Abort(format!("nothing to answer unattended: {}", describe(q))))
+    }
+
+    fn notify(&mut self, event: &Event) {
+        self.events.push(event.clone());
+    }
+}
+
+/// One line describing a question, for messages.
+pub fn describe(q: &Question) -> String {
+    match q {
+        Question::Manage { xpath, .. } => format!("configure and call '{xpath}'?"),
+        Question::Location { xpath, .. } => format!("location of '{xpath}'"),
+        Question::Specialize { xpath, .. } => format!("which provide for '{xpath}'"),
+        Question::Multiplicity { require, .. } => format!("how many instances of {require}"),
+        Question::Value { variable, .. } => {
+            format!("value of {} ({})", variable.label, variable.xpath)
+        }
+        Question::Call { xpath, .. } => format!("call '{xpath}'?"),
+    }
+}

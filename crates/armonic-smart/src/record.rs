@@ -1,0 +1,232 @@
+//! Deployment records: every answer of a deployment, to save and replay (`docs/deployment-record.md`).
+//!
+//! The format is the original armonic's: sections of `[key, value]` pairs whose key is a node
+//! id, a `/`, and an address (`node_0_1///WebServer//start`, `node_0/Proxy/Configured/enter/websites`).
+//! Records written by the original replay here; ours add a `call` section and a header.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use armonic_lifecycle::Value;
+use serde::{Deserialize, Serialize};
+
+/// Current version of the record format.
+pub const FORMAT: u32 = 1;
+
+/// The answers of a deployment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Format version ([`FORMAT`]); absent in the original's files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub armonic_deployment: Option<u32>,
+    /// The generic address deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    /// Manage answers: `node/generic` → bool.
+    #[serde(default)]
+    pub manage: Vec<(String, bool)>,
+    /// Locations: `node/generic` → location.
+    #[serde(default)]
+    pub lfm: Vec<(String, String)>,
+    /// Chosen provides: `node/generic` → `node/xpath`.
+    #[serde(default)]
+    pub specialize: Vec<(String, String)>,
+    /// Instances: `node/require` → a count, or the list of locations of external instances.
+    #[serde(default)]
+    pub multiplicity: Vec<(String, serde_json::Value)>,
+    /// Values: `node/variable` → `{set index: value}`.
+    #[serde(default)]
+    pub variables: Vec<(String, BTreeMap<String, Value>)>,
+    /// Call answers: `node/generic` → bool.
+    #[serde(default)]
+    pub call: Vec<(String, bool)>,
+    /// For reading only: returned values and where they came from.
+    #[serde(default)]
+    pub provide_ret: Vec<(String, String)>,
+    /// For reading only: host values filled by the engine.
+    #[serde(default)]
+    pub variables_host: Vec<(String, BTreeMap<String, Value>)>,
+    /// For reading only: node ids of the replayed record → node ids of this deployment.
+    #[serde(default)]
+    pub mapping: Vec<(String, String)>,
+}
+
+impl Record {
+    /// An empty record of the current format for `root`.
+    pub fn new(root: &str) -> Record {
+        Record {
+            armonic_deployment: Some(FORMAT),
+            root: Some(root.to_owned()),
+            ..Record::default()
+        }
+    }
+
+    /// Adds `value` at set `index` of variable `key`, merging with an earlier entry.
+    pub(crate) fn push_variable(
+        section: &mut Vec<(String, BTreeMap<String, Value>)>,
+        key: String,
+        index: usize,
+        value: Value,
+    ) {
+        match section.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, m)) => {
+                m.insert(index.to_string(), value);
+            }
+            None => section.push((key, BTreeMap::from([(index.to_string(), value)]))),
+        }
+    }
+}
+
+/// The sections a replay reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Section {
+    Manage,
+    Lfm,
+    Specialize,
+    Multiplicity,
+    Variables,
+    Call,
+}
+
+/// Looks answers up in a record while a new deployment is resolved.
+///
+/// An entry matches a node when its address is the same and its node id is the node's own,
+/// or the id this node was mapped to. A node not mapped yet adopts the id of the first
+/// unused entry with its address whose id no other node adopted: this lets a record replay
+/// on a tree that gained or lost nodes.
+#[derive(Debug, Default)]
+pub(crate) struct Replay {
+    record: Record,
+    used: HashSet<(Section, usize)>,
+    old_ids: HashMap<String, String>,
+    adopted: HashSet<String>,
+    pub mapping: Vec<(String, String)>,
+}
+
+fn split(key: &str) -> (&str, &str) {
+    key.split_once('/').unwrap_or((key, ""))
+}
+
+impl Replay {
+    pub fn new(record: Record) -> Replay {
+        Replay {
+            record,
+            ..Replay::default()
+        }
+    }
+
+    fn keys(&self, section: Section) -> Vec<&str> {
+        let r = &self.record;
+        match section {
+            Section::Manage => r.manage.iter().map(|(k, _)| k.as_str()).collect(),
+            Section::Lfm => r.lfm.iter().map(|(k, _)| k.as_str()).collect(),
+            Section::Specialize => r.specialize.iter().map(|(k, _)| k.as_str()).collect(),
+            Section::Multiplicity => r.multiplicity.iter().map(|(k, _)| k.as_str()).collect(),
+            Section::Variables => r.variables.iter().map(|(k, _)| k.as_str()).collect(),
+            Section::Call => r.call.iter().map(|(k, _)| k.as_str()).collect(),
+        }
+    }
+
+    fn find(&mut self, section: Section, node: &str, xpath: &str) -> Option<usize> {
+        let keys = self.keys(section);
+        let mapped = self.old_ids.get(node).cloned();
+        let mine = mapped.clone().unwrap_or_else(|| node.to_owned());
+        let free = |n: &str| mapped.as_deref() == Some(n) || !self.adopted.contains(n);
+        let unused = |i: usize| !self.used.contains(&(section, i));
+        let exact = keys.iter().enumerate().find(|(i, k)| {
+            let (n, x) = split(k);
+            x == xpath && n == mine && unused(*i) && free(n)
+        });
+        let (index, old) = match exact {
+            Some((i, k)) => (i, split(k).0.to_owned()),
+            None if mapped.is_none() => {
+                let (i, k) = keys.iter().enumerate().find(|(i, k)| {
+                    let (n, x) = split(k);
+                    x == xpath && unused(*i) && !self.adopted.contains(n)
+                })?;
+                (i, split(k).0.to_owned())
+            }
+            None => return None,
+        };
+        if mapped.is_none() {
+            if old != node {
+                self.mapping.push((old.clone(), node.to_owned()));
+            }
+            self.old_ids.insert(node.to_owned(), old.clone());
+            self.adopted.insert(old);
+        }
+        self.used.insert((section, index));
+        Some(index)
+    }
+
+    pub fn manage(&mut self, node: &str, xpath: &str) -> Option<bool> {
+        self.find(Section::Manage, node, xpath)
+            .map(|i| self.record.manage[i].1)
+    }
+
+    pub fn call(&mut self, node: &str, xpath: &str) -> Option<bool> {
+        self.find(Section::Call, node, xpath)
+            .map(|i| self.record.call[i].1)
+    }
+
+    pub fn location(&mut self, node: &str, xpath: &str) -> Option<String> {
+        self.find(Section::Lfm, node, xpath)
+            .map(|i| self.record.lfm[i].1.clone())
+    }
+
+    pub fn specialize(&mut self, node: &str, xpath: &str) -> Option<String> {
+        self.find(Section::Specialize, node, xpath)
+            .map(|i| split(&self.record.specialize[i].1).1.to_owned())
+    }
+
+    pub fn multiplicity(&mut self, node: &str, require: &str) -> Option<serde_json::Value> {
+        self.find(Section::Multiplicity, node, require)
+            .map(|i| self.record.multiplicity[i].1.clone())
+    }
+
+    /// All recorded sets of a variable of `node`.
+    pub fn variable(&mut self, node: &str, xpath: &str) -> Option<BTreeMap<String, Value>> {
+        self.find(Section::Variables, node, xpath)
+            .map(|i| self.record.variables[i].1.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_found_by_node_and_address_then_adopted_by_address() {
+        let record = Record {
+            manage: vec![
+                ("node_0///A//x".into(), true),
+                ("node_0_3///B//y".into(), false),
+            ],
+            ..Record::default()
+        };
+        let mut r = Replay::new(record);
+        assert_eq!(r.manage("node_0", "//A//x"), Some(true));
+        assert_eq!(r.manage("node_0", "//A//x"), None, "an entry is used once");
+        assert_eq!(r.manage("node_0_1", "//B//y"), Some(false));
+        assert_eq!(
+            r.mapping,
+            vec![("node_0_3".to_owned(), "node_0_1".to_owned())]
+        );
+    }
+
+    #[test]
+    fn the_original_record_format_reads() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/armonic-deployment-website.json"
+        ))
+        .unwrap();
+        let record: Record = serde_json::from_str(&text).unwrap();
+        assert_eq!(record.specialize.len(), 3);
+        assert_eq!(record.variables[0].1.get("0"), Some(&Value::Int(80)));
+        let mut r = Replay::new(record);
+        assert_eq!(
+            r.specialize("node_0", "//WebSite//start").as_deref(),
+            Some("WebSite/Active/start")
+        );
+    }
+}

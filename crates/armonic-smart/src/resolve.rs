@@ -1,0 +1,945 @@
+//! Resolution: from one generic provide address to a complete deployment tree, asking the
+//! frontend only what cannot be inferred (see `docs/deployments.md`).
+//!
+//! Steps per node, depth first: manage → location → specialize → requires → for each local
+//! or external require: multiplicity and children (each resolved in turn) → validation →
+//! call. A node's children are resolved (and will run) before it, like the original.
+
+use std::collections::{HashMap, HashSet};
+
+use armonic_lifecycle::address::relative;
+use armonic_lifecycle::info::{ProvideInfo, VariableInfo};
+use armonic_lifecycle::paths::Move;
+use armonic_lifecycle::{Nargs, Value, Values};
+
+use crate::agent::{Agent, Mesh};
+use crate::error::Error;
+use crate::question::{Answer, Choice, Event, Frontend, Question, VariableQuestion};
+use crate::record::{Record, Replay};
+use crate::tree::{Group, Node, Role, Var};
+
+/// Options of a deployment.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Identifier attached to every call and log line.
+    pub id: String,
+    /// Answers to replay.
+    pub replay: Option<Record>,
+    /// Manage every provide without asking.
+    pub manage: bool,
+}
+
+pub(crate) struct Resolver<'a> {
+    mesh: &'a dyn Mesh,
+    fe: &'a mut dyn Frontend,
+    pub nodes: Vec<Node>,
+    pub vars: Vec<Var>,
+    hosts: HashMap<String, String>,
+    /// States that earlier calls will have entered, by (location, lifecycle).
+    projected: HashMap<(String, String), HashSet<String>>,
+    by_xpath: HashMap<String, Vec<usize>>,
+    replay: Option<Replay>,
+    pub record: Record,
+    manage_all: bool,
+}
+
+fn state_of(provide_xpath: &str) -> &str {
+    relative(provide_xpath)
+        .split('/')
+        .nth(1)
+        .unwrap_or_default()
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(
+        mesh: &'a dyn Mesh,
+        fe: &'a mut dyn Frontend,
+        root: &str,
+        options: &Options,
+    ) -> Resolver<'a> {
+        Resolver {
+            mesh,
+            fe,
+            nodes: vec![Node::new("node_0".into(), 0, root.to_owned(), None)],
+            vars: Vec::new(),
+            hosts: HashMap::new(),
+            projected: HashMap::new(),
+            by_xpath: HashMap::new(),
+            replay: options.replay.clone().map(Replay::new),
+            record: Record::new(root),
+            manage_all: options.manage,
+        }
+    }
+
+    pub fn finish(mut self) -> (Vec<Node>, Vec<Var>, Record) {
+        if let Some(r) = &self.replay {
+            self.record.mapping = r.mapping.clone();
+        }
+        (self.nodes, self.vars, self.record)
+    }
+
+    fn agent(&self, location: &str) -> Result<&'a dyn Agent, Error> {
+        self.mesh.agent(location).ok_or_else(|| Error::Agent {
+            location: location.to_owned(),
+            source: crate::agent::AgentError::new("no such location"),
+        })
+    }
+
+    fn host(&mut self, location: &str) -> Result<String, Error> {
+        if let Some(h) = self.hosts.get(location) {
+            return Ok(h.clone());
+        }
+        let info = self
+            .agent(location)?
+            .info()
+            .map_err(|source| Error::Agent {
+                location: location.to_owned(),
+                source,
+            })?;
+        self.hosts
+            .insert(location.to_owned(), info.public_ip.clone());
+        Ok(info.public_ip)
+    }
+
+    fn yes_no(&mut self, q: Question) -> Result<bool, Error> {
+        loop {
+            match self.fe.ask(&q)? {
+                Answer::Yes => return Ok(true),
+                Answer::No => return Ok(false),
+                other => self
+                    .fe
+                    .notify(&Event::Notice(format!("expected yes or no, not {other:?}"))),
+            }
+        }
+    }
+
+    /// Resolves node `n` and everything below it.
+    pub fn resolve(&mut self, n: usize) -> Result<(), Error> {
+        let (id, depth, generic) = {
+            let node = &self.nodes[n];
+            (node.id.clone(), node.depth, node.generic.clone())
+        };
+        let key = self.nodes[n].key(&generic);
+
+        // manage
+        let replayed = self.replay.as_mut().and_then(|r| r.manage(&id, &generic));
+        let manage = match replayed {
+            _ if self.manage_all => true,
+            Some(m) => m,
+            None => self.yes_no(Question::Manage {
+                node: id.clone(),
+                depth,
+                xpath: generic.clone(),
+            })?,
+        };
+        self.nodes[n].manage = manage;
+        self.record.manage.push((key.clone(), manage));
+        if !manage {
+            return Ok(());
+        }
+
+        // location and specialize
+        if self.nodes[n].location.is_none() {
+            let location = self.choose_location(n, None, None)?;
+            self.nodes[n].location = Some(location);
+        }
+        let xpath = self.specialize(n)?;
+        let location = self.nodes[n].location.clone().unwrap_or_default();
+        let host = self.host(&location)?;
+        self.nodes[n].host = Some(host);
+        match self.record.lfm.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = location.clone(),
+            None => self.record.lfm.push((key.clone(), location.clone())),
+        }
+        self.record
+            .specialize
+            .push((key.clone(), format!("{id}/{xpath}")));
+
+        // requires
+        self.build_requires(n, &location, &xpath)?;
+
+        // multiplicity and children, one group at a time
+        for g in 0..self.nodes[n].groups.len() {
+            self.multiplicity(n, g)?;
+            for child in self.nodes[n].groups[g].children.clone() {
+                self.resolve(child)?;
+            }
+        }
+
+        self.validate(n)?;
+
+        // call
+        let replayed = self.replay.as_mut().and_then(|r| r.call(&id, &generic));
+        let call = match replayed {
+            Some(c) => c,
+            None => self.yes_no(Question::Call {
+                node: id,
+                depth,
+                xpath: generic,
+            })?,
+        };
+        self.nodes[n].call = call;
+        self.record.call.push((key, call));
+        if call {
+            let lifecycle = self.nodes[n].lifecycle().to_owned();
+            let enters = self.nodes[n].enters.clone();
+            self.projected
+                .entry((location, lifecycle))
+                .or_default()
+                .extend(enters);
+        }
+        Ok(())
+    }
+
+    /// Locations where `xpath` matches a provide, in mesh order.
+    fn locations_with(&self, xpath: &str) -> Vec<String> {
+        self.mesh
+            .locations()
+            .into_iter()
+            .filter(|l| {
+                self.mesh
+                    .agent(l)
+                    .is_some_and(|a| a.provide(xpath).is_ok_and(|m| !m.is_empty()))
+            })
+            .collect()
+    }
+
+    /// Asks where node `n` goes (replayed answers first; the only location when there is one).
+    fn choose_location(
+        &mut self,
+        n: usize,
+        suggestion: Option<String>,
+        error: Option<String>,
+    ) -> Result<String, Error> {
+        let locations = self.mesh.locations();
+        if locations.is_empty() {
+            return Err(Error::NoLocations);
+        }
+        let (id, depth, generic) = (
+            self.nodes[n].id.clone(),
+            self.nodes[n].depth,
+            self.nodes[n].generic.clone(),
+        );
+        if error.is_none() {
+            if let Some(l) = self.replay.as_mut().and_then(|r| r.location(&id, &generic)) {
+                if locations.contains(&l) {
+                    self.nodes[n].location_chosen = true;
+                    return Ok(l);
+                }
+                self.fe.notify(&Event::Notice(format!(
+                    "recorded location {l} of {generic} is unknown"
+                )));
+            }
+            if locations.len() == 1 {
+                return Ok(locations[0].clone());
+            }
+        }
+        let suggestion = suggestion
+            .or_else(|| self.locations_with(&generic).into_iter().next())
+            .or_else(|| locations.first().cloned());
+        let mut error = error;
+        loop {
+            let q = Question::Location {
+                node: id.clone(),
+                depth,
+                xpath: generic.clone(),
+                choices: locations.clone(),
+                suggestion: suggestion.clone(),
+                error: error.take(),
+            };
+            match self.fe.ask(&q)? {
+                Answer::Location(l) if locations.contains(&l) => {
+                    self.nodes[n].location_chosen = true;
+                    return Ok(l);
+                }
+                Answer::Location(l) => {
+                    error = Some(format!(
+                        "unknown location {l} (known: {})",
+                        locations.join(", ")
+                    ))
+                }
+                other => error = Some(format!("expected a location, not {other:?}")),
+            }
+        }
+    }
+
+    fn specialize(&mut self, n: usize) -> Result<String, Error> {
+        let (id, depth, generic) = (
+            self.nodes[n].id.clone(),
+            self.nodes[n].depth,
+            self.nodes[n].generic.clone(),
+        );
+        loop {
+            let location = self.nodes[n].location.clone().unwrap_or_default();
+            let agent = self.agent(&location)?;
+            let matches = agent.provide(&generic).map_err(|source| Error::Agent {
+                location: location.clone(),
+                source,
+            })?;
+            let choice = match matches.len() {
+                0 => {
+                    let required_by = self.nodes[n]
+                        .parent
+                        .and_then(|(p, _, _)| self.nodes[p].xpath.clone());
+                    let os = agent
+                        .info()
+                        .map(|i| format!("{} {}", i.os_type, i.os_release.unwrap_or_default()))
+                        .unwrap_or_default();
+                    let msg = format!(
+                        "no provide matches {generic} on location {location} ({})",
+                        os.trim()
+                    );
+                    if !self.nodes[n].location_chosen || self.mesh.locations().len() < 2 {
+                        return Err(Error::NotFound {
+                            xpath: generic,
+                            location,
+                            required_by,
+                        });
+                    }
+                    self.fe.notify(&Event::Notice(msg.clone()));
+                    let l = self.choose_location(n, None, Some(msg))?;
+                    self.nodes[n].location = Some(l);
+                    continue;
+                }
+                1 => matches.into_iter().next(),
+                _ => {
+                    let replayed = self
+                        .replay
+                        .as_mut()
+                        .and_then(|r| r.specialize(&id, &generic));
+                    let wanted = match replayed {
+                        Some(x) => x,
+                        None => {
+                            let choices = matches
+                                .iter()
+                                .map(|m| Choice {
+                                    xpath: relative(&m.xpath).to_owned(),
+                                    label: m.label.clone(),
+                                })
+                                .collect();
+                            match self.fe.ask(&Question::Specialize {
+                                node: id.clone(),
+                                depth,
+                                xpath: generic.clone(),
+                                choices,
+                            })? {
+                                Answer::Choice(x) => x,
+                                other => {
+                                    return Err(Error::Aborted(format!(
+                                        "expected a provide, not {other:?}"
+                                    )));
+                                }
+                            }
+                        }
+                    };
+                    let found = matches
+                        .iter()
+                        .find(|m| relative(&m.xpath) == wanted || m.xpath == wanted)
+                        .cloned();
+                    if found.is_none() {
+                        self.fe.notify(&Event::Notice(format!(
+                            "{wanted} is not one of the provides matching {generic}"
+                        )));
+                        continue;
+                    }
+                    found
+                }
+            };
+            let Some(p) = choice else { continue };
+            let xpath = relative(&p.xpath).to_owned();
+            self.nodes[n].xpath = Some(xpath.clone());
+            self.nodes[n].label = p.label.clone();
+            return Ok(xpath);
+        }
+    }
+
+    fn build_requires(&mut self, n: usize, location: &str, xpath: &str) -> Result<(), Error> {
+        let agent = self.agent(location)?;
+        let err = |source| Error::Agent {
+            location: location.to_owned(),
+            source,
+        };
+        let lifecycle = xpath.split('/').next().unwrap_or_default().to_owned();
+        let projected = self
+            .projected
+            .get(&(location.to_owned(), lifecycle))
+            .cloned()
+            .unwrap_or_default();
+        let paths = agent.provide_call_path(xpath).map_err(err)?;
+        let enters: Vec<String> = paths
+            .first()
+            .and_then(|p| p.paths.first())
+            .map(|p| {
+                p.iter()
+                    .filter(|m| m.action == Move::Enter)
+                    .map(|m| m.state.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.nodes[n].enters = enters
+            .into_iter()
+            .filter(|s| !projected.contains(s))
+            .collect();
+        let provides = agent.provide_call_requires(xpath, 0).map_err(err)?;
+        let mut simple: Vec<(ProvideInfo, usize)> = Vec::new();
+        for p in provides {
+            if p.name == "enter" && projected.contains(state_of(&p.xpath)) {
+                self.nodes[n].ignored.push(relative(&p.xpath).to_owned());
+                continue;
+            }
+            for (ri, r) in p.requires.iter().enumerate() {
+                if r.kind == "simple" {
+                    simple.push((p.clone(), ri));
+                } else {
+                    self.nodes[n].groups.push(Group {
+                        info: r.clone(),
+                        require: relative(&r.xpath).to_owned(),
+                        external: r.kind == "external",
+                        children: Vec::new(),
+                        vars: Vec::new(),
+                    });
+                }
+            }
+        }
+        for (p, ri) in simple {
+            let r = &p.requires[ri];
+            let special = p.name == "enter";
+            let sets = match r.nargs.as_str() {
+                "?" | "*" => {
+                    self.count(
+                        n,
+                        &relative(&r.xpath).to_owned(),
+                        r.nargs_min,
+                        r.nargs_max,
+                        false,
+                        "",
+                    )?
+                    .0
+                }
+                _ => r.variables.len(),
+            };
+            for set in 0..sets {
+                for v in &r.variables_skel {
+                    self.new_var(n, v, set, Role::Plain, special);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks how many instances (and, for external requires, where).
+    fn count(
+        &mut self,
+        n: usize,
+        require: &str,
+        min: u32,
+        max: u32,
+        external: bool,
+        provide_xpath: &str,
+    ) -> Result<(usize, Vec<String>), Error> {
+        let (id, depth) = (self.nodes[n].id.clone(), self.nodes[n].depth);
+        let key = self.nodes[n].key(require);
+        let locations = self.mesh.locations();
+        let check = |count: usize, locs: &[String]| -> Result<(), String> {
+            if count < min as usize || count > max as usize {
+                return Err(format!(
+                    "between {min} and {max} instances are needed, not {count}"
+                ));
+            }
+            match locs.iter().find(|l| !locations.contains(l)) {
+                Some(l) => Err(format!(
+                    "unknown location {l} (known: {})",
+                    locations.join(", ")
+                )),
+                None => Ok(()),
+            }
+        };
+        if let Some(v) = self
+            .replay
+            .as_mut()
+            .and_then(|r| r.multiplicity(&id, require))
+        {
+            let parsed = match &v {
+                serde_json::Value::Array(a) if external => {
+                    let locs: Vec<String> = a
+                        .iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect();
+                    Some((locs.len(), locs))
+                }
+                serde_json::Value::Number(x) if !external => {
+                    x.as_u64().map(|c| (c as usize, Vec::new()))
+                }
+                _ => None,
+            };
+            match parsed {
+                Some((c, locs)) if check(c, &locs).is_ok() => {
+                    self.record_count(key, external, c, &locs);
+                    return Ok((c, locs));
+                }
+                _ => self.fe.notify(&Event::Notice(format!(
+                    "recorded multiplicity {v} of {require} is not usable"
+                ))),
+            }
+        }
+        let suggestion = (min as usize).max(1).min(max as usize);
+        let suggested_locations = if external {
+            self.spread(n, provide_xpath, suggestion)
+        } else {
+            Vec::new()
+        };
+        let mut error = None;
+        loop {
+            let q = Question::Multiplicity {
+                node: id.clone(),
+                depth,
+                require: require.to_owned(),
+                provide_xpath: provide_xpath.to_owned(),
+                external,
+                min,
+                max,
+                suggestion,
+                choices: if external {
+                    locations.clone()
+                } else {
+                    Vec::new()
+                },
+                suggested_locations: suggested_locations.clone(),
+                error: error.take(),
+            };
+            let (c, locs) = match self.fe.ask(&q)? {
+                Answer::Count(c) if !external => (c, Vec::new()),
+                Answer::Locations(l) if external => (l.len(), l),
+                other => {
+                    error = Some(format!(
+                        "expected {}, not {other:?}",
+                        if external { "locations" } else { "a number" }
+                    ));
+                    continue;
+                }
+            };
+            match check(c, &locs) {
+                Ok(()) => {
+                    self.record_count(key, external, c, &locs);
+                    return Ok((c, locs));
+                }
+                Err(e) => error = Some(e),
+            }
+        }
+    }
+
+    fn record_count(&mut self, key: String, external: bool, count: usize, locations: &[String]) {
+        let value = if external {
+            serde_json::json!(locations)
+        } else {
+            serde_json::json!(count)
+        };
+        self.record.multiplicity.push((key, value));
+    }
+
+    /// Proposed locations for `count` external instances: locations offering the provide,
+    /// other than the requirer's first, each once while possible.
+    fn spread(&self, n: usize, provide_xpath: &str, count: usize) -> Vec<String> {
+        let mine = self.nodes[n].location.clone().unwrap_or_default();
+        let mut offering = self.locations_with(provide_xpath);
+        if offering.is_empty() {
+            offering = vec![mine.clone()];
+        }
+        let mut order: Vec<String> = offering.iter().filter(|l| **l != mine).cloned().collect();
+        if order.is_empty() {
+            order = offering;
+        }
+        (0..count).map(|i| order[i % order.len()].clone()).collect()
+    }
+
+    fn multiplicity(&mut self, n: usize, g: usize) -> Result<(), Error> {
+        let group = self.nodes[n].groups[g].clone();
+        let nargs = Nargs::parse(&group.info.nargs).unwrap_or(Nargs::Exactly(1));
+        let provide_xpath = group.info.provide_xpath.clone().unwrap_or_default();
+        let (count, mut locations) = match (nargs, group.external) {
+            (Nargs::Exactly(c), false) => (c as usize, Vec::new()),
+            (Nargs::Exactly(c), true) => (c as usize, Vec::new()),
+            _ => self.count(
+                n,
+                &group.require,
+                group.info.nargs_min,
+                group.info.nargs_max,
+                group.external,
+                &provide_xpath,
+            )?,
+        };
+        for k in 0..count {
+            let child_id = format!("{}_{}", self.nodes[n].id, self.nodes[n].next_child);
+            self.nodes[n].next_child += 1;
+            let mut child = Node::new(
+                child_id,
+                self.nodes[n].depth + 1,
+                provide_xpath.clone(),
+                Some((n, g, k)),
+            );
+            if !group.external {
+                child.location = self.nodes[n].location.clone();
+            }
+            let c = self.nodes.len();
+            self.nodes.push(child);
+            self.nodes[n].groups[g].children.push(c);
+            // Instance variables: host (external), arguments, returned values.
+            let mut inst = Vec::new();
+            let args = group.info.provide_args.len();
+            for (i, v) in group.info.variables_skel.iter().enumerate() {
+                let role = if group.external && i == 0 && v.name == "host" {
+                    Role::Host {
+                        group: g,
+                        instance: k,
+                    }
+                } else if i < args {
+                    Role::Arg {
+                        group: g,
+                        instance: k,
+                    }
+                } else {
+                    Role::Ret {
+                        group: g,
+                        instance: k,
+                    }
+                };
+                inst.push(self.new_var(n, v, k, role, false));
+            }
+            self.nodes[n].groups[g].vars.push(inst.clone());
+            let mut scope = self.nodes[n].scope.clone();
+            scope.extend(inst);
+            self.nodes[c].scope = scope;
+        }
+        if group.external {
+            // External instances get their locations now, so every sibling's host is known
+            // before any of them is configured (armonic_hosts).
+            let children = self.nodes[n].groups[g].children.clone();
+            for (k, &c) in children.iter().enumerate() {
+                let location = match locations.get(k) {
+                    Some(l) => l.clone(),
+                    None => {
+                        let suggestion = self.spread(n, &provide_xpath, k + 1).pop();
+                        let l = self.choose_location(c, suggestion, None)?;
+                        locations.push(l.clone());
+                        l
+                    }
+                };
+                self.nodes[c].location = Some(location.clone());
+                self.nodes[c].location_chosen = true;
+                let host = self.host(&location)?;
+                self.nodes[c].host = Some(host.clone());
+                let key = self.nodes[c].key(&provide_xpath);
+                if !self.record.lfm.iter().any(|(k, _)| *k == key) {
+                    self.record.lfm.push((key, location));
+                }
+                for &v in &self.nodes[n].groups[g].vars[k] {
+                    if let Role::Host { .. } = self.vars[v].role {
+                        self.vars[v].auto = Some(Value::Str(host.clone()));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn new_var(
+        &mut self,
+        n: usize,
+        info: &VariableInfo,
+        set: usize,
+        role: Role,
+        special: bool,
+    ) -> usize {
+        let id = self.vars.len();
+        let xpath = relative(&info.xpath).to_owned();
+        let mut var = Var {
+            node: n,
+            xpath: xpath.clone(),
+            set,
+            info: info.clone(),
+            role,
+            answer: None,
+            auto: None,
+            suggest: None,
+            mirror: None,
+            returned: None,
+            error: None,
+            forced: false,
+        };
+        let host = self.nodes[n].host.clone().map(Value::Str);
+        match (info.ty.as_str(), role) {
+            ("armonic_this_host", _) | ("armonic_host", Role::Plain) => var.auto = host,
+            ("armonic_hosts", _) => {
+                let hosts: Vec<Value> = match self.nodes[n].parent {
+                    Some((p, g, _)) => self.nodes[p].groups[g]
+                        .children
+                        .iter()
+                        .filter_map(|&c| self.nodes[c].host.clone().map(Value::Str))
+                        .collect(),
+                    None => host.into_iter().collect(),
+                };
+                var.auto = Some(Value::List(hosts));
+            }
+            _ => {}
+        }
+        if var.auto.is_none() && matches!(role, Role::Plain) {
+            if let Some(from) = info
+                .from_xpath
+                .as_deref()
+                .and_then(|x| self.by_xpath.get(x))
+                .and_then(|v| v.first())
+            {
+                var.suggest = Some(*from);
+            } else if !special {
+                let found = self.nodes[n]
+                    .scope
+                    .iter()
+                    .rev()
+                    .copied()
+                    .find(|&s| self.vars[s].info.name == info.name);
+                if let Some(s) = found {
+                    var.suggest = Some(s);
+                    // The argument passed to this node by its requirer takes this node's value.
+                    if let (Some((p, g, k)), Role::Arg { group, instance }) =
+                        (self.nodes[n].parent, self.vars[s].role)
+                    {
+                        if self.vars[s].node == p && group == g && instance == k {
+                            self.vars[s].mirror = Some(id);
+                        }
+                    }
+                }
+            }
+        }
+        self.by_xpath.entry(xpath).or_default().push(id);
+        self.vars.push(var);
+        self.nodes[n].vars.push(id);
+        id
+    }
+
+    fn child_of(&self, v: &Var) -> Option<usize> {
+        match v.role {
+            Role::Plain => None,
+            Role::Host { group, instance }
+            | Role::Arg { group, instance }
+            | Role::Ret { group, instance } => self.nodes[v.node]
+                .groups
+                .get(group)
+                .and_then(|g| g.children.get(instance))
+                .copied(),
+        }
+    }
+
+    /// Whether the user must give this variable's value.
+    pub(crate) fn askable(&self, v: usize) -> bool {
+        let var = &self.vars[v];
+        if var.forced {
+            return true;
+        }
+        if var.auto.is_some() {
+            return false;
+        }
+        match var.role {
+            Role::Plain | Role::Host { .. } => true,
+            Role::Arg { .. } => var.mirror.is_none(),
+            Role::Ret { .. } => !self
+                .child_of(var)
+                .is_some_and(|c| self.nodes[c].manage && self.nodes[c].call),
+        }
+    }
+
+    fn suggestion(&self, v: usize) -> Option<Value> {
+        let var = &self.vars[v];
+        var.suggest
+            .and_then(|s| {
+                self.vars[s]
+                    .answer
+                    .clone()
+                    .or_else(|| self.vars[s].auto.clone())
+                    .or_else(|| self.suggestion(s))
+            })
+            .or_else(|| var.info.default.clone())
+    }
+
+    fn ask_value(&mut self, v: usize) -> Result<(), Error> {
+        let var = &self.vars[v];
+        let node = &self.nodes[var.node];
+        let suggestion = if var.error.is_some() {
+            var.answer.clone().or_else(|| self.suggestion(v))
+        } else {
+            self.suggestion(v)
+        };
+        let q = Question::Value {
+            node: node.id.clone(),
+            depth: node.depth,
+            variable: VariableQuestion {
+                xpath: var.xpath.clone(),
+                index: var.set,
+                name: var.info.name.clone(),
+                label: var.info.label().to_owned(),
+                help: var
+                    .info
+                    .extra
+                    .get("help")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                ty: var.info.ty.clone(),
+                required: var.info.required,
+                choices: var.info.choices.clone(),
+                suggestion,
+                error: var.error.clone(),
+            },
+        };
+        loop {
+            match self.fe.ask(&q)? {
+                Answer::Value(value) => {
+                    self.vars[v].answer = Some(value);
+                    return Ok(());
+                }
+                other => self
+                    .fe
+                    .notify(&Event::Notice(format!("expected a value, not {other:?}"))),
+            }
+        }
+    }
+
+    fn validate(&mut self, n: usize) -> Result<(), Error> {
+        let id = self.nodes[n].id.clone();
+        let vars = self.nodes[n].vars.clone();
+        let mut first = true;
+        loop {
+            for &v in &vars {
+                if !self.askable(v)
+                    || (self.vars[v].answer.is_some() && self.vars[v].error.is_none())
+                {
+                    continue;
+                }
+                if first {
+                    let (xpath, set) = (self.vars[v].xpath.clone(), self.vars[v].set);
+                    if let Some(sets) = self.replay.as_mut().and_then(|r| r.variable(&id, &xpath)) {
+                        if let Some(value) = sets.get(&set.to_string()) {
+                            self.vars[v].answer = Some(value.clone());
+                            continue;
+                        }
+                    }
+                }
+                self.ask_value(v)?;
+            }
+            first = false;
+            let location = self.nodes[n].location.clone().unwrap_or_default();
+            let xpath = self.nodes[n].xpath.clone().unwrap_or_default();
+            let values = self.values(&vars);
+            let result = self
+                .agent(&location)?
+                .provide_call_validate(&xpath, &values, 0)
+                .map_err(|source| Error::Agent {
+                    location: location.clone(),
+                    source,
+                })?;
+            for &v in &vars {
+                self.vars[v].error = None;
+            }
+            let mut unfixable = Vec::new();
+            for e in result.error_list() {
+                let rel = relative(&e.xpath);
+                if self.nodes[n]
+                    .ignored
+                    .iter()
+                    .any(|p| rel.starts_with(&format!("{p}/")))
+                {
+                    continue;
+                }
+                let found = vars
+                    .iter()
+                    .copied()
+                    .find(|&v| self.vars[v].xpath == rel && self.vars[v].set == e.index);
+                match found {
+                    // Returned values only exist once the child ran: checked when called.
+                    Some(v)
+                        if matches!(self.vars[v].role, Role::Ret { .. }) && !self.askable(v) => {}
+                    Some(v) => {
+                        if !self.askable(v) {
+                            self.vars[v].forced = true;
+                        }
+                        self.vars[v].error = Some(e.message.clone());
+                    }
+                    None => unfixable.push(format!("{rel}: {}", e.message)),
+                }
+            }
+            if !unfixable.is_empty() {
+                return Err(Error::Refused {
+                    location,
+                    xpath,
+                    errors: unfixable.join("; "),
+                });
+            }
+            if vars.iter().all(|&v| self.vars[v].error.is_none()) {
+                break;
+            }
+        }
+        self.record_values(n);
+        Ok(())
+    }
+
+    /// The values of `vars` known now, as sent to agents.
+    pub(crate) fn values(&self, vars: &[usize]) -> Values {
+        values_of(&self.nodes, &self.vars, vars)
+    }
+
+    fn record_values(&mut self, n: usize) {
+        for &v in &self.nodes[n].vars.clone() {
+            let var = &self.vars[v];
+            let key = self.nodes[n].key(&var.xpath);
+            if matches!(var.role, Role::Ret { .. }) && !self.askable(v) {
+                if let Some(c) = self.child_of(var) {
+                    let child = &self.nodes[c];
+                    let from = format!(
+                        "{}/{}/return/{}",
+                        child.id,
+                        child.xpath.clone().unwrap_or_default(),
+                        var.info.name
+                    );
+                    self.record.provide_ret.push((key, from));
+                }
+                continue;
+            }
+            let Some(value) = effective(&self.nodes, &self.vars, v) else {
+                continue;
+            };
+            let host_type = matches!(
+                var.info.ty.as_str(),
+                "armonic_host" | "host" | "armonic_this_host" | "armonic_hosts"
+            );
+            if host_type && !self.askable(v) {
+                Record::push_variable(&mut self.record.variables_host, key, var.set, value);
+            } else if self.askable(v) {
+                Record::push_variable(&mut self.record.variables, key, var.set, value);
+            }
+        }
+    }
+}
+
+/// The value of a variable as it stands: answered, known by the engine, taken from the child
+/// it is passed to, or returned by it.
+pub(crate) fn effective(nodes: &[Node], vars: &[Var], v: usize) -> Option<Value> {
+    let var = &vars[v];
+    var.answer
+        .clone()
+        .or_else(|| var.auto.clone())
+        .or_else(|| {
+            var.mirror
+                .filter(|&m| nodes[vars[m].node].manage)
+                .and_then(|m| effective(nodes, vars, m))
+        })
+        .or_else(|| var.returned.clone())
+        .filter(|value| !value.is_null())
+}
+
+pub(crate) fn values_of(nodes: &[Node], vars: &[Var], ids: &[usize]) -> Values {
+    let mut out = Values::new();
+    for &v in ids {
+        if let Some(value) = effective(nodes, vars, v) {
+            out = out.set_at(vars[v].xpath.clone(), vars[v].set, value);
+        }
+    }
+    out
+}

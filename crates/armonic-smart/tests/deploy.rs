@@ -1,0 +1,469 @@
+//! Deployments of the shipped demo lifecycles on embedded locations.
+
+mod common;
+
+use armonic_lifecycle::{MemorySink, Value};
+use armonic_smart::{Answer, Autofill, Error, Options, Question, Record, Status, resolve};
+use common::*;
+
+fn website_answers() -> Vec<(&'static str, Answer)> {
+    vec![
+        ("manage //WebSite//start", Answer::Yes),
+        (
+            "manage //WebServer/Configured/create_document_root",
+            Answer::Yes,
+        ),
+        (
+            "value WebServer/Configured/enter/conf/port",
+            Answer::Value(Value::Int(8080)),
+        ),
+        (
+            "value WebServer/Configured/create_document_root/document_root/path",
+            Answer::Value(Value::from("/var/www/website/")),
+        ),
+        (
+            "call //WebServer/Configured/create_document_root",
+            Answer::Yes,
+        ),
+        ("manage //WebServer//start", Answer::Yes),
+        ("call //WebServer//start", Answer::Yes),
+        ("call //WebSite//start", Answer::Yes),
+    ]
+}
+
+#[test]
+fn website_asks_the_original_questions_in_the_original_order() {
+    let logs = MemorySink::new();
+    let mesh = mesh(&["vm"], &logs);
+    let mut fe = Script::new(website_answers());
+    let mut plan = resolve(&mesh, "//WebSite//start", &mut fe, &Options::default()).unwrap();
+    assert!(fe.answers.is_empty());
+    // The document root proposed to the WebServer is the one the WebSite declares.
+    let path_q = fe.asked.iter().find_map(|q| match q {
+        Question::Value { variable, .. } if variable.name == "path" => Some(variable.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        path_q.unwrap().suggestion,
+        Some(Value::from("/var/www/website/"))
+    );
+    let outcome = plan.execute(&mesh, &mut fe, 4);
+    assert!(outcome.succeeded, "{outcome:?}");
+    assert_eq!(outcome.result, Some(url("http://localhost:8080")));
+    assert_eq!(
+        fe.logs(),
+        [
+            "vm: Installation of webserver packages...",
+            "vm: Configuration of webserver service...",
+            "vm: Webserver listening on port 8080",
+            "vm: Creating document_root '/var/www/website/'...",
+            "vm: Activation of webserver service...",
+            "vm: Appling template...",
+            "vm: Activation of webserver service...",
+            "vm: Start website",
+        ]
+    );
+    let order: Vec<&str> = outcome.steps.iter().map(|s| s.xpath.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "WebServer/Configured/create_document_root",
+            "WebServer/Active/start",
+            "WebSite/Active/start"
+        ]
+    );
+}
+
+#[test]
+fn website_unattended_returns_the_webservers_url_and_its_record_replays() {
+    let logs = MemorySink::new();
+    let mesh1 = mesh(&["vm"], &logs);
+    let mut fe = Autofill::default();
+    let mut plan = resolve(&mesh1, "//WebSite//start", &mut fe, &Options::default()).unwrap();
+    let outcome = plan.execute(&mesh1, &mut fe, 4);
+    assert_eq!(outcome.result, Some(url("http://localhost:80")));
+    let record = plan.record.clone();
+    assert_eq!(record.variables.len(), 2, "{record:?}");
+    assert_eq!(
+        record.provide_ret,
+        [(
+            "node_0/WebSite/Active/start/webserver/url".to_owned(),
+            "node_0_1/WebServer/Active/start/return/url".to_owned()
+        )]
+    );
+
+    // Replay on fresh locations: no question at all.
+    let text = serde_json::to_string_pretty(&record).unwrap();
+    let record: Record = serde_json::from_str(&text).unwrap();
+    let mesh2 = mesh(&["vm"], &logs);
+    let mut silent = Script::new(vec![]);
+    let options = Options {
+        replay: Some(record),
+        ..Options::default()
+    };
+    let mut plan2 = resolve(&mesh2, "//WebSite//start", &mut silent, &options).unwrap();
+    assert!(silent.asked.is_empty(), "{:?}", silent.questions());
+    assert_eq!(plan2.steps(), plan.steps());
+    assert_eq!(
+        plan2.execute(&mesh2, &mut silent, 4).result,
+        Some(url("http://localhost:80"))
+    );
+}
+
+#[test]
+fn the_original_website_record_replays() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/armonic-deployment-website.json"
+    ))
+    .unwrap();
+    let record: Record = serde_json::from_str(&text).unwrap();
+    let logs = MemorySink::new();
+    let mesh = mesh(&["localhost"], &logs);
+    // The original had no call section: only the calls are asked.
+    let mut fe = Script::new(vec![
+        (
+            "call //WebServer/Configured/create_document_root",
+            Answer::Yes,
+        ),
+        ("call //WebServer//start", Answer::Yes),
+        ("call //WebSite//start", Answer::Yes),
+    ]);
+    let options = Options {
+        replay: Some(record),
+        ..Options::default()
+    };
+    let mut plan = resolve(&mesh, "//WebSite//start", &mut fe, &options).unwrap();
+    assert_eq!(
+        plan.execute(&mesh, &mut fe, 2).result,
+        Some(url("http://localhost:80"))
+    );
+}
+
+fn proxy_answers() -> Script {
+    Script::keyed(vec![
+        ("location //Proxy//start", Answer::Location("proxy".into())),
+        (
+            "multiplicity Proxy/Configured/enter/websites",
+            Answer::Locations(vec!["web1".into(), "web2".into()]),
+        ),
+    ])
+}
+
+#[test]
+fn proxy_with_two_websites_on_two_locations() {
+    let logs = MemorySink::new();
+    let mesh = mesh(&["web1", "web2", "proxy"], &logs);
+    let mut fe = proxy_answers();
+    let mut plan = resolve(&mesh, "//Proxy//start", &mut fe, &Options::default()).unwrap();
+    let locations: Vec<(String, String)> = plan
+        .steps()
+        .into_iter()
+        .map(|s| (s.node, s.location))
+        .collect();
+    assert_eq!(
+        locations,
+        [
+            ("node_0_0_0", "web1"),
+            ("node_0_0_1", "web1"),
+            ("node_0_0", "web1"),
+            ("node_0_1_0", "web2"),
+            ("node_0_1_1", "web2"),
+            ("node_0_1", "web2"),
+            ("node_0", "proxy")
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    let outcome = plan.execute(&mesh, &mut fe, 4);
+    assert!(outcome.succeeded, "{outcome:?}");
+    assert!(fe.logs().contains(
+        &"proxy: [{'host': 'web1', 'url': 'http://web1:80'}, {'host': 'web2', 'url': 'http://web2:80'}]".to_owned()
+    ));
+    let multiplicity = &plan.record.multiplicity;
+    assert_eq!(multiplicity[0].0, "node_0/Proxy/Configured/enter/websites");
+    assert_eq!(multiplicity[0].1, serde_json::json!(["web1", "web2"]));
+    let hosts = &plan.record.variables_host;
+    assert_eq!(hosts[0].0, "node_0/Proxy/Configured/enter/websites/host");
+
+    // The record replays to the same deployment on fresh locations.
+    let mesh2 = common::mesh(&["web1", "web2", "proxy"], &logs);
+    let mut silent = Script::new(vec![]);
+    let options = Options {
+        replay: Some(plan.record.clone()),
+        ..Options::default()
+    };
+    let mut plan2 = resolve(&mesh2, "//Proxy//start", &mut silent, &options).unwrap();
+    assert_eq!(plan2.steps(), plan.steps());
+    assert!(plan2.execute(&mesh2, &mut silent, 4).succeeded);
+}
+
+#[test]
+fn the_original_proxy_record_replays() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/armonic-deployment-proxy.json"
+    ))
+    .unwrap();
+    let record: Record = serde_json::from_str(&text).unwrap();
+    let logs = MemorySink::new();
+    let mesh = mesh(&["localhost", "127.0.0.1"], &logs);
+    let mut fe = Script::keyed(vec![]);
+    let options = Options {
+        replay: Some(record),
+        ..Options::default()
+    };
+    let mut plan = resolve(&mesh, "//Proxy//start", &mut fe, &options).unwrap();
+    let asked: Vec<String> = fe
+        .questions()
+        .into_iter()
+        .filter(|q| !q.starts_with("call "))
+        .collect();
+    assert!(asked.is_empty(), "{asked:?}");
+    let outcome = plan.execute(&mesh, &mut fe, 4);
+    assert!(outcome.succeeded);
+    assert!(fe.logs().contains(
+        &"localhost: [{'host': 'localhost', 'url': 'http://localhost:80'}, {'host': '127.0.0.1', 'url': 'http://127.0.0.1:80'}]".to_owned()
+    ), "{:?}", fe.logs());
+}
+
+#[test]
+fn a_declined_root_plans_nothing() {
+    let logs = MemorySink::new();
+    let mesh = mesh(&["vm"], &logs);
+    let mut fe = Script::new(vec![("manage //WebSite//start", Answer::No)]);
+    let mut plan = resolve(&mesh, "//WebSite//start", &mut fe, &Options::default()).unwrap();
+    assert!(plan.is_empty());
+    let outcome = plan.execute(&mesh, &mut fe, 2);
+    assert_eq!(outcome.result, None);
+    assert!(outcome.steps.is_empty());
+}
+
+#[test]
+fn a_declined_call_makes_its_returned_value_a_question() {
+    let logs = MemorySink::new();
+    let mesh = mesh(&["vm"], &logs);
+    let mut fe = Script::keyed(vec![
+        ("call //WebServer//start", Answer::No),
+        (
+            "value WebSite/Active/start/webserver/url",
+            Answer::Value(Value::from("http://elsewhere:81")),
+        ),
+    ]);
+    let mut plan = resolve(&mesh, "//WebSite//start", &mut fe, &Options::default()).unwrap();
+    assert!(fe.keyed.is_empty(), "both scripted questions were asked");
+    let outcome = plan.execute(&mesh, &mut fe, 2);
+    assert_eq!(outcome.result, Some(url("http://elsewhere:81")));
+    assert_eq!(outcome.steps.len(), 2);
+}
+
+#[test]
+fn a_refused_value_is_asked_again_with_its_error() {
+    let logs = MemorySink::new();
+    let mesh = mesh(&["vm"], &logs);
+    let mut fe = Script::new(vec![
+        ("manage //WebServer//start", Answer::Yes),
+        (
+            "value WebServer/Configured/enter/conf/port",
+            Answer::Value(Value::from("abc")),
+        ),
+        (
+            "value WebServer/Configured/enter/conf/port",
+            Answer::Value(Value::Int(81)),
+        ),
+        ("call //WebServer//start", Answer::Yes),
+    ]);
+    let mut plan = resolve(&mesh, "//WebServer//start", &mut fe, &Options::default()).unwrap();
+    let Question::Value { variable, .. } = &fe.asked[2] else {
+        panic!()
+    };
+    assert_eq!(variable.error.as_deref(), Some("port must be an int"));
+    assert_eq!(
+        plan.execute(&mesh, &mut fe, 1).result,
+        Some(url("http://localhost:81"))
+    );
+}
+
+#[test]
+fn unknown_provides_are_clear_errors() {
+    let logs = MemorySink::new();
+    let mesh = mesh(&["vm"], &logs);
+    let e = resolve(
+        &mesh,
+        "//Nothing//start",
+        &mut Autofill::default(),
+        &Options::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "no provide matches //Nothing//start on location vm"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        format!("{LIFECYCLES}/website.toml"),
+        dir.path().join("website.toml"),
+    )
+    .unwrap();
+    let mesh = mesh_of(dir.path().to_str().unwrap(), &["vm"], &logs);
+    let e = resolve(
+        &mesh,
+        "//WebSite//start",
+        &mut Autofill::default(),
+        &Options::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::NotFound { .. }));
+    assert_eq!(
+        e.to_string(),
+        "no provide matches //WebServer/Configured/create_document_root on location vm (required by WebSite/Active/start)"
+    );
+}
+
+#[test]
+fn resolving_calls_nothing() {
+    let logs = MemorySink::new();
+    let mesh = mesh(&["vm"], &logs);
+    logs.clear();
+    resolve(
+        &mesh,
+        "//WebSite//start",
+        &mut Autofill::default(),
+        &Options::default(),
+    )
+    .unwrap();
+    assert!(logs.records().is_empty(), "{:?}", logs.records());
+    assert_eq!(
+        mesh.location("vm").unwrap().stack("WebServer").unwrap(),
+        ["NotInstalled"]
+    );
+}
+
+#[test]
+fn unattended_runs_give_up_instead_of_guessing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("need.toml"),
+        "name = \"Need\"\ninitial = \"A\"\n[states.A.provides.go.requires.r.variables]\nsecret = { type = \"str\" }\n",
+    )
+    .unwrap();
+    let logs = MemorySink::new();
+    let mesh = mesh_of(dir.path().to_str().unwrap(), &["vm"], &logs);
+    let e = resolve(
+        &mesh,
+        "//Need//go",
+        &mut Autofill::default(),
+        &Options::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "deployment aborted: nothing to answer unattended: value of secret (Need/A/go/r/secret)"
+    );
+}
+
+const CHAIN: &str = r#"
+name = "Base"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.start]
+do = [{ run = "echo base failed >&2; exit 3" }]
+"#;
+
+const TOP: &str = r#"
+name = "Top"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.start]
+return = "top"
+[states.On.provides.start.requires.base]
+type = "local"
+xpath = "//Base//start"
+[states.On.provides.start.requires.other]
+type = "local"
+xpath = "//Other//start"
+"#;
+
+const OTHER: &str = r#"
+name = "Other"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.start]
+return = { v = "other" }
+"#;
+
+#[test]
+fn a_failed_step_stops_its_dependents_and_the_summary_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    for (f, t) in [
+        ("base.toml", CHAIN),
+        ("top.toml", TOP),
+        ("other.toml", OTHER),
+    ] {
+        std::fs::write(dir.path().join(f), t).unwrap();
+    }
+    let logs = MemorySink::new();
+    let mesh = mesh_of(dir.path().to_str().unwrap(), &["vm"], &logs);
+    let mut fe = Autofill::default();
+    let mut plan = resolve(&mesh, "//Top//start", &mut fe, &Options::default()).unwrap();
+    let outcome = plan.execute(&mesh, &mut fe, 1);
+    assert!(!outcome.succeeded);
+    let statuses: Vec<(&str, &Status)> = outcome
+        .steps
+        .iter()
+        .map(|s| (s.xpath.as_str(), &s.status))
+        .collect();
+    assert_eq!(statuses[0].0, "Base/On/start");
+    assert!(
+        matches!(statuses[0].1, Status::Failed { error } if error.contains("exited with status 3: base failed"))
+    );
+    assert_eq!(statuses[1], ("Other/On/start", &Status::NotStarted));
+    assert_eq!(statuses[2], ("Top/On/start", &Status::NotStarted));
+    assert_eq!(outcome.result, None);
+}
+
+#[test]
+fn local_requires_with_nargs_star_create_one_child_per_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("other.toml"), OTHER).unwrap();
+    std::fs::write(
+        dir.path().join("many.toml"),
+        r#"
+name = "Many"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.start]
+return = "{{ others | length }} {{ others[2].v }}"
+[states.On.provides.start.requires.others]
+type = "local"
+xpath = "//Other//start"
+nargs = "*"
+provide_ret.v = { type = "str" }
+"#,
+    )
+    .unwrap();
+    let logs = MemorySink::new();
+    let mesh = mesh_of(dir.path().to_str().unwrap(), &["vm"], &logs);
+    let mut fe = Script::keyed(vec![(
+        "multiplicity Many/On/start/others",
+        Answer::Count(3),
+    )]);
+    let mut plan = resolve(&mesh, "//Many//start", &mut fe, &Options::default()).unwrap();
+    let nodes: Vec<String> = plan.steps().into_iter().map(|s| s.node).collect();
+    assert_eq!(nodes, ["node_0_0", "node_0_1", "node_0_2", "node_0"]);
+    assert_eq!(
+        plan.execute(&mesh, &mut fe, 2).result,
+        Some(Value::from("3 other"))
+    );
+    assert_eq!(
+        plan.record.multiplicity,
+        [(
+            "node_0/Many/On/start/others".to_owned(),
+            serde_json::json!(3)
+        )]
+    );
+}
