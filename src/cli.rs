@@ -50,6 +50,10 @@ pub struct Global {
     /// Validate and move states, but run no action
     #[arg(long, global = true, env = "ARMONIC_SIMULATION")]
     pub simulation: bool,
+    /// An embedded location NAME (or NAME=ADDRESS) for --local; repeat it for several
+    /// locations (deploy uses them all, other commands the first)
+    #[arg(long = "location", value_name = "NAME[=ADDR]", global = true)]
+    pub locations: Vec<String>,
     /// Location name, first step of absolute addresses [default: the host name]
     #[arg(long, value_name = "NAME", global = true)]
     pub name: Option<String>,
@@ -173,6 +177,34 @@ pub enum Command {
         /// Only the states that can be reached from the current one
         #[arg(short, long)]
         reachable: bool,
+    },
+    /// Deploy a provide: resolve its dependencies across locations, ask what cannot be
+    /// inferred, show the plan, run it and print what the provide returns
+    #[command(after_help = "Examples:\n  \
+        armonic --local deploy //WebSite//start --autofill\n  \
+        armonic --local --location web1 --location web2 --location proxy deploy //Proxy//start --save proxy.json\n  \
+        armonic --local --location web1 --location web2 --location proxy deploy //Proxy//start --answers proxy.json")]
+    Deploy {
+        /// The provide to deploy, a generic address such as //WebSite//start
+        xpath: String,
+        /// Manage every provide without asking
+        #[arg(long)]
+        manage: bool,
+        /// Take every suggested value, default and location without asking
+        #[arg(short, long)]
+        autofill: bool,
+        /// Replay the answers of a saved deployment record (questions it lacks are asked)
+        #[arg(long, value_name = "FILE")]
+        answers: Option<PathBuf>,
+        /// Save every answer to FILE, to replay with --answers
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
+        /// Print the plan and call nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Most steps running at once
+        #[arg(long, value_name = "N", default_value_t = 4)]
+        parallel: usize,
     },
     /// Show what an address matches
     Xpath {

@@ -9,6 +9,8 @@ pub struct StderrSink {
     pub max: Level,
     pub color: bool,
     pub json: bool,
+    /// Name the location of each line (deployments over several locations).
+    pub show_location: bool,
 }
 
 impl StderrSink {
@@ -24,6 +26,7 @@ impl StderrSink {
             max,
             color: !no_color && !json && std::io::stderr().is_terminal(),
             json,
+            show_location: false,
         }
     }
 }
@@ -44,28 +47,22 @@ impl LogSink for StderrSink {
         if r.level > self.max {
             return;
         }
+        let source = if self.show_location && !r.location.is_empty() {
+            format!("{}/{}", r.location, r.lifecycle)
+        } else {
+            r.lifecycle.clone()
+        };
         let mut err = std::io::stderr().lock();
+        let level = r.level.as_str();
         let _ = if self.json {
             serde_json::to_string(r)
                 .map(|s| writeln!(err, "{s}"))
                 .unwrap_or(Ok(()))
         } else if self.color {
-            writeln!(
-                err,
-                "{}{:<8}\x1b[0m [{}] {}",
-                color(r.level),
-                r.level.as_str(),
-                r.lifecycle,
-                r.message
-            )
+            let c = color(r.level);
+            writeln!(err, "{c}{level:<8}\x1b[0m [{source}] {}", r.message)
         } else {
-            writeln!(
-                err,
-                "{:<8} [{}] {}",
-                r.level.as_str(),
-                r.lifecycle,
-                r.message
-            )
+            writeln!(err, "{level:<8} [{source}] {}", r.message)
         };
     }
 }

@@ -1,7 +1,9 @@
 //! `armonic`: the command line of Armonic. Parses arguments and hands over to [`run`].
 
 mod cli;
+mod deploy;
 mod logs;
+mod prompt;
 mod render;
 mod run;
 

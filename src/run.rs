@@ -25,8 +25,9 @@ fn default_lifecycle_dirs() -> Vec<PathBuf> {
         .collect()
 }
 
-/// Builds the embedded location the global options describe.
-pub fn location(cli: &Cli) -> Result<Location> {
+/// Builds the embedded locations the global options describe: one per `--location`, or one
+/// named after the host.
+pub fn locations(cli: &Cli) -> Result<Vec<Location>> {
     let g = &cli.global;
     if !g.local {
         bail!("this build drives an embedded agent only: add --local (see `armonic --help`)");
@@ -43,40 +44,55 @@ pub fn location(cli: &Cli) -> Result<Location> {
     for e in &catalog.errors {
         eprintln!("warning: {e}");
     }
-    let config = Config {
-        name: g.name.clone().unwrap_or_else(armonic_lifecycle::hostname),
-        os: g
-            .os_type
-            .as_deref()
-            .map_or_else(OsType::detect, OsType::parse),
-        public_ip: g.public_ip.clone(),
-        simulation: g.simulation,
-        validate_on_call: true,
-        state_dir: g.state_dir.clone(),
-    };
-    if armonic_lifecycle::Address::parse(&format!("/{}", config.name)).is_err() {
-        bail!(
-            "location name '{}' is not valid: use letters, digits, '_', '-' or '.'",
-            config.name
-        );
+    let os = g
+        .os_type
+        .as_deref()
+        .map_or_else(OsType::detect, OsType::parse);
+    let mut configs = Vec::new();
+    if g.locations.is_empty() {
+        let name = g.name.clone().unwrap_or_else(armonic_lifecycle::hostname);
+        configs.push((name, g.public_ip.clone(), g.state_dir.clone()));
     }
-    let sink = StderrSink::new(g.verbose, g.quiet, g.no_color, g.format == Format::Json);
-    let loc = Location::builder(config)
-        .sink(Arc::new(sink))
-        .build(catalog.lifecycles)
-        .context("cannot start the embedded agent")?;
-    for issue in loc.restore_issues() {
-        match &issue.moved_to {
-            Some(to) => eprintln!(
-                "warning: {}: {} (moved to {})",
-                issue.file.display(),
-                issue.message,
-                to.display()
-            ),
-            None => eprintln!("warning: {}: {}", issue.file.display(), issue.message),
+    for spec in &g.locations {
+        let (name, addr) = spec.split_once('=').unwrap_or((spec, spec));
+        if configs.iter().any(|(n, _, _)| n == name) {
+            bail!("location {name} is given twice");
         }
+        let state_dir = g.state_dir.as_ref().map(|d| d.join(name));
+        configs.push((name.to_owned(), addr.to_owned(), state_dir));
     }
-    Ok(loc)
+    let mut out = Vec::new();
+    for (name, public_ip, state_dir) in configs {
+        if armonic_lifecycle::Address::parse(&format!("/{name}")).is_err() {
+            bail!("location name '{name}' is not valid: use letters, digits, '_', '-' or '.'");
+        }
+        let config = Config {
+            name,
+            os: os.clone(),
+            public_ip,
+            simulation: g.simulation,
+            validate_on_call: true,
+            state_dir,
+        };
+        let sink = StderrSink::new(g.verbose, g.quiet, g.no_color, g.format == Format::Json);
+        let loc = Location::builder(config)
+            .sink(Arc::new(sink))
+            .build(catalog.lifecycles.clone())
+            .context("cannot start the embedded agent")?;
+        for issue in loc.restore_issues() {
+            match &issue.moved_to {
+                Some(to) => eprintln!(
+                    "warning: {}: {} (moved to {})",
+                    issue.file.display(),
+                    issue.message,
+                    to.display()
+                ),
+                None => eprintln!("warning: {}: {}", issue.file.display(), issue.message),
+            }
+        }
+        out.push(loc);
+    }
+    Ok(out)
 }
 
 /// Turns -R groups or --json into values.
@@ -160,8 +176,30 @@ fn lines<I: IntoIterator<Item = String>>(items: I) -> String {
 
 /// Runs the command.
 pub fn run(cli: &Cli) -> Result<ExitCode> {
-    let mut loc = location(cli)?;
+    let mut locations = locations(cli)?;
     let format = cli.global.format;
+    if let Command::Deploy {
+        xpath,
+        manage,
+        autofill,
+        answers,
+        save,
+        dry_run,
+        parallel,
+    } = &cli.command
+    {
+        let options = crate::deploy::DeployArgs {
+            xpath: xpath.clone(),
+            manage: *manage,
+            autofill: *autofill,
+            answers: answers.clone(),
+            save: save.clone(),
+            dry_run: *dry_run,
+            parallel: *parallel,
+        };
+        return crate::deploy::deploy(&cli.global, locations, &options);
+    }
+    let mut loc = locations.remove(0);
     match &cli.command {
         Command::Status => {
             let info = loc.info();
@@ -363,6 +401,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
                 }
             }
         }
+        // Returned above, before a single location was taken.
+        Command::Deploy { .. } => {}
         Command::Xpath { xpath, uri } => {
             let matches = loc.xpath(xpath)?;
             print(format, &matches, || {

@@ -98,7 +98,8 @@ pub enum Question {
         suggestion: usize,
         /// Known locations (external requires).
         choices: Vec<String>,
-        /// Proposed locations (external requires), one per suggested instance.
+        /// Proposed locations (external requires) for instances 0, 1, …: the first
+        /// `suggestion` of them are the proposed answer.
         suggested_locations: Vec<String>,
         /// Why the previous answer was refused.
         error: Option<String>,
@@ -138,7 +139,13 @@ impl Question {
                 suggested_locations,
                 ..
             } => Some(if *external {
-                Answer::Locations(suggested_locations.clone())
+                Answer::Locations(
+                    suggested_locations
+                        .iter()
+                        .take(*suggestion)
+                        .cloned()
+                        .collect(),
+                )
             } else {
                 Answer::Count(*suggestion)
             }),

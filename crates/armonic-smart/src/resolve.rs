@@ -406,15 +406,8 @@ impl<'a> Resolver<'a> {
             let special = p.name == "enter";
             let sets = match r.nargs.as_str() {
                 "?" | "*" => {
-                    self.count(
-                        n,
-                        &relative(&r.xpath).to_owned(),
-                        r.nargs_min,
-                        r.nargs_max,
-                        false,
-                        "",
-                    )?
-                    .0
+                    self.count(n, relative(&r.xpath), r.nargs_min, r.nargs_max, false, "")?
+                        .0
                 }
                 _ => r.variables.len(),
             };

@@ -1,0 +1,132 @@
+//! `armonic deploy`: resolve, show, run and record a deployment on embedded locations.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use armonic_lifecycle::Location;
+use armonic_smart::{Embedded, Mesh, Options, Record, Status, resolve};
+
+use crate::cli::{Format, Global};
+use crate::prompt::Prompt;
+use crate::render;
+
+/// What `deploy` was asked.
+pub struct DeployArgs {
+    pub xpath: String,
+    pub manage: bool,
+    pub autofill: bool,
+    pub answers: Option<PathBuf>,
+    pub save: Option<PathBuf>,
+    pub dry_run: bool,
+    pub parallel: usize,
+}
+
+fn deployment_id() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("deploy-{secs}-{}", std::process::id())
+}
+
+fn save(path: &PathBuf, record: &Record) -> Result<()> {
+    let text = serde_json::to_string_pretty(record)?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text + "\n").with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!("Deployment values written in {}", path.display());
+    Ok(())
+}
+
+/// Runs a deployment; the exit status says whether every step succeeded.
+pub fn deploy(g: &Global, locations: Vec<Location>, args: &DeployArgs) -> Result<ExitCode> {
+    let replay = match &args.answers {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read answers {}", path.display()))?;
+            Some(
+                serde_json::from_str::<Record>(&text)
+                    .with_context(|| format!("{} is not a deployment record", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let mesh = Embedded::new(locations);
+    let json = g.format == Format::Json;
+    let stdin = std::io::stdin();
+    let several = mesh.locations().len() > 1;
+    let mut prompt = Prompt::new(stdin.lock(), args.autofill, g, stdin.is_terminal(), several);
+    let options = Options {
+        id: deployment_id(),
+        replay,
+        manage: args.manage,
+    };
+    let mut plan = resolve(&mesh, &args.xpath, &mut prompt, &options)?;
+    if let Some(path) = &args.save {
+        save(path, &plan.record)?;
+    }
+    if plan.is_empty() {
+        eprintln!("Nothing to deploy: {} was declined.", args.xpath);
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({ "deployment": options.id, "steps": [], "result": null })
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.dry_run {
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({ "deployment": options.id, "steps": plan.steps() })
+                )?
+            );
+        } else {
+            print!("{}", plan.render());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !g.quiet && !json {
+        eprint!("{}", plan.render());
+    }
+    let outcome = plan.execute(&mesh, &mut prompt, args.parallel);
+    if let Some(path) = &args.save {
+        save(path, &plan.record)?;
+    }
+    if json {
+        let out = serde_json::json!({ "deployment": options.id, "steps": outcome.steps, "result": outcome.result });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        prompt.summary(&outcome);
+        if plan.root_called()
+            && matches!(
+                outcome.steps.last().map(|s| &s.status),
+                Some(Status::Done { .. })
+            )
+        {
+            eprintln!(
+                "Values returned by '{}':",
+                plan.root_xpath().unwrap_or_default()
+            );
+            println!(
+                "{}",
+                render::value(
+                    outcome
+                        .result
+                        .as_ref()
+                        .unwrap_or(&armonic_lifecycle::Value::Null)
+                )
+            );
+        } else if !plan.root_called() {
+            eprintln!("{} was not called: nothing returned.", args.xpath);
+        }
+    }
+    Ok(if outcome.succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,318 @@
+//! The interactive frontend of `armonic deploy`: questions on stderr, answers on stdin (a
+//! terminal or a pipe), log lines and step outcomes as they come.
+
+use std::io::{BufRead, Write};
+
+use armonic_lifecycle::{Level, LogRecord, LogSink, Value};
+use armonic_smart::{Abort, Answer, Event, Frontend, Outcome, Question, Status};
+
+use crate::cli::{Format, Global};
+use crate::logs::StderrSink;
+use crate::render;
+use crate::run::parse_value;
+
+/// Asks on stderr, reads stdin.
+pub struct Prompt<R> {
+    input: R,
+    autofill: bool,
+    sink: StderrSink,
+    quiet: bool,
+    echo: bool,
+}
+
+impl<R: BufRead> Prompt<R> {
+    /// A prompt reading `input`; `autofill` takes suggestions without asking; `terminal`
+    /// says whether the user sees what they type (otherwise answers are echoed).
+    pub fn new(
+        input: R,
+        autofill: bool,
+        g: &Global,
+        terminal: bool,
+        several_locations: bool,
+    ) -> Prompt<R> {
+        let mut sink = StderrSink::new(g.verbose, g.quiet, g.no_color, g.format == Format::Json);
+        sink.show_location = several_locations;
+        Prompt {
+            input,
+            autofill,
+            sink,
+            quiet: g.quiet,
+            echo: !terminal,
+        }
+    }
+
+    fn read(&mut self, prompt: &str) -> Result<String, Abort> {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "{prompt}");
+        let _ = err.flush();
+        let mut line = String::new();
+        match self.input.read_line(&mut line) {
+            Ok(0) => {
+                let _ = writeln!(err);
+                Err(Abort("end of input".into()))
+            }
+            Ok(_) => {
+                let line = line.trim_end_matches(['\n', '\r']).to_owned();
+                let _ = if self.echo {
+                    writeln!(err, "{line}")
+                } else {
+                    Ok(())
+                };
+                Ok(line)
+            }
+            Err(e) => Err(Abort(format!("cannot read the answer: {e}"))),
+        }
+    }
+
+    fn yes_no(&mut self, prompt: &str) -> Result<Answer, Abort> {
+        loop {
+            match self.read(prompt)?.trim().to_lowercase().as_str() {
+                "" | "y" | "yes" => return Ok(Answer::Yes),
+                "n" | "no" => return Ok(Answer::No),
+                _ => eprintln!("Please answer y or n."),
+            }
+        }
+    }
+
+    fn choose(
+        &mut self,
+        indent: &str,
+        prompt: &str,
+        choices: &[String],
+        suggestion: Option<&str>,
+    ) -> Result<String, Abort> {
+        for (i, c) in choices.iter().enumerate() {
+            eprintln!("{indent}  {i}) {c}");
+        }
+        let hint = suggestion.map(|s| format!(" [{s}]")).unwrap_or_default();
+        loop {
+            let answer = self.read(&format!(
+                "{indent}{prompt} [0-{}]{hint}: ",
+                choices.len().saturating_sub(1)
+            ))?;
+            let answer = answer.trim();
+            if answer.is_empty() {
+                if let Some(s) = suggestion {
+                    return Ok(s.to_owned());
+                }
+            } else if let Some(c) = answer.parse::<usize>().ok().and_then(|i| choices.get(i)) {
+                return Ok(c.clone());
+            } else if choices.iter().any(|c| c == answer) {
+                return Ok(answer.to_owned());
+            }
+            eprintln!("Invalid choice. Do it again!");
+        }
+    }
+
+    /// Prints which steps ran, failed or never started.
+    pub fn summary(&mut self, outcome: &Outcome) {
+        if self.quiet && outcome.succeeded {
+            return;
+        }
+        let failed = outcome
+            .steps
+            .iter()
+            .filter(|s| matches!(s.status, Status::Failed { .. }))
+            .count();
+        let not_started = outcome
+            .steps
+            .iter()
+            .filter(|s| s.status == Status::NotStarted)
+            .count();
+        if failed == 0 && not_started == 0 {
+            eprintln!("Deployment done: {} calls.", outcome.steps.len());
+            return;
+        }
+        eprintln!("Deployment failed:");
+        for s in &outcome.steps {
+            let (what, why) = match &s.status {
+                Status::Done { .. } => ("done", String::new()),
+                Status::Failed { error } => ("FAILED", format!(": {error}")),
+                Status::NotStarted => ("not started", String::new()),
+            };
+            eprintln!("  {what:<11} {} {} on {}{why}", s.node, s.xpath, s.location);
+        }
+    }
+}
+
+impl<R: BufRead> Frontend for Prompt<R> {
+    fn ask(&mut self, q: &Question) -> Result<Answer, Abort> {
+        if self.autofill && q.error().is_none() {
+            if let Some(answer) = q.suggested() {
+                return Ok(answer);
+            }
+        }
+        match q {
+            Question::Manage { depth, xpath, .. } => self.yes_no(&format!(
+                "{}Do you want to configure and call '{xpath}' [Y/n]? ",
+                "  ".repeat(*depth)
+            )),
+            Question::Call { depth, xpath, .. } => {
+                self.yes_no(&format!("{}Call {xpath} [Y/n]? ", "  ".repeat(*depth)))
+            }
+            Question::Location {
+                depth,
+                xpath,
+                choices,
+                suggestion,
+                error,
+                ..
+            } => {
+                let indent = "  ".repeat(*depth);
+                if let Some(e) = error {
+                    eprintln!("{indent}error: {e}");
+                }
+                eprintln!("{indent}Choose the location of '{xpath}':");
+                self.choose(&indent, "Choose", choices, suggestion.as_deref())
+                    .map(Answer::Location)
+            }
+            Question::Specialize {
+                depth,
+                xpath,
+                choices,
+                ..
+            } => {
+                let indent = "  ".repeat(*depth);
+                eprintln!("{indent}Which provide do you want to call for '{xpath}':");
+                let labels: Vec<String> = choices
+                    .iter()
+                    .map(|c| match &c.label {
+                        Some(l) => format!("{l} ({})", c.xpath),
+                        None => c.xpath.clone(),
+                    })
+                    .collect();
+                let chosen = self.choose(&indent, "Choose", &labels, None)?;
+                let i = labels.iter().position(|l| *l == chosen).unwrap_or(0);
+                Ok(Answer::Choice(choices[i].xpath.clone()))
+            }
+            Question::Multiplicity {
+                depth,
+                require,
+                provide_xpath,
+                external,
+                min,
+                max,
+                suggestion,
+                choices,
+                suggested_locations,
+                error,
+                ..
+            } => {
+                let indent = "  ".repeat(*depth);
+                if let Some(e) = error {
+                    eprintln!("{indent}error: {e}");
+                }
+                let what = if provide_xpath.is_empty() {
+                    require.as_str()
+                } else {
+                    provide_xpath.as_str()
+                };
+                let count = loop {
+                    let line = self.read(&format!(
+                        "{indent}How many time to call {what}? [{suggestion}] "
+                    ))?;
+                    let line = line.trim();
+                    if line.is_empty() {
+                        break *suggestion;
+                    }
+                    match line.parse::<usize>() {
+                        Ok(n) if n >= *min as usize && n <= *max as usize => break n,
+                        _ => eprintln!("{indent}Please give a number from {min} to {max}."),
+                    }
+                };
+                if !external {
+                    return Ok(Answer::Count(count));
+                }
+                let mut locations = Vec::new();
+                for i in 0..count {
+                    eprintln!("{indent}Choose location for node {i}:");
+                    let s = suggested_locations
+                        .get(i)
+                        .or(suggested_locations.last())
+                        .map(String::as_str);
+                    locations.push(self.choose(&indent, "Choose", choices, s)?);
+                }
+                Ok(Answer::Locations(locations))
+            }
+            Question::Value {
+                depth, variable, ..
+            } => {
+                let indent = "  ".repeat(*depth);
+                if let Some(e) = &variable.error {
+                    eprintln!("{indent}error: {e}");
+                }
+                let hint = variable
+                    .suggestion
+                    .as_ref()
+                    .map(|s| format!(" [{}]", render::value(s)))
+                    .unwrap_or_default();
+                loop {
+                    let line = self.read(&format!(
+                        "{indent}{} ({}){hint} = ",
+                        variable.label, variable.xpath
+                    ))?;
+                    if line.trim().is_empty() {
+                        match (&variable.suggestion, variable.required) {
+                            (Some(s), _) => return Ok(Answer::Value(s.clone())),
+                            (None, false) => return Ok(Answer::Value(Value::Null)),
+                            (None, true) => {
+                                eprintln!("{indent}A value is required.");
+                                continue;
+                            }
+                        }
+                    }
+                    return Ok(Answer::Value(parse_value(line.trim())));
+                }
+            }
+        }
+    }
+
+    fn notify(&mut self, event: &Event) {
+        match event {
+            Event::Notice(msg) => eprintln!("warning: {msg}"),
+            Event::Log(record) => self.sink.log(record),
+            Event::StepStarted {
+                node,
+                location,
+                xpath,
+            } => self.sink.log(&smart_line(
+                Level::Event,
+                format!("{node}: calling {xpath} on {location}"),
+            )),
+            Event::StepDone {
+                xpath, returned, ..
+            } => {
+                if let Some(Value::Map(map)) = returned {
+                    self.sink.log(&smart_line(
+                        Level::Info,
+                        format!("Provide '{xpath}' returns:"),
+                    ));
+                    for (k, v) in map {
+                        self.sink.log(&smart_line(
+                            Level::Info,
+                            format!("- {k} : {}", render::value(v)),
+                        ));
+                    }
+                }
+            }
+            Event::StepFailed { node, xpath, error } => {
+                self.sink.log(&smart_line(
+                    Level::Error,
+                    format!("{node}: {xpath} failed: {error}"),
+                ));
+            }
+        }
+    }
+}
+
+fn smart_line(level: Level, message: String) -> LogRecord {
+    LogRecord {
+        level,
+        location: String::new(),
+        lifecycle: "smart".into(),
+        state: None,
+        provide: None,
+        deployment: None,
+        message,
+    }
+}

@@ -1,0 +1,255 @@
+//! End-to-end tests of `armonic deploy` on embedded locations, driven through stdin.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn deploy(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_armonic"))
+        .args(["--local", "--no-color"])
+        .args(args)
+        .env_remove("ARMONIC_STATE_DIR")
+        .env_remove("ARMONIC_LIFECYCLE_DIRS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("armonic runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("answers written");
+    child.wait_with_output().expect("armonic ends")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Log lines of the given kinds, in order.
+fn lines_with(stderr: &str, prefix: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn website_transcript_asks_and_logs_like_the_original() {
+    let o = deploy(
+        &["--name", "vm", "deploy", "//WebSite//start"],
+        "y\ny\n8080\n\"/var/www/website/\"\ny\ny\ny\ny\n",
+    );
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(text(&o.stdout), "{\"url\": \"http://localhost:8080\"}\n");
+    let asking = err.split("Deployment of").next().unwrap();
+    let questions: Vec<&str> = asking
+        .lines()
+        .filter(|l| l.contains("? ") || l.contains(" = "))
+        .collect();
+    assert_eq!(
+        questions,
+        [
+            "Do you want to configure and call '//WebSite//start' [Y/n]? y",
+            "  Do you want to configure and call '//WebServer/Configured/create_document_root' [Y/n]? y",
+            "  port (WebServer/Configured/enter/conf/port) [80] = 8080",
+            "  path (WebServer/Configured/create_document_root/document_root/path) [\"/var/www/website/\"] = \"/var/www/website/\"",
+            "  Call //WebServer/Configured/create_document_root [Y/n]? y",
+            "  Do you want to configure and call '//WebServer//start' [Y/n]? y",
+            "  Call //WebServer//start [Y/n]? y",
+            "Call //WebSite//start [Y/n]? y",
+        ]
+    );
+    assert_eq!(
+        lines_with(&err, "INFO"),
+        [
+            "INFO     [WebServer] Installation of webserver packages...",
+            "INFO     [WebServer] Configuration of webserver service...",
+            "INFO     [WebServer] Webserver listening on port 8080",
+            "INFO     [WebServer] Creating document_root '/var/www/website/'...",
+            "INFO     [WebServer] Activation of webserver service...",
+            "INFO     [smart] Provide 'WebServer/Active/start' returns:",
+            "INFO     [smart] - url : \"http://localhost:8080\"",
+            "INFO     [WebSite] Appling template...",
+            "INFO     [WebSite] Activation of webserver service...",
+            "INFO     [WebSite] Start website",
+            "INFO     [smart] Provide 'WebSite/Active/start' returns:",
+            "INFO     [smart] - url : \"http://localhost:8080\"",
+        ]
+    );
+    assert!(
+        err.contains("Values returned by 'WebSite/Active/start':"),
+        "{err}"
+    );
+}
+
+#[test]
+fn website_unattended_then_replayed_from_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("website.json");
+    let record = record.to_str().unwrap();
+    let o = deploy(
+        &["deploy", "//WebSite//start", "--autofill", "--save", record],
+        "",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "{\"url\": \"http://localhost:80\"}\n");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(record).unwrap()).unwrap();
+    assert_eq!(saved["armonic_deployment"], 1);
+    assert_eq!(saved["root"], "//WebSite//start");
+    // No input at all: a question would abort the replay.
+    let o = deploy(&["deploy", "//WebSite//start", "--answers", record], "");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "{\"url\": \"http://localhost:80\"}\n");
+}
+
+const PROXY_LOCATIONS: [&str; 6] = [
+    "--location",
+    "web1",
+    "--location",
+    "web2",
+    "--location",
+    "proxy",
+];
+
+#[test]
+fn proxy_on_a_third_location_in_front_of_two_websites_and_its_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("proxy.json");
+    let record = record.to_str().unwrap();
+    let mut args = PROXY_LOCATIONS.to_vec();
+    args.extend(["deploy", "--manage", "//Proxy//start", "--save", record]);
+    let website = "\n\ny\ny\ny\n";
+    let answers = format!("2\n2\n0\n1\n{website}{website}y\n");
+    let o = deploy(&args, &answers);
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let expected = "INFO     [proxy/Proxy] [{'host': 'web1', 'url': 'http://web1:80'}, {'host': 'web2', 'url': 'http://web2:80'}]";
+    assert!(err.contains(expected), "{err}");
+    assert!(
+        err.contains("INFO     [web1/WebSite] Start website"),
+        "{err}"
+    );
+    assert!(
+        err.contains("INFO     [web2/WebSite] Start website"),
+        "{err}"
+    );
+    assert_eq!(text(&o.stdout), "null\n");
+
+    let mut args = PROXY_LOCATIONS.to_vec();
+    args.extend(["deploy", "//Proxy//start", "--answers", record]);
+    let o = deploy(&args, "");
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains(expected), "{err}");
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_calls_nothing() {
+    let o = deploy(
+        &[
+            "--name",
+            "vm",
+            "deploy",
+            "//WebSite//start",
+            "--autofill",
+            "--dry-run",
+        ],
+        "",
+    );
+    let out = text(&o.stdout);
+    assert!(o.status.success());
+    assert!(
+        out.starts_with(
+            "Deployment of //WebSite//start (3 calls)\nnode_0 WebSite/Active/start on vm\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "    enters: Installed, Configured\n    WebServer/Configured/enter/conf/port = 80\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("Order: node_0_0, node_0_1, node_0\n"),
+        "{out}"
+    );
+    assert!(lines_with(&text(&o.stderr), "INFO").is_empty());
+}
+
+#[test]
+fn end_of_input_aborts_cleanly() {
+    let o = deploy(&["deploy", "//WebSite//start"], "y\n");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).ends_with("error: deployment aborted: end of input\n"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        lines_with(&text(&o.stderr), "INFO").is_empty(),
+        "nothing ran"
+    );
+}
+
+#[test]
+fn a_declined_root_deploys_nothing() {
+    let o = deploy(&["deploy", "//WebSite//start"], "n\n");
+    assert!(o.status.success());
+    assert!(text(&o.stderr).contains("Nothing to deploy: //WebSite//start was declined."));
+}
+
+#[test]
+fn json_output_lists_steps_and_result() {
+    let o = deploy(
+        &["--format", "json", "deploy", "//WebSite//start", "-a"],
+        "",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(&text(&o.stdout)).unwrap();
+    assert_eq!(v["result"]["url"], "http://localhost:80");
+    assert_eq!(v["steps"].as_array().unwrap().len(), 3);
+    assert_eq!(v["steps"][2]["status"]["status"], "done");
+}
+
+#[test]
+fn a_failing_step_is_reported_with_what_never_started() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("base.toml"),
+        "name = \"Base\"\ninitial = \"Off\"\ntransitions = [[\"Off\", \"On\"]]\n[states.Off]\n[states.On.provides.start]\ndo = [{ run = \"echo no disk >&2; exit 2\" }]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("top.toml"),
+        "name = \"Top\"\ninitial = \"Off\"\ntransitions = [[\"Off\", \"On\"]]\n[states.Off]\n[states.On.provides.start.requires.base]\ntype = \"local\"\nxpath = \"//Base//start\"\n",
+    )
+    .unwrap();
+    let o = deploy(
+        &[
+            "-L",
+            dir.path().to_str().unwrap(),
+            "--name",
+            "vm",
+            "deploy",
+            "//Top//start",
+            "-a",
+        ],
+        "",
+    );
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "Deployment failed:\n  FAILED      node_0_0 Base/On/start on vm: provide /vm/Base/On/start failed: \
+             `echo no disk >&2; exit 2` exited with status 2: no disk\n  not started node_0 Top/On/start on vm\n"
+        ),
+        "{err}"
+    );
+    assert_eq!(text(&o.stdout), "");
+}
