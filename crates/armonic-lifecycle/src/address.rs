@@ -206,6 +206,12 @@ impl Address {
         })
     }
 
+    /// The names the address spells out (not `*`): every resource it matches has each of
+    /// them on its path, which lets callers skip whole subtrees.
+    pub fn literals(&self) -> impl Iterator<Item = &str> {
+        self.steps.iter().filter_map(|s| s.name.as_deref())
+    }
+
     /// True for `/…` addresses, which name the location first.
     pub fn is_absolute(&self) -> bool {
         self.absolute

@@ -140,6 +140,7 @@ impl Builder {
                 continue;
             }
             loc.instances.push(Instance {
+                names: subtree_names(&def),
                 def: Arc::new(def),
                 stack: Vec::new(),
                 entered: HashMap::new(),
@@ -168,6 +169,23 @@ struct Instance {
     def: Arc<LifecycleDef>,
     stack: Vec<usize>,
     entered: HashMap<usize, ProvideValues>,
+    /// Every name in the lifecycle's subtree, to skip it quickly when an address cannot match.
+    names: std::collections::HashSet<String>,
+}
+
+fn subtree_names(def: &LifecycleDef) -> std::collections::HashSet<String> {
+    let mut names = std::collections::HashSet::from([def.name.clone()]);
+    for st in &def.states {
+        names.insert(st.name.clone());
+        for p in st.all_provides() {
+            names.insert(p.name.clone());
+            for r in &p.requires {
+                names.insert(r.name.clone());
+                names.extend(r.variables.iter().map(|v| v.name.clone()));
+            }
+        }
+    }
+    names
 }
 
 /// A resource found by an address: indexes down the tree.
@@ -308,8 +326,10 @@ impl Location {
 
     // ---- finding resources -------------------------------------------------------------
 
-    fn walk(&self, mut f: impl FnMut(&[&str], Res)) {
+    /// Calls `f` on every resource, skipping lifecycles where `addr` cannot match.
+    fn walk(&self, addr: &Address, mut f: impl FnMut(&[&str], Res)) {
         let loc = self.config.name.as_str();
+        let literals: Vec<&str> = addr.literals().filter(|l| *l != loc).collect();
         let none = Res {
             lf: None,
             state: None,
@@ -319,6 +339,9 @@ impl Location {
         };
         f(&[loc], none);
         for (li, inst) in self.instances.iter().enumerate() {
+            if !literals.iter().all(|l| inst.names.contains(*l)) {
+                continue;
+            }
             let def = &*inst.def;
             let r = Res {
                 lf: Some(li),
@@ -358,7 +381,7 @@ impl Location {
     fn find(&self, xpath: &str) -> Result<Vec<(String, Res)>, Error> {
         let addr = Address::parse(xpath)?;
         let mut out = Vec::new();
-        self.walk(|path, res| {
+        self.walk(&addr, |path, res| {
             if addr.matches(path) {
                 out.push((address::absolute(path), res));
             }
@@ -1080,7 +1103,7 @@ impl Location {
             }
             if !hit {
                 let mut anywhere = false;
-                self.walk(|path, res| {
+                self.walk(&addr, |path, res| {
                     anywhere |= res.kind() == Kind::Variable && addr.matches(path)
                 });
                 if !anywhere {

@@ -59,21 +59,6 @@ impl Record {
             ..Record::default()
         }
     }
-
-    /// Adds `value` at set `index` of variable `key`, merging with an earlier entry.
-    pub(crate) fn push_variable(
-        section: &mut Vec<(String, BTreeMap<String, Value>)>,
-        key: String,
-        index: usize,
-        value: Value,
-    ) {
-        match section.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, m)) => {
-                m.insert(index.to_string(), value);
-            }
-            None => section.push((key, BTreeMap::from([(index.to_string(), value)]))),
-        }
-    }
 }
 
 /// The sections a replay reads.

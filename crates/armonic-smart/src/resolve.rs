@@ -40,6 +40,8 @@ pub(crate) struct Resolver<'a> {
     by_xpath: HashMap<String, Vec<usize>>,
     replay: Option<Replay>,
     pub record: Record,
+    /// Positions of keys in the record's `lfm`, `variables` and `variables_host` sections.
+    record_index: HashMap<(u8, String), usize>,
     manage_all: bool,
 }
 
@@ -67,6 +69,7 @@ impl<'a> Resolver<'a> {
             by_xpath: HashMap::new(),
             replay: options.replay.clone().map(Replay::new),
             record: Record::new(root),
+            record_index: HashMap::new(),
             manage_all: options.manage,
         }
     }
@@ -147,10 +150,7 @@ impl<'a> Resolver<'a> {
         let location = self.nodes[n].location.clone().unwrap_or_default();
         let host = self.host(&location)?;
         self.nodes[n].host = Some(host);
-        match self.record.lfm.iter_mut().find(|(k, _)| *k == key) {
-            Some(entry) => entry.1 = location.clone(),
-            None => self.record.lfm.push((key.clone(), location.clone())),
-        }
+        self.record_location(key.clone(), location.clone());
         self.record
             .specialize
             .push((key.clone(), format!("{id}/{xpath}")));
@@ -622,9 +622,7 @@ impl<'a> Resolver<'a> {
                 let host = self.host(&location)?;
                 self.nodes[c].host = Some(host.clone());
                 let key = self.nodes[c].key(&provide_xpath);
-                if !self.record.lfm.iter().any(|(k, _)| *k == key) {
-                    self.record.lfm.push((key, location));
-                }
+                self.record_location(key, location);
                 for &v in &self.nodes[n].groups[g].vars[k] {
                     if let Role::Host { .. } = self.vars[v].role {
                         self.vars[v].auto = Some(Value::Str(host.clone()));
@@ -878,6 +876,39 @@ impl<'a> Resolver<'a> {
         values_of(&self.nodes, &self.vars, vars)
     }
 
+    fn record_location(&mut self, key: String, location: String) {
+        match self.record_index.get(&(0, key.clone())) {
+            Some(&i) => self.record.lfm[i].1 = location,
+            None => {
+                self.record_index
+                    .insert((0, key.clone()), self.record.lfm.len());
+                self.record.lfm.push((key, location));
+            }
+        }
+    }
+
+    /// Adds a value to the `variables` (or `variables_host`) section, merging value sets.
+    fn record_variable(&mut self, host: bool, key: String, set: usize, value: Value) {
+        let kind = if host { 2 } else { 1 };
+        let section = if host {
+            &mut self.record.variables_host
+        } else {
+            &mut self.record.variables
+        };
+        match self.record_index.get(&(kind, key.clone())) {
+            Some(&i) => {
+                section[i].1.insert(set.to_string(), value);
+            }
+            None => {
+                self.record_index.insert((kind, key.clone()), section.len());
+                section.push((
+                    key,
+                    std::collections::BTreeMap::from([(set.to_string(), value)]),
+                ));
+            }
+        }
+    }
+
     fn record_values(&mut self, n: usize) {
         for &v in &self.nodes[n].vars.clone() {
             let var = &self.vars[v];
@@ -902,10 +933,11 @@ impl<'a> Resolver<'a> {
                 var.info.ty.as_str(),
                 "armonic_host" | "host" | "armonic_this_host" | "armonic_hosts"
             );
+            let set = var.set;
             if host_type && !self.askable(v) {
-                Record::push_variable(&mut self.record.variables_host, key, var.set, value);
+                self.record_variable(true, key, set, value);
             } else if self.askable(v) {
-                Record::push_variable(&mut self.record.variables, key, var.set, value);
+                self.record_variable(false, key, set, value);
             }
         }
     }
