@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-/// Drive Armonic lifecycles: list them, move them between states, call their provides.
+/// Deploy services described as lifecycles: list them, move them between states, call their
+/// provides, and deploy a provide with everything it depends on.
 ///
 /// Addresses select resources in the tree location/lifecycle/state/provide/require/variable:
 /// `//WebServer//start`, `/web1/WebServer/Configured`, `WebSite//url`,

@@ -280,8 +280,13 @@ impl<R: BufRead> Frontend for Prompt<R> {
                 format!("{node}: calling {xpath} on {location}"),
             )),
             Event::StepDone {
-                xpath, returned, ..
+                node,
+                xpath,
+                returned,
             } => {
+                if !self.quiet && !self.sink.json {
+                    eprintln!("==> done {node} {xpath}");
+                }
                 if let Some(Value::Map(map)) = returned {
                     self.sink.log(&smart_line(
                         Level::Info,

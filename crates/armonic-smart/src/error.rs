@@ -23,6 +23,24 @@ pub enum Error {
         /// The provide that requires it.
         required_by: Option<String>,
     },
+    /// A provide requires itself, through its dependencies.
+    #[error("dependency cycle: {xpath} on {location} requires itself ({chain})")]
+    Cycle {
+        /// The provide.
+        xpath: String,
+        /// Its location.
+        location: String,
+        /// The requirers from the root down.
+        chain: String,
+    },
+    /// The tree grows deeper than [`crate::MAX_DEPTH`]: a cycle through changing locations.
+    #[error("the deployment is deeper than {max} levels at {xpath}: do its dependencies loop?")]
+    TooDeep {
+        /// Where the limit was reached.
+        xpath: String,
+        /// The limit.
+        max: usize,
+    },
     /// An agent failed to answer.
     #[error("location {location}: {source}")]
     Agent {

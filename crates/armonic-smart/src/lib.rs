@@ -43,6 +43,9 @@ pub use question::{
 pub use record::{FORMAT, Record};
 pub use resolve::Options;
 
+/// Deepest dependency chain a deployment may have.
+pub const MAX_DEPTH: usize = 64;
+
 /// Resolves a deployment of `root` on `mesh`, asking `frontend` what cannot be inferred.
 ///
 /// Nothing is called: the agents are only asked for their provides, paths and validations.

@@ -116,8 +116,47 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// The chain of provides from the root to node `n` (relative xpath on location).
+    fn ancestors(&self, n: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut up = self.nodes[n].parent.map(|p| p.0);
+        while let Some(p) = up {
+            out.push(p);
+            up = self.nodes[p].parent.map(|x| x.0);
+        }
+        out.reverse();
+        out
+    }
+
+    fn check_cycle(&self, n: usize) -> Result<(), Error> {
+        let node = &self.nodes[n];
+        let chain = self.ancestors(n);
+        if chain
+            .iter()
+            .any(|&a| self.nodes[a].xpath == node.xpath && self.nodes[a].location == node.location)
+        {
+            let names: Vec<String> = chain
+                .iter()
+                .chain(std::iter::once(&n))
+                .map(|&a| self.nodes[a].xpath.clone().unwrap_or_default())
+                .collect();
+            return Err(Error::Cycle {
+                xpath: node.xpath.clone().unwrap_or_default(),
+                location: node.location.clone().unwrap_or_default(),
+                chain: names.join(" -> "),
+            });
+        }
+        Ok(())
+    }
+
     /// Resolves node `n` and everything below it.
     pub fn resolve(&mut self, n: usize) -> Result<(), Error> {
+        if self.nodes[n].depth > crate::MAX_DEPTH {
+            return Err(Error::TooDeep {
+                xpath: self.nodes[n].generic.clone(),
+                max: crate::MAX_DEPTH,
+            });
+        }
         let (id, depth, generic) = {
             let node = &self.nodes[n];
             (node.id.clone(), node.depth, node.generic.clone())
@@ -147,6 +186,7 @@ impl<'a> Resolver<'a> {
             self.nodes[n].location = Some(location);
         }
         let xpath = self.specialize(n)?;
+        self.check_cycle(n)?;
         let location = self.nodes[n].location.clone().unwrap_or_default();
         let host = self.host(&location)?;
         self.nodes[n].host = Some(host);

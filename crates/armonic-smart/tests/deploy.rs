@@ -467,3 +467,133 @@ provide_ret.v = { type = "str" }
         )]
     );
 }
+
+const CLUSTER: &str = r#"
+name = "Cluster"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.start]
+return = "{{ members | map(attribute='who') | join(' ') }}"
+[states.On.provides.start.requires.members]
+type = "external"
+xpath = "//Member//join"
+nargs = "*"
+provide_ret.who = { type = "str" }
+"#;
+
+const MEMBER: &str = r#"
+name = "Member"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.join]
+return = { who = "{{ r.me }}:{{ r.peers | join(',') }}" }
+[states.On.provides.join.requires.r.variables]
+me = { type = "armonic_this_host" }
+peers = { type = "armonic_hosts" }
+"#;
+
+#[test]
+fn hosts_of_a_group_and_of_the_node_itself_are_filled_in() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cluster.toml"), CLUSTER).unwrap();
+    std::fs::write(dir.path().join("member.toml"), MEMBER).unwrap();
+    let logs = MemorySink::new();
+    let mesh = mesh_of(dir.path().to_str().unwrap(), &["a", "b", "c"], &logs);
+    let mut fe = Script::keyed(vec![
+        ("location //Cluster//start", Answer::Location("a".into())),
+        (
+            "multiplicity Cluster/On/start/members",
+            Answer::Locations(vec!["b".into(), "c".into(), "a".into()]),
+        ),
+    ]);
+    let mut plan = resolve(&mesh, "//Cluster//start", &mut fe, &Options::default()).unwrap();
+    let values: Vec<String> = fe
+        .questions()
+        .into_iter()
+        .filter(|q| q.starts_with("value"))
+        .collect();
+    assert!(values.is_empty(), "hosts are never asked: {values:?}");
+    let outcome = plan.execute(&mesh, &mut fe, 3);
+    assert_eq!(outcome.result, Some(Value::from("b:b,c,a c:b,c,a a:b,c,a")));
+}
+
+#[test]
+fn a_record_replays_on_a_tree_that_gained_a_node() {
+    let logs = MemorySink::new();
+    let mesh1 = mesh(&["vm"], &logs);
+    let mut fe = Autofill::default();
+    let plan = resolve(&mesh1, "//WebSite//start", &mut fe, &Options::default()).unwrap();
+    let record = plan.record.clone();
+
+    // The WebSite now also needs a Cache before it starts: a new first dependency.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        format!("{LIFECYCLES}/webserver.toml"),
+        dir.path().join("webserver.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("cache.toml"),
+        "name = \"Cache\"\ninitial = \"Off\"\ntransitions = [[\"Off\", \"On\"]]\n[states.Off]\n[states.On.provides.start]\n",
+    )
+    .unwrap();
+    let website = std::fs::read_to_string(format!("{LIFECYCLES}/website.toml")).unwrap().replace(
+        "[states.Templated.enter.requires.document_root]",
+        "[states.Templated.enter.requires.cache]\ntype = \"local\"\nxpath = \"//Cache//start\"\n\n[states.Templated.enter.requires.document_root]",
+    );
+    std::fs::write(dir.path().join("website.toml"), website).unwrap();
+    let mesh2 = mesh_of(dir.path().to_str().unwrap(), &["vm"], &logs);
+    let mut fe = Script::keyed(vec![]);
+    let options = Options {
+        replay: Some(record),
+        ..Options::default()
+    };
+    let mut plan2 = resolve(&mesh2, "//WebSite//start", &mut fe, &options).unwrap();
+    // Only the new node is asked about; the others replay under their new ids.
+    assert_eq!(
+        fe.questions(),
+        ["manage //Cache//start", "call //Cache//start"]
+    );
+    let mapping: Vec<(&str, &str)> = plan2
+        .record
+        .mapping
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    assert_eq!(
+        mapping,
+        [("node_0_0", "node_0_1"), ("node_0_1", "node_0_2")]
+    );
+    let outcome = plan2.execute(&mesh2, &mut fe, 2);
+    assert_eq!(outcome.result, Some(url("http://localhost:80")));
+}
+
+#[test]
+fn a_dependency_cycle_is_an_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, dep) in [("A", "B"), ("B", "A")] {
+        std::fs::write(
+            dir.path().join(format!("{name}.toml")),
+            format!(
+                "name = \"{name}\"\ninitial = \"Off\"\ntransitions = [[\"Off\", \"On\"]]\n[states.Off]\n\
+                 [states.On.provides.start.requires.dep]\ntype = \"local\"\nxpath = \"//{dep}//start\"\n"
+            ),
+        )
+        .unwrap();
+    }
+    let logs = MemorySink::new();
+    let mesh = mesh_of(dir.path().to_str().unwrap(), &["vm"], &logs);
+    let e = resolve(
+        &mesh,
+        "//A//start",
+        &mut Autofill::default(),
+        &Options::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "dependency cycle: A/On/start on vm requires itself (A/On/start -> B/On/start -> A/On/start)"
+    );
+}
