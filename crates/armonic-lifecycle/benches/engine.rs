@@ -49,6 +49,26 @@ fn load_files(c: &mut Criterion) {
             black_box(catalog)
         })
     });
+    c.bench_function(
+        "load 1000 lifecycle files and start a location on them",
+        |b| {
+            b.iter(|| {
+                let catalog = load_dirs(&[dir.path()]);
+                let config = Config {
+                    name: "bench".into(),
+                    os: OsType::all(),
+                    ..Config::default()
+                };
+                let sink = std::sync::Arc::new(armonic_lifecycle::MemorySink::new());
+                black_box(
+                    Location::builder(config)
+                        .sink(sink)
+                        .build(catalog.lifecycles)
+                        .expect("location"),
+                )
+            })
+        },
+    );
 }
 
 fn big_lifecycle(n: usize) -> LifecycleDef {
