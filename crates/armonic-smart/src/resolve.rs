@@ -516,8 +516,11 @@ impl<'a> Resolver<'a> {
             }
         }
         let suggestion = (min as usize).max(1).min(max as usize);
+        // One proposal per possible instance (up to the number of locations), so a frontend
+        // asking instance by instance has one for each; the first `suggestion` are the default.
+        let proposals = suggestion.max(locations.len()).min(max as usize);
         let suggested_locations = if external {
-            self.spread(n, provide_xpath, suggestion)
+            self.spread(n, provide_xpath, proposals)
         } else {
             Vec::new()
         };

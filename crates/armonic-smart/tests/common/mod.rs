@@ -109,7 +109,7 @@ impl Frontend for Script {
                 assert_eq!(what, expected, "unexpected question");
                 Ok(answer)
             }
-            None if self.fallback_autofill => q.suggested().ok_or_else(|| Abort(what)),
+            None if self.fallback_autofill => q.suggested().ok_or(Abort(what)),
             None => Err(Abort(format!("no answer for {what}"))),
         }
     }
