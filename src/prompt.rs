@@ -208,9 +208,12 @@ impl<R: BufRead> Frontend for Prompt<R> {
                     provide_xpath.as_str()
                 };
                 let count = loop {
-                    let line = self.read(&format!(
-                        "{indent}How many time to call {what}? [{suggestion}] "
-                    ))?;
+                    let question = if provide_xpath.is_empty() {
+                        format!("{indent}How many value sets for {what}? [{suggestion}] ")
+                    } else {
+                        format!("{indent}How many time to call {what}? [{suggestion}] ")
+                    };
+                    let line = self.read(&question)?;
                     let line = line.trim();
                     if line.is_empty() {
                         break *suggestion;

@@ -94,6 +94,12 @@ impl Plan {
                 )
             })
             .collect();
+        let rank: HashMap<usize, usize> = self
+            .order
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (n, i))
+            .collect();
         let mut ready: VecDeque<usize> = self
             .order
             .iter()
@@ -164,10 +170,7 @@ impl Plan {
                                     }
                                 }
                                 // Keep plan order among ready steps, so runs are repeatable.
-                                let order = &self.order;
-                                ready
-                                    .make_contiguous()
-                                    .sort_by_key(|s| order.iter().position(|o| o == s));
+                                ready.make_contiguous().sort_by_key(|s| rank[s]);
                             }
                             Err(error) => {
                                 fe.notify(&Event::StepFailed {
