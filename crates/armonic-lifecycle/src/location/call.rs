@@ -1,0 +1,554 @@
+//! Calls that change states: going along a path, running actions, routing and checking values.
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use super::{CallOptions, Location, provide_def};
+use crate::action::Exec;
+use crate::address::{Address, Kind};
+use crate::error::Error;
+use crate::info::VariableError;
+use crate::log::{Level, LogRecord};
+use crate::model::{LifecycleDef, ProvideDef, RequireDef};
+use crate::paths::{Move, Path};
+use crate::value::Value;
+use crate::values::{Filled, ProvideValues, Values};
+
+/// Values checked against their variables, with the view used by `provide_call_validate`.
+pub(super) struct Checked {
+    pub(super) values: ProvideValues,
+    pub(super) sets: Vec<crate::info::CheckedSets>,
+    pub(super) errors: Vec<VariableError>,
+}
+
+impl Location {
+    /// Calls provide `uri` with `values`, entering its state first along path
+    /// `opts.path_idx` when it is not entered, then runs the `cross` action of its state and
+    /// of every state above it with the provide's flags. Returns what the provide returned.
+    pub fn provide_call(
+        &mut self,
+        uri: &str,
+        values: &Values,
+        opts: &CallOptions,
+    ) -> Result<Option<Value>, Error> {
+        let (abs, lf, st, p, path) = self.call_plan(uri, opts.path_idx)?;
+        let mut involved: Vec<(usize, usize)> = path
+            .iter()
+            .filter(|s| s.action == Move::Enter)
+            .map(|s| (s.state, 0))
+            .collect();
+        involved.push((st, p));
+        let mut checked: Vec<ProvideValues> = self
+            .check(lf, &involved, values, opts)?
+            .into_iter()
+            .map(|c| c.values)
+            .collect();
+        let own = checked.pop().unwrap_or_default();
+        self.walk_path(lf, &path, &checked, opts)?;
+
+        let def = Arc::clone(&self.instances[lf].def);
+        let state = &def.states[st];
+        let pdef = provide_def(&def, st, p);
+        let context = self.context(lf, st, pdef, &own, &pdef.flags, opts);
+        let ret = if self.config.simulation {
+            self.simulated(
+                opts,
+                &def.name,
+                &state.name,
+                &pdef.name,
+                &pdef.action.is_empty(),
+            );
+            None
+        } else {
+            let exec = self.exec(&def, st, &pdef.name, opts);
+            exec.run_action(
+                &pdef.action,
+                &context,
+                &self.env(&def, pdef, &own, &context, opts),
+            )
+            .map_err(|source| Error::Provide {
+                xpath: abs.clone(),
+                source,
+            })?
+        };
+        self.event(
+            opts,
+            &def.name,
+            &state.name,
+            format!("provide {} called", pdef.name),
+        );
+        self.cross(lf, st, &pdef.flags, opts)?;
+        Ok(ret)
+    }
+
+    pub(super) fn cross(
+        &self,
+        lf: usize,
+        st: usize,
+        flags: &IndexMap<String, Value>,
+        opts: &CallOptions,
+    ) -> Result<(), Error> {
+        let inst = &self.instances[lf];
+        let def = &inst.def;
+        let from = inst
+            .stack
+            .iter()
+            .position(|&s| s == st)
+            .unwrap_or(inst.stack.len());
+        for &s in &inst.stack[from..] {
+            let state = &def.states[s];
+            if state.cross.is_empty() && state.builtins.services.is_empty() {
+                continue;
+            }
+            if self.config.simulation {
+                self.simulated(opts, &def.name, &state.name, "cross", &false);
+                continue;
+            }
+            let cross = ProvideDef::new("cross");
+            let context = self.context(lf, s, &cross, &ProvideValues::new(), flags, opts);
+            let exec = self.exec(def, s, "cross", opts);
+            exec.cross_builtins(&state.builtins, flags)
+                .and_then(|_| {
+                    exec.run_action(
+                        &state.cross,
+                        &context,
+                        &self.env(def, &cross, &ProvideValues::new(), &context, opts),
+                    )
+                })
+                .map_err(|source| Error::Cross {
+                    lifecycle: def.name.clone(),
+                    state: state.name.clone(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn simulated(
+        &self,
+        opts: &CallOptions,
+        lifecycle: &str,
+        state: &str,
+        provide: &str,
+        empty: &bool,
+    ) {
+        if *empty {
+            return;
+        }
+        self.sink(opts).log(&LogRecord {
+            level: Level::Warning,
+            location: self.config.name.clone(),
+            lifecycle: lifecycle.to_owned(),
+            state: Some(state.to_owned()),
+            provide: Some(provide.to_owned()),
+            deployment: opts.deployment.clone(),
+            message: format!("Provide call {provide} of {state} is simulated"),
+        });
+    }
+
+    pub(super) fn exec<'a>(
+        &'a self,
+        def: &'a LifecycleDef,
+        state: usize,
+        provide: &'a str,
+        opts: &'a CallOptions,
+    ) -> Exec<'a> {
+        Exec {
+            runner: &*self.runner,
+            sink: self.sink(opts),
+            location: &self.config.name,
+            lifecycle: &def.name,
+            state: &def.states[state].name,
+            provide,
+            deployment: opts.deployment.as_deref(),
+            base_dir: def
+                .source
+                .as_deref()
+                .and_then(std::path::Path::parent)
+                .filter(|d| !d.as_os_str().is_empty()),
+        }
+    }
+
+    /// Enters and leaves states along `path`; `values[k]` goes to the k-th enter.
+    pub(super) fn walk_path(
+        &mut self,
+        lf: usize,
+        path: &Path,
+        values: &[ProvideValues],
+        opts: &CallOptions,
+    ) -> Result<(), Error> {
+        let def = Arc::clone(&self.instances[lf].def);
+        let mut enters = values.iter();
+        for step in path {
+            let state = &def.states[step.state];
+            match step.action {
+                Move::Enter => {
+                    let own = enters.next().cloned().unwrap_or_default();
+                    self.event(
+                        opts,
+                        &def.name,
+                        &state.name,
+                        format!("entering state {}", state.name),
+                    );
+                    if self.config.simulation {
+                        self.simulated(
+                            opts,
+                            &def.name,
+                            &state.name,
+                            "enter",
+                            &(state.enter.action.is_empty() && state.builtins.is_empty()),
+                        );
+                    } else {
+                        let context = self.context(
+                            lf,
+                            step.state,
+                            &state.enter,
+                            &own,
+                            &state.enter.flags,
+                            opts,
+                        );
+                        let env = self.env(&def, &state.enter, &own, &context, opts);
+                        let exec = self.exec(&def, step.state, "enter", opts);
+                        let result = exec
+                            .enter_builtins(&state.builtins, &context)
+                            .and_then(|_| exec.run_action(&state.enter.action, &context, &env));
+                        if let Err(source) = result {
+                            self.save(lf)?;
+                            return Err(Error::Enter {
+                                lifecycle: def.name.clone(),
+                                state: state.name.clone(),
+                                source,
+                            });
+                        }
+                    }
+                    let inst = &mut self.instances[lf];
+                    inst.stack.push(step.state);
+                    inst.entered.insert(step.state, own);
+                    self.save(lf)?;
+                    self.event(
+                        opts,
+                        &def.name,
+                        &state.name,
+                        format!("state {} entered", state.name),
+                    );
+                }
+                Move::Leave => {
+                    self.event(
+                        opts,
+                        &def.name,
+                        &state.name,
+                        format!("leaving state {}", state.name),
+                    );
+                    if self.config.simulation {
+                        self.simulated(
+                            opts,
+                            &def.name,
+                            &state.name,
+                            "leave",
+                            &(state.leave.is_empty() && state.builtins.is_empty()),
+                        );
+                    } else {
+                        let leave = ProvideDef::new("leave");
+                        let context = self.context(
+                            lf,
+                            step.state,
+                            &leave,
+                            &ProvideValues::new(),
+                            &IndexMap::new(),
+                            opts,
+                        );
+                        let env = self.env(&def, &leave, &ProvideValues::new(), &context, opts);
+                        let exec = self.exec(&def, step.state, "leave", opts);
+                        let result = exec
+                            .run_action(&state.leave, &context, &env)
+                            .and_then(|_| exec.leave_builtins(&state.builtins));
+                        if let Err(source) = result {
+                            return Err(Error::Leave {
+                                lifecycle: def.name.clone(),
+                                state: state.name.clone(),
+                                source,
+                            });
+                        }
+                    }
+                    let inst = &mut self.instances[lf];
+                    if inst.stack.last() == Some(&step.state) {
+                        inst.stack.pop();
+                    }
+                    inst.entered.remove(&step.state);
+                    self.save(lf)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn save(&self, lf: usize) -> Result<(), Error> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let inst = &self.instances[lf];
+        let state = inst.to_file();
+        store.save(&state).map_err(|source| Error::Persist {
+            lifecycle: inst.def.name.clone(),
+            path: store.path(&inst.def.name),
+            source,
+        })
+    }
+
+    /// Routes `values` to the variables of the `involved` provides (state, provide index).
+    pub(super) fn fill(
+        &self,
+        lf: usize,
+        involved: &[(usize, usize)],
+        values: &Values,
+    ) -> Result<Vec<Filled>, Error> {
+        let def = &self.instances[lf].def;
+        let loc = self.config.name.as_str();
+        let mut filled: Vec<Filled> = involved
+            .iter()
+            .map(|&(s, p)| Filled::new(provide_def(def, s, p)))
+            .collect();
+        for entry in &values.0 {
+            let addr = Address::parse(&entry.xpath)?;
+            let mut hit = false;
+            for (k, &(s, p)) in involved.iter().enumerate() {
+                let st = &def.states[s];
+                let pdef = provide_def(def, s, p);
+                for (ri, req) in pdef.requires.iter().enumerate() {
+                    for (vi, var) in req.variables.iter().enumerate() {
+                        if !addr
+                            .matches(&[loc, &def.name, &st.name, &pdef.name, &req.name, &var.name])
+                        {
+                            continue;
+                        }
+                        hit = true;
+                        for (&index, value) in &entry.values {
+                            if !filled[k].requires[ri].put(req, vi, index, value.clone()) {
+                                tracing::warn!(
+                                    xpath = %entry.xpath, index, nargs = %req.nargs,
+                                    "value index out of the require's range; ignored"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            if !hit {
+                let mut anywhere = false;
+                self.walk(&addr, |path, res| {
+                    anywhere |= res.kind() == Kind::Variable && addr.matches(path)
+                });
+                if !anywhere {
+                    return Err(Error::UnknownValue {
+                        xpath: entry.xpath.clone(),
+                    });
+                }
+            }
+        }
+        Ok(filled)
+    }
+
+    pub(super) fn check(
+        &self,
+        lf: usize,
+        involved: &[(usize, usize)],
+        values: &Values,
+        opts: &CallOptions,
+    ) -> Result<Vec<Checked>, Error> {
+        let filled = self.fill(lf, involved, values)?;
+        let def = &self.instances[lf].def;
+        let checked: Vec<Checked> = involved
+            .iter()
+            .zip(&filled)
+            .map(|(&(s, p), f)| {
+                let pdef = provide_def(def, s, p);
+                check_provide(
+                    &format!("{}/{}", self.state_xpath(lf, s), pdef.name),
+                    pdef,
+                    f,
+                )
+            })
+            .collect();
+        let validate = self.config.validate_on_call && !opts.skip_validation;
+        let errors: Vec<VariableError> = checked
+            .iter()
+            .flat_map(|c| c.errors.iter().cloned())
+            .collect();
+        if validate && !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        Ok(checked)
+    }
+
+    /// The template context of an action (see `docs/lifecycle-format.md`).
+    pub(super) fn context(
+        &self,
+        lf: usize,
+        state: usize,
+        pdef: &ProvideDef,
+        own: &ProvideValues,
+        flags: &IndexMap<String, Value>,
+        opts: &CallOptions,
+    ) -> Value {
+        let inst = &self.instances[lf];
+        let def = &inst.def;
+        let mut ctx = std::collections::BTreeMap::new();
+        for req in &pdef.requires {
+            ctx.insert(
+                req.name.clone(),
+                require_value(req, own.get(&req.name).map(Vec::as_slice).unwrap_or(&[])),
+            );
+        }
+        let mut states = std::collections::BTreeMap::new();
+        for &s in &inst.stack {
+            let st = &def.states[s];
+            let values = inst.entered.get(&s);
+            let mut m = std::collections::BTreeMap::new();
+            for req in &st.enter.requires {
+                let sets = values
+                    .and_then(|v| v.get(&req.name))
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                m.insert(req.name.clone(), require_value(req, sets));
+            }
+            states.insert(st.name.clone(), Value::Map(m));
+        }
+        ctx.insert("states".into(), Value::Map(states));
+        let mut location = std::collections::BTreeMap::new();
+        location.insert("name".into(), Value::from(self.config.name.as_str()));
+        location.insert(
+            "public_ip".into(),
+            Value::from(self.config.public_ip.as_str()),
+        );
+        location.insert("os_type".into(), Value::from(self.config.os.name.as_str()));
+        location.insert(
+            "os_release".into(),
+            self.config
+                .os
+                .release
+                .clone()
+                .map_or(Value::Null, Value::Str),
+        );
+        ctx.insert("location".into(), Value::Map(location));
+        ctx.insert("lifecycle".into(), Value::from(def.name.as_str()));
+        ctx.insert("state".into(), Value::from(def.states[state].name.as_str()));
+        ctx.insert("provide".into(), Value::from(pdef.name.as_str()));
+        ctx.insert(
+            "flags".into(),
+            Value::Map(flags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        );
+        ctx.insert(
+            "deployment".into(),
+            opts.deployment.clone().map_or(Value::Null, Value::Str),
+        );
+        Value::Map(ctx)
+    }
+
+    /// The environment of `run` steps.
+    pub(super) fn env(
+        &self,
+        def: &LifecycleDef,
+        pdef: &ProvideDef,
+        own: &ProvideValues,
+        context: &Value,
+        opts: &CallOptions,
+    ) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("ARMONIC_LOCATION".to_owned(), self.config.name.clone()),
+            (
+                "ARMONIC_PUBLIC_IP".to_owned(),
+                self.config.public_ip.clone(),
+            ),
+            ("ARMONIC_LIFECYCLE".to_owned(), def.name.clone()),
+            ("ARMONIC_PROVIDE".to_owned(), pdef.name.clone()),
+            ("ARMONIC_CONTEXT".to_owned(), context.to_string()),
+        ];
+        if let Value::Map(m) = context {
+            if let Some(s) = m.get("state") {
+                env.push(("ARMONIC_STATE".into(), s.to_plain_string()));
+            }
+            if let Some(f) = m.get("flags") {
+                env.push(("ARMONIC_FLAGS".into(), f.to_string()));
+            }
+        }
+        if let Some(d) = &opts.deployment {
+            env.push(("ARMONIC_DEPLOYMENT".into(), d.clone()));
+        }
+        for req in &pdef.requires {
+            let sets = own.get(&req.name).map(Vec::as_slice).unwrap_or(&[]);
+            if req.nargs.is_single() {
+                if let Some(set) = sets.first() {
+                    for (k, v) in set {
+                        if !v.is_null() {
+                            env.push((format!("{}_{k}", req.name), v.to_plain_string()));
+                        }
+                    }
+                }
+            } else {
+                env.push((format!("{}_count", req.name), sets.len().to_string()));
+                for (i, set) in sets.iter().enumerate() {
+                    for (k, v) in set {
+                        if !v.is_null() {
+                            env.push((format!("{}_{k}_{i}", req.name), v.to_plain_string()));
+                        }
+                    }
+                }
+            }
+        }
+        env
+    }
+}
+
+pub(super) fn require_value(req: &RequireDef, sets: &[IndexMap<String, Value>]) -> Value {
+    let map = |set: &IndexMap<String, Value>| {
+        Value::Map(set.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    };
+    if req.nargs.is_single() {
+        sets.first()
+            .map_or_else(|| Value::Map(Default::default()), map)
+    } else {
+        Value::List(sets.iter().map(map).collect())
+    }
+}
+
+/// Checks every value of every set of `pdef`'s requires. Invalid values are kept raw.
+pub(super) fn check_provide(xpath: &str, pdef: &ProvideDef, filled: &Filled) -> Checked {
+    let mut values = ProvideValues::new();
+    let mut sets_view = Vec::with_capacity(pdef.requires.len());
+    let mut errors = Vec::new();
+    for (req, rs) in pdef.requires.iter().zip(&filled.requires) {
+        let mut req_values = Vec::with_capacity(rs.sets.len());
+        let mut req_view = Vec::with_capacity(rs.sets.len());
+        for (index, set) in rs.sets.iter().enumerate() {
+            let mut set_values = IndexMap::new();
+            let mut set_view = Vec::with_capacity(set.len());
+            for (var, raw) in req.variables.iter().zip(set) {
+                match var.check(raw) {
+                    Ok(v) => {
+                        set_values.insert(var.name.clone(), v.clone());
+                        set_view.push((v, None));
+                    }
+                    Err(message) => {
+                        errors.push(VariableError {
+                            xpath: format!("{xpath}/{}/{}", req.name, var.name),
+                            index,
+                            message: message.clone(),
+                        });
+                        set_values.insert(var.name.clone(), raw.clone());
+                        set_view.push((raw.clone(), Some(message)));
+                    }
+                }
+            }
+            req_values.push(set_values);
+            req_view.push(set_view);
+        }
+        values.insert(req.name.clone(), req_values);
+        sets_view.push(req_view);
+    }
+    Checked {
+        values,
+        sets: sets_view,
+        errors,
+    }
+}
