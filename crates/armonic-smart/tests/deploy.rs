@@ -341,14 +341,9 @@ fn resolving_calls_nothing() {
 
 #[test]
 fn unattended_runs_give_up_instead_of_guessing() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("need.toml"),
-        "name = \"Need\"\ninitial = \"A\"\n[states.A.provides.go.requires.r.variables]\nsecret = { type = \"str\" }\n",
-    )
-    .unwrap();
+    let need = "name = \"Need\"\ninitial = \"A\"\n[states.A.provides.go.requires.r.variables]\nsecret = { type = \"str\" }\n";
     let logs = MemorySink::new();
-    let mesh = mesh_of(dir.path().to_str().unwrap(), &["vm"], &logs);
+    let (_dir, mesh) = mesh_with_files(&[("need.toml", need)], &["vm"], &logs);
     let e = resolve(
         &mesh,
         "//Need//go",
@@ -496,11 +491,9 @@ peers = { type = "armonic_hosts" }
 
 #[test]
 fn hosts_of_a_group_and_of_the_node_itself_are_filled_in() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("cluster.toml"), CLUSTER).unwrap();
-    std::fs::write(dir.path().join("member.toml"), MEMBER).unwrap();
     let logs = MemorySink::new();
-    let mesh = mesh_of(dir.path().to_str().unwrap(), &["a", "b", "c"], &logs);
+    let files = [("cluster.toml", CLUSTER), ("member.toml", MEMBER)];
+    let (_dir, mesh) = mesh_with_files(&files, &["a", "b", "c"], &logs);
     let mut fe = Script::keyed(vec![
         ("location //Cluster//start", Answer::Location("a".into())),
         (

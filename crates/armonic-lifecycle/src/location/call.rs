@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use super::{CallOptions, Location, provide_def};
+use super::{CallOptions, Location, involved, provide_def};
 use crate::action::Exec;
 use crate::address::{Address, Kind};
 use crate::error::Error;
@@ -33,12 +33,7 @@ impl Location {
         opts: &CallOptions,
     ) -> Result<Option<Value>, Error> {
         let (abs, lf, st, p, path) = self.call_plan(uri, opts.path_idx)?;
-        let mut involved: Vec<(usize, usize)> = path
-            .iter()
-            .filter(|s| s.action == Move::Enter)
-            .map(|s| (s.state, 0))
-            .collect();
-        involved.push((st, p));
+        let involved = involved(&path, Some((st, p)));
         let mut checked: Vec<ProvideValues> = self
             .check(lf, &involved, values, opts)?
             .into_iter()

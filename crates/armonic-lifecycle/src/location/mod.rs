@@ -210,6 +210,16 @@ impl Res {
     }
 }
 
+/// The provides a call runs, as (state, provide index): the enter provide of every state the
+/// path enters, then `target`.
+fn involved(path: &Path, target: Option<(usize, usize)>) -> Vec<(usize, usize)> {
+    path.iter()
+        .filter(|s| s.action == Move::Enter)
+        .map(|s| (s.state, 0))
+        .chain(target)
+        .collect()
+}
+
 fn provide_def(def: &LifecycleDef, state: usize, provide: usize) -> &ProvideDef {
     let s = &def.states[state];
     if provide == 0 {
@@ -662,11 +672,7 @@ impl Location {
             return Ok(());
         }
         let path = self.select_path(lf, st, opts.path_idx)?;
-        let involved: Vec<(usize, usize)> = path
-            .iter()
-            .filter(|s| s.action == Move::Enter)
-            .map(|s| (s.state, 0))
-            .collect();
+        let involved = involved(&path, None);
         let checked = self.check(lf, &involved, values, opts)?;
         let values: Vec<ProvideValues> = checked.into_iter().map(|c| c.values).collect();
         self.walk_path(lf, &path, &values, opts)
@@ -755,12 +761,7 @@ impl Location {
         path_idx: usize,
     ) -> Result<Validation, Error> {
         let (abs, lf, st, p, path) = self.call_plan(uri, path_idx)?;
-        let mut involved: Vec<(usize, usize)> = path
-            .iter()
-            .filter(|s| s.action == Move::Enter)
-            .map(|s| (s.state, 0))
-            .collect();
-        involved.push((st, p));
+        let involved = involved(&path, Some((st, p)));
         let filled = self.fill(lf, &involved, values)?;
         let def = &self.instances[lf].def;
         let mut requires = Vec::new();

@@ -32,6 +32,20 @@ pub fn mesh_of(dir: &str, names: &[&str], logs: &MemorySink) -> Embedded {
     Embedded::new(locations)
 }
 
+/// A temporary lifecycle directory with `files` (name, text) and locations `names` on it.
+pub fn mesh_with_files(
+    files: &[(&str, &str)],
+    names: &[&str],
+    logs: &MemorySink,
+) -> (tempfile::TempDir, Embedded) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let mesh = mesh_of(dir.path().to_str().unwrap(), names, logs);
+    (dir, mesh)
+}
+
 pub fn mesh(names: &[&str], logs: &MemorySink) -> Embedded {
     mesh_of(LIFECYCLES, names, logs)
 }
