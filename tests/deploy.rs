@@ -253,3 +253,13 @@ fn a_failing_step_is_reported_with_what_never_started() {
     );
     assert_eq!(text(&o.stdout), "");
 }
+
+#[test]
+fn a_simulated_deployment_runs_every_step_and_returns_nothing() {
+    let o = deploy(&["--simulation", "deploy", "//WebSite//start", "-a"], "");
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("Deployment done: 3 calls."), "{err}");
+    assert!(lines_with(&err, "INFO     [WebServer]").is_empty(), "{err}");
+    assert_eq!(text(&o.stdout), "null\n");
+}

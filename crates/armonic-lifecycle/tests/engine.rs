@@ -719,3 +719,25 @@ fn provide_listing_hides_enter_and_unreachable_provides() {
         "{dot}"
     );
 }
+
+#[test]
+fn simulation_does_not_require_values_that_dependencies_return() {
+    let catalog = load_dirs(&[concat!(env!("CARGO_MANIFEST_DIR"), "/../../lifecycles")]);
+    let mut cfg = config("debian", None);
+    cfg.simulation = true;
+    let mut loc = armonic_lifecycle::Location::builder(cfg)
+        .build(catalog.lifecycles)
+        .unwrap();
+    assert_eq!(
+        loc.provide_call("//WebSite//start", &Values::new(), &opts())
+            .unwrap(),
+        None
+    );
+    // An invalid returned value is still refused.
+    let e = loc.provide_call(
+        "//WebSite//start",
+        &Values::new().set("//webserver/url", "not a url"),
+        &opts(),
+    );
+    assert!(matches!(e, Err(Error::Validation(_))));
+}

@@ -362,6 +362,7 @@ impl Location {
                     &format!("{}/{}", self.state_xpath(lf, s), pdef.name),
                     pdef,
                     f,
+                    self.config.simulation,
                 )
             })
             .collect();
@@ -508,7 +509,15 @@ pub(super) fn require_value(req: &RequireDef, sets: &[IndexMap<String, Value>]) 
 }
 
 /// Checks every value of every set of `pdef`'s requires. Invalid values are kept raw.
-pub(super) fn check_provide(xpath: &str, pdef: &ProvideDef, filled: &Filled) -> Checked {
+///
+/// With `returned_optional` (simulation), a missing value that a dependency returns is not an
+/// error: simulated dependencies return nothing.
+pub(super) fn check_provide(
+    xpath: &str,
+    pdef: &ProvideDef,
+    filled: &Filled,
+    returned_optional: bool,
+) -> Checked {
     let mut values = ProvideValues::new();
     let mut sets_view = Vec::with_capacity(pdef.requires.len());
     let mut errors = Vec::new();
@@ -518,8 +527,15 @@ pub(super) fn check_provide(xpath: &str, pdef: &ProvideDef, filled: &Filled) -> 
         for (index, set) in rs.sets.iter().enumerate() {
             let mut set_values = IndexMap::new();
             let mut set_view = Vec::with_capacity(set.len());
-            for (var, raw) in req.variables.iter().zip(set) {
-                match var.check(raw) {
+            let returns_from = req.kind.dependency().map_or(usize::MAX, |d| d.args);
+            for (vi, (var, raw)) in req.variables.iter().zip(set).enumerate() {
+                let forgiven = returned_optional && vi >= returns_from && raw.is_null();
+                let result = if forgiven {
+                    Ok(Value::Null)
+                } else {
+                    var.check(raw)
+                };
+                match result {
                     Ok(v) => {
                         set_values.insert(var.name.clone(), v.clone());
                         set_view.push((v, None));

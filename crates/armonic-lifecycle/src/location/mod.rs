@@ -772,7 +772,7 @@ impl Location {
                 continue;
             }
             let xpath = format!("{}/{}", self.state_xpath(lf, *s), pdef.name);
-            let mut checked = check_provide(&xpath, pdef, &f);
+            let mut checked = check_provide(&xpath, pdef, &f, false);
             errors |= !checked.errors.is_empty();
             requires.push(ProvideInfo::build(pdef, xpath, |i| {
                 Some(std::mem::take(&mut checked.sets[i]))
