@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use armonic_lifecycle::info::ProvideInfo;
 use armonic_lifecycle::{CallOptions, Config, Location, OsType, Value, Values, load_dirs};
 use serde::Serialize;
 
@@ -252,23 +253,25 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
                 print(format, &paths, || render::paths(&paths))?;
             } else if *requires_list {
                 let states = loc.state(xpath)?;
-                let mut all = Vec::new();
+                // A state that cannot be reached needs nothing: it is listed as such.
+                let mut all: Vec<(String, Option<Vec<ProvideInfo>>)> = Vec::new();
                 for s in &states {
-                    let needs = loc.state_goto_requires(&s.xpath, 0).unwrap_or_default();
+                    let needs = match loc.state_goto_requires(&s.xpath, 0) {
+                        Ok(needs) => Some(needs),
+                        Err(armonic_lifecycle::Error::NoPath { .. }) => None,
+                        Err(e) => return Err(e.into()),
+                    };
                     all.push((s.xpath.clone(), needs));
                 }
                 print(format, &all, || {
                     all.iter()
                         .map(|(x, needs)| {
-                            let body: String = needs.iter().map(render::provide).collect();
-                            format!(
-                                "\n{x}\n{}",
-                                if body.is_empty() {
-                                    "  (nothing to give)\n".into()
-                                } else {
-                                    body
-                                }
-                            )
+                            let body: String = match needs {
+                                None => "  can not be reached.\n".into(),
+                                Some(n) if n.is_empty() => "  (nothing to give)\n".into(),
+                                Some(n) => n.iter().map(render::provide).collect(),
+                            };
+                            format!("\n{x}\n{body}")
                         })
                         .collect()
                 })?;
