@@ -107,10 +107,12 @@ pub fn deploy(g: &Global, locations: Vec<Location>, args: &DeployArgs) -> Result
                 Some(Status::Done { .. })
             )
         {
-            eprintln!(
-                "Values returned by '{}':",
-                plan.root_xpath().unwrap_or_default()
-            );
+            if !g.quiet {
+                eprintln!(
+                    "Values returned by '{}':",
+                    plan.root_xpath().unwrap_or_default()
+                );
+            }
             println!(
                 "{}",
                 render::value(
