@@ -23,3 +23,5 @@ echo "== tests"
 cargo nextest run --workspace --no-fail-fast
 echo "== documentation examples"
 cargo test --workspace --doc
+echo "== API documentation builds without broken links"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use armonic_lifecycle::Location;
-use armonic_smart::{Embedded, Mesh, Options, Record, Status, resolve};
+use armonic_smart::{Embedded, Mesh, Options, Record, Status, resolve_keeping_answers};
 
 use crate::cli::{Format, Global};
 use crate::prompt::Prompt;
@@ -62,7 +62,19 @@ pub fn deploy(g: &Global, locations: Vec<Location>, args: &DeployArgs) -> Result
         replay,
         manage: args.manage,
     };
-    let mut plan = resolve(&mesh, &args.xpath, &mut prompt, &options)?;
+    let mut plan = match resolve_keeping_answers(&mesh, &args.xpath, &mut prompt, &options) {
+        Ok(plan) => plan,
+        Err((error, record)) => {
+            if let Some(path) = &args.save {
+                save(path, &record)?;
+                eprintln!(
+                    "The answers given so far are kept: replay them with --answers {}",
+                    path.display()
+                );
+            }
+            return Err(error.into());
+        }
+    };
     if let Some(path) = &args.save {
         save(path, &plan.record)?;
     }

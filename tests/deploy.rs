@@ -263,3 +263,33 @@ fn a_simulated_deployment_runs_every_step_and_returns_nothing() {
     assert!(lines_with(&err, "INFO     [WebServer]").is_empty(), "{err}");
     assert_eq!(text(&o.stdout), "null\n");
 }
+
+#[test]
+fn answers_given_before_an_abort_are_saved_and_resume_the_deployment() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("partial.json");
+    let record = record.to_str().unwrap();
+    let o = deploy(
+        &["deploy", "//WebSite//start", "--save", record],
+        "y\ny\n8080\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("The answers given so far are kept"),
+        "{}",
+        text(&o.stderr)
+    );
+    // Resuming asks only what is left: the path onwards.
+    let o = deploy(
+        &["deploy", "//WebSite//start", "--answers", record],
+        "\ny\ny\ny\ny\n",
+    );
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        !err.contains("Do you want to configure and call '//WebSite//start'"),
+        "{err}"
+    );
+    assert!(!err.contains("port (WebServer"), "{err}");
+    assert_eq!(text(&o.stdout), "{\"url\": \"http://localhost:8080\"}\n");
+}

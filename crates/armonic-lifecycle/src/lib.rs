@@ -6,7 +6,7 @@
 //! agent API: listing, path finding, validation, state changes and provide calls.
 //!
 //! Where to start reading:
-//! - [`format`]: lifecycle files (TOML) → [`LifecycleDef`] ([`model`]).
+//! - [`mod@format`]: lifecycle files (TOML) → [`LifecycleDef`] ([`model`]).
 //! - [`Location`]: the agent API (`provide_call`, `state_goto`, `provide_call_validate`…).
 //! - [`Address`]: how resources are named (`//WebServer//start`).
 //! - [`paths`]: how the engine goes from one state to another.

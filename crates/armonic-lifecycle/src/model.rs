@@ -1,7 +1,7 @@
 //! The definitions of lifecycles: states, transitions, provides, requires and actions.
 //!
 //! These are immutable once loaded (see [`crate::format`]); the running state of a lifecycle
-//! lives in [`crate::Lifecycle`].
+//! lives in [`crate::Location`].
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -55,14 +55,28 @@ pub fn resolve(
     frontend: &mut dyn Frontend,
     options: &Options,
 ) -> Result<Plan, Error> {
+    resolve_keeping_answers(mesh, root, frontend, options).map_err(|(e, _)| e)
+}
+
+/// Like [`resolve`], but when resolution fails it also returns the record of the answers given
+/// so far, so that nothing the user typed is lost: replaying it asks only the rest.
+pub fn resolve_keeping_answers(
+    mesh: &dyn Mesh,
+    root: &str,
+    frontend: &mut dyn Frontend,
+    options: &Options,
+) -> Result<Plan, (Error, Record)> {
     let mut resolver = resolve::Resolver::new(mesh, frontend, root, options);
-    resolver.resolve(0)?;
+    let result = resolver.resolve(0);
     let (nodes, vars, record) = resolver.finish();
-    Ok(Plan::new(
-        options.id.clone(),
-        root.to_owned(),
-        nodes,
-        vars,
-        record,
-    ))
+    match result {
+        Ok(()) => Ok(Plan::new(
+            options.id.clone(),
+            root.to_owned(),
+            nodes,
+            vars,
+            record,
+        )),
+        Err(e) => Err((e, record)),
+    }
 }

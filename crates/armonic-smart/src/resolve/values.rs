@@ -161,6 +161,13 @@ impl Resolver<'_> {
         loop {
             match self.fe.ask(&q)? {
                 Answer::Value(value) => {
+                    // Recorded at once, so an aborted deployment keeps what was typed.
+                    let var = &self.vars[v];
+                    let key = self.nodes[var.node].key(&var.xpath);
+                    let set = var.set;
+                    if !value.is_null() {
+                        self.record_variable(false, key, set, value.clone());
+                    }
                     self.vars[v].answer = Some(value);
                     return Ok(());
                 }
