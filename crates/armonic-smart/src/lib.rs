@@ -65,7 +65,7 @@ pub fn resolve_keeping_answers(
     root: &str,
     frontend: &mut dyn Frontend,
     options: &Options,
-) -> Result<Plan, (Error, Record)> {
+) -> Result<Plan, (Error, Box<Record>)> {
     let mut resolver = resolve::Resolver::new(mesh, frontend, root, options);
     let result = resolver.resolve(0);
     let (nodes, vars, record) = resolver.finish();
@@ -77,6 +77,6 @@ pub fn resolve_keeping_answers(
             vars,
             record,
         )),
-        Err(e) => Err((e, record)),
+        Err(e) => Err((e, Box::new(record))),
     }
 }
