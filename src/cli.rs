@@ -51,8 +51,8 @@ pub struct Global {
     /// Validate and move states, but run no action
     #[arg(long, global = true, env = "ARMONIC_SIMULATION")]
     pub simulation: bool,
-    /// An embedded location NAME (or NAME=ADDRESS) for --local; repeat it for several
-    /// locations (deploy uses them all, other commands the first)
+    /// An embedded location NAME (or NAME=ADDRESS) for --local; repeat it for several:
+    /// listings cover them all, a call goes where its address matches (/NAME/...)
     #[arg(long = "location", value_name = "NAME[=ADDR]", global = true)]
     pub locations: Vec<String>,
     /// Location name, first step of absolute addresses [default: the host name]

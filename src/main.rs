@@ -3,6 +3,7 @@
 mod cli;
 mod deploy;
 mod logs;
+mod many;
 mod prompt;
 mod render;
 mod run;

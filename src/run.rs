@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::cli::{Cli, Command, Format, PlotType, ValueArgs};
 use crate::logs::StderrSink;
+use crate::many::Many;
 use crate::render;
 
 /// Where the shipped lifecycles are looked for when no -L is given.
@@ -177,7 +178,7 @@ fn lines<I: IntoIterator<Item = String>>(items: I) -> String {
 
 /// Runs the command.
 pub fn run(cli: &Cli) -> Result<ExitCode> {
-    let mut locations = locations(cli)?;
+    let locations = locations(cli)?;
     let format = cli.global.format;
     if let Command::Deploy {
         xpath,
@@ -200,11 +201,11 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         };
         return crate::deploy::deploy(&cli.global, locations, &options);
     }
-    let mut loc = locations.remove(0);
+    let mut loc = Many::new(locations);
     match &cli.command {
         Command::Status => {
-            let info = loc.info();
-            print(format, &info, || {
+            let infos = loc.info();
+            let table = |info: &armonic_lifecycle::info::Info| {
                 render::table(&[
                     ("Property".into(), "Value".into()),
                     ("name".into(), info.name.clone()),
@@ -216,7 +217,13 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
                     ("version".into(), info.version.clone()),
                     ("public-ip".into(), info.public_ip.clone()),
                 ])
-            })?;
+            };
+            let text = || infos.iter().map(table).collect::<Vec<_>>().join("\n");
+            // One location: an object; several: a list.
+            match infos.as_slice() {
+                [one] => print(format, one, text)?,
+                many => print(format, &many, text)?,
+            }
         }
         Command::Lifecycle {
             xpath,
@@ -386,11 +393,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         } => {
             let names: Vec<String> = match lifecycle {
                 Some(l) => vec![l.clone()],
-                None => loc
-                    .lifecycle_names()
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect(),
+                None => loc.lifecycle_names(),
             };
             if *plot_type == PlotType::Json || format == Format::Json {
                 let details = names

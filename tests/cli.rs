@@ -262,3 +262,35 @@ fn values_with_colons_and_repeated_requires_reach_their_sets() {
     ]);
     assert_eq!(out, "null\n");
 }
+
+#[test]
+fn with_several_locations_listings_cover_all_and_calls_go_where_the_address_points() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_armonic"))
+            .args([
+                "--local",
+                "--no-color",
+                "--location",
+                "web1",
+                "--location",
+                "web2",
+            ])
+            .args(args)
+            .env_remove("ARMONIC_STATE_DIR")
+            .output()
+            .unwrap()
+    };
+    let o = run(&["lifecycle", "//WebServer"]);
+    assert_eq!(stdout(&o), "/web1/WebServer\n/web2/WebServer\n");
+    let o = run(&["provide-call", "//WebServer//start"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "error: //WebServer//start matches several resources: /web1/WebServer/Active/start, /web2/WebServer/Active/start\n"
+    );
+    let o = run(&["-q", "provide-call", "/web2/WebServer//start"]);
+    assert_eq!(stdout(&o), "{\"url\": \"http://web2:80\"}\n");
+    let o = run(&["--format", "json", "status"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v[1]["name"], "web2");
+}
