@@ -159,7 +159,8 @@ pub fn parse(text: &str, file: &Path) -> Result<LifecycleDef, LoadError> {
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    // Spans fall on character boundaries; should one not, count the whole text.
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
