@@ -5,7 +5,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use super::{CallOptions, Location, involved, provide_def};
-use crate::action::Exec;
+use crate::action::{ActionError, Exec};
 use crate::address::{Address, Kind};
 use crate::error::Error;
 use crate::info::VariableError;
@@ -45,28 +45,22 @@ impl Location {
         let def = Arc::clone(&self.instances[lf].def);
         let state = &def.states[st];
         let pdef = provide_def(&def, st, p);
-        let context = self.context(lf, st, pdef, &own, &pdef.flags, opts);
-        let ret = if self.config.simulation {
-            self.simulated(
+        let idle = pdef.action.is_empty();
+        let ret = self
+            .perform(
+                lf,
+                st,
+                pdef,
+                &own,
+                &pdef.flags,
                 opts,
-                &def.name,
-                &state.name,
-                &pdef.name,
-                &pdef.action.is_empty(),
-            );
-            None
-        } else {
-            let exec = self.exec(&def, st, &pdef.name, opts);
-            exec.run_action(
-                &pdef.action,
-                &context,
-                &self.env(&def, pdef, &own, &context, opts),
+                idle,
+                |exec, ctx, env| exec.run_action(&pdef.action, ctx, env),
             )
             .map_err(|source| Error::Provide {
                 xpath: abs.clone(),
                 source,
-            })?
-        };
+            })?;
         self.event(
             opts,
             &def.name,
@@ -96,50 +90,55 @@ impl Location {
             if state.cross.is_empty() && state.builtins.services.is_empty() {
                 continue;
             }
-            if self.config.simulation {
-                self.simulated(opts, &def.name, &state.name, "cross", &false);
-                continue;
-            }
             let cross = ProvideDef::new("cross");
-            let context = self.context(lf, s, &cross, &ProvideValues::new(), flags, opts);
-            let exec = self.exec(def, s, "cross", opts);
-            exec.cross_builtins(&state.builtins, flags)
-                .and_then(|_| {
-                    exec.run_action(
-                        &state.cross,
-                        &context,
-                        &self.env(def, &cross, &ProvideValues::new(), &context, opts),
-                    )
-                })
-                .map_err(|source| Error::Cross {
-                    lifecycle: def.name.clone(),
-                    state: state.name.clone(),
-                    source,
-                })?;
+            let own = ProvideValues::new();
+            self.perform(lf, s, &cross, &own, flags, opts, false, |exec, ctx, env| {
+                exec.cross_builtins(&state.builtins, flags)?;
+                exec.run_action(&state.cross, ctx, env)
+            })
+            .map_err(|source| Error::Cross {
+                lifecycle: def.name.clone(),
+                state: state.name.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
 
-    pub(super) fn simulated(
+    /// Runs `work` as provide `pdef` of state `s` with its template context, environment and
+    /// executor; in simulation runs nothing and, unless `idle` (nothing to run anyway), says so.
+    #[allow(clippy::too_many_arguments)]
+    fn perform(
         &self,
+        lf: usize,
+        s: usize,
+        pdef: &ProvideDef,
+        own: &ProvideValues,
+        flags: &IndexMap<String, Value>,
         opts: &CallOptions,
-        lifecycle: &str,
-        state: &str,
-        provide: &str,
-        empty: &bool,
-    ) {
-        if *empty {
-            return;
+        idle: bool,
+        work: impl FnOnce(&Exec<'_>, &Value, &[(String, String)]) -> Result<Option<Value>, ActionError>,
+    ) -> Result<Option<Value>, ActionError> {
+        let def = &self.instances[lf].def;
+        let state = &def.states[s].name;
+        if self.config.simulation {
+            if !idle {
+                self.sink(opts).log(&LogRecord {
+                    level: Level::Warning,
+                    location: self.config.name.clone(),
+                    lifecycle: def.name.clone(),
+                    state: Some(state.clone()),
+                    provide: Some(pdef.name.clone()),
+                    deployment: opts.deployment.clone(),
+                    message: format!("Provide call {} of {state} is simulated", pdef.name),
+                });
+            }
+            return Ok(None);
         }
-        self.sink(opts).log(&LogRecord {
-            level: Level::Warning,
-            location: self.config.name.clone(),
-            lifecycle: lifecycle.to_owned(),
-            state: Some(state.to_owned()),
-            provide: Some(provide.to_owned()),
-            deployment: opts.deployment.clone(),
-            message: format!("Provide call {provide} of {state} is simulated"),
-        });
+        let context = self.context(lf, s, pdef, own, flags, opts);
+        let env = self.env(def, pdef, own, &context, opts);
+        let exec = self.exec(def, s, &pdef.name, opts);
+        work(&exec, &context, &env)
     }
 
     pub(super) fn exec<'a>(
@@ -186,36 +185,27 @@ impl Location {
                         &state.name,
                         format!("entering state {}", state.name),
                     );
-                    if self.config.simulation {
-                        self.simulated(
-                            opts,
-                            &def.name,
-                            &state.name,
-                            "enter",
-                            &(state.enter.action.is_empty() && state.builtins.is_empty()),
-                        );
-                    } else {
-                        let context = self.context(
-                            lf,
-                            step.state,
-                            &state.enter,
-                            &own,
-                            &state.enter.flags,
-                            opts,
-                        );
-                        let env = self.env(&def, &state.enter, &own, &context, opts);
-                        let exec = self.exec(&def, step.state, "enter", opts);
-                        let result = exec
-                            .enter_builtins(&state.builtins, &context)
-                            .and_then(|_| exec.run_action(&state.enter.action, &context, &env));
-                        if let Err(source) = result {
-                            self.save(lf)?;
-                            return Err(Error::Enter {
-                                lifecycle: def.name.clone(),
-                                state: state.name.clone(),
-                                source,
-                            });
-                        }
+                    let idle = state.enter.action.is_empty() && state.builtins.is_empty();
+                    let result = self.perform(
+                        lf,
+                        step.state,
+                        &state.enter,
+                        &own,
+                        &state.enter.flags,
+                        opts,
+                        idle,
+                        |exec, ctx, env| {
+                            exec.enter_builtins(&state.builtins, ctx)?;
+                            exec.run_action(&state.enter.action, ctx, env)
+                        },
+                    );
+                    if let Err(source) = result {
+                        self.save(lf)?;
+                        return Err(Error::Enter {
+                            lifecycle: def.name.clone(),
+                            state: state.name.clone(),
+                            source,
+                        });
                     }
                     let inst = &mut self.instances[lf];
                     inst.stack.push(step.state);
@@ -235,36 +225,28 @@ impl Location {
                         &state.name,
                         format!("leaving state {}", state.name),
                     );
-                    if self.config.simulation {
-                        self.simulated(
-                            opts,
-                            &def.name,
-                            &state.name,
-                            "leave",
-                            &(state.leave.is_empty() && state.builtins.is_empty()),
-                        );
-                    } else {
-                        let leave = ProvideDef::new("leave");
-                        let context = self.context(
-                            lf,
-                            step.state,
-                            &leave,
-                            &ProvideValues::new(),
-                            &IndexMap::new(),
-                            opts,
-                        );
-                        let env = self.env(&def, &leave, &ProvideValues::new(), &context, opts);
-                        let exec = self.exec(&def, step.state, "leave", opts);
-                        let result = exec
-                            .run_action(&state.leave, &context, &env)
-                            .and_then(|_| exec.leave_builtins(&state.builtins));
-                        if let Err(source) = result {
-                            return Err(Error::Leave {
-                                lifecycle: def.name.clone(),
-                                state: state.name.clone(),
-                                source,
-                            });
-                        }
+                    let idle = state.leave.is_empty() && state.builtins.is_empty();
+                    let leave = ProvideDef::new("leave");
+                    let result = self.perform(
+                        lf,
+                        step.state,
+                        &leave,
+                        &ProvideValues::new(),
+                        &IndexMap::new(),
+                        opts,
+                        idle,
+                        |exec, ctx, env| {
+                            exec.run_action(&state.leave, ctx, env)?;
+                            exec.leave_builtins(&state.builtins)?;
+                            Ok(None)
+                        },
+                    );
+                    if let Err(source) = result {
+                        return Err(Error::Leave {
+                            lifecycle: def.name.clone(),
+                            state: state.name.clone(),
+                            source,
+                        });
                     }
                     let inst = &mut self.instances[lf];
                     if inst.stack.last() == Some(&step.state) {
