@@ -55,14 +55,6 @@ impl Value {
         }
     }
 
-    /// The integer inside a [`Value::Int`].
-    pub fn as_int(&self) -> Option<i64> {
-        match self {
-            Value::Int(i) => Some(*i),
-            _ => None,
-        }
-    }
-
     /// Text for an environment variable or a message: strings as they are, the rest as JSON.
     pub fn to_plain_string(&self) -> String {
         match self {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use armonic_lifecycle::{Value, Values};
+use armonic_lifecycle::Values;
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::Serialize;
@@ -158,14 +158,6 @@ impl Plan {
         values_of(&self.nodes, &self.vars, &self.nodes[n].vars)
     }
 
-    /// Values of every step, as they stand (returned values appear once their step ran).
-    pub fn values(&self) -> Vec<(String, Values)> {
-        self.order
-            .iter()
-            .map(|&n| (self.nodes[n].id.clone(), self.node_values(n)))
-            .collect()
-    }
-
     /// The plan as a tree: each node with its location, the states it enters and its values.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -217,7 +209,7 @@ impl Plan {
                         child.map_or("?", |&c| self.nodes[c].id.as_str())
                     )
                 }
-                (_, Some(value)) => value_text(&value),
+                (_, Some(value)) => value.to_string(),
                 (_, None) => "(default)".into(),
             };
             let _ = writeln!(out, "{pad}  {}{set} = {what}", var.xpath);
@@ -228,10 +220,6 @@ impl Plan {
             }
         }
     }
-}
-
-fn value_text(v: &Value) -> String {
-    v.to_string()
 }
 
 fn post_order(nodes: &[Node], n: usize, out: &mut Vec<usize>) {

@@ -392,16 +392,13 @@ return = { v = "other" }
 
 #[test]
 fn a_failed_step_stops_its_dependents_and_the_summary_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    for (f, t) in [
+    let logs = MemorySink::new();
+    let files = [
         ("base.toml", CHAIN),
         ("top.toml", TOP),
         ("other.toml", OTHER),
-    ] {
-        std::fs::write(dir.path().join(f), t).unwrap();
-    }
-    let logs = MemorySink::new();
-    let mesh = mesh_of(dir.path().to_str().unwrap(), &["vm"], &logs);
+    ];
+    let (_dir, mesh) = mesh_with_files(&files, &["vm"], &logs);
     let mut fe = Autofill::default();
     let mut plan = resolve(&mesh, "//Top//start", &mut fe, &Options::default()).unwrap();
     let outcome = plan.execute(&mesh, &mut fe, 1);
@@ -422,11 +419,7 @@ fn a_failed_step_stops_its_dependents_and_the_summary_says_so() {
 
 #[test]
 fn local_requires_with_nargs_star_create_one_child_per_instance() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("other.toml"), OTHER).unwrap();
-    std::fs::write(
-        dir.path().join("many.toml"),
-        r#"
+    let many = r#"
 name = "Many"
 initial = "Off"
 transitions = [["Off", "On"]]
@@ -438,11 +431,13 @@ type = "local"
 xpath = "//Other//start"
 nargs = "*"
 provide_ret.v = { type = "str" }
-"#,
-    )
-    .unwrap();
+"#;
     let logs = MemorySink::new();
-    let mesh = mesh_of(dir.path().to_str().unwrap(), &["vm"], &logs);
+    let (_dir, mesh) = mesh_with_files(
+        &[("other.toml", OTHER), ("many.toml", many)],
+        &["vm"],
+        &logs,
+    );
     let mut fe = Script::keyed(vec![(
         "multiplicity Many/On/start/others",
         Answer::Count(3),
