@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
+use crate::interrupt::Interrupt;
 use crate::log::{Level, LogRecord, LogSink};
 use crate::model::{Action, Builtins, PackageManager, Step};
 use crate::template;
@@ -65,31 +66,55 @@ pub struct CommandOutcome {
     pub code: Option<i32>,
     /// Whether it was killed for running past its timeout.
     pub timed_out: bool,
+    /// Whether it was stopped because an [`Interrupt`] was requested.
+    pub interrupted: bool,
     /// The last lines of standard error.
     pub stderr_tail: Vec<String>,
 }
 
+/// What a runner watches and reports to while a command runs.
+pub struct Supervision<'a> {
+    /// When requested, the command is stopped (SIGTERM, then SIGKILL after the grace period).
+    pub interrupt: &'a Interrupt,
+    /// Told the command's process group as soon as it started.
+    pub started: &'a mut dyn FnMut(u32),
+    /// Each output line, as it comes.
+    pub output: &'a mut dyn FnMut(Stream, &str),
+}
+
 /// Runs commands for actions.
 pub trait CommandRunner: Send + Sync {
-    /// Runs `spec`, passing each output line to `output` as it comes.
+    /// Runs `spec`, reporting to and watching `supervision`.
     fn run(
         &self,
         spec: &CommandSpec,
-        output: &mut dyn FnMut(Stream, &str),
+        supervision: &mut Supervision<'_>,
     ) -> std::io::Result<CommandOutcome>;
 }
 
-/// Runs commands as child processes in their own process group.
+/// Runs commands as child processes, each in its own process group so that stopping a
+/// command stops everything it started.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemRunner;
+
+/// How often a running command's timeout and interruption are checked.
+const TICK: Duration = Duration::from_millis(25);
 
 impl CommandRunner for SystemRunner {
     fn run(
         &self,
         spec: &CommandSpec,
-        output: &mut dyn FnMut(Stream, &str),
+        sup: &mut Supervision<'_>,
     ) -> std::io::Result<CommandOutcome> {
         use std::os::unix::process::CommandExt;
+        if sup.interrupt.is_stopping() {
+            return Ok(CommandOutcome {
+                code: None,
+                timed_out: false,
+                interrupted: true,
+                stderr_tail: Vec::new(),
+            });
+        }
         let mut cmd = Command::new(&spec.program);
         cmd.args(&spec.args)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
@@ -101,6 +126,8 @@ impl CommandRunner for SystemRunner {
             cmd.current_dir(cwd);
         }
         let mut child = cmd.spawn()?;
+        let group = Group::new(child.id(), sup.interrupt.grace());
+        (sup.started)(child.id());
         let (tx, rx) = mpsc::sync_channel::<(Stream, String)>(256);
         let mut readers = Vec::new();
         if let Some(out) = child.stdout.take() {
@@ -112,51 +139,131 @@ impl CommandRunner for SystemRunner {
         drop(tx);
         let deadline = Instant::now() + spec.timeout;
         let mut tail: Vec<String> = Vec::new();
-        let mut timed_out = false;
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(remaining) {
-                Ok((stream, line)) => {
-                    if stream == Stream::Stderr {
-                        tail.push(line.clone());
-                        if tail.len() > STDERR_TAIL_LINES {
-                            tail.remove(0);
-                        }
-                    }
-                    output(stream, &line);
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    timed_out = true;
-                    kill_group(child.id());
-                    break;
-                }
-            }
-        }
-        let status = if timed_out {
-            child.wait()?
-        } else {
-            // Output is closed; the process may still run (a daemon keeping no pipe open).
-            loop {
+        let mut group = group;
+        let mut output_closed = false;
+        let status = loop {
+            if output_closed {
+                // Output is closed; the process may still run (a daemon keeping no pipe open).
                 if let Some(status) = child.try_wait()? {
                     break status;
                 }
-                if Instant::now() >= deadline {
-                    timed_out = true;
-                    kill_group(child.id());
-                    break child.wait()?;
+                std::thread::sleep(TICK / 5);
+            } else {
+                match rx.recv_timeout(TICK) {
+                    Ok((stream, line)) => {
+                        if stream == Stream::Stderr {
+                            tail.push(line.clone());
+                            if tail.len() > STDERR_TAIL_LINES {
+                                tail.remove(0);
+                            }
+                        }
+                        (sup.output)(stream, &line);
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => output_closed = true,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
                 }
-                std::thread::sleep(Duration::from_millis(5));
+                if group.stopping() {
+                    // A process that left the group may hold the output open: once the
+                    // command itself is gone, do not wait for it.
+                    if let Some(status) = child.try_wait()? {
+                        break status;
+                    }
+                }
             }
+            if sup.interrupt.is_killing() {
+                group.kill();
+            } else if sup.interrupt.is_stopping() {
+                group.stop();
+            } else if Instant::now() >= deadline {
+                group.timed_out = true;
+                group.stop();
+            }
+            group.escalate();
         };
-        for r in readers {
-            let _ = r.join();
+        if group.stopping() {
+            // Whatever the step left in its group gets the same treatment as the step.
+            group.finish(sup.interrupt);
+        }
+        if output_closed {
+            for r in readers {
+                let _ = r.join();
+            }
         }
         Ok(CommandOutcome {
             code: status.code(),
-            timed_out,
+            timed_out: group.timed_out,
+            interrupted: group.stopping() && !group.timed_out,
             stderr_tail: tail,
         })
+    }
+}
+
+/// The process group of a running command, and how far stopping it has gone.
+struct Group {
+    pgid: nix::unistd::Pid,
+    grace: Duration,
+    term_sent: Option<Instant>,
+    kill_sent: bool,
+    timed_out: bool,
+}
+
+impl Group {
+    fn new(pid: u32, grace: Duration) -> Group {
+        Group {
+            pgid: nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX)),
+            grace,
+            term_sent: None,
+            kill_sent: false,
+            timed_out: false,
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.term_sent.is_some() || self.kill_sent
+    }
+
+    /// SIGTERM to the group, once.
+    fn stop(&mut self) {
+        if self.term_sent.is_none() {
+            self.term_sent = Some(Instant::now());
+            let _ = nix::sys::signal::killpg(self.pgid, nix::sys::signal::Signal::SIGTERM);
+        }
+    }
+
+    /// SIGKILL to the group.
+    fn kill(&mut self) {
+        self.term_sent.get_or_insert_with(Instant::now);
+        if !self.kill_sent {
+            self.kill_sent = true;
+            let _ = nix::sys::signal::killpg(self.pgid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+
+    /// SIGKILL once the grace period after SIGTERM is over (a timeout gets no more than 5 s).
+    fn escalate(&mut self) {
+        let grace = if self.timed_out {
+            self.grace.min(Duration::from_secs(5))
+        } else {
+            self.grace
+        };
+        if self.term_sent.is_some_and(|t| t.elapsed() >= grace) {
+            self.kill();
+        }
+    }
+
+    fn alive(&self) -> bool {
+        nix::sys::signal::killpg(self.pgid, None).is_ok()
+    }
+
+    /// Waits for the rest of the group to end within the grace period, then kills it.
+    fn finish(&mut self, interrupt: &Interrupt) {
+        while self.alive() && !self.kill_sent {
+            if interrupt.is_killing() {
+                self.kill();
+            }
+            self.escalate();
+            std::thread::sleep(TICK / 5);
+        }
     }
 }
 
@@ -187,16 +294,6 @@ fn spawn_reader<R: Read + Send + 'static>(
     })
 }
 
-fn kill_group(pid: u32) {
-    use nix::sys::signal::{Signal, killpg};
-    use nix::unistd::Pid;
-    let Ok(pid) = i32::try_from(pid) else { return };
-    let group = Pid::from_raw(pid);
-    let _ = killpg(group, Signal::SIGTERM);
-    std::thread::sleep(Duration::from_millis(200));
-    let _ = killpg(group, Signal::SIGKILL);
-}
-
 /// Why an action failed.
 #[derive(Debug, Error)]
 pub enum ActionError {
@@ -225,6 +322,12 @@ pub enum ActionError {
         code: Option<i32>,
         /// The last lines it wrote on standard error.
         stderr_tail: Vec<String>,
+    },
+    /// The step was stopped by an interrupt (Ctrl-C, SIGTERM, shutdown).
+    #[error("`{command}` was interrupted")]
+    Interrupted {
+        /// The command (or step) stopped.
+        command: String,
     },
     /// A command ran past its timeout and was killed.
     #[error("`{command}` timed out after {}s and was killed", .after.as_secs_f64())]
@@ -277,6 +380,9 @@ pub(crate) struct Exec<'a> {
     pub provide: &'a str,
     pub deployment: Option<&'a str>,
     pub base_dir: Option<&'a Path>,
+    pub interrupt: &'a Interrupt,
+    /// Told the process group of each command as it starts.
+    pub started: &'a dyn Fn(u32),
 }
 
 impl Exec<'_> {
@@ -292,15 +398,26 @@ impl Exec<'_> {
         });
     }
 
+    /// Runs `spec` under this action's interrupt, its output going to the logs.
+    fn supervised(&self, spec: &CommandSpec) -> std::io::Result<CommandOutcome> {
+        let mut started = |pgid| (self.started)(pgid);
+        let mut output = |_, line: &str| self.log(Level::Process, line);
+        self.runner.run(
+            spec,
+            &mut Supervision {
+                interrupt: self.interrupt,
+                started: &mut started,
+                output: &mut output,
+            },
+        )
+    }
+
     fn command(&self, spec: &CommandSpec) -> Result<(), ActionError> {
         let command = spec.display();
-        let outcome = self
-            .runner
-            .run(spec, &mut |_, line| self.log(Level::Process, line))
-            .map_err(|source| ActionError::Spawn {
-                command: command.clone(),
-                source,
-            })?;
+        let outcome = self.supervised(spec).map_err(|source| ActionError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
         check_outcome(command, spec.timeout, outcome)
     }
 
@@ -313,6 +430,11 @@ impl Exec<'_> {
     ) -> Result<Option<Value>, ActionError> {
         let mut returned: Option<Value> = None;
         for step in &action.steps {
+            if self.interrupt.is_stopping() {
+                return Err(ActionError::Interrupted {
+                    command: step.describe(),
+                });
+            }
             match step {
                 Step::Log { message, level } => {
                     let text = template::render(message, context).map_err(|message| {
@@ -378,8 +500,7 @@ impl Exec<'_> {
             timeout,
         };
         let outcome = self
-            .runner
-            .run(&spec, &mut |_, line| self.log(Level::Process, line))
+            .supervised(&spec)
             .map_err(|source| ActionError::Spawn {
                 command: command.to_owned(),
                 source,
@@ -456,6 +577,9 @@ fn check_outcome(
     timeout: Duration,
     outcome: CommandOutcome,
 ) -> Result<(), ActionError> {
+    if outcome.interrupted {
+        return Err(ActionError::Interrupted { command });
+    }
     if outcome.timed_out {
         return Err(ActionError::TimedOut {
             command,
@@ -630,19 +754,64 @@ fn merge(a: Option<Value>, b: Option<Value>) -> Option<Value> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn system_runner_streams_lines_and_reports_status() {
-        let spec = CommandSpec {
+    fn shell(script: &str, timeout: Duration) -> CommandSpec {
+        CommandSpec {
             program: "/bin/sh".into(),
-            args: vec!["-c".into(), "echo one; echo two >&2; exit 3".into()],
+            args: vec!["-c".into(), script.into()],
             env: vec![],
             cwd: None,
-            timeout: Duration::from_secs(10),
-        };
+            timeout,
+        }
+    }
+
+    /// Runs `spec` watched by `interrupt`: the outcome, the lines and the process group.
+    fn run(
+        spec: &CommandSpec,
+        interrupt: &Interrupt,
+    ) -> (CommandOutcome, Vec<(Stream, String)>, u32) {
         let mut lines = Vec::new();
-        let out = SystemRunner
-            .run(&spec, &mut |s, l| lines.push((s, l.to_owned())))
+        let mut group = 0;
+        let outcome = SystemRunner
+            .run(
+                spec,
+                &mut Supervision {
+                    interrupt,
+                    started: &mut |g| group = g,
+                    output: &mut |s, l| lines.push((s, l.to_owned())),
+                },
+            )
             .unwrap();
+        (outcome, lines, group)
+    }
+
+    /// Whether process group `pgid` still has a process, within a second (killed processes
+    /// linger until reaped).
+    fn group_alive(pgid: u32) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid as i32), None).is_err() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
+    /// Requests `interrupt` `times` times once the command printed its first line.
+    fn interrupt_after_start(interrupt: &Interrupt, times: usize) -> std::thread::JoinHandle<()> {
+        let i = interrupt.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            for _ in 0..times {
+                i.request(Some(2));
+            }
+        })
+    }
+
+    #[test]
+    fn system_runner_streams_lines_and_reports_status() {
+        let spec = shell("echo one; echo two >&2; exit 3", Duration::from_secs(10));
+        let (out, lines, _) = run(&spec, &Interrupt::default());
         assert_eq!(out.code, Some(3));
         assert!(lines.contains(&(Stream::Stdout, "one".into())));
         assert_eq!(out.stderr_tail, vec!["two".to_owned()]);
@@ -650,16 +819,72 @@ mod tests {
 
     #[test]
     fn system_runner_kills_commands_past_their_timeout() {
-        let spec = CommandSpec {
-            program: "/bin/sh".into(),
-            args: vec!["-c".into(), "sleep 30".into()],
-            env: vec![],
-            cwd: None,
-            timeout: Duration::from_millis(300),
-        };
+        let spec = shell("sleep 30", Duration::from_millis(300));
         let start = Instant::now();
-        let out = SystemRunner.run(&spec, &mut |_, _| {}).unwrap();
+        let (out, _, _) = run(&spec, &Interrupt::default());
         assert!(out.timed_out);
+        assert!(!out.interrupted);
         assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn an_interrupt_stops_the_command_and_everything_in_its_process_group() {
+        let interrupt = Interrupt::new(Duration::from_secs(10));
+        let spec = shell(
+            "sleep 60 & sleep 60; echo finished",
+            Duration::from_secs(60),
+        );
+        let start = Instant::now();
+        let t = interrupt_after_start(&interrupt, 1);
+        let (out, lines, group) = run(&spec, &interrupt);
+        t.join().unwrap();
+        assert!(out.interrupted, "{out:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "SIGTERM ends sleep"
+        );
+        assert!(!lines.iter().any(|(_, l)| l == "finished"));
+        assert!(!group_alive(group), "the background sleep was stopped too");
+    }
+
+    #[test]
+    fn a_command_ignoring_sigterm_is_killed_when_the_grace_period_is_over() {
+        let interrupt = Interrupt::new(Duration::from_millis(700));
+        let spec = shell("trap '' TERM; sleep 60", Duration::from_secs(60));
+        let start = Instant::now();
+        let t = interrupt_after_start(&interrupt, 1);
+        let (out, _, group) = run(&spec, &interrupt);
+        t.join().unwrap();
+        let took = start.elapsed();
+        assert!(out.interrupted);
+        assert!(
+            took >= Duration::from_millis(900),
+            "the grace period was given: {took:?}"
+        );
+        assert!(took < Duration::from_secs(10), "{took:?}");
+        assert!(!group_alive(group));
+    }
+
+    #[test]
+    fn a_second_request_kills_without_waiting_for_the_grace_period() {
+        let interrupt = Interrupt::new(Duration::from_secs(60));
+        let spec = shell("trap '' TERM; sleep 60", Duration::from_secs(120));
+        let start = Instant::now();
+        let t = interrupt_after_start(&interrupt, 2);
+        let (out, _, group) = run(&spec, &interrupt);
+        t.join().unwrap();
+        assert!(out.interrupted);
+        assert!(start.elapsed() < Duration::from_secs(10));
+        assert!(!group_alive(group));
+    }
+
+    #[test]
+    fn nothing_starts_once_an_interrupt_was_requested() {
+        let interrupt = Interrupt::default();
+        interrupt.request(None);
+        let (out, lines, group) = run(&shell("echo ran", Duration::from_secs(5)), &interrupt);
+        assert!(out.interrupted);
+        assert!(lines.is_empty());
+        assert_eq!(group, 0, "no process was started");
     }
 }

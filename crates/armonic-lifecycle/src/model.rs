@@ -182,6 +182,16 @@ pub enum Step {
     },
 }
 
+impl Step {
+    /// A short description for messages: the command line, or `log: <message>`.
+    pub fn describe(&self) -> String {
+        match self {
+            Step::Log { message, .. } => format!("log: {message}"),
+            Step::Run { command, .. } => command.clone(),
+        }
+    }
+}
+
 /// What runs when a provide is called (or a state entered, left or crossed).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Action {

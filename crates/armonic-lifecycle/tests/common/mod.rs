@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use armonic_lifecycle::{
     CallOptions, CommandOutcome, CommandRunner, CommandSpec, Config, Level, Location, MemorySink,
-    OsType, Stream, Values, format,
+    OsType, Stream, Supervision, Values, format,
 };
 
 /// A location named `vm` on `os`, with `files` (lifecycle TOML texts) and an optional state dir.
@@ -23,6 +23,7 @@ pub fn config(os: &str, state_dir: Option<&Path>) -> Config {
         simulation: false,
         validate_on_call: true,
         state_dir: state_dir.map(Path::to_path_buf),
+        lock_wait: Default::default(),
     }
 }
 
@@ -91,15 +92,16 @@ impl CommandRunner for RecordingRunner {
     fn run(
         &self,
         spec: &CommandSpec,
-        output: &mut dyn FnMut(Stream, &str),
+        sup: &mut Supervision<'_>,
     ) -> std::io::Result<CommandOutcome> {
         let line = spec.display();
         self.commands.lock().unwrap().push(line.clone());
-        output(Stream::Stdout, &format!("ran {line}"));
+        (sup.output)(Stream::Stdout, &format!("ran {line}"));
         let fail = self.fail_on.as_deref().is_some_and(|f| line.contains(f));
         Ok(CommandOutcome {
             code: Some(if fail { 1 } else { 0 }),
             timed_out: false,
+            interrupted: false,
             stderr_tail: if fail { vec!["boom".into()] } else { vec![] },
         })
     }
