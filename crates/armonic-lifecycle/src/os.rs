@@ -26,17 +26,20 @@ impl OsType {
     }
 
     /// Parses `name` or `name:release`.
+    ///
+    /// The original's short names are understood: `any` is `all`, `mbs` is Mandriva Business
+    /// Server.
     pub fn parse(s: &str) -> OsType {
-        match s.split_once(':') {
-            Some((n, r)) => OsType {
-                name: n.trim().to_lowercase(),
-                release: Some(r.trim().to_owned()),
-            },
-            None => OsType {
-                name: s.trim().to_lowercase(),
-                release: None,
-            },
-        }
+        let (name, release) = match s.split_once(':') {
+            Some((n, r)) => (n, Some(r.trim().to_owned())),
+            None => (s, None),
+        };
+        let name = match name.trim().to_lowercase().as_str() {
+            "any" => "all".to_owned(),
+            "mbs" => "mandriva business server".to_owned(),
+            other => other.to_owned(),
+        };
+        OsType { name, release }
     }
 
     /// Whether a state constrained to `self` may be used on `system`.
@@ -96,6 +99,14 @@ mod tests {
         assert!(OsType::parse("debian").supports(&debian12));
         assert!(!OsType::parse("debian:11").supports(&debian12));
         assert!(!OsType::parse("fedora").supports(&debian12));
+    }
+
+    #[test]
+    fn the_original_short_names_are_understood() {
+        assert_eq!(OsType::parse("any"), OsType::all());
+        let mbs = OsType::parse("mbs");
+        assert!(OsType::parse("Mandriva Business Server").supports(&mbs));
+        assert!(!mbs.supports(&OsType::parse("debian")));
     }
 
     #[test]
