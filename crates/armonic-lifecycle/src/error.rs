@@ -115,6 +115,33 @@ pub enum Error {
         /// The cause.
         source: ActionError,
     },
+    /// A step was stopped (or never started) because an interrupt was requested.
+    #[error("{lifecycle} was interrupted {}{step}{}", if *.started { "while " } else { "before " }, if *.started { "; the step may have partly run" } else { "; nothing of that step ran" })]
+    Interrupted {
+        /// The lifecycle.
+        lifecycle: String,
+        /// The step (`entering Configured`, `calling start of Active`…).
+        step: String,
+        /// Whether the step had started.
+        started: bool,
+    },
+    /// A step a previous process left running still runs: state changes wait for its end.
+    #[error("{message}")]
+    StepStillRunning {
+        /// What runs, where, and how to stop it.
+        message: String,
+    },
+    /// A location (or lifecycle) name that cannot be used.
+    #[error("{what} name {message}")]
+    InvalidName {
+        /// `location` or `lifecycle`.
+        what: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The state directory cannot be used (in use by another process, not writable…).
+    #[error(transparent)]
+    StateDir(#[from] crate::persist::OpenError),
     /// The state of a lifecycle could not be saved.
     #[error("cannot save the state of {lifecycle} in {}: {source}", .path.display())]
     Persist {
@@ -139,4 +166,31 @@ fn list_errors(errors: &[VariableError]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+impl Error {
+    /// A short, stable name of the kind of error, for scripts (`no_match`, `validation`…).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Address(_) => "invalid_address",
+            Error::NoMatch { .. } => "no_match",
+            Error::MultipleMatch { .. } => "multiple_match",
+            Error::WrongKind { .. } => "wrong_kind",
+            Error::EnterNotCallable { .. } => "enter_not_callable",
+            Error::NoPath { .. } => "no_path",
+            Error::PathIndex { .. } => "no_path",
+            Error::UnknownValue { .. } => "unknown_value",
+            Error::Validation(_) => "validation",
+            Error::Enter { .. }
+            | Error::Leave { .. }
+            | Error::Provide { .. }
+            | Error::Cross { .. } => "action_failed",
+            Error::Interrupted { .. } => "interrupted",
+            Error::StepStillRunning { .. } => "busy",
+            Error::InvalidName { .. } => "invalid_name",
+            Error::StateDir(crate::persist::OpenError::Locked { .. })
+            | Error::StateDir(crate::persist::OpenError::GaveUp { .. }) => "busy",
+            Error::StateDir(_) | Error::Persist { .. } => "state_directory",
+        }
+    }
 }

@@ -12,6 +12,7 @@ use crate::info::VariableError;
 use crate::log::{Level, LogRecord};
 use crate::model::{LifecycleDef, ProvideDef, RequireDef};
 use crate::paths::{Move, Path};
+use crate::persist::{InProgress, StepKind};
 use crate::value::Value;
 use crate::values::{Filled, ProvideValues, Values};
 
@@ -32,7 +33,8 @@ impl Location {
         values: &Values,
         opts: &CallOptions,
     ) -> Result<Option<Value>, Error> {
-        let (abs, lf, st, p, path) = self.call_plan(uri, opts.path_idx)?;
+        let (_, lf, st, p, path) = self.call_plan(uri, opts.path_idx)?;
+        self.check_not_blocked(lf, opts)?;
         let involved = involved(&path, Some((st, p)));
         let mut checked: Vec<ProvideValues> = self
             .check(lf, &involved, values, opts)?
@@ -46,21 +48,17 @@ impl Location {
         let state = &def.states[st];
         let pdef = provide_def(&def, st, p);
         let idle = pdef.action.is_empty();
-        let ret = self
-            .perform(
-                lf,
-                st,
-                pdef,
-                &own,
-                &pdef.flags,
-                opts,
-                idle,
-                |exec, ctx, env| exec.run_action(&pdef.action, ctx, env),
-            )
-            .map_err(|source| Error::Provide {
-                xpath: abs.clone(),
-                source,
-            })?;
+        let ret = self.perform(
+            lf,
+            st,
+            StepKind::Provide,
+            pdef,
+            &own,
+            &pdef.flags,
+            opts,
+            idle,
+            |exec, ctx, env| exec.run_action(&pdef.action, ctx, env),
+        )?;
         self.event(
             opts,
             &def.name,
@@ -92,35 +90,54 @@ impl Location {
             }
             let cross = ProvideDef::new("cross");
             let own = ProvideValues::new();
-            self.perform(lf, s, &cross, &own, flags, opts, false, |exec, ctx, env| {
-                exec.cross_builtins(&state.builtins, flags)?;
-                exec.run_action(&state.cross, ctx, env)
-            })
-            .map_err(|source| Error::Cross {
-                lifecycle: def.name.clone(),
-                state: state.name.clone(),
-                source,
-            })?;
+            self.perform(
+                lf,
+                s,
+                StepKind::Cross,
+                &cross,
+                &own,
+                flags,
+                opts,
+                false,
+                |exec, ctx, env| {
+                    exec.cross_builtins(&state.builtins, flags)?;
+                    exec.run_action(&state.cross, ctx, env)
+                },
+            )?;
         }
         Ok(())
     }
 
-    /// Runs `work` as provide `pdef` of state `s` with its template context, environment and
-    /// executor; in simulation runs nothing and, unless `idle` (nothing to run anyway), says so.
+    /// Runs `work` as step `kind` (provide `pdef` of state `s`) with its template context,
+    /// environment and executor; in simulation runs nothing and, unless `idle` (nothing to
+    /// run anyway), says so.
+    ///
+    /// Nothing starts once an interrupt is requested. With a state directory, a step that
+    /// runs something is recorded as in progress before it starts (and its process group as
+    /// soon as it has one), so that a crash leaves a trace; the record is cleared when the
+    /// step fails, and by the caller's next save when it succeeds.
     #[allow(clippy::too_many_arguments)]
     fn perform(
         &self,
         lf: usize,
         s: usize,
+        kind: StepKind,
         pdef: &ProvideDef,
         own: &ProvideValues,
         flags: &IndexMap<String, Value>,
         opts: &CallOptions,
         idle: bool,
         work: impl FnOnce(&Exec<'_>, &Value, &[(String, String)]) -> Result<Option<Value>, ActionError>,
-    ) -> Result<Option<Value>, ActionError> {
+    ) -> Result<Option<Value>, Error> {
         let def = &self.instances[lf].def;
         let state = &def.states[s].name;
+        if self.interrupt.is_stopping() {
+            return Err(Error::Interrupted {
+                lifecycle: def.name.clone(),
+                step: kind.describe(state, &pdef.name),
+                started: false,
+            });
+        }
         if self.config.simulation {
             if !idle {
                 self.sink(opts).log(&LogRecord {
@@ -135,10 +152,60 @@ impl Location {
             }
             return Ok(None);
         }
+        let marker = (self.store.is_some() && !idle)
+            .then(|| std::cell::RefCell::new(InProgress::now(kind, state, &pdef.name)));
+        if let Some(m) = &marker {
+            self.save_with(lf, Some(&m.borrow()))?;
+        }
+        let started = |pgid: u32| {
+            if let Some(m) = &marker {
+                m.borrow_mut().set_group(pgid);
+                if let Err(e) = self.save_with(lf, Some(&m.borrow())) {
+                    tracing::warn!("cannot record the process group of a running step: {e}");
+                }
+            }
+        };
         let context = self.context(lf, s, pdef, own, flags, opts);
         let env = self.env(def, pdef, own, &context, opts);
-        let exec = self.exec(def, s, &pdef.name, opts);
-        work(&exec, &context, &env)
+        let mut exec = self.exec(def, s, &pdef.name, opts);
+        exec.started = &started;
+        let result = work(&exec, &context, &env);
+        if marker.is_some()
+            && (result.is_err() || matches!(kind, StepKind::Provide | StepKind::Cross))
+        {
+            let saved = self.save_with(lf, None);
+            if result.is_ok() {
+                saved?;
+            }
+        }
+        result.map_err(|source| match source {
+            ActionError::Interrupted { .. } => Error::Interrupted {
+                lifecycle: def.name.clone(),
+                step: kind.describe(state, &pdef.name),
+                started: true,
+            },
+            source => match kind {
+                StepKind::Enter => Error::Enter {
+                    lifecycle: def.name.clone(),
+                    state: state.clone(),
+                    source,
+                },
+                StepKind::Leave => Error::Leave {
+                    lifecycle: def.name.clone(),
+                    state: state.clone(),
+                    source,
+                },
+                StepKind::Provide => Error::Provide {
+                    xpath: format!("{}/{}", self.state_xpath(lf, s), pdef.name),
+                    source,
+                },
+                StepKind::Cross => Error::Cross {
+                    lifecycle: def.name.clone(),
+                    state: state.clone(),
+                    source,
+                },
+            },
+        })
     }
 
     pub(super) fn exec<'a>(
@@ -156,6 +223,8 @@ impl Location {
             state: &def.states[state].name,
             provide,
             deployment: opts.deployment.as_deref(),
+            interrupt: &self.interrupt,
+            started: &no_group,
             base_dir: def
                 .source
                 .as_deref()
@@ -186,9 +255,10 @@ impl Location {
                         format!("entering state {}", state.name),
                     );
                     let idle = state.enter.action.is_empty() && state.builtins.is_empty();
-                    let result = self.perform(
+                    self.perform(
                         lf,
                         step.state,
+                        StepKind::Enter,
                         &state.enter,
                         &own,
                         &state.enter.flags,
@@ -198,15 +268,7 @@ impl Location {
                             exec.enter_builtins(&state.builtins, ctx)?;
                             exec.run_action(&state.enter.action, ctx, env)
                         },
-                    );
-                    if let Err(source) = result {
-                        self.save(lf)?;
-                        return Err(Error::Enter {
-                            lifecycle: def.name.clone(),
-                            state: state.name.clone(),
-                            source,
-                        });
-                    }
+                    )?;
                     let inst = &mut self.instances[lf];
                     inst.stack.push(step.state);
                     inst.entered.insert(step.state, own);
@@ -227,9 +289,10 @@ impl Location {
                     );
                     let idle = state.leave.is_empty() && state.builtins.is_empty();
                     let leave = ProvideDef::new("leave");
-                    let result = self.perform(
+                    self.perform(
                         lf,
                         step.state,
+                        StepKind::Leave,
                         &leave,
                         &ProvideValues::new(),
                         &IndexMap::new(),
@@ -240,14 +303,7 @@ impl Location {
                             exec.leave_builtins(&state.builtins)?;
                             Ok(None)
                         },
-                    );
-                    if let Err(source) = result {
-                        return Err(Error::Leave {
-                            lifecycle: def.name.clone(),
-                            state: state.name.clone(),
-                            source,
-                        });
-                    }
+                    )?;
                     let inst = &mut self.instances[lf];
                     if inst.stack.last() == Some(&step.state) {
                         inst.stack.pop();
@@ -261,14 +317,19 @@ impl Location {
     }
 
     pub(super) fn save(&self, lf: usize) -> Result<(), Error> {
+        self.save_with(lf, self.instances[lf].blocked.as_ref())
+    }
+
+    /// Saves lifecycle `lf` with `in_progress` as its running step.
+    fn save_with(&self, lf: usize, in_progress: Option<&InProgress>) -> Result<(), Error> {
         let Some(store) = &self.store else {
             return Ok(());
         };
         let inst = &self.instances[lf];
-        let state = inst.to_file();
+        let state = inst.to_file(in_progress);
         store.save(&state).map_err(|source| Error::Persist {
             lifecycle: inst.def.name.clone(),
-            path: store.path(&inst.def.name),
+            path: store.path(&inst.def.name).unwrap_or_default(),
             source,
         })
     }
@@ -477,6 +538,9 @@ impl Location {
         env
     }
 }
+
+/// Where the process groups of commands run outside any recorded step are told.
+fn no_group(_: u32) {}
 
 pub(super) fn require_value(req: &RequireDef, sets: &[IndexMap<String, Value>]) -> Value {
     let map = |set: &IndexMap<String, Value>| {

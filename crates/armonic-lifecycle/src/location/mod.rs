@@ -19,11 +19,12 @@ use crate::info::{
     CurrentState, Info, LifecycleDetail, LifecycleInfo, Match, PathMove, Paths, ProvideInfo,
     StateInfo, Validation,
 };
+use crate::interrupt::Interrupt;
 use crate::log::{Level, LogRecord, LogSink, TracingSink};
 use crate::model::{LifecycleDef, ProvideDef};
 use crate::os::OsType;
 use crate::paths::{MAX_PATHS, Move, Path, Search};
-use crate::persist::{RestoreIssue, StateStore};
+use crate::persist::{InProgress, LockWait, RestoreIssue, StateStore};
 use crate::values::{ProvideValues, Values};
 use call::check_provide;
 
@@ -43,8 +44,11 @@ pub struct Config {
     pub simulation: bool,
     /// Validate values before calls (on by default; can also be skipped per call).
     pub validate_on_call: bool,
-    /// Where states are saved; nothing is saved when `None`.
+    /// Where states are saved; nothing is saved when `None`. The directory is locked for
+    /// the life of the location.
     pub state_dir: Option<PathBuf>,
+    /// What to do when another process holds the state directory.
+    pub lock_wait: LockWait,
 }
 
 impl Default for Config {
@@ -56,6 +60,7 @@ impl Default for Config {
             simulation: false,
             validate_on_call: true,
             state_dir: None,
+            lock_wait: LockWait::No,
         }
     }
 }
@@ -66,7 +71,7 @@ pub fn hostname() -> String {
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|s| s.trim().to_owned())
         .ok()
-        .filter(|s| !s.is_empty() && Address::parse(&format!("/{s}")).is_ok())
+        .filter(|s| crate::names::check(s).is_ok())
         .unwrap_or_else(|| "localhost".into())
 }
 
@@ -98,6 +103,7 @@ pub struct Builder {
     config: Config,
     runner: Arc<dyn CommandRunner>,
     sink: Arc<dyn LogSink>,
+    interrupt: Interrupt,
 }
 
 impl Builder {
@@ -113,17 +119,23 @@ impl Builder {
         self
     }
 
+    /// Stops calls when `interrupt` is requested (see [`Interrupt`]).
+    pub fn interrupt(mut self, interrupt: Interrupt) -> Builder {
+        self.interrupt = interrupt;
+        self
+    }
+
     /// Creates the location with `lifecycles`, restoring saved states.
     ///
     /// A lifecycle with no saved state enters its initial state. Saved states that cannot be
     /// used are moved aside and listed by [`Location::restore_issues`].
     pub fn build(self, lifecycles: Vec<LifecycleDef>) -> Result<Location, Error> {
+        crate::names::check(&self.config.name).map_err(|message| Error::InvalidName {
+            what: "location",
+            message,
+        })?;
         let store = match &self.config.state_dir {
-            Some(dir) => Some(StateStore::open(dir).map_err(|source| Error::Persist {
-                lifecycle: String::new(),
-                path: dir.clone(),
-                source,
-            })?),
+            Some(dir) => Some(StateStore::open(dir, &self.config.lock_wait)?),
             None => None,
         };
         let mut loc = Location {
@@ -134,6 +146,7 @@ impl Builder {
             sink: self.sink,
             store,
             restore_issues: Vec::new(),
+            interrupt: self.interrupt,
         };
         for def in lifecycles {
             let i = loc.instances.len();
@@ -145,6 +158,7 @@ impl Builder {
                 def: Arc::new(def),
                 stack: Vec::new(),
                 entered: HashMap::new(),
+                blocked: None,
             });
             loc.start(i)?;
         }
@@ -152,12 +166,13 @@ impl Builder {
             for name in store.saved() {
                 if !loc.by_name.contains_key(&name) {
                     loc.restore_issues.push(RestoreIssue {
-                        file: store.path(&name),
+                        file: store.path(&name).unwrap_or_default(),
                         message: format!(
                             "no lifecycle named {name} is loaded; its saved state is kept as it is"
                         ),
                         lifecycle: name,
                         moved_to: None,
+                        interrupted: false,
                     });
                 }
             }
@@ -170,6 +185,8 @@ struct Instance {
     def: Arc<LifecycleDef>,
     stack: Vec<usize>,
     entered: HashMap<usize, ProvideValues>,
+    /// A step a previous process left running: no state change until its commands end.
+    blocked: Option<InProgress>,
     /// Every name in the lifecycle's subtree, to skip it quickly when an address cannot match.
     names: std::collections::HashSet<String>,
 }
@@ -238,6 +255,7 @@ pub struct Location {
     sink: Arc<dyn LogSink>,
     store: Option<StateStore>,
     restore_issues: Vec<RestoreIssue>,
+    interrupt: Interrupt,
 }
 
 impl Location {
@@ -247,7 +265,13 @@ impl Location {
             config,
             runner: Arc::new(SystemRunner),
             sink: Arc::new(TracingSink),
+            interrupt: Interrupt::default(),
         }
+    }
+
+    /// What stops this location's calls.
+    pub fn interrupt(&self) -> &Interrupt {
+        &self.interrupt
     }
 
     /// The configuration.
@@ -286,20 +310,28 @@ impl Location {
         if let Some(store) = &self.store {
             let loaded = store.load(&name).and_then(|state| match state {
                 None => Ok(None),
-                Some(sf) => self.instances[i].restore(sf).map(Some),
+                Some(sf) => {
+                    let in_progress = sf.in_progress.clone();
+                    self.instances[i].restore(sf).map(|()| Some(in_progress))
+                }
             });
+            let file = store.path(&name).unwrap_or_default();
             match loaded {
-                Ok(Some(())) => return Ok(()),
+                Ok(Some(in_progress)) => {
+                    if let Some(p) = in_progress {
+                        self.left_in_progress(i, p, file)?;
+                    }
+                    return Ok(());
+                }
                 Ok(None) => {}
                 Err(message) => {
-                    let file = store.path(&name);
                     let moved_to = store.set_aside(&name).ok();
-                    tracing::warn!(lifecycle = %name, file = %file.display(), "{message}; starting from the initial state");
                     self.restore_issues.push(RestoreIssue {
                         lifecycle: name.clone(),
                         file,
                         message,
                         moved_to,
+                        interrupted: false,
                     });
                 }
             }
@@ -310,6 +342,55 @@ impl Location {
             action: Move::Enter,
         }];
         self.walk_path(i, &path, &[ProvideValues::new()], &CallOptions::default())
+    }
+
+    /// A step a previous process was running when it ended: reported once; while its
+    /// commands still run, the lifecycle refuses state changes.
+    fn left_in_progress(&mut self, i: usize, p: InProgress, file: PathBuf) -> Result<(), Error> {
+        let name = self.instances[i].def.name.clone();
+        let (message, blocked) = match p.live_group() {
+            Some(pgid) => (state::still_running_message(&name, &p, pgid), true),
+            None => (state::interrupted_message(&name, &p), false),
+        };
+        self.restore_issues.push(RestoreIssue {
+            lifecycle: name,
+            file,
+            message,
+            moved_to: None,
+            interrupted: true,
+        });
+        if blocked {
+            self.instances[i].blocked = Some(p);
+            Ok(())
+        } else {
+            // Reported: the next process need not hear of it again.
+            self.save(i)
+        }
+    }
+
+    /// Refuses a state change of lifecycle `lf` while a step a previous process left is
+    /// still running; once it ended, says so and lets the change go on.
+    fn check_not_blocked(&mut self, lf: usize, opts: &CallOptions) -> Result<(), Error> {
+        let Some(p) = self.instances[lf].blocked.clone() else {
+            return Ok(());
+        };
+        let name = self.instances[lf].def.name.clone();
+        if let Some(pgid) = p.live_group() {
+            return Err(Error::StepStillRunning {
+                message: state::still_running_message(&name, &p, pgid),
+            });
+        }
+        self.instances[lf].blocked = None;
+        self.sink(opts).log(&LogRecord {
+            level: Level::Warning,
+            location: self.config.name.clone(),
+            lifecycle: name.clone(),
+            state: Some(p.state.clone()),
+            provide: Some(p.provide.clone()),
+            deployment: opts.deployment.clone(),
+            message: state::interrupted_message(&name, &p),
+        });
+        self.save(lf)
     }
 
     fn sink<'a>(&'a self, opts: &'a CallOptions) -> &'a dyn LogSink {
@@ -393,6 +474,71 @@ impl Location {
         Ok(out)
     }
 
+    /// Like `find`, but an address that matches nothing is an error.
+    fn find_some(&self, xpath: &str) -> Result<Vec<(String, Res)>, Error> {
+        let found = self.find(xpath)?;
+        if found.is_empty() {
+            return Err(Error::NoMatch {
+                xpath: xpath.to_owned(),
+            });
+        }
+        Ok(found)
+    }
+
+    /// The resources of kind `level` a match stands for in a listing: what encloses it, or,
+    /// for a match above that level (a lifecycle when listing states), everything of that
+    /// kind below it. Provides never include `enter`.
+    fn at_level(&self, res: Res, level: Kind) -> Vec<Res> {
+        if res.kind() >= level {
+            let cut = Res {
+                lf: res.lf,
+                state: res.state.filter(|_| level >= Kind::State),
+                provide: res.provide.filter(|_| level >= Kind::Provide),
+                require: res.require.filter(|_| level >= Kind::Require),
+                var: res.var.filter(|_| level >= Kind::Variable),
+            };
+            return vec![cut];
+        }
+        let lfs: Vec<usize> = match res.lf {
+            Some(lf) => vec![lf],
+            None => (0..self.instances.len()).collect(),
+        };
+        let mut out = Vec::new();
+        for lf in lfs {
+            let def = &self.instances[lf].def;
+            let base = Res {
+                lf: Some(lf),
+                state: None,
+                provide: None,
+                require: None,
+                var: None,
+            };
+            if level == Kind::Lifecycle {
+                out.push(base);
+                continue;
+            }
+            let states: Vec<usize> = match res.state {
+                Some(s) => vec![s],
+                None => (0..def.states.len()).collect(),
+            };
+            for s in states {
+                let st = Res {
+                    state: Some(s),
+                    ..base
+                };
+                match level {
+                    Kind::State => out.push(st),
+                    Kind::Provide => out.extend((1..=def.states[s].provides.len()).map(|p| Res {
+                        provide: Some(p),
+                        ..st
+                    })),
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+
     fn find_one(&self, xpath: &str, kind: Kind) -> Result<(String, Res), Error> {
         let mut found = self.find(xpath)?;
         match found.len() {
@@ -435,13 +581,12 @@ impl Location {
         T: PartialEq,
     {
         let mut out: Vec<T> = Vec::new();
-        for (_, res) in self.find(xpath)? {
-            if res.kind() < level {
-                continue;
-            }
-            if let Some(t) = f(res) {
-                if !out.contains(&t) {
-                    out.push(t);
+        for (_, found) in self.find_some(xpath)? {
+            for res in self.at_level(found, level) {
+                if let Some(t) = f(res) {
+                    if !out.contains(&t) {
+                        out.push(t);
+                    }
                 }
             }
         }
@@ -671,6 +816,7 @@ impl Location {
         if self.instances[lf].stack.last() == Some(&st) {
             return Ok(());
         }
+        self.check_not_blocked(lf, opts)?;
         let path = self.select_path(lf, st, opts.path_idx)?;
         let involved = involved(&path, None);
         let checked = self.check(lf, &involved, values, opts)?;
@@ -678,13 +824,46 @@ impl Location {
         self.walk_path(lf, &path, &values, opts)
     }
 
-    /// The provides `xpath` matches (not `enter`) whose state is entered or reachable.
+    /// The custom provides an address names: those it matches, and those of the lifecycles
+    /// and states it matches. An address matching nothing at all is an error.
+    fn provides_in(&self, xpath: &str) -> Result<Vec<(String, Res)>, Error> {
+        let mut out = Vec::new();
+        for (abs, found) in self.find_some(xpath)? {
+            match found.kind() {
+                Kind::Provide
+                    if found.provide != Some(0) && !out.iter().any(|(a, _)| *a == abs) =>
+                {
+                    out.push((abs, found));
+                }
+                Kind::Provide => {}
+                k if k < Kind::Provide => {
+                    for res in self.at_level(found, Kind::Provide) {
+                        let (lf, st, p) = (
+                            res.lf.unwrap_or_default(),
+                            res.state.unwrap_or_default(),
+                            res.provide.unwrap_or_default(),
+                        );
+                        let def = &self.instances[lf].def;
+                        let abs = format!(
+                            "{}/{}",
+                            self.state_xpath(lf, st),
+                            provide_def(def, st, p).name
+                        );
+                        if !out.iter().any(|(a, _)| *a == abs) {
+                            out.push((abs, res));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// The provides `xpath` names (not `enter`) whose state is entered or reachable.
     pub fn provide(&self, xpath: &str) -> Result<Vec<ProvideInfo>, Error> {
         let mut out = Vec::new();
-        for (abs, res) in self.find(xpath)? {
-            if res.kind() != Kind::Provide || res.provide == Some(0) {
-                continue;
-            }
+        for (abs, res) in self.provides_in(xpath)? {
             let (lf, st, p) = (
                 res.lf.unwrap_or_default(),
                 res.state.unwrap_or_default(),
@@ -706,10 +885,7 @@ impl Location {
     /// For each provide `xpath` matches: the paths to its state (none needed when entered).
     pub fn provide_call_path(&self, xpath: &str) -> Result<Vec<Paths>, Error> {
         let mut out = Vec::new();
-        for (abs, res) in self.find(xpath)? {
-            if res.kind() != Kind::Provide || res.provide == Some(0) {
-                continue;
-            }
+        for (abs, res) in self.provides_in(xpath)? {
             let (lf, st) = (res.lf.unwrap_or_default(), res.state.unwrap_or_default());
             let paths = if self.instances[lf].stack.contains(&st) {
                 Vec::new()
@@ -846,7 +1022,7 @@ impl Location {
         kind: Option<Kind>,
     ) -> Result<Vec<String>, Error> {
         Ok(self
-            .find(xpath)?
+            .find_some(xpath)?
             .into_iter()
             .filter(|(_, r)| kind.is_none_or(|k| r.kind() == k))
             .map(|(abs, _)| {
@@ -862,7 +1038,7 @@ impl Location {
     /// Every resource `xpath` matches, with its kind.
     pub fn xpath(&self, xpath: &str) -> Result<Vec<Match>, Error> {
         Ok(self
-            .find(xpath)?
+            .find_some(xpath)?
             .into_iter()
             .map(|(xpath, r)| Match {
                 xpath,
