@@ -26,7 +26,11 @@ impl Agent for EmbeddedAgent {
     }
 
     fn provide(&self, xpath: &str) -> Result<Vec<ProvideInfo>, AgentError> {
-        Ok(self.lock()?.provide(xpath)?)
+        match self.lock()?.provide(xpath) {
+            // A deployment asks every location: matching nothing is an answer, not a failure.
+            Err(armonic_lifecycle::Error::NoMatch { .. }) => Ok(Vec::new()),
+            other => Ok(other?),
+        }
     }
 
     fn provide_call_path(&self, xpath: &str) -> Result<Vec<Paths>, AgentError> {

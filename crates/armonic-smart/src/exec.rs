@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use armonic_lifecycle::{LogRecord, LogSink, Value};
+use armonic_lifecycle::{Interrupt, LogRecord, LogSink, Value};
 use serde::Serialize;
 
 use crate::agent::Mesh;
@@ -28,6 +28,11 @@ pub enum Status {
     /// It ran and failed.
     Failed {
         /// The error.
+        error: String,
+    },
+    /// It was running when the deployment was interrupted, and was stopped.
+    Interrupted {
+        /// What the agent said.
         error: String,
     },
     /// It never started (a step it depends on failed, or the run stopped).
@@ -56,6 +61,8 @@ pub struct Outcome {
     pub result: Option<Value>,
     /// Whether every step ran and succeeded.
     pub succeeded: bool,
+    /// Whether the run was interrupted (no step started after that).
+    pub interrupted: bool,
 }
 
 enum Msg {
@@ -80,6 +87,18 @@ impl Plan {
         mesh: &dyn Mesh,
         fe: &mut dyn Frontend,
         parallelism: usize,
+    ) -> Outcome {
+        self.execute_until(mesh, fe, parallelism, &Interrupt::default())
+    }
+
+    /// Like [`Plan::execute`], but once `interrupt` is requested no step starts; running
+    /// steps are the agents' to stop (they share the interrupt when they are embedded).
+    pub fn execute_until(
+        &mut self,
+        mesh: &dyn Mesh,
+        fe: &mut dyn Frontend,
+        parallelism: usize,
+        interrupt: &Interrupt,
     ) -> Outcome {
         let parallelism = parallelism.max(1);
         let mut waiting: HashMap<usize, usize> = self
@@ -113,7 +132,7 @@ impl Plan {
         std::thread::scope(|scope| {
             let mut running = 0usize;
             loop {
-                while !stopped && running < parallelism {
+                while !stopped && !interrupt.is_stopping() && running < parallelism {
                     let Some(n) = ready.pop_front() else { break };
                     let node = &self.nodes[n];
                     let location = node.location.clone().unwrap_or_default();
@@ -178,7 +197,12 @@ impl Plan {
                                     xpath,
                                     error: error.clone(),
                                 });
-                                status.insert(n, Status::Failed { error });
+                                let s = if interrupt.is_stopping() {
+                                    Status::Interrupted { error }
+                                } else {
+                                    Status::Failed { error }
+                                };
+                                status.insert(n, s);
                                 stopped = true;
                             }
                         }
@@ -214,6 +238,7 @@ impl Plan {
             steps,
             result,
             succeeded,
+            interrupted: interrupt.is_stopping(),
         }
     }
 
