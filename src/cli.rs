@@ -32,6 +32,9 @@ pub struct Cli {
 /// Options of every command.
 #[derive(Debug, Args)]
 pub struct Global {
+    /// Read options from this TOML file (command line and environment win over it)
+    #[arg(long, value_name = "FILE", global = true, env = "ARMONIC_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Run an embedded agent in this process on the lifecycle directories (-L)
     #[arg(long, global = true)]
     pub local: bool,
@@ -45,23 +48,47 @@ pub struct Global {
         value_delimiter = ':'
     )]
     pub lifecycle_dirs: Vec<PathBuf>,
-    /// Keep states here across runs (nothing is saved without it)
+    /// Keep states here across runs (nothing is saved without it); one armonic at a time
+    /// uses a state directory
     #[arg(long, value_name = "DIR", global = true, env = "ARMONIC_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Validate and move states, but run no action
-    #[arg(long, global = true, env = "ARMONIC_SIMULATION")]
-    pub simulation: bool,
-    /// An embedded location NAME (or NAME=ADDRESS) for --local; repeat it for several:
+    /// When another armonic uses the state directory, wait for it instead of failing
+    #[arg(long, global = true)]
+    pub wait: bool,
+    /// Validate and move states, but run no action (ARMONIC_SIMULATION=1 too)
+    #[arg(
+        long,
+        global = true,
+        env = "ARMONIC_SIMULATION",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL",
+        value_parser = clap::builder::BoolishValueParser::new(),
+    )]
+    pub simulation: Option<bool>,
+    /// On Ctrl-C or SIGTERM, seconds a running step gets to stop after SIGTERM before
+    /// SIGKILL [default: 10]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        global = true,
+        env = "ARMONIC_GRACE_PERIOD"
+    )]
+    pub grace_period: Option<f64>,
+    /// An embedded location NAME (or NAME=ADDR) for --local; repeat it for several:
     /// listings cover them all, a call goes where its address matches (/NAME/...)
     #[arg(long = "location", value_name = "NAME[=ADDR]", global = true)]
     pub locations: Vec<String>,
     /// Location name, first step of absolute addresses [default: the host name]
     #[arg(long, value_name = "NAME", global = true)]
     pub name: Option<String>,
-    /// Address services of this location are reached at
-    #[arg(long, value_name = "ADDR", default_value = "localhost", global = true)]
-    pub public_ip: String,
-    /// Operating system to check states against, NAME or NAME:RELEASE [default: detected]
+    /// Address services of this location are reached at (an IP address or a host name)
+    /// [default: localhost]
+    #[arg(long, value_name = "ADDR", global = true)]
+    pub public_ip: Option<String>,
+    /// Operating system to check states against, NAME or NAME:RELEASE (`any` matches every
+    /// state) [default: detected]
     #[arg(long, value_name = "OS", global = true, env = "ARMONIC_OS_TYPE")]
     pub os_type: Option<String>,
     /// More output: -v engine events, -vv debug, -vvv trace
@@ -206,6 +233,9 @@ pub enum Command {
         /// Most steps running at once
         #[arg(long, value_name = "N", default_value_t = 4)]
         parallel: usize,
+        /// Run the plan without asking for confirmation
+        #[arg(short, long)]
+        yes: bool,
     },
     /// Show what an address matches
     Xpath {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use armonic_lifecycle::Location;
+use armonic_lifecycle::{Interrupt, Location};
 use armonic_smart::{Embedded, Mesh, Options, Record, Status, resolve_keeping_answers};
 
 use crate::cli::{Format, Global};
@@ -21,6 +21,7 @@ pub struct DeployArgs {
     pub save: Option<PathBuf>,
     pub dry_run: bool,
     pub parallel: usize,
+    pub yes: bool,
 }
 
 fn deployment_id() -> String {
@@ -40,7 +41,12 @@ fn save(path: &PathBuf, record: &Record) -> Result<()> {
 }
 
 /// Runs a deployment; the exit status says whether every step succeeded.
-pub fn deploy(g: &Global, locations: Vec<Location>, args: &DeployArgs) -> Result<ExitCode> {
+pub fn deploy(
+    g: &Global,
+    locations: Vec<Location>,
+    args: &DeployArgs,
+    interrupt: &Interrupt,
+) -> Result<ExitCode> {
     let replay = match &args.answers {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -56,7 +62,8 @@ pub fn deploy(g: &Global, locations: Vec<Location>, args: &DeployArgs) -> Result
     let json = g.format == Format::Json;
     let stdin = std::io::stdin();
     let several = mesh.locations().len() > 1;
-    let mut prompt = Prompt::new(stdin.lock(), args.autofill, g, stdin.is_terminal(), several);
+    let terminal = stdin.is_terminal();
+    let mut prompt = Prompt::new(args.autofill, g, terminal, several, interrupt.clone());
     let options = Options {
         id: deployment_id(),
         replay,
@@ -104,7 +111,13 @@ pub fn deploy(g: &Global, locations: Vec<Location>, args: &DeployArgs) -> Result
     if !g.quiet && !json {
         eprint!("{}", plan.render());
     }
-    let outcome = plan.execute(&mesh, &mut prompt, args.parallel);
+    // At a terminal the plan is confirmed before anything runs; scripts and unattended runs
+    // (--autofill, --yes, answers from a pipe) go on.
+    if terminal && !args.autofill && !args.yes && !prompt.confirm("Apply? [Y/n] ")? {
+        eprintln!("Nothing was done.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let outcome = plan.execute_until(&mesh, &mut prompt, args.parallel, interrupt);
     if let Some(path) = &args.save {
         save(path, &plan.record)?;
     }
@@ -137,6 +150,9 @@ pub fn deploy(g: &Global, locations: Vec<Location>, args: &DeployArgs) -> Result
         } else if !plan.root_called() {
             eprintln!("{} was not called: nothing returned.", args.xpath);
         }
+    }
+    if let Some(code) = crate::report::interrupted_status(interrupt) {
+        return Ok(code);
     }
     Ok(if outcome.succeeded {
         ExitCode::SUCCESS

@@ -1,25 +1,38 @@
-//! `armonic`: the command line of Armonic. Parses arguments and hands over to [`run`].
+//! `armonic`: the command line of Armonic. Parses arguments, reads the settings, catches
+//! Ctrl-C and SIGTERM, and hands over to [`run`].
 
 mod cli;
 mod deploy;
+mod local;
 mod logs;
 mod many;
 mod prompt;
 mod render;
+mod report;
 mod run;
+mod settings;
+mod signals;
+mod values;
 
 use std::process::ExitCode;
 
+use armonic_lifecycle::Interrupt;
 use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    logs::init_tracing(cli.global.verbose, cli.global.quiet, cli.global.no_color);
-    match run::run(&cli) {
+    let g = &cli.global;
+    logs::init_tracing(g.verbose, g.quiet, g.no_color);
+    let settings = match settings::Settings::new(g) {
+        Ok(s) => s,
+        Err(e) => return report::failure(&e, g.format, &Interrupt::default()),
+    };
+    let interrupt = Interrupt::new(settings.grace);
+    if let Err(e) = signals::install(&interrupt) {
+        eprintln!("warning: cannot catch Ctrl-C and SIGTERM: {e}");
+    }
+    match run::run(&cli, &settings, &interrupt) {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => report::failure(&e, g.format, &interrupt),
     }
 }

@@ -14,10 +14,29 @@ impl Many {
         Many(locations)
     }
 
-    fn merged<T>(&self, f: impl Fn(&Location) -> Result<Vec<T>, Error>) -> Result<Vec<T>, Error> {
+    /// Every location's answer, merged. An address matching nothing on some locations is
+    /// fine; matching nothing anywhere is an error.
+    fn merged<T>(
+        &self,
+        xpath: &str,
+        f: impl Fn(&Location) -> Result<Vec<T>, Error>,
+    ) -> Result<Vec<T>, Error> {
         let mut out = Vec::new();
+        let mut matched = false;
         for loc in &self.0 {
-            out.extend(f(loc)?);
+            match f(loc) {
+                Ok(items) => {
+                    matched = true;
+                    out.extend(items);
+                }
+                Err(Error::NoMatch { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !matched {
+            return Err(Error::NoMatch {
+                xpath: xpath.to_owned(),
+            });
         }
         Ok(out)
     }
@@ -26,14 +45,17 @@ impl Many {
     fn index_of(&self, uri: &str) -> Result<usize, Error> {
         let mut found = Vec::new();
         for (i, loc) in self.0.iter().enumerate() {
-            let matches = loc.xpath(uri)?;
-            if !matches.is_empty() {
-                found.push((i, matches));
+            match loc.xpath(uri) {
+                Ok(matches) => found.push((i, matches)),
+                Err(Error::NoMatch { .. }) => {}
+                Err(e) => return Err(e),
             }
         }
         match found.len() {
-            // The first location reports the error (nothing matches).
-            0 | 1 => Ok(found.first().map_or(0, |f| f.0)),
+            0 => Err(Error::NoMatch {
+                xpath: uri.to_owned(),
+            }),
+            1 => Ok(found[0].0),
             _ => Err(Error::MultipleMatch {
                 xpath: uri.to_owned(),
                 matches: found
@@ -44,42 +66,66 @@ impl Many {
         }
     }
 
-    /// The location of lifecycle `name` (`/LOCATION/NAME` picks one, the first otherwise).
-    fn for_lifecycle(&self, name: &str) -> &Location {
+    /// The location of lifecycle `name` (`/LOCATION/NAME` picks one; a bare name must be
+    /// on exactly one location).
+    fn for_lifecycle(&self, name: &str) -> Result<&Location, Error> {
         let parts: Vec<&str> = name.trim_start_matches('/').split('/').collect();
-        let chosen = match parts.as_slice() {
-            [location, _] => self.0.iter().find(|l| l.config().name == *location),
-            _ => None,
+        let (location, lifecycle) = match parts.as_slice() {
+            [location, lifecycle] => (Some(*location), *lifecycle),
+            [lifecycle] => (None, *lifecycle),
+            _ => (None, name),
         };
-        chosen.unwrap_or(&self.0[0])
+        let having: Vec<&Location> = self
+            .0
+            .iter()
+            .filter(|l| location.is_none_or(|n| l.config().name == n))
+            .filter(|l| l.definition(lifecycle).is_some())
+            .collect();
+        match having.as_slice() {
+            [one] => Ok(one),
+            [] => Err(Error::NoMatch {
+                xpath: name.to_owned(),
+            }),
+            several => Err(Error::MultipleMatch {
+                xpath: name.to_owned(),
+                matches: several
+                    .iter()
+                    .map(|l| format!("/{}/{lifecycle}", l.config().name))
+                    .collect(),
+            }),
+        }
     }
 
     pub fn info(&self) -> Vec<Info> {
         self.0.iter().map(Location::info).collect()
     }
 
-    pub fn lifecycle_names(&self) -> Vec<String> {
-        self.0[0]
-            .lifecycle_names()
-            .into_iter()
-            .map(str::to_owned)
+    /// `/LOCATION/NAME` of every lifecycle, for commands over all of them.
+    pub fn lifecycle_addresses(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .flat_map(|l| {
+                l.lifecycle_names()
+                    .into_iter()
+                    .map(|n| format!("/{}/{n}", l.config().name))
+            })
             .collect()
     }
 
     pub fn lifecycle(&self, xpath: &str) -> Result<Vec<LifecycleInfo>, Error> {
-        self.merged(|l| l.lifecycle(xpath))
+        self.merged(xpath, |l| l.lifecycle(xpath))
     }
 
     pub fn state(&self, xpath: &str) -> Result<Vec<StateInfo>, Error> {
-        self.merged(|l| l.state(xpath))
+        self.merged(xpath, |l| l.state(xpath))
     }
 
     pub fn state_current(&self, xpath: &str) -> Result<Vec<CurrentState>, Error> {
-        self.merged(|l| l.state_current(xpath))
+        self.merged(xpath, |l| l.state_current(xpath))
     }
 
     pub fn state_goto_path(&self, xpath: &str) -> Result<Vec<Paths>, Error> {
-        self.merged(|l| l.state_goto_path(xpath))
+        self.merged(xpath, |l| l.state_goto_path(xpath))
     }
 
     pub fn state_goto_requires(
@@ -101,11 +147,11 @@ impl Many {
     }
 
     pub fn provide(&self, xpath: &str) -> Result<Vec<ProvideInfo>, Error> {
-        self.merged(|l| l.provide(xpath))
+        self.merged(xpath, |l| l.provide(xpath))
     }
 
     pub fn provide_call_path(&self, xpath: &str) -> Result<Vec<Paths>, Error> {
-        self.merged(|l| l.provide_call_path(xpath))
+        self.merged(xpath, |l| l.provide_call_path(xpath))
     }
 
     pub fn provide_call_requires(
@@ -136,14 +182,14 @@ impl Many {
     }
 
     pub fn to_primitive(&self, name: &str) -> Result<LifecycleDetail, Error> {
-        self.for_lifecycle(name).to_primitive(name)
+        self.for_lifecycle(name)?.to_primitive(name)
     }
 
     pub fn to_dot(&self, name: &str, reachable: bool) -> Result<String, Error> {
-        self.for_lifecycle(name).to_dot(name, reachable)
+        self.for_lifecycle(name)?.to_dot(name, reachable)
     }
 
     pub fn xpath(&self, xpath: &str) -> Result<Vec<Match>, Error> {
-        self.merged(|l| l.xpath(xpath))
+        self.merged(xpath, |l| l.xpath(xpath))
     }
 }

@@ -2,38 +2,45 @@
 //! terminal or a pipe), log lines and step outcomes as they come.
 
 use std::io::{BufRead, Write};
+use std::sync::mpsc;
+use std::time::Duration;
 
-use armonic_lifecycle::{Level, LogRecord, LogSink, Value};
+use armonic_lifecycle::{Interrupt, Level, LogRecord, LogSink, Value};
 use armonic_smart::{Abort, Answer, Event, Frontend, Outcome, Question, Status};
 
 use crate::cli::{Format, Global};
 use crate::logs::StderrSink;
 use crate::render;
-use crate::run::parse_value;
+use crate::values::parse_value;
 
 /// Asks on stderr, reads stdin.
-pub struct Prompt<R> {
-    input: R,
+pub struct Prompt {
+    /// Lines of stdin, read by a thread of their own so that waiting for an answer can be
+    /// interrupted (started at the first question).
+    input: Option<mpsc::Receiver<std::io::Result<String>>>,
+    interrupt: Interrupt,
     autofill: bool,
     sink: StderrSink,
     quiet: bool,
     echo: bool,
 }
 
-impl<R: BufRead> Prompt<R> {
-    /// A prompt reading `input`; `autofill` takes suggestions without asking; `terminal`
-    /// says whether the user sees what they type (otherwise answers are echoed).
+impl Prompt {
+    /// A prompt reading stdin; `autofill` takes suggestions without asking; `terminal` says
+    /// whether the user sees what they type (otherwise answers are echoed); waiting for an
+    /// answer ends when `interrupt` is requested.
     pub fn new(
-        input: R,
         autofill: bool,
         g: &Global,
         terminal: bool,
         several_locations: bool,
-    ) -> Prompt<R> {
+        interrupt: Interrupt,
+    ) -> Prompt {
         let mut sink = StderrSink::new(g.verbose, g.quiet, g.no_color, g.format == Format::Json);
         sink.show_location = several_locations;
         Prompt {
-            input,
+            input: None,
+            interrupt,
             autofill,
             sink,
             quiet: g.quiet,
@@ -41,27 +48,59 @@ impl<R: BufRead> Prompt<R> {
         }
     }
 
+    fn next_line(&mut self) -> Option<std::io::Result<String>> {
+        let input = self.input.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::sync_channel(1);
+            std::thread::spawn(move || {
+                for line in std::io::stdin().lock().lines() {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            rx
+        });
+        loop {
+            if self.interrupt.is_stopping() {
+                return Some(Err(std::io::Error::other("interrupted")));
+            }
+            match input.recv_timeout(Duration::from_millis(50)) {
+                Ok(line) => return Some(line),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
     fn read(&mut self, prompt: &str) -> Result<String, Abort> {
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "{prompt}");
-        let _ = err.flush();
-        let mut line = String::new();
-        match self.input.read_line(&mut line) {
-            Ok(0) => {
-                let _ = writeln!(err);
+        {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "{prompt}");
+            let _ = err.flush();
+        }
+        match self.next_line() {
+            None => {
+                eprintln!();
                 Err(Abort("end of input".into()))
             }
-            Ok(_) => {
+            Some(Ok(line)) => {
                 let line = line.trim_end_matches(['\n', '\r']).to_owned();
-                let _ = if self.echo {
-                    writeln!(err, "{line}")
-                } else {
-                    Ok(())
-                };
+                if self.echo {
+                    eprintln!("{line}");
+                }
                 Ok(line)
             }
-            Err(e) => Err(Abort(format!("cannot read the answer: {e}"))),
+            Some(Err(_)) if self.interrupt.is_stopping() => {
+                eprintln!();
+                Err(Abort("interrupted".into()))
+            }
+            Some(Err(e)) => Err(Abort(format!("cannot read the answer: {e}"))),
         }
+    }
+
+    /// Asks a yes/no question (yes by default).
+    pub fn confirm(&mut self, prompt: &str) -> Result<bool, Abort> {
+        Ok(self.yes_no(prompt)? == Answer::Yes)
     }
 
     fn yes_no(&mut self, prompt: &str) -> Result<Answer, Abort> {
@@ -104,30 +143,25 @@ impl<R: BufRead> Prompt<R> {
         }
     }
 
-    /// Prints which steps ran, failed or never started.
+    /// Prints which steps ran, failed, were interrupted or never started.
     pub fn summary(&mut self, outcome: &Outcome) {
         if self.quiet && outcome.succeeded {
             return;
         }
-        let failed = outcome
-            .steps
-            .iter()
-            .filter(|s| matches!(s.status, Status::Failed { .. }))
-            .count();
-        let not_started = outcome
-            .steps
-            .iter()
-            .filter(|s| s.status == Status::NotStarted)
-            .count();
-        if failed == 0 && not_started == 0 {
+        if outcome.succeeded {
             eprintln!("Deployment done: {} calls.", outcome.steps.len());
             return;
         }
-        eprintln!("Deployment failed:");
+        if outcome.interrupted {
+            eprintln!("Deployment interrupted:");
+        } else {
+            eprintln!("Deployment failed:");
+        }
         for s in &outcome.steps {
             let (what, why) = match &s.status {
                 Status::Done { .. } => ("done", String::new()),
                 Status::Failed { error } => ("FAILED", format!(": {error}")),
+                Status::Interrupted { error } => ("INTERRUPTED", format!(": {error}")),
                 Status::NotStarted => ("not started", String::new()),
             };
             eprintln!("  {what:<11} {} {} on {}{why}", s.node, s.xpath, s.location);
@@ -135,7 +169,7 @@ impl<R: BufRead> Prompt<R> {
     }
 }
 
-impl<R: BufRead> Frontend for Prompt<R> {
+impl Frontend for Prompt {
     fn ask(&mut self, q: &Question) -> Result<Answer, Abort> {
         if self.autofill && q.error().is_none() {
             if let Some(answer) = q.suggested() {

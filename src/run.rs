@@ -1,168 +1,17 @@
-//! Runs one command on an embedded location.
+//! Runs one command on embedded locations.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use armonic_lifecycle::info::ProvideInfo;
-use armonic_lifecycle::{CallOptions, Config, Location, OsType, Value, Values, load_dirs};
+use armonic_lifecycle::{CallOptions, Interrupt, Value};
 use serde::Serialize;
 
-use crate::cli::{Cli, Command, Format, PlotType, ValueArgs};
-use crate::logs::StderrSink;
+use crate::cli::{Cli, Command, Format, PlotType};
 use crate::many::Many;
 use crate::render;
-
-/// Where the shipped lifecycles are looked for when no -L is given.
-fn default_lifecycle_dirs() -> Vec<PathBuf> {
-    let candidates = [
-        PathBuf::from("/usr/share/armonic/lifecycles"),
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/lifecycles")),
-    ];
-    candidates
-        .into_iter()
-        .filter(|p| p.is_dir())
-        .take(1)
-        .collect()
-}
-
-/// Builds the embedded locations the global options describe: one per `--location`, or one
-/// named after the host.
-pub fn locations(cli: &Cli) -> Result<Vec<Location>> {
-    let g = &cli.global;
-    if !g.local {
-        bail!("this build drives an embedded agent only: add --local (see `armonic --help`)");
-    }
-    let dirs = if g.lifecycle_dirs.is_empty() {
-        default_lifecycle_dirs()
-    } else {
-        g.lifecycle_dirs.clone()
-    };
-    if dirs.is_empty() {
-        bail!("no lifecycle directory: give one with -L DIR");
-    }
-    let catalog = load_dirs(&dirs);
-    for e in &catalog.errors {
-        eprintln!("warning: {e}");
-    }
-    let os = g
-        .os_type
-        .as_deref()
-        .map_or_else(OsType::detect, OsType::parse);
-    let mut configs = Vec::new();
-    if g.locations.is_empty() {
-        let name = g.name.clone().unwrap_or_else(armonic_lifecycle::hostname);
-        configs.push((name, g.public_ip.clone(), g.state_dir.clone()));
-    }
-    for spec in &g.locations {
-        let (name, addr) = spec.split_once('=').unwrap_or((spec, spec));
-        if configs.iter().any(|(n, _, _)| n == name) {
-            bail!("location {name} is given twice");
-        }
-        let state_dir = g.state_dir.as_ref().map(|d| d.join(name));
-        configs.push((name.to_owned(), addr.to_owned(), state_dir));
-    }
-    let mut out = Vec::new();
-    for (name, public_ip, state_dir) in configs {
-        if armonic_lifecycle::Address::parse(&format!("/{name}")).is_err() {
-            bail!("location name '{name}' is not valid: use letters, digits, '_', '-' or '.'");
-        }
-        let config = Config {
-            name,
-            os: os.clone(),
-            public_ip,
-            simulation: g.simulation,
-            validate_on_call: true,
-            state_dir,
-        };
-        let sink = StderrSink::new(g.verbose, g.quiet, g.no_color, g.format == Format::Json);
-        let loc = Location::builder(config)
-            .sink(Arc::new(sink))
-            .build(catalog.lifecycles.clone())
-            .context("cannot start the embedded agent")?;
-        for issue in loc.restore_issues() {
-            match &issue.moved_to {
-                Some(to) => eprintln!(
-                    "warning: {}: {} (moved to {})",
-                    issue.file.display(),
-                    issue.message,
-                    to.display()
-                ),
-                None => eprintln!("warning: {}: {}", issue.file.display(), issue.message),
-            }
-        }
-        out.push(loc);
-    }
-    Ok(out)
-}
-
-/// Turns -R groups or --json into values.
-pub fn values(args: &ValueArgs) -> Result<Values> {
-    if let Some(json) = &args.json {
-        let parsed: serde_json::Value =
-            serde_json::from_str(json).context("--json is not valid JSON")?;
-        return match parsed {
-            serde_json::Value::Object(map) => Ok(map
-                .into_iter()
-                .fold(Values::new(), |v, (k, x)| v.set(k, Value::from_json(x)))),
-            list @ serde_json::Value::Array(_) => serde_json::from_value(list).context(
-                "--json must be [[\"address\", {\"0\": value}], ...] or {\"address\": value}",
-            ),
-            _ => bail!("--json must be a list of [address, values] pairs or an object"),
-        };
-    }
-    // Occurrences of -R arrive flattened; a word without ':' is a require name and starts a
-    // new group (variables always come as VAR:VALUE).
-    let mut groups: Vec<Vec<String>> = Vec::new();
-    for word in &args.require {
-        match groups.last_mut() {
-            Some(g) if word.contains(':') => g.push(word.clone()),
-            _ => groups.push(vec![word.clone()]),
-        }
-    }
-    let mut out = Values::new();
-    let mut seen: Vec<&str> = Vec::new();
-    for group in &groups {
-        let (require, pairs) = group.split_first().context("-R needs a require name")?;
-        if pairs.is_empty() {
-            bail!("-R {require}: expected VAR:VALUE after the require name");
-        }
-        let index = seen.iter().filter(|r| *r == require).count();
-        seen.push(require);
-        for pair in pairs {
-            let (var, raw) = pair
-                .split_once(':')
-                .with_context(|| format!("-R {require}: expected VAR:VALUE, got '{pair}'"))?;
-            let key = if var.starts_with('/') {
-                var.to_owned()
-            } else {
-                format!("//{require}/{var}")
-            };
-            out = out.set_at(key, index, parse_value(raw));
-        }
-    }
-    Ok(out)
-}
-
-/// A value typed on the command line: JSON when it parses as a number, boolean, list, object
-/// or quoted string; `[a, b]` as a list of strings; anything else as a string.
-pub fn parse_value(raw: &str) -> Value {
-    match serde_json::from_str::<serde_json::Value>(raw) {
-        Ok(serde_json::Value::Null) | Err(_) => {
-            let t = raw.trim();
-            if t.starts_with('[') && t.ends_with(']') {
-                let inner = &t[1..t.len() - 1];
-                if inner.trim().is_empty() {
-                    return Value::List(vec![]);
-                }
-                return Value::List(inner.split(',').map(|s| Value::from(s.trim())).collect());
-            }
-            Value::from(raw)
-        }
-        Ok(json) => Value::from_json(json),
-    }
-}
+use crate::settings::Settings;
+use crate::values::values;
 
 fn print<T: Serialize>(format: Format, result: &T, text: impl FnOnce() -> String) -> Result<()> {
     match format {
@@ -177,8 +26,8 @@ fn lines<I: IntoIterator<Item = String>>(items: I) -> String {
 }
 
 /// Runs the command.
-pub fn run(cli: &Cli) -> Result<ExitCode> {
-    let locations = locations(cli)?;
+pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<ExitCode> {
+    let locations = crate::local::locations(&cli.global, settings, interrupt)?;
     let format = cli.global.format;
     if let Command::Deploy {
         xpath,
@@ -188,6 +37,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         save,
         dry_run,
         parallel,
+        yes,
     } = &cli.command
     {
         let options = crate::deploy::DeployArgs {
@@ -198,8 +48,9 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             save: save.clone(),
             dry_run: *dry_run,
             parallel: *parallel,
+            yes: *yes,
         };
-        return crate::deploy::deploy(&cli.global, locations, &options);
+        return crate::deploy::deploy(&cli.global, locations, &options, interrupt);
     }
     let mut loc = Many::new(locations);
     match &cli.command {
@@ -305,12 +156,13 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             })?;
         }
         Command::StateGoto { uri, values: args } => {
-            let v = values(args)?;
+            let given = values(args)?;
             let opts = CallOptions {
                 path_idx: args.path_idx,
+                deployment: given.deployment,
                 ..CallOptions::default()
             };
-            loc.state_goto(uri, &v, &opts)?;
+            loc.state_goto(uri, &given.values, &opts)?;
             let current = loc.state_current(uri)?;
             print(format, &current, || {
                 lines(
@@ -362,9 +214,9 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             values: args,
             check,
         } => {
-            let v = values(args)?;
+            let given = values(args)?;
             if *check {
-                let validation = loc.provide_call_validate(uri, &v, args.path_idx)?;
+                let validation = loc.provide_call_validate(uri, &given.values, args.path_idx)?;
                 let errors = validation.error_list();
                 print(format, &validation, || {
                     if errors.is_empty() {
@@ -381,9 +233,12 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             }
             let opts = CallOptions {
                 path_idx: args.path_idx,
+                deployment: given.deployment,
                 ..CallOptions::default()
             };
-            let ret = loc.provide_call(uri, &v, &opts)?.unwrap_or(Value::Null);
+            let ret = loc
+                .provide_call(uri, &given.values, &opts)?
+                .unwrap_or(Value::Null);
             print(format, &ret, || render::value(&ret) + "\n")?;
         }
         Command::Plot {
@@ -393,7 +248,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         } => {
             let names: Vec<String> = match lifecycle {
                 Some(l) => vec![l.clone()],
-                None => loc.lifecycle_names(),
+                None => loc.lifecycle_addresses(),
             };
             if *plot_type == PlotType::Json || format == Format::Json {
                 let details = names
@@ -425,35 +280,4 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn command_line_values_keep_colons_and_types() {
-        assert_eq!(parse_value("8080"), Value::Int(8080));
-        assert_eq!(parse_value("http://a:80/x"), Value::from("http://a:80/x"));
-        assert_eq!(parse_value("[a, b]"), Value::from(vec!["a", "b"]));
-        assert_eq!(parse_value("[1, 2]"), Value::from(vec![1i64, 2]));
-        assert_eq!(parse_value("null"), Value::from("null"));
-    }
-
-    #[test]
-    fn repeated_requires_fill_successive_sets() {
-        let args = ValueArgs {
-            require: ["r", "v:a", "r", "v:b", "u:http://x:1"]
-                .map(String::from)
-                .to_vec(),
-            json: None,
-            path_idx: 0,
-        };
-        let v = values(&args).unwrap();
-        let json = serde_json::to_string(&v).unwrap();
-        assert_eq!(
-            json,
-            r#"[["//r/v",{"0":"a","1":"b"}],["//r/u",{"1":"http://x:1"}]]"#
-        );
-    }
 }

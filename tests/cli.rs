@@ -96,10 +96,11 @@ fn check_lists_every_error_and_exits_non_zero() {
 }
 
 #[test]
-fn errors_are_one_line_and_exit_non_zero() {
-    for (args, expected) in [
+fn errors_are_one_line_and_bad_arguments_exit_2() {
+    for (args, code, expected) in [
         (
             vec!["provide-call", "//Nothing//here"],
+            1,
             "error: //Nothing//here matches nothing\n",
         ),
         (
@@ -110,19 +111,22 @@ fn errors_are_one_line_and_exit_non_zero() {
                 "conf",
                 "port:abc",
             ],
+            1,
             "error: provided values do not meet the requires: /vm/WebServer/Configured/enter/conf/port: port must be an int\n",
         ),
         (
             vec!["state-goto", "//WebServer/Active", "-R", "conf", "port"],
+            2,
             "error: -R conf: expected VAR:VALUE after the require name\n",
         ),
         (
             vec!["provide-call", "//WebServer//start", "--json", "{oops"],
+            2,
             "error: --json is not valid JSON: key must be a string at line 1 column 2\n",
         ),
     ] {
         let o = armonic(&args);
-        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert_eq!(o.status.code(), Some(code), "{args:?}");
         assert_eq!(stderr(&o), expected, "{args:?}");
     }
 }

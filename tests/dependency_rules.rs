@@ -55,8 +55,14 @@ fn dependencies(krate: &str) -> Vec<String> {
 #[test]
 fn pure_crates_never_depend_on_tokio_or_libp2p() {
     let members = members();
-    assert!(members.iter().any(|m| m == "armonic-lifecycle"), "{members:?}");
-    for krate in PURE_CRATES.iter().filter(|c| members.iter().any(|m| m == *c)) {
+    assert!(
+        members.iter().any(|m| m == "armonic-lifecycle"),
+        "{members:?}"
+    );
+    for krate in PURE_CRATES
+        .iter()
+        .filter(|c| members.iter().any(|m| m == *c))
+    {
         let deps = dependencies(krate);
         assert!(deps.len() > 1, "{krate}: no dependency listed");
         let bad: Vec<&String> = deps
