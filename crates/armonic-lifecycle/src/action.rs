@@ -355,6 +355,16 @@ pub enum ActionError {
     },
 }
 
+impl ActionError {
+    /// The last lines of standard error of the command that failed, if one did.
+    pub fn output_tail(&self) -> &[String] {
+        match self {
+            ActionError::Failed { stderr_tail, .. } => stderr_tail,
+            _ => &[],
+        }
+    }
+}
+
 fn exit_text(code: Option<i32>) -> String {
     match code {
         Some(c) => format!("exited with status {c}"),

@@ -224,6 +224,29 @@ impl fmt::Display for Address {
     }
 }
 
+impl std::str::FromStr for Address {
+    type Err = AddressError;
+
+    fn from_str(s: &str) -> Result<Address, AddressError> {
+        Address::parse(s)
+    }
+}
+
+/// On the wire an address is its text; it is parsed when read, so a malformed one never
+/// gets past decoding.
+impl Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Address, D::Error> {
+        let text = String::deserialize(d)?;
+        Address::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 fn parse_step(text: &str, descendant: bool) -> Result<Step, String> {
     let (name, predicate) = match text.find('[') {
         Some(p) => {
