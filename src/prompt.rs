@@ -21,7 +21,8 @@ pub struct Prompt<R> {
 }
 
 impl<R: BufRead> Prompt<R> {
-    /// A prompt reading `input`; `autofill` takes suggestions without asking; `terminal`
+    /// A prompt reading `input`; `autofill` takes suggestions without asking (and ends the
+    /// deployment where there is none); `terminal`
     /// says whether the user sees what they type (otherwise answers are echoed).
     pub fn new(
         input: R,
@@ -137,10 +138,9 @@ impl<R: BufRead> Prompt<R> {
 
 impl<R: BufRead> Frontend for Prompt<R> {
     fn ask(&mut self, q: &Question) -> Result<Answer, Abort> {
-        if self.autofill && q.error().is_none() {
-            if let Some(answer) = q.suggested() {
-                return Ok(answer);
-            }
+        // Unattended means no question at all: what has no proposal ends the deployment.
+        if self.autofill {
+            return q.unattended();
         }
         match q {
             Question::Manage { depth, xpath, .. } => self.yes_no(&format!(

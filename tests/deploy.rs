@@ -293,3 +293,17 @@ fn answers_given_before_an_abort_are_saved_and_resume_the_deployment() {
     assert!(!err.contains("port (WebServer"), "{err}");
     assert_eq!(text(&o.stdout), "{\"url\": \"http://localhost:8080\"}\n");
 }
+
+#[test]
+fn an_ambiguous_address_fails_unattended_in_one_line() {
+    // An answer on stdin must not be read: unattended means no question at all.
+    let o = deploy(&["--name", "vm", "deploy", "//start", "--autofill"], "2\n");
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        "error: deployment aborted: //start matches 3 provides on location vm: \
+         Proxy/Active/start, WebServer/Active/start, WebSite/Active/start; give a more precise \
+         address, such as //Proxy//start\n"
+    );
+    assert_eq!(text(&o.stdout), "");
+}

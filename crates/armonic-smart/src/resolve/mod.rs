@@ -364,6 +364,7 @@ impl<'a> Resolver<'a> {
                                 node: id.clone(),
                                 depth,
                                 xpath: generic.clone(),
+                                location: location.clone(),
                                 choices,
                             })? {
                                 Answer::Choice(x) => x,
