@@ -18,7 +18,9 @@
 //! let mut plan = resolve(mesh, "//WebSite//start", &mut frontend, &Options::default())?;
 //! println!("{}", plan.render());
 //! let outcome = plan.execute(mesh, &mut frontend, 4);
-//! println!("{:?}", outcome.result);
+//! if let Some(value) = &outcome.result {
+//!     println!("{value}");
+//! }
 //! # Ok(()) }
 //! ```
 

@@ -228,6 +228,21 @@ pub enum Answer {
     Value(Value),
 }
 
+/// In words, for messages about an answer that does not fit its question.
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Yes => f.write_str("yes"),
+            Answer::No => f.write_str("no"),
+            Answer::Location(l) => write!(f, "the location {l}"),
+            Answer::Choice(x) => write!(f, "the provide {x}"),
+            Answer::Count(n) => write!(f, "the number {n}"),
+            Answer::Locations(ls) => write!(f, "the locations {}", ls.join(", ")),
+            Answer::Value(v) => write!(f, "the value {v}"),
+        }
+    }
+}
+
 /// The frontend gave up; the deployment stops before running anything.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("{0}")]

@@ -1,9 +1,9 @@
-//! What the engine asks: ambiguous addresses.
+//! What the engine asks: ambiguous addresses, and answers of the wrong kind.
 
 mod common;
 
-use armonic_lifecycle::MemorySink;
-use armonic_smart::{Answer, Autofill, Choice, Options, Question, resolve};
+use armonic_lifecycle::{MemorySink, Value};
+use armonic_smart::{Abort, Answer, Autofill, Choice, Event, Frontend, Options, Question, resolve};
 use common::*;
 
 #[test]
@@ -53,5 +53,69 @@ fn an_ambiguous_address_is_asked_when_someone_answers() {
             "WebServer/Active/start",
             "WebSite/Active/start"
         ]
+    );
+}
+
+/// Answers the first question of each kind with an answer of another kind, then takes the
+/// suggestions; keeps what the engine said about the wrong answers.
+#[derive(Default)]
+struct Contrary {
+    seen: Vec<String>,
+    said: Vec<String>,
+}
+
+impl Frontend for Contrary {
+    fn ask(&mut self, q: &Question) -> Result<Answer, Abort> {
+        if let Some(e) = q.error() {
+            self.said.push(e.to_owned());
+        }
+        let kind = describe(q).split(' ').next().unwrap_or_default().to_owned();
+        if !self.seen.contains(&kind) {
+            self.seen.push(kind);
+            return Ok(match q {
+                Question::Manage { .. } => Answer::Location("web1".into()),
+                Question::Location { .. } => Answer::Yes,
+                Question::Multiplicity { .. } => Answer::Value(Value::Int(3)),
+                Question::Value { .. } => Answer::Locations(vec!["a".into(), "b".into()]),
+                Question::Call { .. } => Answer::Choice("X/Y/z".into()),
+                Question::Specialize { .. } => Answer::Count(2),
+            });
+        }
+        q.suggested().ok_or_else(|| Abort(describe(q)))
+    }
+
+    fn notify(&mut self, event: &Event) {
+        if let Event::Notice(n) = event {
+            self.said.push(n.clone());
+        }
+    }
+}
+
+#[test]
+fn answers_of_the_wrong_kind_are_described_in_words() {
+    let logs = MemorySink::new();
+    let mesh = mesh(&["web1", "web2", "proxy"], &logs);
+    let mut fe = Contrary::default();
+    resolve(&mesh, "//Proxy//start", &mut fe, &Options::default()).unwrap();
+    assert_eq!(
+        fe.said,
+        [
+            "expected yes or no, not the location web1",
+            "expected a location, not yes",
+            "expected locations, not the value 3",
+            "expected a value, not the locations a, b",
+            "expected yes or no, not the provide X/Y/z",
+        ]
+    );
+
+    // Only the choice between the matching provides gets a wrong answer.
+    let mut fe = Contrary {
+        seen: vec!["manage".into(), "location".into()],
+        ..Contrary::default()
+    };
+    let e = resolve(&mesh, "//start", &mut fe, &Options::default()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "deployment aborted: expected a provide, not the number 2"
     );
 }

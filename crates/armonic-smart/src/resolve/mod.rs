@@ -114,7 +114,7 @@ impl<'a> Resolver<'a> {
                 Answer::No => return Ok(false),
                 other => self
                     .fe
-                    .notify(&Event::Notice(format!("expected yes or no, not {other:?}"))),
+                    .notify(&Event::Notice(format!("expected yes or no, not {other}"))),
             }
         }
     }
@@ -301,7 +301,7 @@ impl<'a> Resolver<'a> {
                         locations.join(", ")
                     ))
                 }
-                other => error = Some(format!("expected a location, not {other:?}")),
+                other => error = Some(format!("expected a location, not {other}")),
             }
         }
     }
@@ -370,7 +370,7 @@ impl<'a> Resolver<'a> {
                                 Answer::Choice(x) => x,
                                 other => {
                                     return Err(Error::Aborted(format!(
-                                        "expected a provide, not {other:?}"
+                                        "expected a provide, not {other}"
                                     )));
                                 }
                             }
@@ -552,7 +552,7 @@ impl<'a> Resolver<'a> {
                 Answer::Locations(l) if external => (l.len(), l),
                 other => {
                     error = Some(format!(
-                        "expected {}, not {other:?}",
+                        "expected {}, not {other}",
                         if external { "locations" } else { "a number" }
                     ));
                     continue;

@@ -173,7 +173,7 @@ impl Resolver<'_> {
                 }
                 other => self
                     .fe
-                    .notify(&Event::Notice(format!("expected a value, not {other:?}"))),
+                    .notify(&Event::Notice(format!("expected a value, not {other}"))),
             }
         }
     }
