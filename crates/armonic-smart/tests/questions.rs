@@ -1,4 +1,5 @@
-//! What the engine asks: ambiguous addresses, and answers of the wrong kind.
+//! What the engine asks: ambiguous addresses, proposals linked with `from_xpath`, and answers
+//! of the wrong kind.
 
 mod common;
 
@@ -53,6 +54,76 @@ fn an_ambiguous_address_is_asked_when_someone_answers() {
             "WebServer/Active/start",
             "WebSite/Active/start"
         ]
+    );
+}
+
+const APP: &str = r#"
+name = "App"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.start]
+return = "{{ conf.name }}"
+[states.On.provides.start.requires.conf.variables]
+name = { type = "str", from_xpath = "Db/On/get/q/dbname" }
+[states.On.provides.start.requires.db]
+type = "local"
+xpath = "//Db//get"
+"#;
+
+const DB: &str = r#"
+name = "Db"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.get.requires.q.variables]
+dbname = { type = "str" }
+"#;
+
+#[test]
+fn from_xpath_proposes_the_value_of_a_dependency_resolved_later() {
+    let logs = MemorySink::new();
+    let files = [("app.toml", APP), ("db.toml", DB)];
+    let (_dir, mesh) = mesh_with_files(&files, &["vm"], &logs);
+    let mut fe = Script::keyed(vec![(
+        "value Db/On/get/q/dbname",
+        Answer::Value("shop".into()),
+    )]);
+    let mut plan = resolve(&mesh, "//App//start", &mut fe, &Options::default()).unwrap();
+    let proposed = fe.asked.iter().find_map(|q| match q {
+        Question::Value { variable, .. } if variable.name == "name" => {
+            Some(variable.suggestion.clone())
+        }
+        _ => None,
+    });
+    assert_eq!(proposed, Some(Some(Value::from("shop"))));
+    assert_eq!(
+        plan.execute(&mesh, &mut fe, 1).result,
+        Some(Value::from("shop"))
+    );
+}
+
+#[test]
+fn from_xpath_links_that_loop_end_at_a_default() {
+    let looped = r#"
+name = "Loop"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.start]
+return = "{{ conf.a }} {{ conf.b }}"
+[states.On.provides.start.requires.conf.variables]
+a = { type = "str", default = "x", from_xpath = "Loop/On/start/conf/b" }
+b = { type = "str", default = "y", from_xpath = "Loop/On/start/conf/a" }
+"#;
+    let logs = MemorySink::new();
+    let (_dir, mesh) = mesh_with_files(&[("loop.toml", looped)], &["vm"], &logs);
+    // `a` is proposed the default of `b`, which is then proposed the value of `a`.
+    let mut fe = Autofill::default();
+    let mut plan = resolve(&mesh, "//Loop//start", &mut fe, &Options::default()).unwrap();
+    assert_eq!(
+        plan.execute(&mesh, &mut fe, 1).result,
+        Some(Value::from("y y"))
     );
 }
 
