@@ -4,7 +4,7 @@
 use std::io::{BufRead, Write};
 
 use armonic_lifecycle::{Level, LogRecord, LogSink, Value};
-use armonic_smart::{Abort, Answer, Event, Frontend, Outcome, Question, Status};
+use armonic_smart::{Abort, Answer, Event, Frontend, Outcome, Question, Requirer, Status};
 
 use crate::cli::{Format, Global};
 use crate::logs::StderrSink;
@@ -153,6 +153,7 @@ impl<R: BufRead> Frontend for Prompt<R> {
             Question::Location {
                 depth,
                 xpath,
+                required_by,
                 choices,
                 suggestion,
                 error,
@@ -162,7 +163,8 @@ impl<R: BufRead> Frontend for Prompt<R> {
                 if let Some(e) = error {
                     eprintln!("{indent}error: {e}");
                 }
-                eprintln!("{indent}Choose the location of '{xpath}':");
+                let context = required_by.as_ref().map(requirer).unwrap_or_default();
+                eprintln!("{indent}Choose the location of '{xpath}'{context}:");
                 self.choose(&indent, "Choose", choices, suggestion.as_deref())
                     .map(Answer::Location)
             }
@@ -249,9 +251,14 @@ impl<R: BufRead> Frontend for Prompt<R> {
                     .as_ref()
                     .map(|s| format!(" [{}]", render::value(s)))
                     .unwrap_or_default();
+                let set = if variable.sets > 1 {
+                    format!(" [set {}]", variable.index + 1)
+                } else {
+                    String::new()
+                };
                 loop {
                     let line = self.read(&format!(
-                        "{indent}{} ({}){hint} = ",
+                        "{indent}{}{set} ({}){hint} = ",
                         variable.label, variable.xpath
                     ))?;
                     if line.trim().is_empty() {
@@ -311,6 +318,20 @@ impl<R: BufRead> Frontend for Prompt<R> {
             }
         }
     }
+}
+
+/// ` (required by WebSite/Active/start, require webserver)`, with `, instance 1 of 2` when
+/// the require has several instances.
+fn requirer(r: &Requirer) -> String {
+    let instance = if r.instances > 1 {
+        format!(", instance {} of {}", r.instance + 1, r.instances)
+    } else {
+        String::new()
+    };
+    format!(
+        " (required by {}, require {}{instance})",
+        r.provide, r.require
+    )
 }
 
 fn smart_line(level: Level, message: String) -> LogRecord {

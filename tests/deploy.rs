@@ -307,3 +307,65 @@ fn an_ambiguous_address_fails_unattended_in_one_line() {
     );
     assert_eq!(text(&o.stdout), "");
 }
+
+const FRONT: &str = r#"
+name = "Front"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.start.requires.backs]
+type = "external"
+xpath = "//Back//serve"
+nargs = "2"
+provide_args.weight = { type = "int" }
+[states.On.provides.start.requires.names]
+nargs = "2"
+variables.name = { type = "str" }
+"#;
+
+const BACK: &str = r#"
+name = "Back"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.serve]
+"#;
+
+#[test]
+fn prompts_name_the_require_of_a_location_and_number_value_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("front.toml"), FRONT).unwrap();
+    std::fs::write(dir.path().join("back.toml"), BACK).unwrap();
+    let o = deploy(
+        &[
+            "-L",
+            dir.path().to_str().unwrap(),
+            "--location",
+            "a",
+            "--location",
+            "b",
+            "deploy",
+            "//Front//start",
+        ],
+        "y\n0\n1\n1\ny\ny\ny\ny\nx\ny\n1\n2\ny\n",
+    );
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let asking = err.split("Deployment of").next().unwrap();
+    let prompts: Vec<&str> = asking
+        .lines()
+        .filter(|l| l.contains("Choose the location") || l.contains(" = "))
+        .collect();
+    assert_eq!(
+        prompts,
+        [
+            "Choose the location of '//Front//start':",
+            "  Choose the location of '//Back//serve' (required by Front/On/start, require backs, instance 1 of 2):",
+            "  Choose the location of '//Back//serve' (required by Front/On/start, require backs, instance 2 of 2):",
+            "name [set 1] (Front/On/start/names/name) = x",
+            "name [set 2] (Front/On/start/names/name) = y",
+            "weight [set 1] (Front/On/start/backs/weight) = 1",
+            "weight [set 2] (Front/On/start/backs/weight) = 2",
+        ]
+    );
+}

@@ -40,7 +40,8 @@ pub use error::Error;
 pub use exec::{Outcome, Status, StepOutcome};
 pub use plan::{Plan, Step};
 pub use question::{
-    Abort, Answer, Autofill, Choice, Event, Frontend, Question, VariableQuestion, describe,
+    Abort, Answer, Autofill, Choice, Event, Frontend, Question, Requirer, VariableQuestion,
+    describe,
 };
 pub use record::{FORMAT, Record};
 pub use resolve::Options;

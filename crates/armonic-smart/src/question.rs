@@ -13,6 +13,20 @@ pub struct Choice {
     pub label: Option<String>,
 }
 
+/// The require a location question is for: which provide needs it, and which of its
+/// instances this one is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Requirer {
+    /// Relative address of the requiring provide (`WebSite/Active/start`).
+    pub provide: String,
+    /// Name of the require (`webserver`).
+    pub require: String,
+    /// Index of this instance, from 0.
+    pub instance: usize,
+    /// How many instances the require has.
+    pub instances: usize,
+}
+
 /// A variable whose value is asked.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VariableQuestion {
@@ -20,6 +34,8 @@ pub struct VariableQuestion {
     pub xpath: String,
     /// Value set index.
     pub index: usize,
+    /// How many value sets its require has (several: the index says which one is asked).
+    pub sets: usize,
     /// Name.
     pub name: String,
     /// Label to show (the name when it has none).
@@ -59,6 +75,8 @@ pub enum Question {
         depth: usize,
         /// The generic address.
         xpath: String,
+        /// The require this location is for (none for the root).
+        required_by: Option<Requirer>,
         /// Known locations.
         choices: Vec<String>,
         /// The proposed one.

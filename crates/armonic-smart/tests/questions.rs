@@ -1,10 +1,12 @@
-//! What the engine asks: ambiguous addresses, proposals linked with `from_xpath`, and answers
-//! of the wrong kind.
+//! What the engine asks: ambiguous addresses, the context given with each question, proposals
+//! linked with `from_xpath`, and answers of the wrong kind.
 
 mod common;
 
 use armonic_lifecycle::{MemorySink, Value};
-use armonic_smart::{Abort, Answer, Autofill, Choice, Event, Frontend, Options, Question, resolve};
+use armonic_smart::{
+    Abort, Answer, Autofill, Choice, Event, Frontend, Options, Question, Requirer, resolve,
+};
 use common::*;
 
 #[test]
@@ -53,6 +55,115 @@ fn an_ambiguous_address_is_asked_when_someone_answers() {
             "Proxy/Active/start",
             "WebServer/Active/start",
             "WebSite/Active/start"
+        ]
+    );
+}
+
+const FRONT: &str = r#"
+name = "Front"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.start.requires.backs]
+type = "external"
+xpath = "//Back//serve"
+nargs = "2"
+provide_args.weight = { type = "int" }
+[states.On.provides.start.requires.names]
+nargs = "2"
+variables.name = { type = "str" }
+"#;
+
+const BACK: &str = r#"
+name = "Back"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.serve]
+"#;
+
+#[test]
+fn a_location_question_names_the_require_it_is_for_and_the_instance() {
+    let logs = MemorySink::new();
+    let files = [("front.toml", FRONT), ("back.toml", BACK)];
+    let (_dir, mesh) = mesh_with_files(&files, &["a", "b"], &logs);
+    let mut fe = Script::keyed(vec![
+        ("location //Front//start", Answer::Location("a".into())),
+        ("location //Back//serve", Answer::Location("b".into())),
+        ("location //Back//serve", Answer::Location("b".into())),
+        (
+            "value Front/On/start/backs/weight",
+            Answer::Value(Value::Int(1)),
+        ),
+        (
+            "value Front/On/start/backs/weight",
+            Answer::Value(Value::Int(2)),
+        ),
+        ("value Front/On/start/names/name", Answer::Value("x".into())),
+        ("value Front/On/start/names/name", Answer::Value("y".into())),
+    ]);
+    resolve(&mesh, "//Front//start", &mut fe, &Options::default()).unwrap();
+    let locations: Vec<(&str, Option<&Requirer>)> = fe
+        .asked
+        .iter()
+        .filter_map(|q| match q {
+            Question::Location {
+                xpath, required_by, ..
+            } => Some((xpath.as_str(), required_by.as_ref())),
+            _ => None,
+        })
+        .collect();
+    let back = |instance| Requirer {
+        provide: "Front/On/start".into(),
+        require: "backs".into(),
+        instance,
+        instances: 2,
+    };
+    assert_eq!(
+        locations,
+        [
+            ("//Front//start", None),
+            ("//Back//serve", Some(&back(0))),
+            ("//Back//serve", Some(&back(1))),
+        ]
+    );
+}
+
+#[test]
+fn value_questions_of_a_require_with_several_sets_say_which_set() {
+    let logs = MemorySink::new();
+    let files = [("front.toml", FRONT), ("back.toml", BACK)];
+    let (_dir, mesh) = mesh_with_files(&files, &["a"], &logs);
+    let mut fe = Script::keyed(vec![
+        (
+            "value Front/On/start/backs/weight",
+            Answer::Value(Value::Int(1)),
+        ),
+        (
+            "value Front/On/start/backs/weight",
+            Answer::Value(Value::Int(2)),
+        ),
+        ("value Front/On/start/names/name", Answer::Value("x".into())),
+        ("value Front/On/start/names/name", Answer::Value("y".into())),
+    ]);
+    resolve(&mesh, "//Front//start", &mut fe, &Options::default()).unwrap();
+    let sets: Vec<(String, usize, usize)> = fe
+        .asked
+        .iter()
+        .filter_map(|q| match q {
+            Question::Value { variable, .. } => {
+                Some((variable.name.clone(), variable.index, variable.sets))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sets,
+        [
+            ("name".to_owned(), 0, 2),
+            ("name".to_owned(), 1, 2),
+            ("weight".to_owned(), 0, 2),
+            ("weight".to_owned(), 1, 2),
         ]
     );
 }

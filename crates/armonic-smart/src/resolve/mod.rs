@@ -16,7 +16,7 @@ use armonic_lifecycle::{Nargs, Value};
 
 use crate::agent::{Agent, Mesh};
 use crate::error::Error;
-use crate::question::{Answer, Choice, Event, Frontend, Question};
+use crate::question::{Answer, Choice, Event, Frontend, Question, Requirer};
 use crate::record::{Record, Replay};
 use crate::tree::{Group, Node, Role, Var};
 pub(crate) use values::{effective, values_of};
@@ -280,12 +280,14 @@ impl<'a> Resolver<'a> {
         let suggestion = suggestion
             .or_else(|| self.locations_with(&generic).into_iter().next())
             .or_else(|| locations.first().cloned());
+        let required_by = self.requirer(n);
         let mut error = error;
         loop {
             let q = Question::Location {
                 node: id.clone(),
                 depth,
                 xpath: generic.clone(),
+                required_by: required_by.clone(),
                 choices: locations.clone(),
                 suggestion: suggestion.clone(),
                 error: error.take(),
@@ -304,6 +306,18 @@ impl<'a> Resolver<'a> {
                 other => error = Some(format!("expected a location, not {other}")),
             }
         }
+    }
+
+    /// The require that leads to node `n`, and which of its instances `n` is.
+    fn requirer(&self, n: usize) -> Option<Requirer> {
+        let (p, g, instance) = self.nodes[n].parent?;
+        let group = &self.nodes[p].groups[g];
+        Some(Requirer {
+            provide: self.nodes[p].xpath.clone().unwrap_or_default(),
+            require: group.info.name.clone(),
+            instance,
+            instances: group.children.len(),
+        })
     }
 
     fn specialize(&mut self, n: usize) -> Result<String, Error> {

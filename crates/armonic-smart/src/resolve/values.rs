@@ -151,12 +151,19 @@ impl Resolver<'_> {
         } else {
             self.suggestion(v)
         };
+        // One variable per value set of its require: their number is the number of sets.
+        let sets = node
+            .vars
+            .iter()
+            .filter(|&&o| self.vars[o].xpath == var.xpath)
+            .count();
         let q = Question::Value {
             node: node.id.clone(),
             depth: node.depth,
             variable: VariableQuestion {
                 xpath: var.xpath.clone(),
                 index: var.set,
+                sets,
                 name: var.info.name.clone(),
                 label: var.info.label().to_owned(),
                 help: var
