@@ -19,6 +19,7 @@ pub struct DeployArgs {
     pub autofill: bool,
     pub answers: Option<PathBuf>,
     pub save: Option<PathBuf>,
+    pub force: bool,
     pub dry_run: bool,
     pub parallel: usize,
 }
@@ -61,11 +62,13 @@ pub fn deploy(g: &Global, locations: Vec<Location>, args: &DeployArgs) -> Result
         id: deployment_id(),
         replay,
         manage: args.manage,
+        force: args.force,
     };
     let mut plan = match resolve_keeping_answers(&mesh, &args.xpath, &mut prompt, &options) {
         Ok(plan) => plan,
         Err((error, record)) => {
-            if let Some(path) = &args.save {
+            // A record with no answer would only replace the file with nothing.
+            if let Some(path) = args.save.as_ref().filter(|_| !record.is_empty()) {
                 save(path, &record)?;
                 eprintln!(
                     "The answers given so far are kept: replay them with --answers {}",

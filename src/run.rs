@@ -186,6 +186,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         autofill,
         answers,
         save,
+        force,
         dry_run,
         parallel,
     } = &cli.command
@@ -196,6 +197,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
             autofill: *autofill,
             answers: answers.clone(),
             save: save.clone(),
+            force: *force,
             dry_run: *dry_run,
             parallel: *parallel,
         };

@@ -308,6 +308,56 @@ fn an_ambiguous_address_fails_unattended_in_one_line() {
     assert_eq!(text(&o.stdout), "");
 }
 
+#[test]
+fn a_record_of_another_root_is_refused_and_force_replays_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("website.json");
+    let record = record.to_str().unwrap();
+    let o = deploy(
+        &["deploy", "//WebSite//start", "--autofill", "--save", record],
+        "",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+
+    let saved = std::fs::read_to_string(record).unwrap();
+    let o = deploy(
+        &[
+            "deploy",
+            "//WebServer//start",
+            "--answers",
+            record,
+            "--save",
+            record,
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        "error: the record answers //WebSite//start, not //WebServer//start: replay it with \
+         that address or add --force\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(record).unwrap(),
+        saved,
+        "a refused record is kept as it was"
+    );
+
+    let o = deploy(
+        &[
+            "deploy",
+            "//WebServer//start",
+            "--answers",
+            record,
+            "--force",
+            "--autofill",
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "{\"url\": \"http://localhost:80\"}\n");
+}
+
 const FRONT: &str = r#"
 name = "Front"
 initial = "Off"

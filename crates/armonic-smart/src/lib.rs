@@ -69,6 +69,11 @@ pub fn resolve_keeping_answers(
     frontend: &mut dyn Frontend,
     options: &Options,
 ) -> Result<Plan, (Error, Box<Record>)> {
+    if let Some(record) = options.replay.as_ref().filter(|_| !options.force) {
+        record
+            .check(root)
+            .map_err(|e| (e, Box::new(Record::new(root))))?;
+    }
     let mut resolver = resolve::Resolver::new(mesh, frontend, root, options);
     let result = resolver.resolve(0);
     let (nodes, vars, record) = resolver.finish();

@@ -83,7 +83,8 @@ fn website_unattended_returns_the_webservers_url_and_its_record_replays() {
     let outcome = plan.execute(&mesh1, &mut fe, 4);
     assert_eq!(outcome.result, Some(url("http://localhost:80")));
     let record = plan.record.clone();
-    assert_eq!(record.variables.len(), 2, "{record:?}");
+    // The port, the WebServer's path and the WebSite's path that takes its value.
+    assert_eq!(record.variables.len(), 3, "{record:?}");
     assert_eq!(
         record.provide_ret,
         [(

@@ -30,6 +30,8 @@ pub struct Options {
     pub replay: Option<Record>,
     /// Manage every provide without asking.
     pub manage: bool,
+    /// Replay a record made for another root or in an unknown format.
+    pub force: bool,
 }
 
 pub(crate) struct Resolver<'a> {

@@ -340,11 +340,10 @@ impl Resolver<'_> {
                 "armonic_host" | "host" | "armonic_this_host" | "armonic_hosts"
             );
             let set = var.set;
-            if host_type && !self.askable(v) {
-                self.record_variable(true, key, set, value);
-            } else if self.askable(v) {
-                self.record_variable(false, key, set, value);
-            }
+            // Besides answers, an argument that takes its dependency's value is recorded too:
+            // a replay where that dependency is not managed asks for it.
+            let host = host_type && !self.askable(v);
+            self.record_variable(host, key, set, value);
         }
     }
 }
