@@ -78,6 +78,7 @@ pub fn deploy(g: &Global, locations: Vec<Location>, args: &DeployArgs) -> Result
             return Err(error.into());
         }
     };
+    // Running adds nothing to the record: it is written once, complete, before anything runs.
     if let Some(path) = &args.save {
         save(path, &plan.record)?;
     }
@@ -108,9 +109,6 @@ pub fn deploy(g: &Global, locations: Vec<Location>, args: &DeployArgs) -> Result
         eprint!("{}", plan.render());
     }
     let outcome = plan.execute(&mesh, &mut prompt, args.parallel);
-    if let Some(path) = &args.save {
-        save(path, &plan.record)?;
-    }
     if json {
         let out = serde_json::json!({ "deployment": options.id, "steps": outcome.steps, "result": outcome.result });
         println!("{}", serde_json::to_string_pretty(&out)?);

@@ -309,6 +309,25 @@ fn an_ambiguous_address_fails_unattended_in_one_line() {
 }
 
 #[test]
+fn a_saved_record_is_announced_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("website.json");
+    let record = record.to_str().unwrap();
+    let o = deploy(
+        &["deploy", "//WebSite//start", "--autofill", "--save", record],
+        "",
+    );
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(
+        err.matches(&format!("Deployment values written in {record}\n"))
+            .count(),
+        1,
+        "{err}"
+    );
+}
+
+#[test]
 fn a_record_of_another_root_is_refused_and_force_replays_it() {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("website.json");
