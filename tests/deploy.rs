@@ -124,7 +124,8 @@ fn proxy_on_a_third_location_in_front_of_two_websites_and_its_replay() {
     let mut args = PROXY_LOCATIONS.to_vec();
     args.extend(["deploy", "--manage", "//Proxy//start", "--save", record]);
     let website = "\n\ny\ny\ny\n";
-    let answers = format!("2\n2\n0\n1\n{website}{website}y\n");
+    // The Proxy's own port (default) comes after its WebSites, then its call.
+    let answers = format!("2\n2\n0\n1\n{website}{website}\ny\n");
     let o = deploy(&args, &answers);
     let err = text(&o.stderr);
     assert!(o.status.success(), "{err}");
@@ -138,7 +139,7 @@ fn proxy_on_a_third_location_in_front_of_two_websites_and_its_replay() {
         err.contains("INFO     [web2/WebSite] Start website"),
         "{err}"
     );
-    assert_eq!(text(&o.stdout), "null\n");
+    assert_eq!(text(&o.stdout), "{\"url\": \"http://proxy:80\"}\n");
 
     let mut args = PROXY_LOCATIONS.to_vec();
     args.extend(["deploy", "//Proxy//start", "--answers", record]);
@@ -292,6 +293,19 @@ fn answers_given_before_an_abort_are_saved_and_resume_the_deployment() {
     );
     assert!(!err.contains("port (WebServer"), "{err}");
     assert_eq!(text(&o.stdout), "{\"url\": \"http://localhost:8080\"}\n");
+}
+
+#[test]
+fn the_demo_record_deploys_the_proxy_without_a_question_and_prints_its_url() {
+    let mut args = PROXY_LOCATIONS.to_vec();
+    let record = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/proxy-answers.json");
+    args.extend(["deploy", "//Proxy//start", "--answers", record]);
+    let o = deploy(&args, "");
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let asking = err.split("Deployment of").next().unwrap();
+    assert_eq!(asking, "", "nothing is asked");
+    assert_eq!(text(&o.stdout), "{\"url\": \"http://proxy:80\"}\n");
 }
 
 #[test]
