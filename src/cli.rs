@@ -227,6 +227,9 @@ pub enum Command {
         /// Save every answer to FILE, to replay with --answers
         #[arg(long, value_name = "FILE")]
         save: Option<PathBuf>,
+        /// Replay --answers even when they were saved for another address or format
+        #[arg(long, requires = "answers")]
+        force: bool,
         /// Print the plan and call nothing
         #[arg(long)]
         dry_run: bool,

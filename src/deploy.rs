@@ -19,6 +19,7 @@ pub struct DeployArgs {
     pub autofill: bool,
     pub answers: Option<PathBuf>,
     pub save: Option<PathBuf>,
+    pub force: bool,
     pub dry_run: bool,
     pub parallel: usize,
     pub yes: bool,
@@ -68,11 +69,13 @@ pub fn deploy(
         id: deployment_id(),
         replay,
         manage: args.manage,
+        force: args.force,
     };
     let mut plan = match resolve_keeping_answers(&mesh, &args.xpath, &mut prompt, &options) {
         Ok(plan) => plan,
         Err((error, record)) => {
-            if let Some(path) = &args.save {
+            // A record with no answer would only replace the file with nothing.
+            if let Some(path) = args.save.as_ref().filter(|_| !record.is_empty()) {
                 save(path, &record)?;
                 eprintln!(
                     "The answers given so far are kept: replay them with --answers {}",
@@ -82,6 +85,7 @@ pub fn deploy(
             return Err(error.into());
         }
     };
+    // Running adds nothing to the record: it is written once, complete, before anything runs.
     if let Some(path) = &args.save {
         save(path, &plan.record)?;
     }
@@ -118,9 +122,6 @@ pub fn deploy(
         return Ok(ExitCode::SUCCESS);
     }
     let outcome = plan.execute_until(&mesh, &mut prompt, args.parallel, interrupt);
-    if let Some(path) = &args.save {
-        save(path, &plan.record)?;
-    }
     if json {
         let out = serde_json::json!({ "deployment": options.id, "steps": outcome.steps, "result": outcome.result });
         println!("{}", serde_json::to_string_pretty(&out)?);

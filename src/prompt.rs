@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use armonic_lifecycle::{Interrupt, Level, LogRecord, LogSink, Value};
-use armonic_smart::{Abort, Answer, Event, Frontend, Outcome, Question, Status};
+use armonic_smart::{Abort, Answer, Event, Frontend, Outcome, Question, Requirer, Status};
 
 use crate::cli::{Format, Global};
 use crate::logs::StderrSink;
@@ -26,9 +26,10 @@ pub struct Prompt {
 }
 
 impl Prompt {
-    /// A prompt reading stdin; `autofill` takes suggestions without asking; `terminal` says
-    /// whether the user sees what they type (otherwise answers are echoed); waiting for an
-    /// answer ends when `interrupt` is requested.
+    /// A prompt reading stdin; `autofill` takes suggestions without asking (and ends the
+    /// deployment where there is none); `terminal` says whether the user sees what they type
+    /// (otherwise answers are echoed); waiting for an answer ends when `interrupt` is
+    /// requested.
     pub fn new(
         autofill: bool,
         g: &Global,
@@ -171,10 +172,9 @@ impl Prompt {
 
 impl Frontend for Prompt {
     fn ask(&mut self, q: &Question) -> Result<Answer, Abort> {
-        if self.autofill && q.error().is_none() {
-            if let Some(answer) = q.suggested() {
-                return Ok(answer);
-            }
+        // Unattended means no question at all: what has no proposal ends the deployment.
+        if self.autofill {
+            return q.unattended();
         }
         match q {
             Question::Manage { depth, xpath, .. } => self.yes_no(&format!(
@@ -187,6 +187,7 @@ impl Frontend for Prompt {
             Question::Location {
                 depth,
                 xpath,
+                required_by,
                 choices,
                 suggestion,
                 error,
@@ -196,7 +197,8 @@ impl Frontend for Prompt {
                 if let Some(e) = error {
                     eprintln!("{indent}error: {e}");
                 }
-                eprintln!("{indent}Choose the location of '{xpath}':");
+                let context = required_by.as_ref().map(requirer).unwrap_or_default();
+                eprintln!("{indent}Choose the location of '{xpath}'{context}:");
                 self.choose(&indent, "Choose", choices, suggestion.as_deref())
                     .map(Answer::Location)
             }
@@ -283,9 +285,14 @@ impl Frontend for Prompt {
                     .as_ref()
                     .map(|s| format!(" [{}]", render::value(s)))
                     .unwrap_or_default();
+                let set = if variable.sets > 1 {
+                    format!(" [set {}]", variable.index + 1)
+                } else {
+                    String::new()
+                };
                 loop {
                     let line = self.read(&format!(
-                        "{indent}{} ({}){hint} = ",
+                        "{indent}{}{set} ({}){hint} = ",
                         variable.label, variable.xpath
                     ))?;
                     if line.trim().is_empty() {
@@ -345,6 +352,20 @@ impl Frontend for Prompt {
             }
         }
     }
+}
+
+/// ` (required by WebSite/Active/start, require webserver)`, with `, instance 1 of 2` when
+/// the require has several instances.
+fn requirer(r: &Requirer) -> String {
+    let instance = if r.instances > 1 {
+        format!(", instance {} of {}", r.instance + 1, r.instances)
+    } else {
+        String::new()
+    };
+    format!(
+        " (required by {}, require {}{instance})",
+        r.provide, r.require
+    )
 }
 
 fn smart_line(level: Level, message: String) -> LogRecord {

@@ -264,7 +264,7 @@ fn values_with_colons_and_repeated_requires_reach_their_sets() {
         "host:web2",
         "url:http://web2:80/",
     ]);
-    assert_eq!(out, "null\n");
+    assert_eq!(out, "{\"url\": \"http://localhost:80\"}\n");
 }
 
 #[test]

@@ -124,7 +124,8 @@ fn proxy_on_a_third_location_in_front_of_two_websites_and_its_replay() {
     let mut args = PROXY_LOCATIONS.to_vec();
     args.extend(["deploy", "--manage", "//Proxy//start", "--save", record]);
     let website = "\n\ny\ny\ny\n";
-    let answers = format!("2\n2\n0\n1\n{website}{website}y\n");
+    // The Proxy's own port (default) comes after its WebSites, then its call.
+    let answers = format!("2\n2\n0\n1\n{website}{website}\ny\n");
     let o = deploy(&args, &answers);
     let err = text(&o.stderr);
     assert!(o.status.success(), "{err}");
@@ -138,7 +139,7 @@ fn proxy_on_a_third_location_in_front_of_two_websites_and_its_replay() {
         err.contains("INFO     [web2/WebSite] Start website"),
         "{err}"
     );
-    assert_eq!(text(&o.stdout), "null\n");
+    assert_eq!(text(&o.stdout), "{\"url\": \"http://proxy:80\"}\n");
 
     let mut args = PROXY_LOCATIONS.to_vec();
     args.extend(["deploy", "//Proxy//start", "--answers", record]);
@@ -292,4 +293,162 @@ fn answers_given_before_an_abort_are_saved_and_resume_the_deployment() {
     );
     assert!(!err.contains("port (WebServer"), "{err}");
     assert_eq!(text(&o.stdout), "{\"url\": \"http://localhost:8080\"}\n");
+}
+
+#[test]
+fn the_demo_record_deploys_the_proxy_without_a_question_and_prints_its_url() {
+    let mut args = PROXY_LOCATIONS.to_vec();
+    let record = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/proxy-answers.json");
+    args.extend(["deploy", "//Proxy//start", "--answers", record]);
+    let o = deploy(&args, "");
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let asking = err.split("Deployment of").next().unwrap();
+    assert_eq!(asking, "", "nothing is asked");
+    assert_eq!(text(&o.stdout), "{\"url\": \"http://proxy:80\"}\n");
+}
+
+#[test]
+fn an_ambiguous_address_fails_unattended_in_one_line() {
+    // An answer on stdin must not be read: unattended means no question at all.
+    let o = deploy(&["--name", "vm", "deploy", "//start", "--autofill"], "2\n");
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        "error: deployment aborted: //start matches 3 provides on location vm: \
+         Proxy/Active/start, WebServer/Active/start, WebSite/Active/start; give a more precise \
+         address, such as //Proxy//start\n"
+    );
+    assert_eq!(text(&o.stdout), "");
+}
+
+#[test]
+fn a_saved_record_is_announced_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("website.json");
+    let record = record.to_str().unwrap();
+    let o = deploy(
+        &["deploy", "//WebSite//start", "--autofill", "--save", record],
+        "",
+    );
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(
+        err.matches(&format!("Deployment values written in {record}\n"))
+            .count(),
+        1,
+        "{err}"
+    );
+}
+
+#[test]
+fn a_record_of_another_root_is_refused_and_force_replays_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("website.json");
+    let record = record.to_str().unwrap();
+    let o = deploy(
+        &["deploy", "//WebSite//start", "--autofill", "--save", record],
+        "",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+
+    let saved = std::fs::read_to_string(record).unwrap();
+    let o = deploy(
+        &[
+            "deploy",
+            "//WebServer//start",
+            "--answers",
+            record,
+            "--save",
+            record,
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        "error: the record answers //WebSite//start, not //WebServer//start: replay it with \
+         that address or add --force\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(record).unwrap(),
+        saved,
+        "a refused record is kept as it was"
+    );
+
+    let o = deploy(
+        &[
+            "deploy",
+            "//WebServer//start",
+            "--answers",
+            record,
+            "--force",
+            "--autofill",
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "{\"url\": \"http://localhost:80\"}\n");
+}
+
+const FRONT: &str = r#"
+name = "Front"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.start.requires.backs]
+type = "external"
+xpath = "//Back//serve"
+nargs = "2"
+provide_args.weight = { type = "int" }
+[states.On.provides.start.requires.names]
+nargs = "2"
+variables.name = { type = "str" }
+"#;
+
+const BACK: &str = r#"
+name = "Back"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.serve]
+"#;
+
+#[test]
+fn prompts_name_the_require_of_a_location_and_number_value_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("front.toml"), FRONT).unwrap();
+    std::fs::write(dir.path().join("back.toml"), BACK).unwrap();
+    let o = deploy(
+        &[
+            "-L",
+            dir.path().to_str().unwrap(),
+            "--location",
+            "a",
+            "--location",
+            "b",
+            "deploy",
+            "//Front//start",
+        ],
+        "y\n0\n1\n1\ny\ny\ny\ny\nx\ny\n1\n2\ny\n",
+    );
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let asking = err.split("Deployment of").next().unwrap();
+    let prompts: Vec<&str> = asking
+        .lines()
+        .filter(|l| l.contains("Choose the location") || l.contains(" = "))
+        .collect();
+    assert_eq!(
+        prompts,
+        [
+            "Choose the location of '//Front//start':",
+            "  Choose the location of '//Back//serve' (required by Front/On/start, require backs, instance 1 of 2):",
+            "  Choose the location of '//Back//serve' (required by Front/On/start, require backs, instance 2 of 2):",
+            "name [set 1] (Front/On/start/names/name) = x",
+            "name [set 2] (Front/On/start/names/name) = y",
+            "weight [set 1] (Front/On/start/backs/weight) = 1",
+            "weight [set 2] (Front/On/start/backs/weight) = 2",
+        ]
+    );
 }

@@ -59,6 +59,25 @@ pub enum Error {
         /// The errors.
         errors: String,
     },
+    /// The record to replay was made for another root.
+    #[error(
+        "the record answers {recorded}, not {root}: replay it with that address or add --force"
+    )]
+    OtherRoot {
+        /// The root the record was made for.
+        recorded: String,
+        /// The root deployed now.
+        root: String,
+    },
+    /// The record to replay has a format version this one does not know.
+    #[error(
+        "unknown record format version {found} (this armonic reads version {}): add --force to replay it anyway",
+        crate::FORMAT
+    )]
+    UnknownFormat {
+        /// The record's version.
+        found: u32,
+    },
 }
 
 impl From<crate::question::Abort> for Error {

@@ -18,7 +18,9 @@
 //! let mut plan = resolve(mesh, "//WebSite//start", &mut frontend, &Options::default())?;
 //! println!("{}", plan.render());
 //! let outcome = plan.execute(mesh, &mut frontend, 4);
-//! println!("{:?}", outcome.result);
+//! if let Some(value) = &outcome.result {
+//!     println!("{value}");
+//! }
 //! # Ok(()) }
 //! ```
 
@@ -38,7 +40,8 @@ pub use error::Error;
 pub use exec::{Outcome, Status, StepOutcome};
 pub use plan::{Plan, Step};
 pub use question::{
-    Abort, Answer, Autofill, Choice, Event, Frontend, Question, VariableQuestion, describe,
+    Abort, Answer, Autofill, Choice, Event, Frontend, Question, Requirer, VariableQuestion,
+    describe,
 };
 pub use record::{FORMAT, Record};
 pub use resolve::Options;
@@ -66,6 +69,11 @@ pub fn resolve_keeping_answers(
     frontend: &mut dyn Frontend,
     options: &Options,
 ) -> Result<Plan, (Error, Box<Record>)> {
+    if let Some(record) = options.replay.as_ref().filter(|_| !options.force) {
+        record
+            .check(root)
+            .map_err(|e| (e, Box::new(Record::new(root))))?;
+    }
     let mut resolver = resolve::Resolver::new(mesh, frontend, root, options);
     let result = resolver.resolve(0);
     let (nodes, vars, record) = resolver.finish();

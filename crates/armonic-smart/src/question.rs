@@ -13,6 +13,20 @@ pub struct Choice {
     pub label: Option<String>,
 }
 
+/// The require a location question is for: which provide needs it, and which of its
+/// instances this one is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Requirer {
+    /// Relative address of the requiring provide (`WebSite/Active/start`).
+    pub provide: String,
+    /// Name of the require (`webserver`).
+    pub require: String,
+    /// Index of this instance, from 0.
+    pub instance: usize,
+    /// How many instances the require has.
+    pub instances: usize,
+}
+
 /// A variable whose value is asked.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VariableQuestion {
@@ -20,6 +34,8 @@ pub struct VariableQuestion {
     pub xpath: String,
     /// Value set index.
     pub index: usize,
+    /// How many value sets its require has (several: the index says which one is asked).
+    pub sets: usize,
     /// Name.
     pub name: String,
     /// Label to show (the name when it has none).
@@ -59,6 +75,8 @@ pub enum Question {
         depth: usize,
         /// The generic address.
         xpath: String,
+        /// The require this location is for (none for the root).
+        required_by: Option<Requirer>,
         /// Known locations.
         choices: Vec<String>,
         /// The proposed one.
@@ -74,6 +92,8 @@ pub enum Question {
         depth: usize,
         /// The generic address.
         xpath: String,
+        /// The location where they match.
+        location: String,
         /// The matching provides.
         choices: Vec<Choice>,
     },
@@ -130,9 +150,11 @@ impl Question {
         match self {
             Question::Manage { .. } | Question::Call { .. } => Some(Answer::Yes),
             Question::Location { suggestion, .. } => suggestion.clone().map(Answer::Location),
-            Question::Specialize { choices, .. } => {
-                choices.first().map(|c| Answer::Choice(c.xpath.clone()))
-            }
+            // Several matches are a choice only the user can make: none is proposed.
+            Question::Specialize { choices, .. } => match choices.as_slice() {
+                [only] => Some(Answer::Choice(only.xpath.clone())),
+                _ => None,
+            },
             Question::Multiplicity {
                 external,
                 suggestion,
@@ -155,6 +177,42 @@ impl Question {
                 (None, true) => None,
             },
         }
+    }
+
+    /// What an unattended run answers: the suggestion, or why there is none (an ambiguous
+    /// address lists what it matches).
+    pub fn unattended(&self) -> Result<Answer, Abort> {
+        if let Some(e) = self.error() {
+            return Err(Abort(format!("no acceptable answer: {e}")));
+        }
+        if let Some(answer) = self.suggested() {
+            return Ok(answer);
+        }
+        Err(Abort(match self {
+            Question::Specialize {
+                xpath,
+                location,
+                choices,
+                ..
+            } => {
+                let listed: Vec<&str> = choices.iter().map(|c| c.xpath.as_str()).collect();
+                let example = choices
+                    .first()
+                    .map(|c| {
+                        format!(
+                            "; give a more precise address, such as {}",
+                            precise(c, choices)
+                        )
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "{xpath} matches {} provides on location {location}: {}{example}",
+                    choices.len(),
+                    listed.join(", ")
+                )
+            }
+            _ => format!("nothing to answer unattended: {}", describe(self)),
+        }))
     }
 
     /// Why the previous answer to this question was refused, if it was.
@@ -186,6 +244,21 @@ pub enum Answer {
     Locations(Vec<String>),
     /// A value.
     Value(Value),
+}
+
+/// In words, for messages about an answer that does not fit its question.
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Yes => f.write_str("yes"),
+            Answer::No => f.write_str("no"),
+            Answer::Location(l) => write!(f, "the location {l}"),
+            Answer::Choice(x) => write!(f, "the provide {x}"),
+            Answer::Count(n) => write!(f, "the number {n}"),
+            Answer::Locations(ls) => write!(f, "the locations {}", ls.join(", ")),
+            Answer::Value(v) => write!(f, "the value {v}"),
+        }
+    }
 }
 
 /// The frontend gave up; the deployment stops before running anything.
@@ -247,11 +320,7 @@ pub struct Autofill {
 
 impl Frontend for Autofill {
     fn ask(&mut self, q: &Question) -> Result<Answer, Abort> {
-        if let Some(e) = q.error() {
-            return Err(Abort(format!("no acceptable answer: {e}")));
-        }
-        q.suggested()
-            .ok_or_else(|| Abort(format!("nothing to answer unattended: {}", describe(q))))
+        q.unattended()
     }
 
     fn notify(&mut self, event: &Event) {
@@ -271,4 +340,20 @@ pub fn describe(q: &Question) -> String {
         }
         Question::Call { xpath, .. } => format!("call '{xpath}'?"),
     }
+}
+
+/// The shortest address that designates `choice` alone among `choices`: `//Lifecycle//name`
+/// when no other choice shares them, the full relative address otherwise.
+fn precise(choice: &Choice, choices: &[Choice]) -> String {
+    fn ends(c: &Choice) -> (Option<&str>, Option<&str>) {
+        let mut parts = c.xpath.split('/');
+        (parts.next(), parts.next_back())
+    }
+    let short = ends(choice);
+    if choices.iter().filter(|c| ends(c) == short).count() == 1 {
+        if let (Some(lifecycle), Some(name)) = short {
+            return format!("//{lifecycle}//{name}");
+        }
+    }
+    format!("//{}", choice.xpath)
 }

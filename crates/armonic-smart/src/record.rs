@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use armonic_lifecycle::Value;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
+
 /// Current version of the record format.
 pub const FORMAT: u32 = 1;
 
@@ -57,6 +59,26 @@ impl Record {
             armonic_deployment: Some(FORMAT),
             root: Some(root.to_owned()),
             ..Record::default()
+        }
+    }
+
+    /// Whether no answer is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.manage.is_empty()
+    }
+
+    /// Refuses to replay a record made for another root than `root`, or in a format this
+    /// version does not know. Records of the original have neither a root nor a format.
+    pub(crate) fn check(&self, root: &str) -> Result<(), Error> {
+        if let Some(found) = self.armonic_deployment.filter(|&v| v != FORMAT) {
+            return Err(Error::UnknownFormat { found });
+        }
+        match &self.root {
+            Some(recorded) if recorded != root => Err(Error::OtherRoot {
+                recorded: recorded.clone(),
+                root: root.to_owned(),
+            }),
+            _ => Ok(()),
         }
     }
 }

@@ -16,7 +16,7 @@ use armonic_lifecycle::{Nargs, Value};
 
 use crate::agent::{Agent, Mesh};
 use crate::error::Error;
-use crate::question::{Answer, Choice, Event, Frontend, Question};
+use crate::question::{Answer, Choice, Event, Frontend, Question, Requirer};
 use crate::record::{Record, Replay};
 use crate::tree::{Group, Node, Role, Var};
 pub(crate) use values::{effective, values_of};
@@ -30,6 +30,8 @@ pub struct Options {
     pub replay: Option<Record>,
     /// Manage every provide without asking.
     pub manage: bool,
+    /// Replay a record made for another root or in an unknown format.
+    pub force: bool,
 }
 
 pub(crate) struct Resolver<'a> {
@@ -114,7 +116,7 @@ impl<'a> Resolver<'a> {
                 Answer::No => return Ok(false),
                 other => self
                     .fe
-                    .notify(&Event::Notice(format!("expected yes or no, not {other:?}"))),
+                    .notify(&Event::Notice(format!("expected yes or no, not {other}"))),
             }
         }
     }
@@ -280,12 +282,14 @@ impl<'a> Resolver<'a> {
         let suggestion = suggestion
             .or_else(|| self.locations_with(&generic).into_iter().next())
             .or_else(|| locations.first().cloned());
+        let required_by = self.requirer(n);
         let mut error = error;
         loop {
             let q = Question::Location {
                 node: id.clone(),
                 depth,
                 xpath: generic.clone(),
+                required_by: required_by.clone(),
                 choices: locations.clone(),
                 suggestion: suggestion.clone(),
                 error: error.take(),
@@ -301,9 +305,21 @@ impl<'a> Resolver<'a> {
                         locations.join(", ")
                     ))
                 }
-                other => error = Some(format!("expected a location, not {other:?}")),
+                other => error = Some(format!("expected a location, not {other}")),
             }
         }
+    }
+
+    /// The require that leads to node `n`, and which of its instances `n` is.
+    fn requirer(&self, n: usize) -> Option<Requirer> {
+        let (p, g, instance) = self.nodes[n].parent?;
+        let group = &self.nodes[p].groups[g];
+        Some(Requirer {
+            provide: self.nodes[p].xpath.clone().unwrap_or_default(),
+            require: group.info.name.clone(),
+            instance,
+            instances: group.children.len(),
+        })
     }
 
     fn specialize(&mut self, n: usize) -> Result<String, Error> {
@@ -364,12 +380,13 @@ impl<'a> Resolver<'a> {
                                 node: id.clone(),
                                 depth,
                                 xpath: generic.clone(),
+                                location: location.clone(),
                                 choices,
                             })? {
                                 Answer::Choice(x) => x,
                                 other => {
                                     return Err(Error::Aborted(format!(
-                                        "expected a provide, not {other:?}"
+                                        "expected a provide, not {other}"
                                     )));
                                 }
                             }
@@ -551,7 +568,7 @@ impl<'a> Resolver<'a> {
                 Answer::Locations(l) if external => (l.len(), l),
                 other => {
                     error = Some(format!(
-                        "expected {}, not {other:?}",
+                        "expected {}, not {other}",
                         if external { "locations" } else { "a number" }
                     ));
                     continue;

@@ -51,30 +51,27 @@ impl Resolver<'_> {
             }
             _ => {}
         }
-        if var.auto.is_none() && matches!(role, Role::Plain) {
-            if let Some(from) = info
-                .from_xpath
-                .as_deref()
-                .and_then(|x| self.by_xpath.get(x))
-                .and_then(|v| v.first())
-            {
-                var.suggest = Some(*from);
-            } else if !special {
-                let found = self.nodes[n]
-                    .scope
-                    .iter()
-                    .rev()
-                    .copied()
-                    .find(|&s| self.vars[s].info.name == info.name);
-                if let Some(s) = found {
-                    var.suggest = Some(s);
-                    // The argument passed to this node by its requirer takes this node's value.
-                    if let (Some((p, g, k)), Role::Arg { group, instance }) =
-                        (self.nodes[n].parent, self.vars[s].role)
-                    {
-                        if self.vars[s].node == p && group == g && instance == k {
-                            self.vars[s].mirror = Some(id);
-                        }
+        // A `from_xpath` link is looked up when the value is proposed (`suggestion`): the
+        // variable it names may belong to a dependency not created yet.
+        if var.auto.is_none()
+            && matches!(role, Role::Plain)
+            && info.from_xpath.is_none()
+            && !special
+        {
+            let found = self.nodes[n]
+                .scope
+                .iter()
+                .rev()
+                .copied()
+                .find(|&s| self.vars[s].info.name == info.name);
+            if let Some(s) = found {
+                var.suggest = Some(s);
+                // The argument passed to this node by its requirer takes this node's value.
+                if let (Some((p, g, k)), Role::Arg { group, instance }) =
+                    (self.nodes[n].parent, self.vars[s].role)
+                {
+                    if self.vars[s].node == p && group == g && instance == k {
+                        self.vars[s].mirror = Some(id);
                     }
                 }
             }
@@ -116,15 +113,32 @@ impl Resolver<'_> {
         }
     }
 
+    /// The value proposed for `v`: the value of the variable it is linked to (its
+    /// `from_xpath`, or a same-named one), else its default.
     pub(super) fn suggestion(&self, v: usize) -> Option<Value> {
+        self.suggestion_along(v, &mut Vec::new())
+    }
+
+    // `from_xpath` links may loop: a variable met again on the way proposes nothing, so the
+    // one linked to it proposes its own default.
+    fn suggestion_along(&self, v: usize, path: &mut Vec<usize>) -> Option<Value> {
+        path.push(v);
         let var = &self.vars[v];
-        var.suggest
+        let linked = match var.info.from_xpath.as_deref() {
+            Some(x) if matches!(var.role, Role::Plain) && var.auto.is_none() => self
+                .by_xpath
+                .get(x)
+                .and_then(|found| found.iter().copied().find(|&f| f != v)),
+            _ => var.suggest,
+        };
+        linked
+            .filter(|s| !path.contains(s))
             .and_then(|s| {
                 self.vars[s]
                     .answer
                     .clone()
                     .or_else(|| self.vars[s].auto.clone())
-                    .or_else(|| self.suggestion(s))
+                    .or_else(|| self.suggestion_along(s, path))
             })
             .or_else(|| var.info.default.clone())
     }
@@ -137,12 +151,19 @@ impl Resolver<'_> {
         } else {
             self.suggestion(v)
         };
+        // One variable per value set of its require: their number is the number of sets.
+        let sets = node
+            .vars
+            .iter()
+            .filter(|&&o| self.vars[o].xpath == var.xpath)
+            .count();
         let q = Question::Value {
             node: node.id.clone(),
             depth: node.depth,
             variable: VariableQuestion {
                 xpath: var.xpath.clone(),
                 index: var.set,
+                sets,
                 name: var.info.name.clone(),
                 label: var.info.label().to_owned(),
                 help: var
@@ -173,7 +194,7 @@ impl Resolver<'_> {
                 }
                 other => self
                     .fe
-                    .notify(&Event::Notice(format!("expected a value, not {other:?}"))),
+                    .notify(&Event::Notice(format!("expected a value, not {other}"))),
             }
         }
     }
@@ -319,11 +340,10 @@ impl Resolver<'_> {
                 "armonic_host" | "host" | "armonic_this_host" | "armonic_hosts"
             );
             let set = var.set;
-            if host_type && !self.askable(v) {
-                self.record_variable(true, key, set, value);
-            } else if self.askable(v) {
-                self.record_variable(false, key, set, value);
-            }
+            // Besides answers, an argument that takes its dependency's value is recorded too:
+            // a replay where that dependency is not managed asks for it.
+            let host = host_type && !self.askable(v);
+            self.record_variable(host, key, set, value);
         }
     }
 }
