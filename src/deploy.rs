@@ -121,7 +121,9 @@ pub fn deploy(
         eprintln!("Nothing was done.");
         return Ok(ExitCode::SUCCESS);
     }
+    prompt.begin_run(plan.steps().len());
     let outcome = plan.execute_until(&mesh, &mut prompt, args.parallel, interrupt);
+    prompt.end_run();
     if json {
         let out = serde_json::json!({ "deployment": options.id, "steps": outcome.steps, "result": outcome.result });
         println!("{}", serde_json::to_string_pretty(&out)?);

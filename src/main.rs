@@ -6,6 +6,7 @@ mod deploy;
 mod local;
 mod logs;
 mod many;
+mod progress;
 mod prompt;
 mod render;
 mod report;

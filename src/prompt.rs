@@ -1,7 +1,7 @@
 //! The interactive frontend of `armonic deploy`: questions on stderr, answers on stdin (a
 //! terminal or a pipe), log lines and step outcomes as they come.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use armonic_smart::{Abort, Answer, Event, Frontend, Outcome, Question, Requirer,
 
 use crate::cli::{Format, Global};
 use crate::logs::StderrSink;
+use crate::progress::Progress;
 use crate::render;
 use crate::values::parse_value;
 
@@ -21,6 +22,7 @@ pub struct Prompt {
     interrupt: Interrupt,
     autofill: bool,
     sink: StderrSink,
+    progress: Progress,
     quiet: bool,
     echo: bool,
 }
@@ -39,7 +41,10 @@ impl Prompt {
     ) -> Prompt {
         let mut sink = StderrSink::new(g.verbose, g.quiet, g.no_color, g.format == Format::Json);
         sink.show_location = several_locations;
+        let silent = g.quiet || g.format == Format::Json;
+        let progress = Progress::new(std::io::stderr().is_terminal(), silent);
         Prompt {
+            progress,
             input: None,
             interrupt,
             autofill,
@@ -99,6 +104,16 @@ impl Prompt {
         }
     }
 
+    /// The run of `steps` steps begins: progress is shown from now on.
+    pub fn begin_run(&mut self, steps: usize) {
+        self.progress.begin(steps);
+    }
+
+    /// The run is over.
+    pub fn end_run(&mut self) {
+        self.progress.finish();
+    }
+
     /// Asks a yes/no question (yes by default).
     pub fn confirm(&mut self, prompt: &str) -> Result<bool, Abort> {
         Ok(self.yes_no(prompt)? == Answer::Yes)
@@ -150,7 +165,11 @@ impl Prompt {
             return;
         }
         if outcome.succeeded {
-            eprintln!("Deployment done: {} calls.", outcome.steps.len());
+            let n = outcome.steps.len();
+            eprintln!(
+                "Deployment done: {n} call{}.",
+                if n == 1 { "" } else { "s" }
+            );
             return;
         }
         if outcome.interrupted {
@@ -312,43 +331,50 @@ impl Frontend for Prompt {
     }
 
     fn notify(&mut self, event: &Event) {
+        let (sink, progress) = (&self.sink, &mut self.progress);
         match event {
-            Event::Notice(msg) => eprintln!("warning: {msg}"),
-            Event::Log(record) => self.sink.log(record),
+            Event::Notice(msg) => progress.above(|| eprintln!("warning: {msg}")),
+            Event::Log(record) => progress.above(|| sink.log(record)),
+            Event::Tick => progress.tick(),
             Event::StepStarted {
                 node,
                 location,
                 xpath,
-            } => self.sink.log(&smart_line(
-                Level::Event,
-                format!("{node}: calling {xpath} on {location}"),
-            )),
+            } => progress.started(node, xpath, location),
             Event::StepDone {
                 node,
                 xpath,
                 returned,
             } => {
-                if !self.quiet && !self.sink.json {
-                    eprintln!("==> done {node} {xpath}");
-                }
+                progress.ended(node, "done");
                 if let Some(Value::Map(map)) = returned {
-                    self.sink.log(&smart_line(
-                        Level::Info,
-                        format!("Provide '{xpath}' returns:"),
-                    ));
-                    for (k, v) in map {
-                        self.sink.log(&smart_line(
+                    progress.above(|| {
+                        sink.log(&smart_line(
                             Level::Info,
-                            format!("- {k} : {}", render::value(v)),
+                            format!("Provide '{xpath}' returns:"),
                         ));
-                    }
+                        for (k, v) in map {
+                            sink.log(&smart_line(
+                                Level::Info,
+                                format!("- {k} : {}", render::value(v)),
+                            ));
+                        }
+                    });
                 }
             }
             Event::StepFailed { node, xpath, error } => {
-                self.sink.log(&smart_line(
-                    Level::Error,
-                    format!("{node}: {xpath} failed: {error}"),
-                ));
+                let how = if self.interrupt.is_stopping() {
+                    "INTERRUPTED"
+                } else {
+                    "FAILED"
+                };
+                progress.ended(node, how);
+                progress.above(|| {
+                    sink.log(&smart_line(
+                        Level::Error,
+                        format!("{node}: {xpath} failed: {error}"),
+                    ))
+                });
             }
         }
     }

@@ -587,3 +587,59 @@ fn a_state_file_that_does_not_fit_the_lifecycle_is_set_aside() {
         assert_eq!(text(&o.stdout), "WebServer  /vm/WebServer/NotInstalled\n");
     }
 }
+
+/// Runs `armonic ARGS` at a pseudo-terminal (`script`), typing `input`; `None` when `script`
+/// is not installed.
+fn at_a_terminal(args: &str, input: &str) -> Option<String> {
+    use std::io::Write;
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!(
+            "skipped: `script` (util-linux) is not installed, no pseudo-terminal to test with"
+        );
+        return None;
+    }
+    let command = format!(
+        "{} --local --no-color {args}",
+        env!("CARGO_BIN_EXE_armonic")
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("ARMONIC_STATE_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut screen = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut screen);
+        screen
+    });
+    // The terminal stays open (stdin not closed) until the command ends by itself.
+    child.wait().unwrap();
+    drop(stdin);
+    Some(text(&reader.join().unwrap()))
+}
+
+#[test]
+fn at_a_terminal_the_plan_is_confirmed_before_it_runs() {
+    let Some(screen) = at_a_terminal("deploy //WebServer//start", "y\n\ny\nn\n") else {
+        return;
+    };
+    assert!(screen.contains("Apply? [Y/n] "), "{screen}");
+    assert!(screen.contains("Nothing was done."), "{screen}");
+    assert!(
+        !screen.contains("Installation of webserver packages"),
+        "{screen}"
+    );
+    let Some(screen) = at_a_terminal("deploy //WebServer//start --yes", "y\n\ny\n") else {
+        return;
+    };
+    assert!(!screen.contains("Apply?"), "{screen}");
+    assert!(
+        screen.contains("Installation of webserver packages"),
+        "{screen}"
+    );
+}

@@ -160,7 +160,15 @@ impl Plan {
                 if running == 0 {
                     break;
                 }
-                let Ok(msg) = rx.recv() else { break };
+                // A tick a second while steps run, so a frontend can show they are alive.
+                let msg = match rx.recv_timeout(std::time::Duration::from_secs(1)) {
+                    Ok(msg) => msg,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        fe.notify(&Event::Tick);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                };
                 match msg {
                     Msg::Log(record) => fe.notify(&Event::Log(record)),
                     Msg::Done(n, result) => {

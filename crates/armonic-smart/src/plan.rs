@@ -163,9 +163,10 @@ impl Plan {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "Deployment of {} ({} calls)",
+            "Deployment of {} ({} call{})",
             self.root,
-            self.order.len()
+            self.order.len(),
+            if self.order.len() == 1 { "" } else { "s" }
         );
         self.render_node(0, &mut out);
         let order: Vec<String> = self

@@ -291,6 +291,8 @@ pub enum Event {
         /// What it returned.
         returned: Option<Value>,
     },
+    /// Nothing happened for a second while steps run (to show they are alive).
+    Tick,
     /// A step failed.
     StepFailed {
         /// Node id.
