@@ -841,7 +841,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.message.contains("port value must be lower than 65535"),
+            e.message.contains("port value must be at most 65535"),
             "{}",
             e.message
         );
