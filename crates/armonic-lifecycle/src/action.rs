@@ -242,6 +242,14 @@ pub enum ActionError {
         /// What is wrong.
         message: String,
     },
+    /// A file's rendered path is not one the `files` built-in may write to.
+    #[error("refusing to write {}: {reason}", .path.display())]
+    UnsafePath {
+        /// The rendered path.
+        path: PathBuf,
+        /// Why it is refused.
+        reason: &'static str,
+    },
     /// A file could not be written.
     #[error("cannot write {}: {source}", .path.display())]
     File {
@@ -399,19 +407,18 @@ impl Exec<'_> {
                     what: format!("path {}", f.path),
                     message,
                 })?;
+            let path = checked_file_path(path)?;
             let text = template::render(&f.template, context).map_err(|message| {
                 ActionError::Template {
-                    what: format!("template of {path}"),
+                    what: format!("template of {}", path.display()),
                     message,
                 }
             })?;
-            write_file(Path::new(&path), text.as_bytes(), f.mode).map_err(|source| {
-                ActionError::File {
-                    path: PathBuf::from(&path),
-                    source,
-                }
+            write_file(&path, text.as_bytes(), f.mode).map_err(|source| ActionError::File {
+                path: path.clone(),
+                source,
             })?;
-            self.log(Level::Event, format!("wrote {path}"));
+            self.log(Level::Event, format!("wrote {}", path.display()));
         }
         for s in &b.services {
             self.command(&systemctl("start", s))?;
@@ -449,6 +456,21 @@ impl Exec<'_> {
         }
         Ok(())
     }
+}
+
+/// A rendered file path, refused unless absolute and free of `..`: values reach paths, and a
+/// value such as `../x` must not move a file out of the directory the lifecycle meant.
+fn checked_file_path(path: String) -> Result<PathBuf, ActionError> {
+    use std::path::Component;
+    let path = PathBuf::from(path);
+    let reason = if !path.is_absolute() {
+        "the path is not absolute"
+    } else if path.components().any(|c| c == Component::ParentDir) {
+        "the path has a '..' component"
+    } else {
+        return Ok(path);
+    };
+    Err(ActionError::UnsafePath { path, reason })
 }
 
 fn check_outcome(
