@@ -3,9 +3,10 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use armonic_lifecycle::{Value, Values};
+use armonic_lifecycle::{Value, Values, format};
 use common::*;
 
 /// A lifecycle whose provide `p` returns `template`, with a require `conf` of two variables.
@@ -131,4 +132,124 @@ template = {NGINX:?}
     let written = std::fs::read_to_string(dir.path().join("nginx.conf")).unwrap();
     assert_eq!(written.matches("max_fails=3").count(), 500);
     assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+}
+
+// ---- what templates may name, checked when files load ---------------------------------------
+
+const STATES: &str = r#"
+name = "L"
+initial = "A"
+transitions = [["A", "X"], ["X", "Y"]]
+[states.A]
+[states.X.enter.requires.conf.variables]
+port = { type = "port", default = 80 }
+[states.X.enter.requires.pool]
+nargs = "*"
+variables.host = { type = "host" }
+[states.Y.provides.p]
+"#;
+
+/// Loads `STATES` with the provide `p` given `extra` (TOML lines under `[states.Y.provides.p]`).
+fn load_with(extra: &str) -> Result<armonic_lifecycle::LifecycleDef, armonic_lifecycle::LoadError> {
+    format::parse(&format!("{STATES}{extra}\n"), Path::new("l.toml"))
+}
+
+fn refused(extra: &str) -> String {
+    match load_with(extra) {
+        Ok(_) => panic!("{extra} loaded"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn an_unknown_top_level_name_is_refused_where_the_step_is_written() {
+    let e = refused(r#"do = [{ log = "{{ cnf.port }}" }]"#);
+    assert!(e.starts_with("l.toml:12:7: "), "{e}");
+    assert!(e.contains("unknown name 'cnf'"), "{e}");
+}
+
+#[test]
+fn a_variable_the_require_does_not_have_is_refused() {
+    let e = refused(
+        "do = [{ log = \"{{ own.prot }}\" }]\nrequires.own.variables.port = { type = \"port\" }",
+    );
+    assert!(e.contains("'own.prot'"), "{e}");
+    assert!(e.contains("port"), "{e}");
+}
+
+#[test]
+fn states_are_checked_against_the_lifecycle_and_their_enter_requires() {
+    for (name, bad) in [
+        ("states.Z.conf.port", "'states.Z'"),
+        ("states.A.conf", "'states.A.conf'"),
+        ("states.X.other.port", "'states.X.other'"),
+        ("states.X.conf.prot", "'states.X.conf.prot'"),
+    ] {
+        let e = refused(&format!("return = \"{{{{ {name} }}}}\""));
+        assert!(e.contains(bad), "{name}: {e}");
+    }
+    load_with(r#"return = "{{ states.X.conf.port }} {{ states.X.pool | length }} {{ states.X.pool[0].host }}""#)
+        .unwrap();
+}
+
+#[test]
+fn an_unknown_filter_test_or_function_is_refused_even_in_a_branch_never_taken() {
+    for (template, kind) in [
+        (
+            "{% if false %}{{ lifecycle | shout }}{% endif %}",
+            "unknown filter 'shout'",
+        ),
+        (
+            "{% if false %}{{ lifecycle is loud }}{% endif %}",
+            "unknown test 'loud'",
+        ),
+        (
+            "{% for s in states.X.pool %}{{ shout(s.host) }}{% endfor %}",
+            "unknown name 'shout'",
+        ),
+    ] {
+        let e = refused(&format!("do = [{{ log = {template:?} }}]"));
+        assert!(e.contains(kind), "{template}: {e}");
+    }
+}
+
+#[test]
+fn every_kind_of_template_is_checked() {
+    for extra in [
+        r#"do = [{ run = "true", env = { P = "{{ nope }}" } }]"#,
+        r#"return = { url = ["{{ nope }}"] }"#,
+    ] {
+        assert!(refused(extra).contains("'nope'"), "{extra}");
+    }
+    for table in [
+        "[states.Y.leave]\ndo = [{ log = \"{{ conf.port }}\" }]",
+        "[states.Y.cross]\ndo = [{ log = \"{{ conf.port }}\" }]",
+        "[[states.Y.files]]\npath = \"/tmp/{{ nope }}\"\ntemplate = \"\"",
+        "[[states.Y.files]]\npath = \"/tmp/x\"\ntemplate = \"{{ nope }}\"",
+    ] {
+        let e = refused(table);
+        assert!(e.contains("unknown name"), "{table}: {e}");
+    }
+}
+
+#[test]
+fn names_the_context_has_are_accepted_and_render() {
+    let template = "{% set n = namespace(c=0) %}{% set g = \"hi\" %}\
+        {{ lifecycle }}/{{ state }}/{{ provide }} {{ location.name }} {{ location.public_ip }} \
+        {{ location.os_type }} {{ location.os_release }} {{ deployment }} {{ flags.reload }} \
+        {% for i in range(2) %}{{ loop.index }}{% set n.c = n.c + i %}{% endfor %}{{ n.c }} \
+        {{ g }} {{ own.port }} {{ own | tojson }} {{ states.X.conf.port }} \
+        {% for s in states.X.pool %}{{ s.host }}{% endfor %}{{ states | length }}";
+    let file = format!(
+        "{STATES}flags = {{ reload = true }}\nreturn = {template:?}\nrequires.own.variables.port = {{ type = \"port\", default = 1 }}\n"
+    );
+    let mut h = location(&[&file]);
+    let v = Values::new().set_at("//X//pool/host", 0, "h0");
+    let r = h.loc.provide_call("//L//p", &v, &opts()).unwrap();
+    assert_eq!(
+        r,
+        Some(Value::from(
+            "L/Y/p vm localhost debian 12 None True 121 hi 1 {\"port\": 1} 80 h03"
+        ))
+    );
 }
