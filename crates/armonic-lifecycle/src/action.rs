@@ -3,7 +3,7 @@
 //! Commands go through a [`CommandRunner`], so tests (and dry runs) can see what would run
 //! without running it; [`SystemRunner`] runs them for real.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,10 +17,12 @@ use crate::model::{Action, Builtins, PackageManager, Step};
 use crate::template;
 use crate::value::Value;
 
+mod lines;
+
+pub use lines::{MAX_LINE, PROGRESS_INTERVAL};
+
 /// How many lines of stderr a failed command reports.
 pub const STDERR_TAIL_LINES: usize = 20;
-/// Longest line kept from a command's output; the rest is cut.
-const MAX_LINE: usize = 8 * 1024;
 /// Largest return file read back from a `run` step.
 const MAX_RETURN_FILE: u64 = 1024 * 1024;
 
@@ -161,27 +163,32 @@ impl CommandRunner for SystemRunner {
 }
 
 fn spawn_reader<R: Read + Send + 'static>(
-    r: R,
+    mut r: R,
     stream: Stream,
     tx: mpsc::SyncSender<(Stream, String)>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let mut reader = BufReader::new(r);
-        let mut buf = Vec::new();
+        // Fixed-size reads: memory stays bounded however long a line is (see `lines`).
+        let mut buf = vec![0u8; 8 * 1024];
+        let mut splitter = lines::Splitter::default();
+        let mut out = Vec::new();
         loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if buf.ends_with(b"\n") {
-                        buf.pop();
-                    }
-                    buf.truncate(MAX_LINE);
-                    let line = String::from_utf8_lossy(&buf).into_owned();
-                    if tx.send((stream, line)).is_err() {
-                        break;
-                    }
+            match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => splitter.push(&buf[..n], Instant::now(), &mut out),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+            for line in out.drain(..) {
+                if tx.send((stream, line)).is_err() {
+                    return;
                 }
+            }
+        }
+        splitter.finish(&mut out);
+        for line in out {
+            if tx.send((stream, line)).is_err() {
+                return;
             }
         }
     })
