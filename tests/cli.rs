@@ -85,7 +85,7 @@ fn check_lists_every_error_and_exits_non_zero() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stdout(&o),
-        "/vm/WebServer/Configured/enter/conf/port: port value must be lower than 65535\n"
+        "/vm/WebServer/Configured/enter/conf/port: port value must be at most 65535\n"
     );
     let (out, _) = ok(&[
         "provide-call",

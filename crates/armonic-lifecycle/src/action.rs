@@ -3,7 +3,7 @@
 //! Commands go through a [`CommandRunner`], so tests (and dry runs) can see what would run
 //! without running it; [`SystemRunner`] runs them for real.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,10 +18,12 @@ use crate::model::{Action, Builtins, PackageManager, Step};
 use crate::template;
 use crate::value::Value;
 
+mod lines;
+
+pub use lines::{MAX_LINE, PROGRESS_INTERVAL};
+
 /// How many lines of stderr a failed command reports.
 pub const STDERR_TAIL_LINES: usize = 20;
-/// Longest line kept from a command's output; the rest is cut.
-const MAX_LINE: usize = 8 * 1024;
 /// Largest return file read back from a `run` step.
 const MAX_RETURN_FILE: u64 = 1024 * 1024;
 
@@ -268,27 +270,32 @@ impl Group {
 }
 
 fn spawn_reader<R: Read + Send + 'static>(
-    r: R,
+    mut r: R,
     stream: Stream,
     tx: mpsc::SyncSender<(Stream, String)>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let mut reader = BufReader::new(r);
-        let mut buf = Vec::new();
+        // Fixed-size reads: memory stays bounded however long a line is (see `lines`).
+        let mut buf = vec![0u8; 8 * 1024];
+        let mut splitter = lines::Splitter::default();
+        let mut out = Vec::new();
         loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if buf.ends_with(b"\n") {
-                        buf.pop();
-                    }
-                    buf.truncate(MAX_LINE);
-                    let line = String::from_utf8_lossy(&buf).into_owned();
-                    if tx.send((stream, line)).is_err() {
-                        break;
-                    }
+            match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => splitter.push(&buf[..n], Instant::now(), &mut out),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+            for line in out.drain(..) {
+                if tx.send((stream, line)).is_err() {
+                    return;
                 }
+            }
+        }
+        splitter.finish(&mut out);
+        for line in out {
+            if tx.send((stream, line)).is_err() {
+                return;
             }
         }
     })
@@ -344,6 +351,14 @@ pub enum ActionError {
         command: String,
         /// What is wrong.
         message: String,
+    },
+    /// A file's rendered path is not one the `files` built-in may write to.
+    #[error("refusing to write {}: {reason}", .path.display())]
+    UnsafePath {
+        /// The rendered path.
+        path: PathBuf,
+        /// Why it is refused.
+        reason: &'static str,
     },
     /// A file could not be written.
     #[error("cannot write {}: {source}", .path.display())]
@@ -530,19 +545,18 @@ impl Exec<'_> {
                     what: format!("path {}", f.path),
                     message,
                 })?;
+            let path = checked_file_path(path)?;
             let text = template::render(&f.template, context).map_err(|message| {
                 ActionError::Template {
-                    what: format!("template of {path}"),
+                    what: format!("template of {}", path.display()),
                     message,
                 }
             })?;
-            write_file(Path::new(&path), text.as_bytes(), f.mode).map_err(|source| {
-                ActionError::File {
-                    path: PathBuf::from(&path),
-                    source,
-                }
+            write_file(&path, text.as_bytes(), f.mode).map_err(|source| ActionError::File {
+                path: path.clone(),
+                source,
             })?;
-            self.log(Level::Event, format!("wrote {path}"));
+            self.log(Level::Event, format!("wrote {}", path.display()));
         }
         for s in &b.services {
             self.command(&systemctl("start", s))?;
@@ -580,6 +594,21 @@ impl Exec<'_> {
         }
         Ok(())
     }
+}
+
+/// A rendered file path, refused unless absolute and free of `..`: values reach paths, and a
+/// value such as `../x` must not move a file out of the directory the lifecycle meant.
+fn checked_file_path(path: String) -> Result<PathBuf, ActionError> {
+    use std::path::Component;
+    let path = PathBuf::from(path);
+    let reason = if !path.is_absolute() {
+        "the path is not absolute"
+    } else if path.components().any(|c| c == Component::ParentDir) {
+        "the path has a '..' component"
+    } else {
+        return Ok(path);
+    };
+    Err(ActionError::UnsafePath { path, reason })
 }
 
 fn check_outcome(

@@ -123,9 +123,14 @@ impl Address {
             address: text.to_owned(),
             reason: reason.to_owned(),
         };
-        let s = text.trim();
-        if s.is_empty() {
+        // Spaces around an address are a typo (`"//conf/port "`): trimming them would let two
+        // spellings of one address pass as different keys of the same submission.
+        let s = text;
+        if s.trim().is_empty() {
             return Err(err("it is empty"));
+        }
+        if s.trim() != s {
+            return Err(err("it has spaces around it"));
         }
         let bytes = s.as_bytes();
         let absolute = bytes[0] == b'/';
@@ -393,6 +398,8 @@ mod tests {
             "a[@ressource='thing']",
             "a b",
             "a[@ressource='state'",
+            " //a",
+            "//a ",
         ] {
             let e = Address::parse(bad).unwrap_err();
             assert!(!e.reason.is_empty(), "{bad}");

@@ -7,6 +7,7 @@ use thiserror::Error;
 use crate::action::ActionError;
 use crate::address::{AddressError, Kind};
 use crate::info::VariableError;
+use crate::model::Nargs;
 
 /// Why a call on a location failed.
 #[derive(Debug, Error)]
@@ -73,6 +74,21 @@ pub enum Error {
     UnknownValue {
         /// The address.
         xpath: String,
+    },
+    /// A submitted value names a value set the require cannot have; nothing was changed.
+    #[error(
+        "value {xpath} has set index {index}, but require {require} takes nargs {nargs} (indexes 0 to {})",
+        .nargs.max() - 1
+    )]
+    ValueIndex {
+        /// The address the value was given for.
+        xpath: String,
+        /// The set index given.
+        index: usize,
+        /// Absolute address of the require.
+        require: String,
+        /// How many sets the require takes.
+        nargs: Nargs,
     },
     /// Submitted values do not validate; nothing was changed.
     #[error("provided values do not meet the requires: {}", list_errors(.0))]
@@ -180,6 +196,7 @@ impl Error {
             Error::NoPath { .. } => "no_path",
             Error::PathIndex { .. } => "no_path",
             Error::UnknownValue { .. } => "unknown_value",
+            Error::ValueIndex { .. } => "invalid_value_index",
             Error::Validation(_) => "validation",
             Error::Enter { .. }
             | Error::Leave { .. }

@@ -15,13 +15,14 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
+mod templates;
+
 use crate::log::Level;
 use crate::model::{
     Action, Builtins, Dependency, FileDef, LifecycleDef, Nargs, PackageManager, ProvideDef,
     RequireDef, RequireKind, StateDef, Step,
 };
 use crate::os::OsType;
-use crate::template;
 use crate::value::Value;
 use crate::variable::{Pattern, Rules, VarType, VariableDef};
 
@@ -423,6 +424,7 @@ fn build(raw: RawLifecycle, dir: &Path) -> Result<LifecycleDef, BuildError> {
         state.name = state_name.clone();
         states.push(state);
     }
+    templates::check(&raw, &states)?;
     let pairs: Vec<(&str, &str)> = transitions
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
@@ -502,8 +504,6 @@ fn build_file(f: &Spanned<RawFile>, dir: &Path) -> Result<FileDef, BuildError> {
             ));
         }
     };
-    template::check_syntax(&template).map_err(|e| at(f, format!("template of {}: {e}", r.path)))?;
-    template::check_syntax(&r.path).map_err(|e| at(f, format!("path {}: {e}", r.path)))?;
     let mode = match &r.mode {
         None => 0o644,
         Some(m) => u32::from_str_radix(m.trim_start_matches("0o"), 8)
@@ -534,7 +534,6 @@ fn build_step(s: &Spanned<RawStep>) -> Result<Step, BuildError> {
             if r.timeout.is_some() || r.cwd.is_some() || !r.env.is_empty() {
                 return Err(at(s, "'timeout', 'cwd' and 'env' belong to 'run' steps"));
             }
-            template::check_syntax(message).map_err(|e| at(s, format!("log template: {e}")))?;
             let level = match &r.level {
                 None => Level::Info,
                 Some(l) => {
@@ -549,9 +548,6 @@ fn build_step(s: &Spanned<RawStep>) -> Result<Step, BuildError> {
         (None, Some(command)) => {
             if r.level.is_some() {
                 return Err(at(s, "'level' belongs to 'log' steps"));
-            }
-            for v in r.env.values() {
-                template::check_syntax(v).map_err(|e| at(s, format!("env template: {e}")))?;
             }
             let timeout = match &r.timeout {
                 None => DEFAULT_RUN_TIMEOUT,
@@ -624,20 +620,9 @@ fn build_provide(name: &str, raw: &Spanned<RawProvide>) -> Result<ProvideDef, Bu
     }
     p.action.steps = build_steps(&r.steps)?;
     if let Some(ret) = &r.returns {
-        let value = Value::from_toml(ret.get_ref());
-        check_value_templates(&value).map_err(|e| at(ret, format!("return template: {e}")))?;
-        p.action.returns = Some(value);
+        p.action.returns = Some(Value::from_toml(ret.get_ref()));
     }
     Ok(p)
-}
-
-fn check_value_templates(v: &Value) -> Result<(), String> {
-    match v {
-        Value::Str(s) => template::check_syntax(s),
-        Value::List(l) => l.iter().try_for_each(check_value_templates),
-        Value::Map(m) => m.values().try_for_each(check_value_templates),
-        _ => Ok(()),
-    }
 }
 
 fn build_require(name: &str, raw: &Spanned<RawRequire>) -> Result<RequireDef, BuildError> {
@@ -841,7 +826,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.message.contains("port value must be lower than 65535"),
+            e.message.contains("port value must be at most 65535"),
             "{}",
             e.message
         );

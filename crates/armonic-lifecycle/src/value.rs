@@ -63,6 +63,29 @@ impl Value {
         }
     }
 
+    /// The length in bytes of [`Value::to_plain_string`], counted without building the text.
+    pub fn plain_size(&self) -> usize {
+        struct Count(usize);
+        impl std::io::Write for Count {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0 += buf.len();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        match self {
+            Value::Str(s) => s.len(),
+            other => {
+                let mut count = Count(0);
+                // Writing to a counter cannot fail, and every value serializes.
+                let _ = serde_json::to_writer(&mut count, other);
+                count.0
+            }
+        }
+    }
+
     /// Converts a JSON value (for example from `--json` on the command line).
     pub fn from_json(json: serde_json::Value) -> Value {
         match json {
@@ -160,6 +183,18 @@ mod tests {
         assert_eq!(v, Value::Str("8080".into()));
         let v: Value = serde_json::from_str("10.5").unwrap();
         assert_eq!(v, Value::Float(10.5));
+    }
+
+    #[test]
+    fn plain_size_is_the_length_of_the_plain_text() {
+        for v in [
+            Value::from("héllo"),
+            Value::Int(-12),
+            Value::from(vec!["a", "b"]),
+            Value::Null,
+        ] {
+            assert_eq!(v.plain_size(), v.to_plain_string().len(), "{v:?}");
+        }
     }
 
     #[test]

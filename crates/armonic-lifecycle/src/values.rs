@@ -3,7 +3,7 @@
 //! A submission is a list of `(address, {index: value})` entries. Each address is resolved on
 //! the location and a value lands exactly in the variables its address selects, never in a
 //! variable that merely has the same name elsewhere. Index `i` is the i-th value set of the
-//! require (nargs); indexes at or above the require's maximum are ignored.
+//! require (nargs); an index at or above the require's maximum is an error.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +43,15 @@ impl<'de> Deserialize<'de> for ValueEntry {
         }
         let values = match either {
             Either::Indexed(m) => m.into_iter().map(|(k, v)| (k.0, v)).collect(),
+            // A map whose keys are not all indexes is a mistyped index (`"0 "`), not a value:
+            // no variable takes a map, and taking it as set 0 would hide the mistake.
+            Either::Single(Value::Map(m)) => {
+                let bad = m.keys().find(|k| parse_index(k).is_none());
+                return Err(D::Error::custom(format!(
+                    "'{}' is not a value set index (a number such as 0)",
+                    bad.map_or("", String::as_str)
+                )));
+            }
             Either::Single(v) => BTreeMap::from([(0, v)]),
         };
         Ok(ValueEntry { xpath, values })
@@ -68,13 +77,23 @@ impl<'de> Deserialize<'de> for IndexKey {
                 usize::try_from(v).map(IndexKey).map_err(E::custom)
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IndexKey, E> {
-                v.parse()
-                    .map(IndexKey)
-                    .map_err(|_| E::custom(format!("'{v}' is not an index")))
+                parse_index(v).map(IndexKey).ok_or_else(|| {
+                    E::custom(format!(
+                        "'{v}' is not a value set index (a number such as 0)"
+                    ))
+                })
             }
         }
         d.deserialize_any(V)
     }
+}
+
+/// Digits only: `usize::from_str` would also take `+1`, and nothing here trims spaces.
+fn parse_index(text: &str) -> Option<usize> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 /// The values submitted to a call. Serialized as `[["xpath", {"0": value}], …]`; on input a
@@ -142,8 +161,8 @@ impl RequireSets {
         }
     }
 
-    /// Puts `value` in variable `var` of set `index`, creating sets up to it. Returns false
-    /// when the index is out of the require's range (the value is then ignored).
+    /// Puts `value` in variable `var` of set `index`, creating sets up to it. Returns false,
+    /// changing nothing, when the index is out of the require's range.
     pub fn put(&mut self, def: &RequireDef, var: usize, index: usize, value: Value) -> bool {
         if index >= def.nargs.max() as usize {
             return false;

@@ -218,6 +218,8 @@ impl VariableDef {
     /// the message says what is wrong, in the original's words where it had some.
     pub fn check(&self, raw: &Value) -> Result<Value, String> {
         let name = &self.name;
+        // Measured first, so an oversized value costs no coercion or pattern matching.
+        check_size(name, raw)?;
         if raw.is_null() {
             return if self.required {
                 Err(format!("{name} is required"))
@@ -240,10 +242,14 @@ impl VariableDef {
         }
         self.check_type_rules(&value)?;
         self.check_rules(&value)?;
-        Ok(match (&value, &self.modifier) {
-            (Value::Str(s), Some(m)) => Value::Str(m.replacen("%s", s, 1)),
-            _ => value,
-        })
+        match (&value, &self.modifier) {
+            (Value::Str(s), Some(m)) => {
+                let modified = Value::Str(m.replacen("%s", s, 1));
+                check_size(name, &modified)?;
+                Ok(modified)
+            }
+            _ => Ok(value),
+        }
     }
 
     fn coerce(&self, raw: &Value) -> Result<Value, String> {
@@ -261,9 +267,8 @@ impl VariableDef {
             },
             VarType::Int | VarType::Port => match raw {
                 Value::Int(_) => Ok(raw.clone()),
-                Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
-                    Ok(Value::Int(*f as i64))
-                }
+                // A float is refused even when whole (`1e3`): the submitter meant a number
+                // of another type, and silently truncating would hide it.
                 Value::Str(s) => s
                     .trim()
                     .parse::<i64>()
@@ -374,18 +379,12 @@ impl VariableDef {
         if let Some(n) = number {
             if let Some(min) = min.as_ref().and_then(as_f64) {
                 if n < min {
-                    return Err(format!(
-                        "{name} value must be greater than {}",
-                        bound_text(min)
-                    ));
+                    return Err(format!("{name} value must be at least {}", bound_text(min)));
                 }
             }
             if let Some(max) = max.as_ref().and_then(as_f64) {
                 if n > max {
-                    return Err(format!(
-                        "{name} value must be lower than {}",
-                        bound_text(max)
-                    ));
+                    return Err(format!("{name} value must be at most {}", bound_text(max)));
                 }
             }
         }
@@ -412,6 +411,22 @@ impl VariableDef {
                 return Err(format!("{name} must be at most {max} long"));
             }
         }
+        Ok(())
+    }
+}
+
+/// Largest value a variable accepts, in bytes of its text (strings as they are, other values
+/// as JSON; a list as a whole). Values travel in environment variables and messages, where a
+/// few hundred kilobytes fail late (E2BIG) and far from the variable that caused it.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+
+fn check_size(name: &str, value: &Value) -> Result<(), String> {
+    let size = value.plain_size();
+    if size > MAX_VALUE_BYTES {
+        Err(format!(
+            "{name} is too large: {size} bytes, at most {MAX_VALUE_BYTES}"
+        ))
+    } else {
         Ok(())
     }
 }
@@ -541,11 +556,11 @@ mod tests {
         let port = VariableDef::new("port", VarType::Port);
         assert_eq!(
             port.check(&Value::Int(99999)),
-            Err("port value must be lower than 65535".into())
+            Err("port value must be at most 65535".into())
         );
         assert_eq!(
             port.check(&Value::Int(-20)),
-            Err("port value must be greater than 0".into())
+            Err("port value must be at least 0".into())
         );
     }
 
@@ -592,7 +607,7 @@ mod tests {
         );
         assert_eq!(
             list.check(&Value::from(vec![1i64, 22])),
-            Err("1 value must be lower than 5".into())
+            Err("1 value must be at most 5".into())
         );
         assert_eq!(
             list.check(&Value::from("x")),

@@ -80,7 +80,7 @@ fn every_validation_error_is_reported_at_once_with_its_address() {
         [
             (
                 "/vm/T/X/enter/conf/port",
-                "port value must be lower than 65535"
+                "port value must be at most 65535"
             ),
             ("/vm/T/Y/enter/conf/port", "port must be an int")
         ]
@@ -621,7 +621,7 @@ fn webserver_validation_error_uses_the_original_message() {
         errors,
         [(
             "/vm/WebServer/Configured/enter/conf/port".to_owned(),
-            "port value must be lower than 65535".to_owned()
+            "port value must be at most 65535".to_owned()
         )]
     );
 }

@@ -394,10 +394,13 @@ variables.bar7 = { type = "str" }
 const P: &str = "//ProvideValidationLF";
 
 fn validate(values: Values, provide: &str) -> armonic_lifecycle::Validation {
+    try_validate(values, provide).unwrap()
+}
+
+fn try_validate(values: Values, provide: &str) -> Result<armonic_lifecycle::Validation, Error> {
     let h = location(&[VALIDATION]);
     h.loc
         .provide_call_validate(&format!("{P}//{provide}"), &values, 0)
-        .unwrap()
 }
 
 fn error_of(
@@ -528,27 +531,21 @@ fn validate_unlimited_nargs_takes_any_number_of_sets() {
 }
 
 #[test]
-fn validate_fixed_nargs_needs_every_set_and_ignores_extra_indexes() {
+fn validate_fixed_nargs_needs_every_set_and_refuses_extra_indexes() {
     let k = format!("{P}//foo6/bar6");
     assert!(validate(bar_foo(), "provide6").errors);
     assert!(validate(bar_foo().set(&k, "test1"), "provide6").errors);
     assert!(!validate(bar_foo().set_at(&k, 0, "a").set_at(&k, 1, "b"), "provide6").errors);
-    let v = validate(
+    // The original ignored index 2 with a warning; here it is an error.
+    let e = try_validate(
         bar_foo()
             .set_at(&k, 0, "a")
             .set_at(&k, 1, "b")
             .set_at(&k, 2, "c"),
         "provide6",
-    );
-    assert!(!v.errors);
-    assert!(
-        v.provide("provide6")
-            .unwrap()
-            .require("foo6")
-            .unwrap()
-            .set(2)
-            .is_none()
-    );
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::ValueIndex { index: 2, .. }), "{e}");
 }
 
 #[test]
@@ -556,16 +553,8 @@ fn validate_zero_or_one_nargs_takes_at_most_one_set() {
     let k = format!("{P}//foo7/bar7");
     assert!(!validate(bar_foo(), "provide7").errors);
     assert!(!validate(bar_foo().set(&k, "test1"), "provide7").errors);
-    let v = validate(bar_foo().set_at(&k, 0, "a").set_at(&k, 1, "b"), "provide7");
-    assert!(!v.errors);
-    assert!(
-        v.provide("provide7")
-            .unwrap()
-            .require("foo7")
-            .unwrap()
-            .set(1)
-            .is_none()
-    );
+    let e = try_validate(bar_foo().set_at(&k, 0, "a").set_at(&k, 1, "b"), "provide7").unwrap_err();
+    assert!(matches!(e, Error::ValueIndex { index: 1, .. }), "{e}");
 }
 
 // ---- require_fill_tests.py -----------------------------------------------------------------

@@ -201,9 +201,10 @@ impl From<armonic_lifecycle::Error> for ApiError {
             },
             E::NoPath { .. } | E::PathIndex { .. } => ApiError::NoPath { message },
             E::Validation(errors) => ApiError::Validation { errors },
-            E::EnterNotCallable { .. } | E::UnknownValue { .. } | E::InvalidName { .. } => {
-                ApiError::InvalidRequest { message }
-            }
+            E::EnterNotCallable { .. }
+            | E::UnknownValue { .. }
+            | E::ValueIndex { .. }
+            | E::InvalidName { .. } => ApiError::InvalidRequest { message },
             E::Enter { source, .. }
             | E::Leave { source, .. }
             | E::Provide { source, .. }

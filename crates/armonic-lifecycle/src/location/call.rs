@@ -363,10 +363,17 @@ impl Location {
                         hit = true;
                         for (&index, value) in &entry.values {
                             if !filled[k].requires[ri].put(req, vi, index, value.clone()) {
-                                tracing::warn!(
-                                    xpath = %entry.xpath, index, nargs = %req.nargs,
-                                    "value index out of the require's range; ignored"
-                                );
+                                return Err(Error::ValueIndex {
+                                    xpath: entry.xpath.clone(),
+                                    index,
+                                    require: format!(
+                                        "{}/{}/{}",
+                                        self.state_xpath(lf, s),
+                                        pdef.name,
+                                        req.name
+                                    ),
+                                    nargs: req.nargs,
+                                });
                             }
                         }
                     }
