@@ -240,6 +240,13 @@ pub enum Command {
         #[arg(short, long)]
         yes: bool,
     },
+    /// Run the agent of this machine: serve its lifecycles on the control socket in the
+    /// state directory until SIGINT or SIGTERM
+    #[command(after_help = "Examples:\n  \
+        armonic agent\n  \
+        armonic --state-dir /tmp/armonic -L ./lifecycles agent\n  \
+        armonic --config /etc/armonic/armonic.toml agent")]
+    Agent,
     /// Show what an address matches
     Xpath {
         /// The address

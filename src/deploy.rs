@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use armonic_lifecycle::{Interrupt, Location};
-use armonic_smart::{Embedded, Mesh, Options, Record, Status, resolve_keeping_answers};
+use armonic_lifecycle::Interrupt;
+use armonic_proto::DeploymentId;
+use armonic_smart::{Options, Record, Status, resolve_keeping_answers};
 
+use crate::backend::Backend;
 use crate::cli::{Format, Global};
 use crate::prompt::Prompt;
 use crate::render;
@@ -25,13 +27,6 @@ pub struct DeployArgs {
     pub yes: bool,
 }
 
-fn deployment_id() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    format!("deploy-{secs}-{}", std::process::id())
-}
-
 fn save(path: &PathBuf, record: &Record) -> Result<()> {
     let text = serde_json::to_string_pretty(record)?;
     let tmp = path.with_extension("tmp");
@@ -44,7 +39,7 @@ fn save(path: &PathBuf, record: &Record) -> Result<()> {
 /// Runs a deployment; the exit status says whether every step succeeded.
 pub fn deploy(
     g: &Global,
-    locations: Vec<Location>,
+    backend: &Backend,
     args: &DeployArgs,
     interrupt: &Interrupt,
 ) -> Result<ExitCode> {
@@ -59,19 +54,19 @@ pub fn deploy(
         }
         None => None,
     };
-    let mesh = Embedded::new(locations);
+    let mesh = backend.mesh();
     let json = g.format == Format::Json;
     let stdin = std::io::stdin();
-    let several = mesh.locations().len() > 1;
+    let several = backend.several;
     let terminal = stdin.is_terminal();
     let mut prompt = Prompt::new(args.autofill, g, terminal, several, interrupt.clone());
     let options = Options {
-        id: deployment_id(),
+        id: DeploymentId::new(),
         replay,
         manage: args.manage,
         force: args.force,
     };
-    let mut plan = match resolve_keeping_answers(&mesh, &args.xpath, &mut prompt, &options) {
+    let mut plan = match resolve_keeping_answers(mesh, &args.xpath, &mut prompt, &options) {
         Ok(plan) => plan,
         Err((error, record)) => {
             // A record with no answer would only replace the file with nothing.
@@ -122,7 +117,7 @@ pub fn deploy(
         return Ok(ExitCode::SUCCESS);
     }
     prompt.begin_run(plan.steps().len());
-    let outcome = plan.execute_until(&mesh, &mut prompt, args.parallel, interrupt);
+    let outcome = plan.execute_until(mesh, &mut prompt, args.parallel, interrupt);
     prompt.end_run();
     if json {
         let out = serde_json::json!({ "deployment": options.id, "steps": outcome.steps, "result": outcome.result });

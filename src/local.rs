@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use armonic_lifecycle::{Config, Interrupt, Location, LockWait, OsType, load_dirs};
+use armonic_lifecycle::{Config, Interrupt, LifecycleDef, Location, LockWait, OsType, load_dirs};
 
 use crate::cli::{Format, Global};
 use crate::logs::StderrSink;
@@ -24,12 +24,9 @@ fn default_lifecycle_dirs() -> Vec<PathBuf> {
         .collect()
 }
 
-/// Builds the embedded locations the settings describe: one per `--location`, or one named
-/// after the host. Each holds its state directory's lock while it lives.
-pub fn locations(g: &Global, settings: &Settings, interrupt: &Interrupt) -> Result<Vec<Location>> {
-    if !g.local {
-        bail!("this build drives an embedded agent only: add --local (see `armonic --help`)");
-    }
+/// Loads the lifecycles of the lifecycle directories: files that do not load are warnings,
+/// no lifecycle at all is an error.
+pub fn lifecycles(settings: &Settings) -> Result<Vec<LifecycleDef>> {
     let dirs = if settings.lifecycle_dirs.is_empty() {
         default_lifecycle_dirs()
     } else {
@@ -62,10 +59,22 @@ pub fn locations(g: &Global, settings: &Settings, interrupt: &Interrupt) -> Resu
             }
         );
     }
-    let os = settings
+    Ok(catalog.lifecycles)
+}
+
+/// The OS states are checked against: given, or detected.
+pub fn os(settings: &Settings) -> OsType {
+    settings
         .os_type
         .as_deref()
-        .map_or_else(OsType::detect, OsType::parse);
+        .map_or_else(OsType::detect, OsType::parse)
+}
+
+/// Builds the embedded locations the settings describe: one per `--location`, or one named
+/// after the host. Each holds its state directory's lock while it lives.
+pub fn locations(g: &Global, settings: &Settings, interrupt: &Interrupt) -> Result<Vec<Location>> {
+    let lifecycles = lifecycles(settings)?;
+    let os = os(settings);
     let lock_wait = if settings.wait {
         let interrupt = interrupt.clone();
         LockWait::Until(Arc::new(move || interrupt.is_stopping()))
@@ -87,7 +96,7 @@ pub fn locations(g: &Global, settings: &Settings, interrupt: &Interrupt) -> Resu
         let loc = Location::builder(config)
             .sink(Arc::new(sink))
             .interrupt(interrupt.clone())
-            .build(catalog.lifecycles.clone())
+            .build(lifecycles.clone())
             .with_context(|| format!("cannot start location {}", spec.name))?;
         for issue in loc.restore_issues() {
             eprintln!("warning: {issue}");

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use armonic_lifecycle::{Level, LogRecord, LogSink};
 
 /// Prints log lines at or above a level to stderr.
+#[derive(Debug, Clone)]
 pub struct StderrSink {
     pub max: Level,
     pub color: bool,

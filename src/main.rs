@@ -1,11 +1,12 @@
 //! `armonic`: the command line of Armonic. Parses arguments, reads the settings, catches
 //! Ctrl-C and SIGTERM, and hands over to [`run`].
 
+mod agent;
+mod backend;
 mod cli;
 mod deploy;
 mod local;
 mod logs;
-mod many;
 mod progress;
 mod prompt;
 mod render;
@@ -29,10 +30,18 @@ fn main() -> ExitCode {
         Err(e) => return report::failure(&e, g.format, &Interrupt::default()),
     };
     let interrupt = Interrupt::new(settings.grace);
-    if let Err(e) = signals::install(&interrupt) {
-        eprintln!("warning: cannot catch Ctrl-C and SIGTERM: {e}");
+    // The agent catches its signals itself, to shut down in order.
+    if !matches!(cli.command, cli::Command::Agent) {
+        if let Err(e) = signals::install(&interrupt) {
+            eprintln!("warning: cannot catch Ctrl-C and SIGTERM: {e}");
+        }
     }
-    match run::run(&cli, &settings, &interrupt) {
+    let result = if let cli::Command::Agent = cli.command {
+        agent::run(g, &settings)
+    } else {
+        run::run(&cli, &settings, &interrupt)
+    };
+    match result {
         Ok(code) => code,
         Err(e) => report::failure(&e, g.format, &interrupt),
     }

@@ -35,12 +35,19 @@ pub fn kind(e: &anyhow::Error, interrupt: &Interrupt) -> &'static str {
         if cause.is::<Usage>() {
             return "usage";
         }
+        if let Some(e) = cause.downcast_ref::<armonic_proto::ApiError>() {
+            return e.kind();
+        }
         if let Some(e) = cause.downcast_ref::<armonic_lifecycle::Error>() {
             return e.kind();
+        }
+        if cause.is::<armonic_agent::ConnectError>() {
+            return "unreachable";
         }
         if let Some(e) = cause.downcast_ref::<armonic_smart::Error>() {
             return match e {
                 armonic_smart::Error::Aborted(_) => "aborted",
+                armonic_smart::Error::Agent { source, .. } => source.kind(),
                 _ => "deployment",
             };
         }

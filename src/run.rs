@@ -1,14 +1,15 @@
-//! Runs one command on embedded locations.
+//! Runs one command: a request (or a few) to the backend, and the answer printed.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
-use armonic_lifecycle::info::ProvideInfo;
-use armonic_lifecycle::{CallOptions, Interrupt, Value};
+use armonic_lifecycle::info::{Info, ProvideInfo};
+use armonic_lifecycle::{Interrupt, Value};
+use armonic_proto::{ApiError, DeploymentId, Request, Response};
 use serde::Serialize;
 
+use crate::backend::{Backend, address, unexpected};
 use crate::cli::{Cli, Command, Format, PlotType};
-use crate::many::Many;
 use crate::render;
 use crate::settings::Settings;
 use crate::values::values;
@@ -25,53 +26,64 @@ fn lines<I: IntoIterator<Item = String>>(items: I) -> String {
     items.into_iter().map(|s| s + "\n").collect()
 }
 
+/// Sends a request and takes the answer of the variant expected.
+macro_rules! ask {
+    ($backend:expr, $request:expr, $variant:path) => {{
+        let request = $request;
+        match $backend.ask(request.clone())? {
+            $variant(v) => v,
+            other => return Err(unexpected(&request, &other).into()),
+        }
+    }};
+}
+
+fn info_table(info: &Info) -> String {
+    render::table(&[
+        ("Property".into(), "Value".into()),
+        ("name".into(), info.name.clone()),
+        ("os-type".into(), info.os_type.clone()),
+        (
+            "os-release".into(),
+            info.os_release.clone().unwrap_or_else(|| "-".into()),
+        ),
+        ("version".into(), info.version.clone()),
+        ("public-ip".into(), info.public_ip.clone()),
+    ])
+}
+
 /// Runs the command.
 pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<ExitCode> {
-    let locations = crate::local::locations(&cli.global, settings, interrupt)?;
+    let backend = Backend::open(&cli.global, settings, interrupt)?;
     let format = cli.global.format;
-    if let Command::Deploy {
-        xpath,
-        manage,
-        autofill,
-        answers,
-        save,
-        force,
-        dry_run,
-        parallel,
-        yes,
-    } = &cli.command
-    {
-        let options = crate::deploy::DeployArgs {
-            xpath: xpath.clone(),
-            manage: *manage,
-            autofill: *autofill,
-            answers: answers.clone(),
-            save: save.clone(),
-            force: *force,
-            dry_run: *dry_run,
-            parallel: *parallel,
-            yes: *yes,
-        };
-        return crate::deploy::deploy(&cli.global, locations, &options, interrupt);
-    }
-    let mut loc = Many::new(locations);
     match &cli.command {
-        Command::Status => {
-            let infos = loc.info();
-            let table = |info: &armonic_lifecycle::info::Info| {
-                render::table(&[
-                    ("Property".into(), "Value".into()),
-                    ("name".into(), info.name.clone()),
-                    ("os-type".into(), info.os_type.clone()),
-                    (
-                        "os-release".into(),
-                        info.os_release.clone().unwrap_or_else(|| "-".into()),
-                    ),
-                    ("version".into(), info.version.clone()),
-                    ("public-ip".into(), info.public_ip.clone()),
-                ])
+        Command::Deploy {
+            xpath,
+            manage,
+            autofill,
+            answers,
+            save,
+            force,
+            dry_run,
+            parallel,
+            yes,
+        } => {
+            let options = crate::deploy::DeployArgs {
+                xpath: xpath.clone(),
+                manage: *manage,
+                autofill: *autofill,
+                answers: answers.clone(),
+                save: save.clone(),
+                force: *force,
+                dry_run: *dry_run,
+                parallel: *parallel,
+                yes: *yes,
             };
-            let text = || infos.iter().map(table).collect::<Vec<_>>().join("\n");
+            return crate::deploy::deploy(&cli.global, &backend, &options, interrupt);
+        }
+        Command::Agent => unreachable!("the agent is started before any backend"),
+        Command::Status => {
+            let infos = ask!(backend, Request::Locations, Response::Locations);
+            let text = || infos.iter().map(info_table).collect::<Vec<_>>().join("\n");
             // One location: an object; several: a list.
             match infos.as_slice() {
                 [one] => print(format, one, text)?,
@@ -82,7 +94,13 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
             xpath,
             long_description,
         } => {
-            let lfs = loc.lifecycle(xpath)?;
+            let lfs = ask!(
+                backend,
+                Request::Lifecycle {
+                    xpath: address(xpath)?
+                },
+                Response::Lifecycles
+            );
             print(format, &lfs, || {
                 if *long_description {
                     lfs.iter()
@@ -108,17 +126,23 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
             path,
             requires_list,
         } => {
+            let xpath = address(xpath)?;
             if *path {
-                let paths = loc.state_goto_path(xpath)?;
+                let paths = ask!(backend, Request::StateGotoPath { xpath }, Response::Paths);
                 print(format, &paths, || render::paths(&paths))?;
             } else if *requires_list {
-                let states = loc.state(xpath)?;
+                let states = ask!(backend, Request::State { xpath }, Response::States);
                 // A state that cannot be reached needs nothing: it is listed as such.
                 let mut all: Vec<(String, Option<Vec<ProvideInfo>>)> = Vec::new();
                 for s in &states {
-                    let needs = match loc.state_goto_requires(&s.xpath, 0) {
-                        Ok(needs) => Some(needs),
-                        Err(armonic_lifecycle::Error::NoPath { .. }) => None,
+                    let request = Request::StateGotoRequires {
+                        uri: address(&s.xpath)?,
+                        path_idx: 0,
+                    };
+                    let needs = match backend.ask(request.clone()) {
+                        Ok(Response::Provides(needs)) => Some(needs),
+                        Ok(other) => return Err(unexpected(&request, &other).into()),
+                        Err(ApiError::NoPath { .. }) => None,
                         Err(e) => return Err(e.into()),
                     };
                     all.push((s.xpath.clone(), needs));
@@ -136,7 +160,7 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
                         .collect()
                 })?;
             } else {
-                let states = loc.state(xpath)?;
+                let states = ask!(backend, Request::State { xpath }, Response::States);
                 print(format, &states, || {
                     if *long_description {
                         states.iter().map(|s| render::state(s) + "\n").collect()
@@ -147,7 +171,13 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
             }
         }
         Command::StateCurrent { xpath } => {
-            let current = loc.state_current(xpath)?;
+            let current = ask!(
+                backend,
+                Request::StateCurrent {
+                    xpath: address(xpath)?
+                },
+                Response::Current
+            );
             print(format, &current, || {
                 render::table(
                     &current
@@ -159,13 +189,15 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
         }
         Command::StateGoto { uri, values: args } => {
             let given = values(args)?;
-            let opts = CallOptions {
+            let request = Request::StateGoto {
+                uri: address(uri)?,
+                values: given.values,
                 path_idx: args.path_idx,
-                deployment: given.deployment,
-                ..CallOptions::default()
+                deployment: given
+                    .deployment
+                    .map_or_else(DeploymentId::new, DeploymentId::from_text),
             };
-            loc.state_goto(uri, &given.values, &opts)?;
-            let current = loc.state_current(uri)?;
+            let current = ask!(backend, request, Response::Moved);
             print(format, &current, || {
                 lines(
                     current
@@ -180,14 +212,19 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
             path,
             all,
         } => {
+            let xpath = address(xpath)?;
             if *path {
-                let paths = loc.provide_call_path(xpath)?;
+                let paths = ask!(backend, Request::ProvideCallPath { xpath }, Response::Paths);
                 print(format, &paths, || render::paths(&paths))?;
             } else if *all {
-                let provides = loc.provide(xpath)?;
+                let provides = ask!(backend, Request::Provide { xpath }, Response::Provides);
                 let mut out = Vec::new();
                 for p in &provides {
-                    out.push((p.xpath.clone(), loc.provide_call_requires(&p.xpath, 0)?));
+                    let request = Request::ProvideCallRequires {
+                        uri: address(&p.xpath)?,
+                        path_idx: 0,
+                    };
+                    out.push((p.xpath.clone(), ask!(backend, request, Response::Provides)));
                 }
                 print(format, &out, || {
                     out.iter()
@@ -201,7 +238,7 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
                         .collect()
                 })?;
             } else {
-                let provides = loc.provide(xpath)?;
+                let provides = ask!(backend, Request::Provide { xpath }, Response::Provides);
                 print(format, &provides, || {
                     if *long_description {
                         provides.iter().map(|p| render::provide(p) + "\n").collect()
@@ -217,8 +254,14 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
             check,
         } => {
             let given = values(args)?;
+            let uri = address(uri)?;
             if *check {
-                let validation = loc.provide_call_validate(uri, &given.values, args.path_idx)?;
+                let request = Request::ProvideCallValidate {
+                    uri,
+                    values: given.values,
+                    path_idx: args.path_idx,
+                };
+                let validation = ask!(backend, request, Response::Validation);
                 let errors = validation.error_list();
                 print(format, &validation, || {
                     if errors.is_empty() {
@@ -233,14 +276,15 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
                     ExitCode::FAILURE
                 });
             }
-            let opts = CallOptions {
+            let request = Request::ProvideCall {
+                uri,
+                values: given.values,
                 path_idx: args.path_idx,
-                deployment: given.deployment,
-                ..CallOptions::default()
+                deployment: given
+                    .deployment
+                    .map_or_else(DeploymentId::new, DeploymentId::from_text),
             };
-            let ret = loc
-                .provide_call(uri, &given.values, &opts)?
-                .unwrap_or(Value::Null);
+            let ret = ask!(backend, request, Response::Returned).unwrap_or(Value::Null);
             print(format, &ret, || render::value(&ret) + "\n")?;
         }
         Command::Plot {
@@ -250,24 +294,41 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
         } => {
             let names: Vec<String> = match lifecycle {
                 Some(l) => vec![l.clone()],
-                None => loc.lifecycle_addresses(),
+                None => {
+                    let request = Request::Lifecycle {
+                        xpath: address("//*[@ressource='lifecycle']")?,
+                    };
+                    let all = ask!(backend, request, Response::Lifecycles);
+                    all.into_iter().map(|l| l.xpath).collect()
+                }
             };
             if *plot_type == PlotType::Json || format == Format::Json {
-                let details = names
-                    .iter()
-                    .map(|n| loc.to_primitive(n))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let mut details = Vec::new();
+                for n in &names {
+                    let request = Request::ToPrimitive {
+                        lifecycle: n.clone(),
+                    };
+                    details.push(ask!(backend, request, Response::Lifecycle));
+                }
                 println!("{}", serde_json::to_string_pretty(&details)?);
             } else {
                 for n in &names {
-                    print!("{}", loc.to_dot(n, *reachable)?);
+                    let request = Request::ToDot {
+                        lifecycle: n.clone(),
+                        reachable: *reachable,
+                    };
+                    print!("{}", ask!(backend, request, Response::Dot));
                 }
             }
         }
-        // Returned above, before a single location was taken.
-        Command::Deploy { .. } => {}
         Command::Xpath { xpath, uri } => {
-            let matches = loc.xpath(xpath)?;
+            let matches = ask!(
+                backend,
+                Request::Xpath {
+                    xpath: address(xpath)?
+                },
+                Response::Matches
+            );
             print(format, &matches, || {
                 if *uri {
                     lines(matches.iter().map(|m| m.xpath.clone()))

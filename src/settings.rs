@@ -45,6 +45,8 @@ pub struct Settings {
     pub os_type: Option<String>,
     pub locations: Vec<LocationSpec>,
     pub wait: bool,
+    /// The state directory given (for an agent: where its socket is).
+    pub state_dir: Option<PathBuf>,
 }
 
 fn read_file(path: &Path) -> Result<File> {
@@ -135,6 +137,7 @@ impl Settings {
             os_type: g.os_type.clone().or(file.os_type),
             locations,
             wait: g.wait,
+            state_dir,
         })
     }
 }

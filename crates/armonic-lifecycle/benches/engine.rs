@@ -136,7 +136,7 @@ initial = "A"
         os: OsType::all(),
         ..Config::default()
     };
-    let mut loc = Location::builder(config).build(defs).expect("location");
+    let loc = Location::builder(config).build(defs).expect("location");
     let values = Values::new();
     let opts = CallOptions::default();
     c.bench_function("provide_call of a no-op provide", |b| {

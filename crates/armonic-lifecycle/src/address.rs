@@ -217,6 +217,16 @@ impl Address {
         self.steps.iter().filter_map(|s| s.name.as_deref())
     }
 
+    /// The location an absolute address names by its first step (`/web1/…`), if it names
+    /// one (`/*/…` and `//…` do not).
+    pub fn location(&self) -> Option<&str> {
+        let first = self.steps.first()?;
+        if !self.absolute || first.descendant {
+            return None;
+        }
+        first.name.as_deref()
+    }
+
     /// True for `/…` addresses, which name the location first.
     pub fn is_absolute(&self) -> bool {
         self.absolute
@@ -226,6 +236,31 @@ impl Address {
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
+    }
+}
+
+/// Something that names resources: an address's text, parsed when used, or an [`Address`]
+/// already parsed (which is then used as it is).
+pub trait ToAddress {
+    /// The address.
+    fn to_address(&self) -> Result<std::borrow::Cow<'_, Address>, AddressError>;
+}
+
+impl ToAddress for Address {
+    fn to_address(&self) -> Result<std::borrow::Cow<'_, Address>, AddressError> {
+        Ok(std::borrow::Cow::Borrowed(self))
+    }
+}
+
+impl ToAddress for str {
+    fn to_address(&self) -> Result<std::borrow::Cow<'_, Address>, AddressError> {
+        Address::parse(self).map(std::borrow::Cow::Owned)
+    }
+}
+
+impl ToAddress for String {
+    fn to_address(&self) -> Result<std::borrow::Cow<'_, Address>, AddressError> {
+        self.as_str().to_address()
     }
 }
 
@@ -319,6 +354,15 @@ mod tests {
 
     fn m(addr: &str, path: &[&str]) -> bool {
         Address::parse(addr).unwrap().matches(path)
+    }
+
+    #[test]
+    fn an_absolute_address_names_its_location() {
+        let loc = |a: &str| Address::parse(a).unwrap().location().map(str::to_owned);
+        assert_eq!(loc("/web1/WebServer//start").as_deref(), Some("web1"));
+        assert_eq!(loc("/*/WebServer"), None);
+        assert_eq!(loc("//WebServer"), None);
+        assert_eq!(loc("WebServer/Active"), None);
     }
 
     #[test]

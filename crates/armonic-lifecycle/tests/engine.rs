@@ -27,7 +27,7 @@ return = "{{ states.X.conf.port }}-{{ states.Y.conf.port }}"
 
 #[test]
 fn values_are_routed_by_their_address_not_by_variable_name() {
-    let mut h = location(&[TWO_CONFS]);
+    let h = location(&[TWO_CONFS]);
     let r = h
         .loc
         .provide_call(
@@ -42,7 +42,7 @@ fn values_are_routed_by_their_address_not_by_variable_name() {
 
 #[test]
 fn a_generic_address_sets_every_variable_it_selects() {
-    let mut h = location(&[TWO_CONFS]);
+    let h = location(&[TWO_CONFS]);
     h.loc
         .state_goto("//T/Y", &Values::new().set("//conf/port", 7), &opts())
         .unwrap();
@@ -51,7 +51,7 @@ fn a_generic_address_sets_every_variable_it_selects() {
 
 #[test]
 fn values_of_entered_states_stay_available_to_later_actions() {
-    let mut h = location(&[TWO_CONFS]);
+    let h = location(&[TWO_CONFS]);
     h.loc
         .state_goto("//T/X", &Values::new().set("//T/X//port", 11), &opts())
         .unwrap();
@@ -64,7 +64,7 @@ fn values_of_entered_states_stay_available_to_later_actions() {
 
 #[test]
 fn every_validation_error_is_reported_at_once_with_its_address() {
-    let mut h = location(&[TWO_CONFS]);
+    let h = location(&[TWO_CONFS]);
     let v = Values::new()
         .set("//T/X//port", 70000)
         .set("//T/Y//port", "abc");
@@ -90,7 +90,7 @@ fn every_validation_error_is_reported_at_once_with_its_address() {
 
 #[test]
 fn a_value_for_no_variable_at_all_is_an_error() {
-    let mut h = location(&[TWO_CONFS]);
+    let h = location(&[TWO_CONFS]);
     let e = h
         .loc
         .state_goto("//T/Y", &Values::new().set("//conf/prot", 1), &opts())
@@ -103,7 +103,7 @@ fn a_value_for_no_variable_at_all_is_an_error() {
 
 #[test]
 fn an_int_given_as_text_reaches_actions_as_an_int() {
-    let mut h = location(&[TWO_CONFS]);
+    let h = location(&[TWO_CONFS]);
     h.loc
         .state_goto("//T/X", &Values::new().set("//T/X//port", "8080"), &opts())
         .unwrap();
@@ -128,7 +128,7 @@ variables.v = { type = "str", required = false }
 
 #[test]
 fn value_indexes_are_honoured_even_when_sparse() {
-    let mut h = location(&[NARGS]);
+    let h = location(&[NARGS]);
     let v = Values::new()
         .set_at("//r/v", 2, "c")
         .set_at("//r/v", 0, "a");
@@ -138,7 +138,7 @@ fn value_indexes_are_honoured_even_when_sparse() {
 
 #[test]
 fn a_failed_validation_leaves_nothing_behind_for_the_next_call() {
-    let mut h = location(&[TWO_CONFS]);
+    let h = location(&[TWO_CONFS]);
     assert!(
         h.loc
             .state_goto(
@@ -156,7 +156,7 @@ fn a_failed_validation_leaves_nothing_behind_for_the_next_call() {
 
 #[test]
 fn optional_variables_may_be_left_empty() {
-    let mut h = location(&[r#"
+    let h = location(&[r#"
 name = "O"
 initial = "A"
 [states.A.provides.p]
@@ -176,7 +176,7 @@ pw = { type = "password", required = false }
 
 #[test]
 fn going_to_a_sibling_branch_leaves_states_first() {
-    let mut h = location(&[r#"
+    let h = location(&[r#"
 name = "B"
 initial = "A"
 transitions = [["A", "B"], ["A", "D"]]
@@ -194,7 +194,7 @@ enter.do = [{ log = "entering D" }]
 
 #[test]
 fn cyclic_lifecycles_are_walked_safely() {
-    let mut h = location(&[r#"
+    let h = location(&[r#"
 name = "C"
 initial = "A"
 transitions = [["A", "B"], ["B", "C"], ["C", "A"], ["C", "B"], ["B", "Z"]]
@@ -211,7 +211,7 @@ transitions = [["A", "B"], ["B", "C"], ["C", "A"], ["C", "B"], ["B", "Z"]]
 
 #[test]
 fn unreachable_states_give_a_clear_error() {
-    let mut h = location(&[r#"
+    let h = location(&[r#"
 name = "U"
 initial = "A"
 transitions = [["A", "B"], ["C", "B"]]
@@ -243,7 +243,7 @@ transitions = [["A", "B"], ["C", "B"]]
 
 #[test]
 fn addresses_must_name_exactly_one_resource_to_be_called() {
-    let mut h = location(&[TWO_CONFS, NARGS]);
+    let h = location(&[TWO_CONFS, NARGS]);
     let e = h
         .loc
         .provide_call("//nothing", &Values::new(), &opts())
@@ -311,7 +311,7 @@ do = [{ run = "sleep 20", timeout = "300ms" }]
 
 #[test]
 fn shell_steps_get_values_in_their_environment_and_stream_their_output() {
-    let mut h = location(&[SHELL]);
+    let h = location(&[SHELL]);
     h.loc
         .state_goto("//S/B", &Values::new().set("//conf/port", 8080), &opts())
         .unwrap();
@@ -320,7 +320,7 @@ fn shell_steps_get_values_in_their_environment_and_stream_their_output() {
 
 #[test]
 fn shell_steps_return_json_merged_with_templated_values() {
-    let mut h = location(&[SHELL]);
+    let h = location(&[SHELL]);
     let r = h
         .loc
         .provide_call("//S//json", &Values::new(), &opts())
@@ -331,7 +331,7 @@ fn shell_steps_return_json_merged_with_templated_values() {
 
 #[test]
 fn a_failing_command_reports_its_status_and_the_end_of_its_stderr() {
-    let mut h = location(&[SHELL]);
+    let h = location(&[SHELL]);
     let e = h
         .loc
         .provide_call("//S//fail", &Values::new(), &opts())
@@ -349,7 +349,7 @@ fn a_failing_command_reports_its_status_and_the_end_of_its_stderr() {
 
 #[test]
 fn a_command_past_its_timeout_is_killed() {
-    let mut h = location(&[SHELL]);
+    let h = location(&[SHELL]);
     let start = std::time::Instant::now();
     let e = h
         .loc
@@ -363,7 +363,7 @@ fn a_command_past_its_timeout_is_killed() {
 fn simulation_validates_and_moves_states_but_runs_nothing() {
     let mut cfg = config("debian", None);
     cfg.simulation = true;
-    let mut h = with_config(&[SHELL], cfg);
+    let h = with_config(&[SHELL], cfg);
     assert!(matches!(
         h.loc
             .state_goto("//S/B", &Values::new().set("//conf/port", 0.5), &opts()),
@@ -387,7 +387,7 @@ fn simulation_validates_and_moves_states_but_runs_nothing() {
 
 #[test]
 fn validation_can_be_skipped_for_one_call() {
-    let mut h = location(&[TWO_CONFS]);
+    let h = location(&[TWO_CONFS]);
     let o = CallOptions {
         skip_validation: true,
         ..opts()
@@ -421,7 +421,7 @@ flags = { reload = true }
 fn builtins_install_packages_write_files_and_manage_services() {
     let dir = tempfile::tempdir().unwrap();
     let runner = Arc::new(RecordingRunner::default());
-    let mut h = with_runner(&[BUILTINS], runner.clone());
+    let h = with_runner(&[BUILTINS], runner.clone());
     let d = dir.path().display().to_string();
     h.loc
         .state_goto(
@@ -464,7 +464,7 @@ fn a_failing_builtin_stops_the_path_at_its_state() {
         fail_on: Some("systemctl start".into()),
         ..Default::default()
     });
-    let mut h = with_runner(&[BUILTINS], runner);
+    let h = with_runner(&[BUILTINS], runner);
     let e = h.loc.state_goto(
         "//Web/Running",
         &Values::new().set("//site/dir", "/nonexistent-armonic"),
@@ -483,12 +483,12 @@ fn a_failing_builtin_stops_the_path_at_its_state() {
 fn state_and_values_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let mut h = with_config(&[TWO_CONFS], config("debian", Some(dir.path())));
+        let h = with_config(&[TWO_CONFS], config("debian", Some(dir.path())));
         h.loc
             .state_goto("//T/Y", &Values::new().set("//T/X//port", 42), &opts())
             .unwrap();
     }
-    let mut h = with_config(&[TWO_CONFS], config("debian", Some(dir.path())));
+    let h = with_config(&[TWO_CONFS], config("debian", Some(dir.path())));
     assert_eq!(h.loc.stack("T").unwrap(), ["A", "X", "Y"]);
     let r = h
         .loc
@@ -584,7 +584,7 @@ fn demo() -> Harness {
 
 #[test]
 fn webserver_start_logs_the_original_lines_and_returns_its_url() {
-    let mut h = demo();
+    let h = demo();
     let r = h
         .loc
         .provide_call("//WebServer//start", &Values::new(), &opts())
@@ -628,7 +628,7 @@ fn webserver_validation_error_uses_the_original_message() {
 
 #[test]
 fn website_start_needs_the_url_its_webserver_returns() {
-    let mut h = demo();
+    let h = demo();
     let v = h
         .loc
         .provide_call_validate(
@@ -678,7 +678,7 @@ fn website_start_needs_the_url_its_webserver_returns() {
 
 #[test]
 fn proxy_logs_the_value_sets_of_its_websites() {
-    let mut h = demo();
+    let h = demo();
     let v = Values::new()
         .set_at("//Proxy//websites/host", 0, "10.0.0.1")
         .set_at("//Proxy//websites/url", 0, "http://a")
@@ -725,7 +725,7 @@ fn simulation_does_not_require_values_that_dependencies_return() {
     let catalog = load_dirs(&[concat!(env!("CARGO_MANIFEST_DIR"), "/../../lifecycles")]);
     let mut cfg = config("debian", None);
     cfg.simulation = true;
-    let mut loc = armonic_lifecycle::Location::builder(cfg)
+    let loc = armonic_lifecycle::Location::builder(cfg)
         .build(catalog.lifecycles)
         .unwrap();
     assert_eq!(

@@ -20,7 +20,7 @@ template = "server {{ site.name }};\n"
 "#;
 
 fn enter(name: &str) -> Result<(), armonic_lifecycle::Error> {
-    let mut h = with_runner(&[SITE], Arc::new(RecordingRunner::default()));
+    let h = with_runner(&[SITE], Arc::new(RecordingRunner::default()));
     h.loc.state_goto(
         "//Web/Running",
         &Values::new().set("//site/name", name),

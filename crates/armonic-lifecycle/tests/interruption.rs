@@ -68,7 +68,7 @@ fn an_interrupted_enter_leaves_its_state_not_entered_and_starts_nothing_after_it
     let marker = dir.path().join("done-ran");
     let state_dir = dir.path().join("state");
     let interrupt = Interrupt::new(Duration::from_secs(5));
-    let (mut loc, _) = build(&state_dir, &marker, interrupt.clone());
+    let (loc, _) = build(&state_dir, &marker, interrupt.clone());
     let watcher = {
         let state_dir = state_dir.clone();
         std::thread::spawn(move || {
@@ -117,7 +117,7 @@ fn after_an_interrupt_no_step_starts() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("done-ran");
     let interrupt = Interrupt::default();
-    let (mut loc, _) = build(&dir.path().join("state"), &marker, interrupt.clone());
+    let (loc, _) = build(&dir.path().join("state"), &marker, interrupt.clone());
     interrupt.request(Some(2));
     let err = loc
         .state_goto("//Slow/Done", &vals(&[]), &opts())
@@ -184,7 +184,7 @@ fn a_step_whose_command_still_runs_blocks_state_changes_until_it_ends() {
         .spawn()
         .unwrap();
     left_by_a_dead_process(&state_dir, Some(orphan.id()));
-    let (mut loc, logs) = build_sleeping(&state_dir, &marker, Interrupt::default(), 0);
+    let (loc, logs) = build_sleeping(&state_dir, &marker, Interrupt::default(), 0);
     let issue = loc.restore_issues()[0].to_string();
     let group = orphan.id();
     assert!(

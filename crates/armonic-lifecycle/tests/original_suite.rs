@@ -28,7 +28,7 @@ implementations = ["StateD"]
 fn save_load_restores_the_current_state_in_a_new_location() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let mut h = with_config(&[LFM_STATE_LOAD], config("debian", Some(dir.path())));
+        let h = with_config(&[LFM_STATE_LOAD], config("debian", Some(dir.path())));
         h.loc
             .state_goto(
                 "//LFMStateLoad/StateC",
@@ -46,7 +46,7 @@ fn save_load_restores_the_current_state_in_a_new_location() {
 fn save_load_restores_state_implementations_by_their_meta_name() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let mut h = with_config(&[LFM_STATE_LOAD], config("debian", Some(dir.path())));
+        let h = with_config(&[LFM_STATE_LOAD], config("debian", Some(dir.path())));
         let v = vals(&[
             ("//LFMStateLoad//bar/foo", "test1"),
             ("//LFMStateLoad//foo/bar", "test2"),
@@ -67,7 +67,7 @@ fn save_load_restores_state_implementations_by_their_meta_name() {
 
 #[test]
 fn implementations_of_two_meta_states_are_distinct_addressable_states() {
-    let mut h = location(&[r#"
+    let h = location(&[r#"
 name = "TestLifecycle"
 initial = "a"
 transitions = [["a", "m1"], ["a", "m2"]]
@@ -113,7 +113,7 @@ do = [{ run = "echo \"'NoneType' object has no attribute 'bar'\" >&2; exit 1" }]
 
 #[test]
 fn provide_call_with_a_missing_provide_value_is_a_validation_error() {
-    let mut h = location(&[PROVIDE_CALL]);
+    let h = location(&[PROVIDE_CALL]);
     let e = h
         .loc
         .provide_call(
@@ -144,7 +144,7 @@ fn provide_call_with_a_missing_provide_value_is_a_validation_error() {
 
 #[test]
 fn provide_call_with_a_missing_enter_value_is_a_validation_error() {
-    let mut h = location(&[PROVIDE_CALL]);
+    let h = location(&[PROVIDE_CALL]);
     let e = h
         .loc
         .provide_call(
@@ -162,7 +162,7 @@ fn provide_call_with_a_missing_enter_value_is_a_validation_error() {
 
 #[test]
 fn provide_call_with_valid_values_returns_the_provides_value() {
-    let mut h = location(&[PROVIDE_CALL]);
+    let h = location(&[PROVIDE_CALL]);
     let v = vals(&[
         ("//ProvideCallLF//bar/foo", "test1"),
         ("//ProvideCallLF//foo1/bar", "test1"),
@@ -177,7 +177,7 @@ fn provide_call_with_valid_values_returns_the_provides_value() {
 
 #[test]
 fn provide_call_wraps_a_failing_action_in_a_provide_error() {
-    let mut h = location(&[PROVIDE_CALL]);
+    let h = location(&[PROVIDE_CALL]);
     let e = h
         .loc
         .provide_call(
@@ -192,7 +192,7 @@ fn provide_call_wraps_a_failing_action_in_a_provide_error() {
 
 #[test]
 fn state_goto_reports_the_state_whose_enter_failed_and_keeps_the_states_before_it() {
-    let mut h = location(&[PROVIDE_CALL]);
+    let h = location(&[PROVIDE_CALL]);
     let e = h
         .loc
         .state_goto(
@@ -211,7 +211,7 @@ fn state_goto_reports_the_state_whose_enter_failed_and_keeps_the_states_before_i
 
 #[test]
 fn provide_values_do_not_outlive_a_call() {
-    let mut h = location(&[PROVIDE_CALL]);
+    let h = location(&[PROVIDE_CALL]);
     h.loc
         .state_goto("//ProvideCallLF/StateA", &Values::new(), &opts())
         .unwrap();
@@ -258,7 +258,7 @@ cross.do = [{ log = "B reload={{ flags.reload | default(false) }}" }]
 
 #[test]
 fn provide_flags_reach_the_cross_of_its_state_and_the_states_above() {
-    let mut h = location(&[PROVIDE_FLAGS]);
+    let h = location(&[PROVIDE_FLAGS]);
     h.loc
         .state_goto("//ProvideFlagsLF/StateB", &Values::new(), &opts())
         .unwrap();
@@ -277,7 +277,7 @@ fn provide_flags_reach_the_cross_of_its_state_and_the_states_above() {
 
 #[test]
 fn cross_accepts_flags_it_does_not_use() {
-    let mut h = location(&[PROVIDE_FLAGS]);
+    let h = location(&[PROVIDE_FLAGS]);
     h.loc
         .state_goto("//ProvideFlagsLF/StateB", &Values::new(), &opts())
         .unwrap();
@@ -295,7 +295,7 @@ fn cross_accepts_flags_it_does_not_use() {
 
 #[test]
 fn cross_runs_without_flags_when_the_provide_has_none() {
-    let mut h = location(&[PROVIDE_FLAGS]);
+    let h = location(&[PROVIDE_FLAGS]);
     h.loc
         .state_goto("//ProvideFlagsLF/StateC", &Values::new(), &opts())
         .unwrap();

@@ -26,7 +26,7 @@ names = {{ type = "list", default = ["a", "b"] }}
 
 #[test]
 fn tojson_renders_values_as_json() {
-    let mut h = location(&[&returning("{{ conf | tojson }}")]);
+    let h = location(&[&returning("{{ conf | tojson }}")]);
     let r = h
         .loc
         .provide_call("//T//p", &Values::new(), &opts())
@@ -41,7 +41,7 @@ fn tojson_renders_values_as_json() {
 #[test]
 fn a_runaway_template_fails_fast_and_names_the_template() {
     let nest = "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}";
-    let mut h = location(&[&format!(
+    let h = location(&[&format!(
         r#"
 name = "R"
 initial = "A"
@@ -125,7 +125,7 @@ template = {NGINX:?}
             .set_at("//sites/aliases", i, vec![format!("www.site{i}.org")])
             .set_at("//sites/paths", i, vec!["/static", "/media", "/api"]);
     }
-    let mut h = location(&[&lifecycle]);
+    let h = location(&[&lifecycle]);
     let start = Instant::now();
     h.loc.state_goto("//Proxy/On", &values, &opts()).unwrap();
     let elapsed = start.elapsed();
@@ -243,7 +243,7 @@ fn names_the_context_has_are_accepted_and_render() {
     let file = format!(
         "{STATES}flags = {{ reload = true }}\nreturn = {template:?}\nrequires.own.variables.port = {{ type = \"port\", default = 1 }}\n"
     );
-    let mut h = location(&[&file]);
+    let h = location(&[&file]);
     let v = Values::new().set_at("//X//pool/host", 0, "h0");
     let r = h.loc.provide_call("//L//p", &v, &opts()).unwrap();
     assert_eq!(

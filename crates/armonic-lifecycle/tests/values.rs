@@ -67,7 +67,7 @@ fn set_index_keys_must_be_plain_numbers() {
 
 #[test]
 fn an_address_with_surrounding_spaces_is_refused_not_trimmed() {
-    let mut h = location(&[CONF]);
+    let h = location(&[CONF]);
     for bad in ["//conf/port ", " //conf/port"] {
         let e = h
             .loc
@@ -80,7 +80,7 @@ fn an_address_with_surrounding_spaces_is_refused_not_trimmed() {
 
 #[test]
 fn an_index_beyond_the_requires_nargs_is_an_error_naming_address_index_and_nargs() {
-    let mut h = location(&[CONF]);
+    let h = location(&[CONF]);
     let e = h
         .loc
         .provide_call(

@@ -27,12 +27,16 @@
 //! assert_eq!(frame::decode::<ClientMessage>(&payload).unwrap(), call);
 //! ```
 
+mod dispatch;
 mod error;
 pub mod frame;
 mod message;
 mod request;
+mod route;
 
+pub use dispatch::{Local, dispatch};
 pub use error::ApiError;
 pub use frame::Hello;
 pub use message::{ClientMessage, ServerMessage};
 pub use request::{DeploymentId, Request, Response};
+pub use route::{Endpoint, Router};

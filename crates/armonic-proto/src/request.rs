@@ -53,6 +53,9 @@ impl fmt::Display for DeploymentId {
 pub enum Request {
     /// Facts about the location.
     Info,
+    /// Every location this end reaches, with facts about each (one for an agent on its
+    /// own; more through a router or a mesh).
+    Locations,
     /// Lifecycles enclosing what `xpath` matches.
     Lifecycle {
         /// The address.
@@ -172,6 +175,7 @@ impl Request {
     pub fn method(&self) -> &'static str {
         match self {
             Request::Info => "info",
+            Request::Locations => "locations",
             Request::Lifecycle { .. } => "lifecycle",
             Request::State { .. } => "state",
             Request::StateCurrent { .. } => "state_current",
@@ -224,7 +228,10 @@ impl Request {
             | Request::ProvideCallRequires { uri, .. }
             | Request::ProvideCallValidate { uri, .. }
             | Request::ProvideCall { uri, .. } => Some(uri),
-            Request::Info | Request::ToDot { .. } | Request::ToPrimitive { .. } => None,
+            Request::Info
+            | Request::Locations
+            | Request::ToDot { .. }
+            | Request::ToPrimitive { .. } => None,
         }
     }
 }
@@ -235,6 +242,8 @@ impl Request {
 pub enum Response {
     /// `info`.
     Info(Info),
+    /// `locations`.
+    Locations(Vec<Info>),
     /// `lifecycle`.
     Lifecycles(Vec<LifecycleInfo>),
     /// `state`.
@@ -266,6 +275,7 @@ impl Response {
     pub fn name(&self) -> &'static str {
         match self {
             Response::Info(_) => "info",
+            Response::Locations(_) => "locations",
             Response::Lifecycles(_) => "lifecycles",
             Response::States(_) => "states",
             Response::Current(_) => "current",

@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use crate::agent::AgentError;
+use armonic_proto::ApiError;
 
 /// Why a deployment could not be resolved.
 #[derive(Debug, Error)]
@@ -47,7 +47,7 @@ pub enum Error {
         /// The location.
         location: String,
         /// What it said.
-        source: AgentError,
+        source: ApiError,
     },
     /// The agent refuses values no question can fix.
     #[error("location {location} refuses the values of {xpath}: {errors}")]

@@ -34,8 +34,9 @@ mod record;
 mod resolve;
 mod tree;
 
-pub use agent::{Agent, AgentError, Mesh};
-pub use embedded::{Embedded, EmbeddedAgent};
+pub use agent::{Agent, Mesh};
+pub use armonic_proto::ApiError;
+pub use embedded::Embedded;
 pub use error::Error;
 pub use exec::{Outcome, Status, StepOutcome};
 pub use plan::{Plan, Step};

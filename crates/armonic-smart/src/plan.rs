@@ -33,7 +33,7 @@ pub struct Step {
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// The deployment id.
-    pub id: String,
+    pub id: armonic_proto::DeploymentId,
     /// The generic address deployed.
     pub root: String,
     pub(crate) nodes: Vec<Node>,
@@ -48,7 +48,7 @@ pub struct Plan {
 
 impl Plan {
     pub(crate) fn new(
-        id: String,
+        id: armonic_proto::DeploymentId,
         root: String,
         nodes: Vec<Node>,
         vars: Vec<Var>,

@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 
 use super::{CallOptions, Location, involved, provide_def};
 use crate::action::{ActionError, Exec};
-use crate::address::{Address, Kind};
+use crate::address::{Address, Kind, ToAddress};
 use crate::error::Error;
 use crate::info::VariableError;
 use crate::log::{Level, LogRecord};
@@ -28,11 +28,15 @@ impl Location {
     /// `opts.path_idx` when it is not entered, then runs the `cross` action of its state and
     /// of every state above it with the provide's flags. Returns what the provide returned.
     pub fn provide_call(
-        &mut self,
-        uri: &str,
+        &self,
+        uri: &(impl ToAddress + ?Sized),
         values: &Values,
         opts: &CallOptions,
     ) -> Result<Option<Value>, Error> {
+        let uri = &*uri.to_address()?;
+        let lf = self.resolve_provide(uri)?.1;
+        let _changing = self.instances[lf].changes();
+        // Planned once the lifecycle is ours: an earlier change may have moved it.
         let (_, lf, st, p, path) = self.call_plan(uri, opts.path_idx)?;
         self.check_not_blocked(lf, opts)?;
         let involved = involved(&path, Some((st, p)));
@@ -78,12 +82,9 @@ impl Location {
     ) -> Result<(), Error> {
         let inst = &self.instances[lf];
         let def = &inst.def;
-        let from = inst
-            .stack
-            .iter()
-            .position(|&s| s == st)
-            .unwrap_or(inst.stack.len());
-        for &s in &inst.stack[from..] {
+        let stack = inst.read().states.clone();
+        let from = stack.iter().position(|&s| s == st).unwrap_or(stack.len());
+        for &s in &stack[from..] {
             let state = &def.states[s];
             if state.cross.is_empty() && state.builtins.services.is_empty() {
                 continue;
@@ -235,7 +236,7 @@ impl Location {
 
     /// Enters and leaves states along `path`; `values[k]` goes to the k-th enter.
     pub(super) fn walk_path(
-        &mut self,
+        &self,
         lf: usize,
         path: &Path,
         values: &[ProvideValues],
@@ -269,9 +270,11 @@ impl Location {
                             exec.run_action(&state.enter.action, ctx, env)
                         },
                     )?;
-                    let inst = &mut self.instances[lf];
-                    inst.stack.push(step.state);
-                    inst.entered.insert(step.state, own);
+                    {
+                        let mut stack = self.instances[lf].write();
+                        stack.states.push(step.state);
+                        stack.entered.insert(step.state, own);
+                    }
                     self.save(lf)?;
                     self.event(
                         opts,
@@ -304,11 +307,13 @@ impl Location {
                             Ok(None)
                         },
                     )?;
-                    let inst = &mut self.instances[lf];
-                    if inst.stack.last() == Some(&step.state) {
-                        inst.stack.pop();
+                    {
+                        let mut stack = self.instances[lf].write();
+                        if stack.states.last() == Some(&step.state) {
+                            stack.states.pop();
+                        }
+                        stack.entered.remove(&step.state);
                     }
-                    inst.entered.remove(&step.state);
                     self.save(lf)?;
                 }
             }
@@ -317,7 +322,8 @@ impl Location {
     }
 
     pub(super) fn save(&self, lf: usize) -> Result<(), Error> {
-        self.save_with(lf, self.instances[lf].blocked.as_ref())
+        let blocked = self.instances[lf].read().blocked.clone();
+        self.save_with(lf, blocked.as_ref())
     }
 
     /// Saves lifecycle `lf` with `in_progress` as its running step.
@@ -439,6 +445,7 @@ impl Location {
     ) -> Value {
         let inst = &self.instances[lf];
         let def = &inst.def;
+        let stack = inst.read();
         let mut ctx = std::collections::BTreeMap::new();
         for req in &pdef.requires {
             ctx.insert(
@@ -447,9 +454,9 @@ impl Location {
             );
         }
         let mut states = std::collections::BTreeMap::new();
-        for &s in &inst.stack {
+        for &s in &stack.states {
             let st = &def.states[s];
-            let values = inst.entered.get(&s);
+            let values = stack.entered.get(&s);
             let mut m = std::collections::BTreeMap::new();
             for req in &st.enter.requires {
                 let sets = values

@@ -10,10 +10,10 @@ mod state;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::action::{CommandRunner, SystemRunner};
-use crate::address::{self, Address, Kind};
+use crate::address::{self, Address, Kind, ToAddress};
 use crate::error::Error;
 use crate::info::{
     CurrentState, Info, LifecycleDetail, LifecycleInfo, Match, PathMove, Paths, ProvideInfo,
@@ -153,13 +153,7 @@ impl Builder {
             if loc.by_name.insert(def.name.clone(), i).is_some() {
                 continue;
             }
-            loc.instances.push(Instance {
-                names: subtree_names(&def),
-                def: Arc::new(def),
-                stack: Vec::new(),
-                entered: HashMap::new(),
-                blocked: None,
-            });
+            loc.instances.push(Instance::new(def));
             loc.start(i)?;
         }
         if let Some(store) = &loc.store {
@@ -183,12 +177,51 @@ impl Builder {
 
 struct Instance {
     def: Arc<LifecycleDef>,
-    stack: Vec<usize>,
+    /// Every name in the lifecycle's subtree, to skip it quickly when an address cannot match.
+    names: std::collections::HashSet<String>,
+    /// Held for the whole of a state change: the changes of one lifecycle happen one at a
+    /// time, those of different lifecycles at once.
+    changing: Mutex<()>,
+    /// Where the lifecycle stands: read by listings and path searches, written between the
+    /// steps of a change (never held while an action runs).
+    state: RwLock<Stack>,
+}
+
+/// Where a lifecycle stands.
+#[derive(Debug, Clone, Default)]
+struct Stack {
+    /// Entered states, bottom first.
+    states: Vec<usize>,
+    /// The values each entered state was entered with.
     entered: HashMap<usize, ProvideValues>,
     /// A step a previous process left running: no state change until its commands end.
     blocked: Option<InProgress>,
-    /// Every name in the lifecycle's subtree, to skip it quickly when an address cannot match.
-    names: std::collections::HashSet<String>,
+}
+
+impl Instance {
+    fn new(def: LifecycleDef) -> Instance {
+        Instance {
+            names: subtree_names(&def),
+            def: Arc::new(def),
+            changing: Mutex::new(()),
+            state: RwLock::new(Stack::default()),
+        }
+    }
+
+    /// Where the lifecycle stands now. (A panic elsewhere leaves the data as it was last
+    /// written, which is still the truth: poisoning is ignored.)
+    fn read(&self) -> RwLockReadGuard<'_, Stack> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Stack> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits for the lifecycle's other changes to end; the change holds the guard.
+    fn changes(&self) -> MutexGuard<'_, ()> {
+        self.changing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 fn subtree_names(def: &LifecycleDef) -> std::collections::HashSet<String> {
@@ -298,7 +331,8 @@ impl Location {
     pub fn stack(&self, name: &str) -> Option<Vec<&str>> {
         let inst = &self.instances[*self.by_name.get(name)?];
         Some(
-            inst.stack
+            inst.read()
+                .states
                 .iter()
                 .map(|&s| inst.def.states[s].name.as_str())
                 .collect(),
@@ -360,7 +394,7 @@ impl Location {
             interrupted: true,
         });
         if blocked {
-            self.instances[i].blocked = Some(p);
+            self.instances[i].write().blocked = Some(p);
             Ok(())
         } else {
             // Reported: the next process need not hear of it again.
@@ -370,8 +404,8 @@ impl Location {
 
     /// Refuses a state change of lifecycle `lf` while a step a previous process left is
     /// still running; once it ended, says so and lets the change go on.
-    fn check_not_blocked(&mut self, lf: usize, opts: &CallOptions) -> Result<(), Error> {
-        let Some(p) = self.instances[lf].blocked.clone() else {
+    fn check_not_blocked(&self, lf: usize, opts: &CallOptions) -> Result<(), Error> {
+        let Some(p) = self.instances[lf].read().blocked.clone() else {
             return Ok(());
         };
         let name = self.instances[lf].def.name.clone();
@@ -380,7 +414,7 @@ impl Location {
                 message: state::still_running_message(&name, &p, pgid),
             });
         }
-        self.instances[lf].blocked = None;
+        self.instances[lf].write().blocked = None;
         self.sink(opts).log(&LogRecord {
             level: Level::Warning,
             location: self.config.name.clone(),
@@ -463,10 +497,10 @@ impl Location {
         }
     }
 
-    fn find(&self, xpath: &str) -> Result<Vec<(String, Res)>, Error> {
-        let addr = Address::parse(xpath)?;
+    fn find(&self, xpath: &Address) -> Result<Vec<(String, Res)>, Error> {
+        let addr = xpath;
         let mut out = Vec::new();
-        self.walk(&addr, |path, res| {
+        self.walk(addr, |path, res| {
             if addr.matches(path) {
                 out.push((address::absolute(path), res));
             }
@@ -475,11 +509,11 @@ impl Location {
     }
 
     /// Like `find`, but an address that matches nothing is an error.
-    fn find_some(&self, xpath: &str) -> Result<Vec<(String, Res)>, Error> {
+    fn find_some(&self, xpath: &Address) -> Result<Vec<(String, Res)>, Error> {
         let found = self.find(xpath)?;
         if found.is_empty() {
             return Err(Error::NoMatch {
-                xpath: xpath.to_owned(),
+                xpath: xpath.to_string(),
             });
         }
         Ok(found)
@@ -539,17 +573,17 @@ impl Location {
         out
     }
 
-    fn find_one(&self, xpath: &str, kind: Kind) -> Result<(String, Res), Error> {
+    fn find_one(&self, xpath: &Address, kind: Kind) -> Result<(String, Res), Error> {
         let mut found = self.find(xpath)?;
         match found.len() {
             0 => Err(Error::NoMatch {
-                xpath: xpath.to_owned(),
+                xpath: xpath.to_string(),
             }),
             1 => {
                 let (abs, res) = found.remove(0);
                 if res.kind() != kind {
                     return Err(Error::WrongKind {
-                        xpath: xpath.to_owned(),
+                        xpath: xpath.to_string(),
                         expected: kind,
                         found: res.kind(),
                     });
@@ -557,7 +591,7 @@ impl Location {
                 Ok((abs, res))
             }
             _ => Err(Error::MultipleMatch {
-                xpath: xpath.to_owned(),
+                xpath: xpath.to_string(),
                 matches: found.into_iter().map(|f| f.0).collect(),
             }),
         }
@@ -573,7 +607,7 @@ impl Location {
 
     fn enclosing<T>(
         &self,
-        xpath: &str,
+        xpath: &Address,
         level: Kind,
         f: impl Fn(Res) -> Option<T>,
     ) -> Result<Vec<T>, Error>
@@ -607,7 +641,11 @@ impl Location {
     }
 
     /// The lifecycles enclosing the resources `xpath` matches.
-    pub fn lifecycle(&self, xpath: &str) -> Result<Vec<LifecycleInfo>, Error> {
+    pub fn lifecycle(
+        &self,
+        xpath: &(impl ToAddress + ?Sized),
+    ) -> Result<Vec<LifecycleInfo>, Error> {
+        let xpath = &*xpath.to_address()?;
         let lfs = self.enclosing(xpath, Kind::Lifecycle, |r| r.lf)?;
         Ok(lfs
             .into_iter()
@@ -623,7 +661,8 @@ impl Location {
     }
 
     /// The states enclosing the resources `xpath` matches.
-    pub fn state(&self, xpath: &str) -> Result<Vec<StateInfo>, Error> {
+    pub fn state(&self, xpath: &(impl ToAddress + ?Sized)) -> Result<Vec<StateInfo>, Error> {
+        let xpath = &*xpath.to_address()?;
         let states = self.enclosing(xpath, Kind::State, |r| Some((r.lf?, r.state?)))?;
         Ok(states
             .into_iter()
@@ -650,13 +689,17 @@ impl Location {
     }
 
     /// The current state of each lifecycle enclosing what `xpath` matches.
-    pub fn state_current(&self, xpath: &str) -> Result<Vec<CurrentState>, Error> {
+    pub fn state_current(
+        &self,
+        xpath: &(impl ToAddress + ?Sized),
+    ) -> Result<Vec<CurrentState>, Error> {
+        let xpath = &*xpath.to_address()?;
         let lfs = self.enclosing(xpath, Kind::Lifecycle, |r| r.lf)?;
         Ok(lfs
             .into_iter()
             .filter_map(|lf| {
                 let inst = &self.instances[lf];
-                let s = *inst.stack.last()?;
+                let s = *inst.read().states.last()?;
                 Some(CurrentState {
                     xpath: self.state_xpath(lf, s),
                     state: inst.def.states[s].name.clone(),
@@ -667,7 +710,8 @@ impl Location {
     }
 
     /// The paths from the current state to each state `xpath` matches.
-    pub fn state_goto_path(&self, xpath: &str) -> Result<Vec<Paths>, Error> {
+    pub fn state_goto_path(&self, xpath: &(impl ToAddress + ?Sized)) -> Result<Vec<Paths>, Error> {
+        let xpath = &*xpath.to_address()?;
         let states = self.enclosing(xpath, Kind::State, |r| Some((r.lf?, r.state?)))?;
         Ok(states
             .into_iter()
@@ -680,10 +724,11 @@ impl Location {
 
     fn raw_paths(&self, lf: usize, to: usize, limit: usize) -> Vec<Path> {
         let inst = &self.instances[lf];
-        let Some(&current) = inst.stack.last() else {
+        let stack = inst.read();
+        let Some(&current) = stack.states.last() else {
             return Vec::new();
         };
-        Search::new(&inst.def, &self.config.os, &inst.stack).paths(current, to, limit)
+        Search::new(&inst.def, &self.config.os, &stack.states).paths(current, to, limit)
     }
 
     fn named_paths(&self, lf: usize, to: usize) -> Vec<Vec<PathMove>> {
@@ -712,7 +757,8 @@ impl Location {
         let lf = *self.by_name.get(lifecycle)?;
         let inst = &self.instances[lf];
         let (from, to) = (inst.def.state_index(from)?, inst.def.state_index(to)?);
-        let paths = Search::new(&inst.def, &self.config.os, &inst.stack).paths(from, to, MAX_PATHS);
+        let paths =
+            Search::new(&inst.def, &self.config.os, &inst.read().states).paths(from, to, MAX_PATHS);
         Some(
             paths
                 .into_iter()
@@ -732,7 +778,7 @@ impl Location {
         // Only the paths up to the one asked for are searched.
         let mut paths = self.raw_paths(lf, state, path_idx.saturating_add(1));
         let inst = &self.instances[lf];
-        let current = inst.stack.last().map_or_else(
+        let current = inst.read().states.last().map_or_else(
             || "nothing".to_owned(),
             |&s| inst.def.states[s].name.clone(),
         );
@@ -755,12 +801,15 @@ impl Location {
         Ok(paths.swap_remove(path_idx))
     }
 
-    fn resolve_state(&self, uri: &str) -> Result<(usize, usize), Error> {
+    fn resolve_state(&self, uri: &Address) -> Result<(usize, usize), Error> {
         let (_, res) = self.find_one(uri, Kind::State)?;
         Ok((res.lf.unwrap_or_default(), res.state.unwrap_or_default()))
     }
 
-    fn resolve_provide(&self, uri: &str) -> Result<(String, usize, usize, usize), Error> {
+    pub(super) fn resolve_provide(
+        &self,
+        uri: &Address,
+    ) -> Result<(String, usize, usize, usize), Error> {
         let (abs, res) = self.find_one(uri, Kind::Provide)?;
         let (lf, st, p) = (
             res.lf.unwrap_or_default(),
@@ -776,11 +825,12 @@ impl Location {
     /// The enter provides (those with requires) along path `path_idx` to state `uri`.
     pub fn state_goto_requires(
         &self,
-        uri: &str,
+        uri: &(impl ToAddress + ?Sized),
         path_idx: usize,
     ) -> Result<Vec<ProvideInfo>, Error> {
+        let uri = &*uri.to_address()?;
         let (lf, st) = self.resolve_state(uri)?;
-        let path = if self.instances[lf].stack.last() == Some(&st) {
+        let path = if self.instances[lf].read().states.last() == Some(&st) {
             Vec::new()
         } else {
             self.select_path(lf, st, path_idx)?
@@ -807,13 +857,15 @@ impl Location {
     /// Values are validated for every state of the path before the first move. If a state
     /// fails, the states before it stay entered and the error names the failing state.
     pub fn state_goto(
-        &mut self,
-        uri: &str,
+        &self,
+        uri: &(impl ToAddress + ?Sized),
         values: &Values,
         opts: &CallOptions,
     ) -> Result<(), Error> {
+        let uri = &*uri.to_address()?;
         let (lf, st) = self.resolve_state(uri)?;
-        if self.instances[lf].stack.last() == Some(&st) {
+        let _changing = self.instances[lf].changes();
+        if self.instances[lf].read().states.last() == Some(&st) {
             return Ok(());
         }
         self.check_not_blocked(lf, opts)?;
@@ -826,7 +878,7 @@ impl Location {
 
     /// The custom provides an address names: those it matches, and those of the lifecycles
     /// and states it matches. An address matching nothing at all is an error.
-    fn provides_in(&self, xpath: &str) -> Result<Vec<(String, Res)>, Error> {
+    fn provides_in(&self, xpath: &Address) -> Result<Vec<(String, Res)>, Error> {
         let mut out = Vec::new();
         for (abs, found) in self.find_some(xpath)? {
             match found.kind() {
@@ -861,7 +913,8 @@ impl Location {
     }
 
     /// The provides `xpath` names (not `enter`) whose state is entered or reachable.
-    pub fn provide(&self, xpath: &str) -> Result<Vec<ProvideInfo>, Error> {
+    pub fn provide(&self, xpath: &(impl ToAddress + ?Sized)) -> Result<Vec<ProvideInfo>, Error> {
+        let xpath = &*xpath.to_address()?;
         let mut out = Vec::new();
         for (abs, res) in self.provides_in(xpath)? {
             let (lf, st, p) = (
@@ -870,7 +923,7 @@ impl Location {
                 res.provide.unwrap_or_default(),
             );
             let inst = &self.instances[lf];
-            if !inst.stack.contains(&st) && self.raw_paths(lf, st, 1).is_empty() {
+            if !inst.read().states.contains(&st) && self.raw_paths(lf, st, 1).is_empty() {
                 continue;
             }
             out.push(ProvideInfo::build(
@@ -883,11 +936,15 @@ impl Location {
     }
 
     /// For each provide `xpath` matches: the paths to its state (none needed when entered).
-    pub fn provide_call_path(&self, xpath: &str) -> Result<Vec<Paths>, Error> {
+    pub fn provide_call_path(
+        &self,
+        xpath: &(impl ToAddress + ?Sized),
+    ) -> Result<Vec<Paths>, Error> {
+        let xpath = &*xpath.to_address()?;
         let mut out = Vec::new();
         for (abs, res) in self.provides_in(xpath)? {
             let (lf, st) = (res.lf.unwrap_or_default(), res.state.unwrap_or_default());
-            let paths = if self.instances[lf].stack.contains(&st) {
+            let paths = if self.instances[lf].read().states.contains(&st) {
                 Vec::new()
             } else {
                 self.named_paths(lf, st)
@@ -899,11 +956,11 @@ impl Location {
 
     fn call_plan(
         &self,
-        uri: &str,
+        uri: &Address,
         path_idx: usize,
     ) -> Result<(String, usize, usize, usize, Path), Error> {
         let (abs, lf, st, p) = self.resolve_provide(uri)?;
-        let path = if self.instances[lf].stack.contains(&st) {
+        let path = if self.instances[lf].read().states.contains(&st) {
             Vec::new()
         } else {
             self.select_path(lf, st, path_idx)?
@@ -915,9 +972,10 @@ impl Location {
     /// `path_idx` when its state is not entered, then the provide itself.
     pub fn provide_call_requires(
         &self,
-        uri: &str,
+        uri: &(impl ToAddress + ?Sized),
         path_idx: usize,
     ) -> Result<Vec<ProvideInfo>, Error> {
+        let uri = &*uri.to_address()?;
         let (abs, lf, st, p, path) = self.call_plan(uri, path_idx)?;
         let mut out = self.enter_infos(lf, &path);
         out.push(ProvideInfo::build(
@@ -932,10 +990,11 @@ impl Location {
     /// call comes back with its value and, when invalid, its error.
     pub fn provide_call_validate(
         &self,
-        uri: &str,
+        uri: &(impl ToAddress + ?Sized),
         values: &Values,
         path_idx: usize,
     ) -> Result<Validation, Error> {
+        let uri = &*uri.to_address()?;
         let (abs, lf, st, p, path) = self.call_plan(uri, path_idx)?;
         let involved = involved(&path, Some((st, p)));
         let filled = self.fill(lf, &involved, values)?;
@@ -966,14 +1025,11 @@ impl Location {
     pub fn to_dot(&self, name: &str, reachable: bool) -> Result<String, Error> {
         let lf = self.lifecycle_index(name)?;
         let inst = &self.instances[lf];
+        let stack = inst.read().states.clone();
         let keep: Vec<bool> = (0..inst.def.states.len())
-            .map(|s| !reachable || inst.stack.contains(&s) || !self.raw_paths(lf, s, 1).is_empty())
+            .map(|s| !reachable || stack.contains(&s) || !self.raw_paths(lf, s, 1).is_empty())
             .collect();
-        Ok(crate::dot::to_dot(
-            &inst.def,
-            inst.stack.last().copied(),
-            &keep,
-        ))
+        Ok(crate::dot::to_dot(&inst.def, stack.last().copied(), &keep))
     }
 
     fn lifecycle_index(&self, name: &str) -> Result<usize, Error> {
@@ -998,7 +1054,8 @@ impl Location {
             doc: def.doc.clone(),
             initial: def.states[def.initial].name.clone(),
             stack: inst
-                .stack
+                .read()
+                .states
                 .iter()
                 .map(|&s| def.states[s].name.clone())
                 .collect(),
@@ -1017,10 +1074,11 @@ impl Location {
     /// matches, of kind `kind` when given.
     pub fn uri(
         &self,
-        xpath: &str,
+        xpath: &(impl ToAddress + ?Sized),
         relative: bool,
         kind: Option<Kind>,
     ) -> Result<Vec<String>, Error> {
+        let xpath = &*xpath.to_address()?;
         Ok(self
             .find_some(xpath)?
             .into_iter()
@@ -1036,7 +1094,8 @@ impl Location {
     }
 
     /// Every resource `xpath` matches, with its kind.
-    pub fn xpath(&self, xpath: &str) -> Result<Vec<Match>, Error> {
+    pub fn xpath(&self, xpath: &(impl ToAddress + ?Sized)) -> Result<Vec<Match>, Error> {
+        let xpath = &*xpath.to_address()?;
         Ok(self
             .find_some(xpath)?
             .into_iter()

@@ -9,21 +9,22 @@ use crate::value::Value;
 impl Instance {
     /// The state file of this lifecycle, with `in_progress` as the step running.
     pub(super) fn to_file(&self, in_progress: Option<&InProgress>) -> StateFile {
+        let stack = self.read();
         StateFile {
             format: FORMAT,
             lifecycle: self.def.name.clone(),
-            stack: self
-                .stack
+            stack: stack
+                .states
                 .iter()
                 .map(|&s| self.def.states[s].name.clone())
                 .collect(),
-            entered: self
-                .stack
+            entered: stack
+                .states
                 .iter()
                 .filter_map(|s| {
                     Some((
                         self.def.states[*s].name.clone(),
-                        self.entered.get(s)?.clone(),
+                        stack.entered.get(s)?.clone(),
                     ))
                 })
                 .filter(|(_, v)| !v.is_empty())
@@ -35,7 +36,7 @@ impl Instance {
     /// Takes the stack and values of `sf`, after checking that they fit the lifecycle: a
     /// stack the engine could have built (the initial state first, then successors, each
     /// state once), values of existing variables of entered states, of their type.
-    pub(super) fn restore(&mut self, sf: StateFile) -> Result<(), String> {
+    pub(super) fn restore(&self, sf: StateFile) -> Result<(), String> {
         let def = &self.def;
         let mut stack = Vec::with_capacity(sf.stack.len());
         for name in &sf.stack {
@@ -110,8 +111,9 @@ impl Instance {
                 ));
             }
         }
-        self.stack = stack;
-        self.entered = entered;
+        let mut state = self.write();
+        state.states = stack;
+        state.entered = entered;
         Ok(())
     }
 }

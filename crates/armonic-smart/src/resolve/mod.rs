@@ -25,7 +25,7 @@ pub(crate) use values::{effective, values_of};
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Identifier attached to every call and log line.
-    pub id: String,
+    pub id: armonic_proto::DeploymentId,
     /// Answers to replay.
     pub replay: Option<Record>,
     /// Manage every provide without asking.
@@ -86,10 +86,13 @@ impl<'a> Resolver<'a> {
         (self.nodes, self.vars, self.record)
     }
 
-    fn agent(&self, location: &str) -> Result<&'a dyn Agent, Error> {
+    fn agent(&self, location: &str) -> Result<Agent, Error> {
         self.mesh.agent(location).ok_or_else(|| Error::Agent {
             location: location.to_owned(),
-            source: crate::agent::AgentError::new("no such location"),
+            source: armonic_proto::ApiError::Unreachable {
+                location: location.to_owned(),
+                message: "no such location in the mesh".into(),
+            },
         })
     }
 
