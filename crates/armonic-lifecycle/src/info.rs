@@ -4,7 +4,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::address::Kind;
-use crate::model::{ProvideDef, RequireDef, RequireKind};
+use crate::model::{Nargs, ProvideDef, RequireDef, RequireKind};
 use crate::os::OsType;
 use crate::paths::Move;
 use crate::value::Value;
@@ -190,6 +190,35 @@ impl VariableInfo {
     }
 }
 
+/// The kind of a require, on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequireType {
+    /// Plain values.
+    Simple,
+    /// A provide to call on the same location first.
+    Local,
+    /// A provide to call on another location first.
+    External,
+}
+
+impl RequireType {
+    /// `simple`, `local` or `external`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequireType::Simple => "simple",
+            RequireType::Local => "local",
+            RequireType::External => "external",
+        }
+    }
+}
+
+impl std::fmt::Display for RequireType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// A require.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequireInfo {
@@ -197,11 +226,11 @@ pub struct RequireInfo {
     pub name: String,
     /// Absolute address.
     pub xpath: String,
-    /// `simple`, `local` or `external`.
+    /// Simple, local or external.
     #[serde(rename = "type")]
-    pub kind: String,
-    /// `1`, `N`, `?` or `*`.
-    pub nargs: String,
+    pub kind: RequireType,
+    /// How many value sets: `1`, `N`, `?` or `*`.
+    pub nargs: Nargs,
     /// Fewest value sets.
     pub nargs_min: u32,
     /// Most value sets.
@@ -332,8 +361,12 @@ fn require_info(r: &RequireDef, xpath: String, sets: Option<CheckedSets>) -> Req
     RequireInfo {
         name: r.name.clone(),
         xpath,
-        kind: r.kind.name().to_owned(),
-        nargs: r.nargs.to_string(),
+        kind: match r.kind {
+            RequireKind::Simple => RequireType::Simple,
+            RequireKind::Local(_) => RequireType::Local,
+            RequireKind::External(_) => RequireType::External,
+        },
+        nargs: r.nargs,
         nargs_min: r.nargs.min(),
         nargs_max: r.nargs.max(),
         provide_xpath,

@@ -60,6 +60,34 @@ impl Nargs {
     }
 }
 
+/// On the wire `nargs` is its text (`"1"`, `"?"`, `"*"`), as the original wrote it; a
+/// number is read too.
+impl serde::Serialize for Nargs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Nargs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Nargs, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Number(u32),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::Text(t) => t,
+            Raw::Number(n) => n.to_string(),
+        };
+        Nargs::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "nargs must be '1 or more', '?' or '*' (instead of {text})"
+            ))
+        })
+    }
+}
+
 impl std::fmt::Display for Nargs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -643,7 +643,7 @@ fn website_start_needs_the_url_its_webserver_returns() {
         .unwrap()
         .require("document_root")
         .unwrap();
-    assert_eq!(enter.kind, "local");
+    assert_eq!(enter.kind.as_str(), "local");
     assert_eq!(
         enter.provide_xpath.as_deref(),
         Some("//WebServer/Configured/create_document_root")

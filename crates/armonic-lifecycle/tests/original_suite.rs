@@ -725,7 +725,12 @@ fn require_of(provide: &str) -> armonic_lifecycle::info::RequireInfo {
 fn serialize_a_simple_require() {
     let r = require_of("p1");
     assert_eq!(
-        (r.kind.as_str(), r.nargs.as_str(), r.nargs_min, r.nargs_max),
+        (
+            r.kind.as_str(),
+            r.nargs.to_string().as_str(),
+            r.nargs_min,
+            r.nargs_max
+        ),
         ("simple", "1", 1, 1)
     );
     assert_eq!(r.variables.len(), 1);
@@ -739,7 +744,7 @@ fn serialize_a_require_with_fixed_nargs() {
     let r = require_of("p2");
     assert_eq!(
         (
-            r.nargs.as_str(),
+            r.nargs.to_string().as_str(),
             r.nargs_min,
             r.nargs_max,
             r.variables.len()
@@ -753,7 +758,7 @@ fn serialize_a_require_with_fixed_nargs() {
 fn serialize_a_require_with_unlimited_nargs() {
     let r = require_of("p3");
     assert_eq!(
-        (r.nargs.as_str(), r.nargs_min, r.nargs_max),
+        (r.nargs.to_string().as_str(), r.nargs_min, r.nargs_max),
         ("*", 0, 99_999)
     );
     assert!(r.variables.is_empty());
@@ -763,7 +768,7 @@ fn serialize_a_require_with_unlimited_nargs() {
 #[test]
 fn serialize_a_local_require() {
     let r = require_of("p4");
-    assert_eq!(r.kind, "local");
+    assert_eq!(r.kind.as_str(), "local");
     assert_eq!(r.provide_xpath.as_deref(), Some("//Lifecycle//provide"));
     assert!(
         r.provide_args.is_empty()
@@ -784,7 +789,7 @@ fn serialize_a_local_require_with_arguments() {
 #[test]
 fn serialize_an_external_require_with_its_implicit_host() {
     let r = require_of("p6");
-    assert_eq!(r.kind, "external");
+    assert_eq!(r.kind.as_str(), "external");
     let host = &r.provide_args[0];
     assert_eq!(
         (host.name.as_str(), host.ty.as_str(), host.required),

@@ -44,7 +44,7 @@ pub use question::{
     Abort, Answer, Autofill, Choice, Event, Frontend, Question, Requirer, VariableQuestion,
     describe,
 };
-pub use record::{FORMAT, Record};
+pub use record::{FORMAT, Key, Record};
 pub use resolve::Options;
 
 /// Deepest dependency chain a deployment may have.

@@ -14,6 +14,51 @@ use crate::error::Error;
 /// Current version of the record format.
 pub const FORMAT: u32 = 1;
 
+/// What a record's entry is about: a node of the deployment tree and an address
+/// (`node_0_1` and `//WebServer//start`). Written as in the original, `node_0_1///WebServer//start`:
+/// the node id, a `/`, the address; read once into its parts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    /// Node id.
+    pub node: String,
+    /// Address (generic, relative or of a require or variable).
+    pub xpath: String,
+}
+
+impl Key {
+    /// The key of `xpath` for node `node`.
+    pub fn new(node: impl Into<String>, xpath: impl Into<String>) -> Key {
+        Key {
+            node: node.into(),
+            xpath: xpath.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.node, self.xpath)
+    }
+}
+
+impl Serialize for Key {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.split_once('/') {
+            Some((node, xpath)) if !node.is_empty() => Ok(Key::new(node, xpath)),
+            _ => Err(serde::de::Error::custom(format!(
+                "record key '{text}' is not NODE/ADDRESS"
+            ))),
+        }
+    }
+}
+
 /// The answers of a deployment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -25,28 +70,28 @@ pub struct Record {
     pub root: Option<String>,
     /// Manage answers: `node/generic` → bool.
     #[serde(default)]
-    pub manage: Vec<(String, bool)>,
+    pub manage: Vec<(Key, bool)>,
     /// Locations: `node/generic` → location.
     #[serde(default)]
-    pub lfm: Vec<(String, String)>,
+    pub lfm: Vec<(Key, String)>,
     /// Chosen provides: `node/generic` → `node/xpath`.
     #[serde(default)]
-    pub specialize: Vec<(String, String)>,
+    pub specialize: Vec<(Key, Key)>,
     /// Instances: `node/require` → a count, or the list of locations of external instances.
     #[serde(default)]
-    pub multiplicity: Vec<(String, serde_json::Value)>,
+    pub multiplicity: Vec<(Key, serde_json::Value)>,
     /// Values: `node/variable` → `{set index: value}`.
     #[serde(default)]
-    pub variables: Vec<(String, BTreeMap<String, Value>)>,
+    pub variables: Vec<(Key, BTreeMap<String, Value>)>,
     /// Call answers: `node/generic` → bool.
     #[serde(default)]
-    pub call: Vec<(String, bool)>,
+    pub call: Vec<(Key, bool)>,
     /// For reading only: returned values and where they came from.
     #[serde(default)]
-    pub provide_ret: Vec<(String, String)>,
+    pub provide_ret: Vec<(Key, String)>,
     /// For reading only: host values filled by the engine.
     #[serde(default)]
-    pub variables_host: Vec<(String, BTreeMap<String, Value>)>,
+    pub variables_host: Vec<(Key, BTreeMap<String, Value>)>,
     /// For reading only: node ids of the replayed record → node ids of this deployment.
     #[serde(default)]
     pub mapping: Vec<(String, String)>,
@@ -109,10 +154,6 @@ pub(crate) struct Replay {
     pub mapping: Vec<(String, String)>,
 }
 
-fn split(key: &str) -> (&str, &str) {
-    key.split_once('/').unwrap_or((key, ""))
-}
-
 impl Replay {
     pub fn new(record: Record) -> Replay {
         Replay {
@@ -121,15 +162,15 @@ impl Replay {
         }
     }
 
-    fn keys(&self, section: Section) -> Vec<&str> {
+    fn keys(&self, section: Section) -> Vec<&Key> {
         let r = &self.record;
         match section {
-            Section::Manage => r.manage.iter().map(|(k, _)| k.as_str()).collect(),
-            Section::Lfm => r.lfm.iter().map(|(k, _)| k.as_str()).collect(),
-            Section::Specialize => r.specialize.iter().map(|(k, _)| k.as_str()).collect(),
-            Section::Multiplicity => r.multiplicity.iter().map(|(k, _)| k.as_str()).collect(),
-            Section::Variables => r.variables.iter().map(|(k, _)| k.as_str()).collect(),
-            Section::Call => r.call.iter().map(|(k, _)| k.as_str()).collect(),
+            Section::Manage => r.manage.iter().map(|(k, _)| k).collect(),
+            Section::Lfm => r.lfm.iter().map(|(k, _)| k).collect(),
+            Section::Specialize => r.specialize.iter().map(|(k, _)| k).collect(),
+            Section::Multiplicity => r.multiplicity.iter().map(|(k, _)| k).collect(),
+            Section::Variables => r.variables.iter().map(|(k, _)| k).collect(),
+            Section::Call => r.call.iter().map(|(k, _)| k).collect(),
         }
     }
 
@@ -139,18 +180,17 @@ impl Replay {
         let mine = mapped.clone().unwrap_or_else(|| node.to_owned());
         let free = |n: &str| mapped.as_deref() == Some(n) || !self.adopted.contains(n);
         let unused = |i: usize| !self.used.contains(&(section, i));
-        let exact = keys.iter().enumerate().find(|(i, k)| {
-            let (n, x) = split(k);
-            x == xpath && n == mine && unused(*i) && free(n)
-        });
+        let exact = keys
+            .iter()
+            .enumerate()
+            .find(|(i, k)| k.xpath == xpath && k.node == mine && unused(*i) && free(&k.node));
         let (index, old) = match exact {
-            Some((i, k)) => (i, split(k).0.to_owned()),
+            Some((i, k)) => (i, k.node.clone()),
             None if mapped.is_none() => {
                 let (i, k) = keys.iter().enumerate().find(|(i, k)| {
-                    let (n, x) = split(k);
-                    x == xpath && unused(*i) && !self.adopted.contains(n)
+                    k.xpath == xpath && unused(*i) && !self.adopted.contains(&k.node)
                 })?;
-                (i, split(k).0.to_owned())
+                (i, k.node.clone())
             }
             None => return None,
         };
@@ -182,7 +222,7 @@ impl Replay {
 
     pub fn specialize(&mut self, node: &str, xpath: &str) -> Option<String> {
         self.find(Section::Specialize, node, xpath)
-            .map(|i| split(&self.record.specialize[i].1).1.to_owned())
+            .map(|i| self.record.specialize[i].1.xpath.clone())
     }
 
     pub fn multiplicity(&mut self, node: &str, require: &str) -> Option<serde_json::Value> {
@@ -205,8 +245,8 @@ mod tests {
     fn entries_are_found_by_node_and_address_then_adopted_by_address() {
         let record = Record {
             manage: vec![
-                ("node_0///A//x".into(), true),
-                ("node_0_3///B//y".into(), false),
+                (Key::new("node_0", "//A//x"), true),
+                (Key::new("node_0_3", "//B//y"), false),
             ],
             ..Record::default()
         };

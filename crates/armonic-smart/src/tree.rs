@@ -65,8 +65,8 @@ impl Node {
     }
 
     /// `node_0/…` keys of records.
-    pub fn key(&self, xpath: &str) -> String {
-        format!("{}/{}", self.id, xpath)
+    pub fn key(&self, xpath: &str) -> crate::record::Key {
+        crate::record::Key::new(self.id.clone(), xpath)
     }
 
     /// The lifecycle of the chosen provide.

@@ -3,7 +3,7 @@
 mod common;
 
 use armonic_lifecycle::{MemorySink, Value};
-use armonic_smart::{Answer, Autofill, Error, Options, Question, Record, Status, resolve};
+use armonic_smart::{Answer, Autofill, Error, Key, Options, Question, Record, Status, resolve};
 use common::*;
 
 fn website_answers() -> Vec<(&'static str, Answer)> {
@@ -88,7 +88,7 @@ fn website_unattended_returns_the_webservers_url_and_its_record_replays() {
     assert_eq!(
         record.provide_ret,
         [(
-            "node_0/WebSite/Active/start/webserver/url".to_owned(),
+            Key::new("node_0", "WebSite/Active/start/webserver/url"),
             "node_0_1/WebServer/Active/start/return/url".to_owned()
         )]
     );
@@ -182,10 +182,16 @@ fn proxy_with_two_websites_on_two_locations() {
     ));
     assert_eq!(outcome.result, Some(url("http://proxy:80")));
     let multiplicity = &plan.record.multiplicity;
-    assert_eq!(multiplicity[0].0, "node_0/Proxy/Configured/enter/websites");
+    assert_eq!(
+        multiplicity[0].0.to_string(),
+        "node_0/Proxy/Configured/enter/websites"
+    );
     assert_eq!(multiplicity[0].1, serde_json::json!(["web1", "web2"]));
     let hosts = &plan.record.variables_host;
-    assert_eq!(hosts[0].0, "node_0/Proxy/Configured/enter/websites/host");
+    assert_eq!(
+        hosts[0].0.to_string(),
+        "node_0/Proxy/Configured/enter/websites/host"
+    );
 
     // The record replays to the same deployment on fresh locations.
     let mesh2 = common::mesh(&["web1", "web2", "proxy"], &logs);
@@ -455,7 +461,7 @@ provide_ret.v = { type = "str" }
     assert_eq!(
         plan.record.multiplicity,
         [(
-            "node_0/Many/On/start/others".to_owned(),
+            Key::new("node_0", "Many/On/start/others"),
             serde_json::json!(3)
         )]
     );

@@ -98,11 +98,11 @@ fn linked_arguments_are_recorded_with_the_value_they_take() {
         Answer::Value("/srv/site/".into()),
     )]);
     let plan = resolve(&mesh, "//WebSite//start", &mut fe, &Options::default()).unwrap();
-    let recorded: BTreeMap<&str, &BTreeMap<String, Value>> = plan
+    let recorded: BTreeMap<String, &BTreeMap<String, Value>> = plan
         .record
         .variables
         .iter()
-        .map(|(k, v)| (k.as_str(), v))
+        .map(|(k, v)| (k.to_string(), v))
         .collect();
     assert_eq!(
         recorded.get("node_0/WebSite/Templated/enter/document_root/path"),
@@ -128,7 +128,7 @@ fn linked_arguments_are_recorded_with_the_value_they_take() {
     // record; only the port, which the WebServer's start now needs, is asked.
     let mut record = plan.record.clone();
     for (key, manage) in &mut record.manage {
-        if key.starts_with("node_0_0/") {
+        if key.node == "node_0_0" {
             *manage = false;
         }
     }

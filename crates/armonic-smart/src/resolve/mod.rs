@@ -10,14 +10,14 @@ mod values;
 use std::collections::{HashMap, HashSet};
 
 use armonic_lifecycle::address::relative;
-use armonic_lifecycle::info::ProvideInfo;
+use armonic_lifecycle::info::{ProvideInfo, RequireType};
 use armonic_lifecycle::paths::Move;
 use armonic_lifecycle::{Nargs, Value};
 
 use crate::agent::{Agent, Mesh};
 use crate::error::Error;
 use crate::question::{Answer, Choice, Event, Frontend, Question, Requirer};
-use crate::record::{Record, Replay};
+use crate::record::{Key, Record, Replay};
 use crate::tree::{Group, Node, Role, Var};
 pub(crate) use values::{effective, values_of};
 
@@ -46,7 +46,7 @@ pub(crate) struct Resolver<'a> {
     replay: Option<Replay>,
     pub record: Record,
     /// Positions of keys in the record's `lfm`, `variables` and `variables_host` sections.
-    record_index: HashMap<(u8, String), usize>,
+    record_index: HashMap<(u8, Key), usize>,
     manage_all: bool,
 }
 
@@ -201,7 +201,7 @@ impl<'a> Resolver<'a> {
         self.record_location(key.clone(), location.clone());
         self.record
             .specialize
-            .push((key.clone(), format!("{id}/{xpath}")));
+            .push((key.clone(), Key::new(id.clone(), xpath.clone())));
 
         // requires
         self.build_requires(n, &location, &xpath)?;
@@ -451,13 +451,13 @@ impl<'a> Resolver<'a> {
                 continue;
             }
             for (ri, r) in p.requires.iter().enumerate() {
-                if r.kind == "simple" {
+                if r.kind == RequireType::Simple {
                     simple.push((p.clone(), ri));
                 } else {
                     self.nodes[n].groups.push(Group {
                         info: r.clone(),
                         require: relative(&r.xpath).to_owned(),
-                        external: r.kind == "external",
+                        external: r.kind == RequireType::External,
                         children: Vec::new(),
                         vars: Vec::new(),
                     });
@@ -467,8 +467,8 @@ impl<'a> Resolver<'a> {
         for (p, ri) in simple {
             let r = &p.requires[ri];
             let special = p.name == "enter";
-            let sets = match r.nargs.as_str() {
-                "?" | "*" => {
+            let sets = match r.nargs {
+                Nargs::Optional | Nargs::Any => {
                     self.count(n, relative(&r.xpath), r.nargs_min, r.nargs_max, false, "")?
                         .0
                 }
@@ -587,7 +587,7 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn record_count(&mut self, key: String, external: bool, count: usize, locations: &[String]) {
+    fn record_count(&mut self, key: Key, external: bool, count: usize, locations: &[String]) {
         let value = if external {
             serde_json::json!(locations)
         } else {
@@ -613,7 +613,7 @@ impl<'a> Resolver<'a> {
 
     fn multiplicity(&mut self, n: usize, g: usize) -> Result<(), Error> {
         let group = self.nodes[n].groups[g].clone();
-        let nargs = Nargs::parse(&group.info.nargs).unwrap_or(Nargs::Exactly(1));
+        let nargs = group.info.nargs;
         let provide_xpath = group.info.provide_xpath.clone().unwrap_or_default();
         let (count, mut locations) = match (nargs, group.external) {
             (Nargs::Exactly(c), false) => (c as usize, Vec::new()),

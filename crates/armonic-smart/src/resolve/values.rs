@@ -8,6 +8,7 @@ use armonic_lifecycle::{Value, Values};
 use super::Resolver;
 use crate::error::Error;
 use crate::question::{Answer, Event, Question, VariableQuestion};
+use crate::record::Key;
 use crate::tree::{Node, Role, Var};
 
 impl Resolver<'_> {
@@ -282,7 +283,7 @@ impl Resolver<'_> {
         values_of(&self.nodes, &self.vars, vars)
     }
 
-    pub(super) fn record_location(&mut self, key: String, location: String) {
+    pub(super) fn record_location(&mut self, key: Key, location: String) {
         match self.record_index.get(&(0, key.clone())) {
             Some(&i) => self.record.lfm[i].1 = location,
             None => {
@@ -294,7 +295,7 @@ impl Resolver<'_> {
     }
 
     /// Adds a value to the `variables` (or `variables_host`) section, merging value sets.
-    pub(super) fn record_variable(&mut self, host: bool, key: String, set: usize, value: Value) {
+    pub(super) fn record_variable(&mut self, host: bool, key: Key, set: usize, value: Value) {
         let kind = if host { 2 } else { 1 };
         let section = if host {
             &mut self.record.variables_host
