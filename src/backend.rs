@@ -16,6 +16,8 @@ use crate::settings::Settings;
 /// The locations commands reach.
 pub struct Backend {
     endpoint: Arc<dyn Endpoint>,
+    /// The connection to the agent, when commands go through one.
+    client: Option<Arc<armonic_agent::Client>>,
     mesh: Box<dyn Mesh>,
     logs: Arc<dyn LogSink>,
     /// Whether more than one location answers (log lines then name theirs).
@@ -51,6 +53,7 @@ impl Backend {
             sink.show_location = several;
             let embedded = Embedded::new(locations);
             return Ok(Backend {
+                client: None,
                 endpoint: Arc::new(Router::new(embedded.endpoints())),
                 mesh: Box::new(embedded),
                 logs: Arc::new(sink),
@@ -62,7 +65,8 @@ impl Backend {
             .clone()
             .unwrap_or_else(armonic_agent::default_state_dir);
         let socket = armonic_agent::socket_path(&state_dir);
-        let client: Arc<dyn Endpoint> = Arc::new(armonic_agent::Client::connect(&socket)?);
+        let agent = Arc::new(armonic_agent::Client::connect(&socket)?);
+        let client: Arc<dyn Endpoint> = Arc::clone(&agent) as Arc<dyn Endpoint>;
         let locations = match client.call(Request::Locations, Arc::new(sink.clone()))? {
             Response::Locations(l) => l.into_iter().map(|i| i.name).collect::<Vec<_>>(),
             other => return Err(unexpected(&Request::Locations, &other).into()),
@@ -75,6 +79,7 @@ impl Backend {
                 locations,
             }),
             endpoint: client,
+            client: Some(agent),
             logs: Arc::new(sink),
             several,
         })
@@ -83,6 +88,16 @@ impl Backend {
     /// Sends `request`; log lines of a call are shown as they come.
     pub fn ask(&self, request: Request) -> Result<Response, ApiError> {
         self.endpoint.call(request, Arc::clone(&self.logs))
+    }
+
+    /// The agent's connection, when commands go through an agent.
+    pub fn client(&self) -> Option<&armonic_agent::Client> {
+        self.client.as_deref()
+    }
+
+    /// Where log lines are shown.
+    pub fn logs(&self) -> &Arc<dyn LogSink> {
+        &self.logs
     }
 
     /// The locations, for deployments.

@@ -247,6 +247,11 @@ pub enum Command {
         armonic --state-dir /tmp/armonic -L ./lifecycles agent\n  \
         armonic --config /etc/armonic/armonic.toml agent")]
     Agent,
+    /// Follow the log lines of a deployment run through the agent, from any terminal
+    Watch {
+        /// The deployment id (`deploy` shows it; `--json` requires may carry one as `uuid`)
+        deployment: String,
+    },
     /// Show what an address matches
     Xpath {
         /// The address

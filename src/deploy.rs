@@ -116,6 +116,12 @@ pub fn deploy(
         eprintln!("Nothing was done.");
         return Ok(ExitCode::SUCCESS);
     }
+    if backend.client().is_some() && !json && !g.quiet {
+        eprintln!(
+            "Deployment {}: `armonic watch {}` follows it from anywhere.",
+            options.id, options.id
+        );
+    }
     prompt.begin_run(plan.steps().len());
     let outcome = plan.execute_until(mesh, &mut prompt, args.parallel, interrupt);
     prompt.end_run();

@@ -321,6 +321,20 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
                 }
             }
         }
+        Command::Watch { deployment } => {
+            let Some(client) = backend.client() else {
+                return Err(crate::report::Usage(
+                    "watch follows deployments run through the agent: drop --local".into(),
+                )
+                .into());
+            };
+            let logs = backend.logs();
+            let id = DeploymentId::from_text(deployment.clone());
+            client.watch(&id, |record| logs.log(&record), || interrupt.is_stopping())?;
+            if let Some(code) = crate::report::interrupted_status(interrupt) {
+                return Ok(code);
+            }
+        }
         Command::Xpath { xpath, uri } => {
             let matches = ask!(
                 backend,

@@ -168,12 +168,13 @@ impl Client {
         }
     }
 
-    /// Streams the log lines of every call of `deployment` to `each` until it returns false
-    /// or the connection ends.
+    /// Streams the log lines of every call of `deployment` to `each` until `stop` says so
+    /// (it is asked at least every 100 ms) or the connection ends.
     pub fn watch(
         &self,
         deployment: &DeploymentId,
-        mut each: impl FnMut(LogRecord) -> bool,
+        mut each: impl FnMut(LogRecord),
+        stop: impl Fn() -> bool,
     ) -> Result<(), ApiError> {
         let (id, rx) = self.register();
         self.send(&ClientMessage::Watch {
@@ -181,15 +182,14 @@ impl Client {
             deployment: deployment.clone(),
         })?;
         let result = loop {
-            match rx.recv() {
-                Ok(ServerMessage::Log { record, .. }) => {
-                    if !each(record) {
-                        break Ok(());
-                    }
-                }
+            if stop() {
+                break Ok(());
+            }
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(ServerMessage::Log { record, .. }) => each(record),
                 Ok(ServerMessage::Refused { error, .. }) => break Err(error),
-                Ok(ServerMessage::Reply { .. }) => {}
-                Err(_) => break Err(self.gone()),
+                Ok(ServerMessage::Reply { .. }) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break Err(self.gone()),
             }
         };
         let _ = self.send(&ClientMessage::Unwatch { id });

@@ -190,6 +190,7 @@ impl Agent {
             })?;
         let limits = self.config.limits.clone();
         let calls = Arc::new(Semaphore::new(limits.calls));
+        let (stop, stopping) = tokio::sync::watch::channel(false);
         let shared = Arc::new(server::Shared {
             endpoint: Arc::clone(&self.endpoint) as Arc<dyn Endpoint>,
             name: self.endpoint.name().to_owned(),
@@ -198,6 +199,7 @@ impl Agent {
             calls: Arc::clone(&calls),
             local_logs: Arc::clone(&self.config.logs),
             interrupt: self.interrupt.clone(),
+            stopping,
         });
         let mut connections = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
@@ -219,6 +221,7 @@ impl Agent {
         drop(listener);
         let _ = std::fs::remove_file(&self.socket);
         self.interrupt.request(None);
+        let _ = stop.send(true);
         // Every call holds a permit: having them all back means every call ended. Steps
         // get their grace period, then are killed; a little more for the engine to save.
         let total = u32::try_from(limits.calls).unwrap_or(u32::MAX);
@@ -230,7 +233,14 @@ impl Agent {
             tracing::warn!("some calls did not end in time; stopping anyway");
             self.interrupt.kill();
         }
-        connections.abort_all();
+        // Connections send their last replies and close.
+        let flushed = async { while connections.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(2), flushed)
+            .await
+            .is_err()
+        {
+            connections.abort_all();
+        }
         Ok(())
     }
 }

@@ -90,6 +90,9 @@ pub(crate) struct Shared {
     /// Where the agent itself shows the log lines of the calls it runs.
     pub local_logs: Arc<dyn LogSink>,
     pub interrupt: Interrupt,
+    /// Becomes true when the agent stops: connections stop reading, finish their calls,
+    /// send the replies and close.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The log lines of one call: to its caller, numbered, and to the deployment's watchers.
@@ -186,8 +189,13 @@ pub(crate) async fn connection(stream: UnixStream, shared: Arc<Shared>) {
     let mine = Arc::new(Semaphore::new(limits.calls_per_connection));
     let mut watches: HashMap<u64, tokio::task::AbortHandle> = HashMap::new();
     let mut tasks = JoinSet::new();
+    let mut stopping = shared.stopping.clone();
     loop {
-        let payload = match read_frame(&mut rd, limits.max_frame).await {
+        let frame = tokio::select! {
+            f = read_frame(&mut rd, limits.max_frame) => f,
+            _ = stopping.wait_for(|s| *s) => break,
+        };
+        let payload = match frame {
             Ok(Some(p)) => p,
             Ok(None) => break,
             Err(frame::ReadError::Refused(error)) => {

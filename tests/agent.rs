@@ -1,0 +1,443 @@
+//! The agent as a real process: `armonic agent`, and the command line through its socket.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const SLOW: &str = r#"
+name = "Slow"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.enter]
+do = [{ run = "echo started; sleep 3; echo finished" }]
+[states.On.provides.go]
+"#;
+
+/// A lifecycle directory: the shipped lifecycles and `Slow`.
+fn lifecycles(dir: &Path) -> PathBuf {
+    let out = dir.join("lifecycles");
+    std::fs::create_dir_all(&out).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("lifecycles");
+    for entry in std::fs::read_dir(shipped).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, out.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(out.join("slow.toml"), SLOW).unwrap();
+    out
+}
+
+fn armonic(state: &Path, lifecycles: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_armonic"));
+    c.args(["--no-color", "--name", "vm", "--state-dir"])
+        .arg(state)
+        .arg("-L")
+        .arg(lifecycles)
+        .env_remove("ARMONIC_STATE_DIR")
+        .env_remove("ARMONIC_LIFECYCLE_DIRS")
+        .env_remove("ARMONIC_SIMULATION")
+        .env_remove("ARMONIC_CONFIG")
+        .stdin(Stdio::null());
+    c
+}
+
+/// A running `armonic agent`, stopped (SIGKILL) when dropped.
+struct Agent {
+    child: Child,
+    state: PathBuf,
+    lifecycles: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Agent {
+    fn start() -> Agent {
+        let dir = tempfile::tempdir().unwrap();
+        let lifecycles = lifecycles(dir.path());
+        let state = dir.path().join("state");
+        let mut a = Agent {
+            child: spawn_agent(&state, &lifecycles),
+            state,
+            lifecycles,
+            _dir: dir,
+        };
+        wait_ready(&mut a.child);
+        a
+    }
+
+    fn restart(&mut self) {
+        self.child = spawn_agent(&self.state, &self.lifecycles);
+        wait_ready(&mut self.child);
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = armonic(&self.state, &self.lifecycles);
+        c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.state.join("agent.sock")
+    }
+
+    fn signal(&self, sig: &str) {
+        assert!(
+            Command::new("kill")
+                .args(["-s", sig, &self.child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_agent(state: &Path, lifecycles: &Path) -> Child {
+    armonic(state, lifecycles)
+        .arg("agent")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for the agent's one line saying it is ready.
+fn wait_ready(child: &mut Child) {
+    let out = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line).unwrap();
+    assert!(line.contains(" ready: "), "agent said {line:?}");
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn every_command_through_the_agent_gives_what_local_gives() {
+    let agent = Agent::start();
+    let local_dir = tempfile::tempdir().unwrap();
+    let local_state = local_dir.path().join("state");
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["status"],
+        vec!["lifecycle"],
+        vec!["lifecycle", "-l"],
+        vec!["state", "//WebServer"],
+        vec!["state", "//WebServer/Active", "-p"],
+        vec!["state", "//WebSite", "-r"],
+        vec!["state-current"],
+        vec!["provide", "//WebSite//*", "-a"],
+        vec!["provide", "//WebServer//start", "-l"],
+        vec![
+            "provide-call",
+            "//WebServer//start",
+            "-c",
+            "-R",
+            "conf",
+            "port:99999",
+        ],
+        vec![
+            "state-goto",
+            "//WebServer/Configured",
+            "-R",
+            "conf",
+            "port:8080",
+        ],
+        vec!["provide-call", "//WebServer//start"],
+        vec!["--format", "json", "state-current", "//WebServer"],
+        vec!["plot", "WebServer"],
+        vec!["plot", "WebSite", "-T", "json"],
+        vec!["xpath", "//WebServer//port"],
+        vec!["xpath", "-u", "WebServer/Active/*"],
+        vec!["provide-call", "//Nothing//here"],
+        vec!["--format", "json", "provide-call", "//Nothing//here"],
+        vec!["provide-call", "//start"],
+        vec!["deploy", "//WebSite//start", "--autofill"],
+    ];
+    for args in commands {
+        let through = agent.run(&args);
+        let local = armonic(&local_state, &agent.lifecycles)
+            .arg("--local")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            through.status.code(),
+            local.status.code(),
+            "{args:?}: {}",
+            text(&through.stderr)
+        );
+        let (a, b) = (text(&through.stdout), text(&local.stdout));
+        let strip_id = |s: &str| -> String {
+            s.lines()
+                .filter(|l| !l.contains("\"deployment\""))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(strip_id(&a), strip_id(&b), "{args:?}");
+        // Log lines are the same too (the deployment id line is the agent's only).
+        let logs = |s: &[u8]| -> Vec<String> {
+            text(s)
+                .lines()
+                .filter(|l| l.starts_with("INFO") || l.starts_with("error:"))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(logs(&through.stderr), logs(&local.stderr), "{args:?}");
+    }
+}
+
+#[test]
+fn a_read_is_answered_while_a_long_call_runs() {
+    let agent = Agent::start();
+    let slow = agent.cmd(&["provide-call", "//Slow//go"]).spawn().unwrap();
+    // Wait until the slow step is running.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state =
+            std::fs::read_to_string(agent.state.join("lifecycles/Slow.json")).unwrap_or_default();
+        if state.contains("in_progress") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slow step never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let start = Instant::now();
+    let read = agent.run(&["state-current", "//WebServer"]);
+    assert!(read.status.success(), "{}", text(&read.stderr));
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "the read waited for the call: {:?}",
+        start.elapsed()
+    );
+    let done = slow.wait_with_output().unwrap();
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    let err = text(&done.stderr);
+    let started = err.find("started").unwrap();
+    let finished = err.find("finished").unwrap();
+    assert!(started < finished, "log lines came in order: {err}");
+}
+
+#[test]
+fn concurrent_clients_are_all_served() {
+    let agent = Agent::start();
+    let children: Vec<Child> = (0..8)
+        .map(|i| {
+            if i % 2 == 0 {
+                agent
+                    .cmd(&["provide-call", "//WebServer//start"])
+                    .spawn()
+                    .unwrap()
+            } else {
+                agent.cmd(&["provide", "//WebSite//*"]).spawn().unwrap()
+            }
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let current = agent.run(&["state-current", "//WebServer"]);
+    assert_eq!(text(&current.stdout), "WebServer  /vm/WebServer/Active\n");
+}
+
+/// A connection that greeted the agent properly.
+fn greeted(socket: &Path) -> UnixStream {
+    use armonic_proto::frame;
+    let mut s = UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    frame::write_frame(&mut s, &armonic_proto::Hello::new("test"), frame::MAX_FRAME).unwrap();
+    let hello = frame::read_frame(&mut s, frame::MAX_FRAME)
+        .unwrap()
+        .unwrap();
+    frame::decode::<armonic_proto::Hello>(&hello).unwrap();
+    s
+}
+
+fn next_message(s: &mut UnixStream) -> Option<armonic_proto::ServerMessage> {
+    use armonic_proto::frame;
+    let payload = frame::read_frame(s, frame::MAX_FRAME).ok()??;
+    frame::decode(&payload).ok()
+}
+
+#[test]
+fn garbage_truncated_and_oversized_frames_get_an_error_and_the_agent_keeps_serving() {
+    use armonic_proto::ServerMessage;
+    let agent = Agent::start();
+
+    // Garbage in a well-formed frame: refused, and the connection still works.
+    let mut s = greeted(&agent.socket());
+    s.write_all(&[0, 0, 0, 5, 0xff, 0x00, 0x13, 0x37, 0x42])
+        .unwrap();
+    match next_message(&mut s) {
+        Some(ServerMessage::Refused { id: None, error }) => {
+            assert_eq!(error.kind(), "protocol", "{error}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let call = armonic_proto::ClientMessage::Call {
+        id: 9,
+        request: armonic_proto::Request::Info,
+    };
+    armonic_proto::frame::write_frame(&mut s, &call, armonic_proto::frame::MAX_FRAME).unwrap();
+    match next_message(&mut s) {
+        Some(ServerMessage::Reply { id: 9, result }) => assert!(result.is_ok()),
+        other => panic!("{other:?}"),
+    }
+
+    // A frame announcing 1 GiB: refused before it is read, then the connection closes.
+    let mut s = greeted(&agent.socket());
+    s.write_all(&[0x40, 0, 0, 0]).unwrap();
+    match next_message(&mut s) {
+        Some(ServerMessage::Refused { error, .. }) => assert_eq!(error.kind(), "too_large"),
+        other => panic!("{other:?}"),
+    }
+    let mut rest = Vec::new();
+    assert_eq!(s.read_to_end(&mut rest).unwrap_or(0), 0, "closed");
+
+    // A truncated frame, then the client goes away.
+    let mut s = greeted(&agent.socket());
+    s.write_all(&[0, 0, 1, 0, 1, 2, 3]).unwrap();
+    drop(s);
+
+    // Not even a greeting.
+    let mut s = UnixStream::connect(agent.socket()).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    drop(s);
+
+    let out = agent.run(&["provide-call", "//WebServer//start"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn sigterm_during_a_call_interrupts_it_saves_and_removes_the_socket() {
+    let mut agent = Agent::start();
+    let call = agent.cmd(&["provide-call", "//Slow//go"]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(agent.state.join("lifecycles/Slow.json"))
+        .unwrap_or_default()
+        .contains("process_group")
+    {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    agent.signal("TERM");
+    let status = agent.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(!agent.socket().exists(), "the socket is removed");
+    let out = call.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("Slow was interrupted while entering On"),
+        "{}",
+        text(&out.stderr)
+    );
+    let state = std::fs::read_to_string(agent.state.join("lifecycles/Slow.json")).unwrap();
+    assert!(!state.contains("in_progress"), "{state}");
+    assert!(
+        state.contains("\"Off\"") && !state.contains("\"On\""),
+        "{state}"
+    );
+    agent.restart();
+}
+
+#[test]
+fn after_kill_9_a_restarted_agent_has_every_state_back() {
+    let mut agent = Agent::start();
+    let out = agent.run(&[
+        "state-goto",
+        "//WebServer/Configured",
+        "-R",
+        "conf",
+        "port:8080",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    agent.child.kill().unwrap();
+    agent.child.wait().unwrap();
+    agent.restart();
+    let out = agent.run(&["provide-call", "//WebServer//start"]);
+    assert_eq!(text(&out.stdout), "{\"url\": \"http://localhost:8080\"}\n");
+}
+
+#[test]
+fn a_second_agent_on_the_same_state_directory_is_refused() {
+    let agent = Agent::start();
+    let out = armonic(&agent.state, &agent.lifecycles)
+        .arg("agent")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is in use by another armonic process"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        agent.socket().exists(),
+        "the first agent's socket is untouched"
+    );
+}
+
+#[test]
+fn without_an_agent_the_command_says_how_to_start_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = armonic(&dir.path().join("none"), dir.path())
+        .arg("status")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("no agent is running"), "{err}");
+    assert!(
+        err.contains("armonic agent") && err.contains("--local"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn anyone_may_watch_the_log_lines_of_a_deployment() {
+    let agent = Agent::start();
+    let mut watcher = agent.cmd(&["watch", "d-42"]).spawn().unwrap();
+    // The watcher subscribes as it starts: give it a moment, then check it saw the lines.
+    std::thread::sleep(Duration::from_millis(300));
+    let out = agent.run(&[
+        "provide-call",
+        "//WebServer//start",
+        "--json",
+        r#"[[], {"uuid": "d-42"}]"#,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &watcher.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut err = String::new();
+    watcher
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = watcher.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        err.contains("[WebServer] Activation of webserver service..."),
+        "{err}"
+    );
+}
