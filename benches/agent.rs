@@ -1,0 +1,137 @@
+//! The agent as a process, measured: start-up to ready, idle memory, and the round trip of a
+//! request over the control socket (`cargo bench --bench agent`). Prints its figures.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use armonic_lifecycle::{LogRecord, LogSink};
+use armonic_proto::{DeploymentId, Request};
+
+const NOOP: &str = r#"
+name = "Noop"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On]
+[states.On.provides.ping]
+"#;
+
+struct Quiet;
+impl LogSink for Quiet {
+    fn log(&self, _: &LogRecord) {}
+}
+
+fn spawn(state: &Path, lifecycles: &Path) -> (Child, Duration) {
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_armonic"))
+        .args(["--name", "bench", "-q", "--state-dir"])
+        .arg(state)
+        .arg("-L")
+        .arg(lifecycles)
+        .arg("agent")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("armonic agent starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("ready"), "{line}");
+    (child, start.elapsed())
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = dir.path().join("shipped");
+    std::fs::create_dir(&shipped).unwrap();
+    for entry in
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("lifecycles")).unwrap()
+    {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, shipped.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(shipped.join("noop.toml"), NOOP).unwrap();
+
+    // Start-up to ready, with the shipped lifecycles.
+    let mut startups = Vec::new();
+    for i in 0..20 {
+        let (child, took) = spawn(&dir.path().join(format!("s{i}")), &shipped);
+        startups.push(took);
+        stop(child);
+    }
+    startups.sort();
+    println!(
+        "start-up to ready (20 runs): median {:.1} ms, max {:.1} ms",
+        percentile(&startups, 0.5).as_secs_f64() * 1e3,
+        startups.last().unwrap().as_secs_f64() * 1e3
+    );
+
+    let state = dir.path().join("state");
+    let (child, _) = spawn(&state, &shipped);
+    std::thread::sleep(Duration::from_secs(1));
+    println!(
+        "idle agent RSS: {:.1} MiB",
+        rss_kib(child.id()) as f64 / 1024.0
+    );
+
+    let client = armonic_agent::Client::connect(&state.join("agent.sock")).unwrap();
+    let sink: Arc<dyn LogSink> = Arc::new(Quiet);
+    let ping = |c: &armonic_agent::Client| {
+        let request = Request::ProvideCall {
+            uri: "//Noop//ping".parse().unwrap(),
+            values: Default::default(),
+            path_idx: 0,
+            deployment: DeploymentId::new(),
+        };
+        c.call(request, &*sink).unwrap();
+    };
+    ping(&client); // enters On once; later calls only call the provide
+    for (what, n) in [("no-op provide_call", 5000), ("info", 5000)] {
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            let start = Instant::now();
+            if what == "info" {
+                client.call(Request::Info, &*sink).unwrap();
+            } else {
+                ping(&client);
+            }
+            times.push(start.elapsed());
+        }
+        times.sort();
+        println!(
+            "round trip of {what} over the socket ({n} calls): p50 {:.0} µs, p99 {:.0} µs",
+            percentile(&times, 0.5).as_secs_f64() * 1e6,
+            percentile(&times, 0.99).as_secs_f64() * 1e6
+        );
+    }
+    println!(
+        "agent RSS after the calls: {:.1} MiB",
+        rss_kib(child.id()) as f64 / 1024.0
+    );
+    stop(child);
+}
