@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::Signal;
+
 const SLOW: &str = r#"
 name = "Slow"
 initial = "Off"
@@ -85,14 +88,8 @@ impl Agent {
         self.state.join("agent.sock")
     }
 
-    fn signal(&self, sig: &str) {
-        assert!(
-            Command::new("kill")
-                .args(["-s", sig, &self.child.id().to_string()])
-                .status()
-                .unwrap()
-                .success()
-        );
+    fn signal(&self, sig: Signal) {
+        common::signal(self.child.id(), sig);
     }
 }
 
@@ -332,7 +329,7 @@ fn sigterm_during_a_call_interrupts_it_saves_and_removes_the_socket() {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(20));
     }
-    agent.signal("TERM");
+    agent.signal(Signal::SIGTERM);
     let status = agent.child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     assert!(!agent.socket().exists(), "the socket is removed");
@@ -420,13 +417,7 @@ fn anyone_may_watch_the_log_lines_of_a_deployment() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &watcher.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    common::signal(watcher.id(), Signal::SIGINT);
     let mut err = String::new();
     watcher
         .stderr

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::Signal;
+
 /// A lifecycle directory with `Slow`: Off → On → Done. Entering On prints `started` then
 /// sleeps `sleep` seconds (trapping SIGTERM for `trap` seconds first when not zero), then
 /// touches `on-done`; entering Done touches `done-ran`.
@@ -120,20 +123,11 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 fn group_alive(pgid: u32) -> bool {
-    Command::new("kill")
-        .args(["-0", "--", &format!("-{pgid}")])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    common::group_exists(pgid)
 }
 
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args(["-s", sig, &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -s {sig}");
+fn signal(child: &Child, sig: Signal) {
+    common::signal(child.id(), sig);
 }
 
 #[test]
@@ -142,7 +136,7 @@ fn sigterm_during_state_goto_stops_the_step_saves_what_completed_and_exits_143()
     let child = f.spawn(&["state-goto", "//Slow/Done"]);
     let group = f.running_group();
     let start = Instant::now();
-    signal(&child, "TERM");
+    signal(&child, Signal::SIGTERM);
     let out = child.wait_with_output().unwrap();
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(143), "{err}");
@@ -174,7 +168,7 @@ fn ctrl_c_during_a_deployment_prints_the_summary_with_the_interrupted_step_and_e
     let f = Fixture::new(30);
     let child = f.spawn(&["deploy", "//App//go", "--autofill"]);
     let group = f.running_group();
-    signal(&child, "INT");
+    signal(&child, Signal::SIGINT);
     let out = child.wait_with_output().unwrap();
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
@@ -201,10 +195,10 @@ fn a_second_ctrl_c_kills_a_step_that_ignores_sigterm() {
     let child = f.spawn(&["--grace-period", "60", "state-goto", "//Slow/On"]);
     let group = f.running_group();
     let start = Instant::now();
-    signal(&child, "INT");
+    signal(&child, Signal::SIGINT);
     std::thread::sleep(Duration::from_millis(500));
     assert!(group_alive(group), "the step ignores SIGTERM: it runs on");
-    signal(&child, "INT");
+    signal(&child, Signal::SIGINT);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
     assert!(
@@ -232,10 +226,7 @@ fn after_kill_9_the_next_run_refuses_while_the_step_runs_then_reports_it_once() 
     );
     assert!(err.contains(&format!("kill -- -{group}")), "{err}");
 
-    Command::new("kill")
-        .args(["-KILL", "--", &format!("-{group}")])
-        .status()
-        .unwrap();
+    common::signal_group(group, Signal::SIGKILL);
     eventually("the orphaned step to end", || !group_alive(group));
     let out = f.run(&["state-current"]);
     let err = text(&out.stderr);

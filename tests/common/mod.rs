@@ -1,0 +1,25 @@
+//! Helpers shared by the end-to-end tests: signals to processes and process groups.
+#![allow(dead_code)]
+
+pub use nix::sys::signal::Signal;
+use nix::sys::signal::{kill, killpg};
+use nix::unistd::Pid;
+
+fn pid(id: u32) -> Pid {
+    Pid::from_raw(i32::try_from(id).expect("a pid"))
+}
+
+/// Sends `signal` to process `id`.
+pub fn signal(id: u32, signal: Signal) {
+    kill(pid(id), signal).expect("the signal is sent");
+}
+
+/// Sends `signal` to every process of group `pgid`.
+pub fn signal_group(pgid: u32, signal: Signal) {
+    let _ = killpg(pid(pgid), signal);
+}
+
+/// Whether a process of group `pgid` still exists.
+pub fn group_exists(pgid: u32) -> bool {
+    killpg(pid(pgid), None).is_ok()
+}
