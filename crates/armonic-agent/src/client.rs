@@ -153,8 +153,24 @@ impl Client {
 
     /// Sends `request` and waits for its reply; its log lines go to `logs` as they come.
     pub fn call(&self, request: Request, logs: &dyn LogSink) -> Result<Response, ApiError> {
+        self.call_on(None, request, logs)
+    }
+
+    /// Like [`Client::call`], for location `location` (the agent's or one it reaches) rather
+    /// than where the request's address points.
+    pub fn call_on(
+        &self,
+        location: Option<&str>,
+        request: Request,
+        logs: &dyn LogSink,
+    ) -> Result<Response, ApiError> {
         let (id, rx) = self.register();
-        if let Err(e) = self.send(&ClientMessage::Call { id, request }) {
+        let msg = ClientMessage::Call {
+            id,
+            request,
+            location: location.map(str::to_owned),
+        };
+        if let Err(e) = self.send(&msg) {
             self.forget(id);
             return Err(e);
         }
@@ -205,6 +221,15 @@ impl Endpoint for Client {
 
     fn call(&self, request: Request, logs: Arc<dyn LogSink>) -> Result<Response, ApiError> {
         Client::call(self, request, &*logs)
+    }
+
+    fn call_at(
+        &self,
+        location: &str,
+        request: Request,
+        logs: Arc<dyn LogSink>,
+    ) -> Result<Response, ApiError> {
+        self.call_on(Some(location), request, &*logs)
     }
 }
 

@@ -213,7 +213,11 @@ pub(crate) async fn connection(stream: UnixStream, shared: Arc<Shared>) {
             }
         };
         match msg {
-            ClientMessage::Call { id, request } => {
+            ClientMessage::Call {
+                id,
+                request,
+                location,
+            } => {
                 let permits = (
                     Arc::clone(&mine).try_acquire_owned(),
                     Arc::clone(&shared.calls).try_acquire_owned(),
@@ -241,7 +245,7 @@ pub(crate) async fn connection(stream: UnixStream, shared: Arc<Shared>) {
                 tasks.spawn(async move {
                     let result = tokio::task::spawn_blocking(move || {
                         let _permits = (p1, p2);
-                        run(&shared, request, sink)
+                        run(&shared, location.as_deref(), request, sink)
                     })
                     .await
                     .unwrap_or_else(|e| {
@@ -297,6 +301,7 @@ pub(crate) async fn connection(stream: UnixStream, shared: Arc<Shared>) {
 
 fn run(
     shared: &Shared,
+    location: Option<&str>,
     request: Request,
     sink: CallSink,
 ) -> Result<armonic_proto::Response, ApiError> {
@@ -305,5 +310,8 @@ fn run(
             message: "the agent is shutting down: no new call starts".into(),
         });
     }
-    shared.endpoint.call(request, Arc::new(sink))
+    match location {
+        Some(l) => shared.endpoint.call_at(l, request, Arc::new(sink)),
+        None => shared.endpoint.call(request, Arc::new(sink)),
+    }
 }

@@ -24,6 +24,17 @@ pub fn dispatch(
     Ok(match request {
         Request::Info => Response::Info(location.info()),
         Request::Locations => Response::Locations(vec![location.info()]),
+        Request::Offering { xpath } => {
+            let offers = match location.provide(&xpath) {
+                Ok(p) => !p.is_empty(),
+                Err(armonic_lifecycle::Error::NoMatch { .. }) => false,
+                Err(e) => return Err(e.into()),
+            };
+            let name = location.config().name.clone();
+            Response::Names(if offers { vec![name] } else { Vec::new() })
+        }
+        // A location on its own knows no peer.
+        Request::Mesh => Response::Peers(Vec::new()),
         Request::Lifecycle { xpath } => Response::Lifecycles(location.lifecycle(&xpath)?),
         Request::State { xpath } => Response::States(location.state(&xpath)?),
         Request::StateCurrent { xpath } => Response::Current(location.state_current(&xpath)?),

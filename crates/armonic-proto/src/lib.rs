@@ -21,12 +21,14 @@
 //!         path_idx: 0,
 //!         deployment: DeploymentId::new(),
 //!     },
+//!     location: None,
 //! };
 //! let bytes = frame::encode(&call, frame::MAX_FRAME).unwrap();
 //! let payload = frame::read_frame(&mut &bytes[..], frame::MAX_FRAME).unwrap().unwrap();
 //! assert_eq!(frame::decode::<ClientMessage>(&payload).unwrap(), call);
 //! ```
 
+mod catalogue;
 mod dispatch;
 mod error;
 pub mod frame;
@@ -34,6 +36,7 @@ mod message;
 mod request;
 mod route;
 
+pub use catalogue::{Catalogue, Digest, LifecycleEntry, PeerInfo};
 pub use dispatch::{Local, dispatch};
 pub use error::ApiError;
 pub use frame::Hello;

@@ -21,6 +21,10 @@ pub enum ClientMessage {
         id: u64,
         /// The request.
         request: Request,
+        /// The location it is for, when the agent should not route it by its address
+        /// (another agent of the mesh, say).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        location: Option<String>,
     },
     /// Stream the log lines of every call of `deployment`.
     Watch {

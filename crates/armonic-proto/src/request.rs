@@ -56,6 +56,13 @@ pub enum Request {
     /// Every location this end reaches, with facts about each (one for an agent on its
     /// own; more through a router or a mesh).
     Locations,
+    /// The live locations whose catalogue offers a provide `xpath` matches, by name.
+    Offering {
+        /// The address.
+        xpath: Address,
+    },
+    /// What this end knows of the mesh: every peer, live or not.
+    Mesh,
     /// Lifecycles enclosing what `xpath` matches.
     Lifecycle {
         /// The address.
@@ -176,6 +183,8 @@ impl Request {
         match self {
             Request::Info => "info",
             Request::Locations => "locations",
+            Request::Offering { .. } => "offering",
+            Request::Mesh => "mesh",
             Request::Lifecycle { .. } => "lifecycle",
             Request::State { .. } => "state",
             Request::StateCurrent { .. } => "state_current",
@@ -222,6 +231,7 @@ impl Request {
             | Request::Provide { xpath }
             | Request::ProvideCallPath { xpath }
             | Request::Uri { xpath, .. }
+            | Request::Offering { xpath }
             | Request::Xpath { xpath } => Some(xpath),
             Request::StateGotoRequires { uri, .. }
             | Request::StateGoto { uri, .. }
@@ -229,6 +239,7 @@ impl Request {
             | Request::ProvideCallValidate { uri, .. }
             | Request::ProvideCall { uri, .. } => Some(uri),
             Request::Info
+            | Request::Mesh
             | Request::Locations
             | Request::ToDot { .. }
             | Request::ToPrimitive { .. } => None,
@@ -244,6 +255,10 @@ pub enum Response {
     Info(Info),
     /// `locations`.
     Locations(Vec<Info>),
+    /// `offering`: location names.
+    Names(Vec<String>),
+    /// `mesh`.
+    Peers(Vec<crate::PeerInfo>),
     /// `lifecycle`.
     Lifecycles(Vec<LifecycleInfo>),
     /// `state`.
@@ -276,6 +291,8 @@ impl Response {
         match self {
             Response::Info(_) => "info",
             Response::Locations(_) => "locations",
+            Response::Names(_) => "names",
+            Response::Peers(_) => "peers",
             Response::Lifecycles(_) => "lifecycles",
             Response::States(_) => "states",
             Response::Current(_) => "current",

@@ -26,6 +26,23 @@ pub trait Endpoint: Send + Sync {
     /// Answers `request`; the log lines of a call go to `logs` as they come, all before
     /// the answer.
     fn call(&self, request: Request, logs: Arc<dyn LogSink>) -> Result<Response, ApiError>;
+
+    /// Answers `request` on location `location`: this endpoint's own, or one it reaches.
+    fn call_at(
+        &self,
+        location: &str,
+        request: Request,
+        logs: Arc<dyn LogSink>,
+    ) -> Result<Response, ApiError> {
+        if location == self.name() {
+            self.call(request, logs)
+        } else {
+            Err(ApiError::Unreachable {
+                location: location.to_owned(),
+                message: format!("{} does not reach it", self.name()),
+            })
+        }
+    }
 }
 
 /// An endpoint where an address matches, with the addresses it matches there.
@@ -172,6 +189,21 @@ impl Endpoint for Router {
         ""
     }
 
+    fn call_at(
+        &self,
+        location: &str,
+        request: Request,
+        logs: Arc<dyn LogSink>,
+    ) -> Result<Response, ApiError> {
+        match self.endpoints.iter().find(|e| e.name() == location) {
+            Some(e) => e.call(request, logs),
+            None => Err(ApiError::Unreachable {
+                location: location.to_owned(),
+                message: "no such location".into(),
+            }),
+        }
+    }
+
     fn call(&self, request: Request, logs: Arc<dyn LogSink>) -> Result<Response, ApiError> {
         match &request {
             Request::Info => match self.endpoints.as_slice() {
@@ -180,7 +212,9 @@ impl Endpoint for Router {
                     message: "info is asked of one location: name it, or ask for locations".into(),
                 }),
             },
-            Request::Locations => self.fan_out(&request, &logs),
+            Request::Locations | Request::Offering { .. } | Request::Mesh => {
+                self.fan_out(&request, &logs)
+            }
             Request::Lifecycle { xpath }
             | Request::State { xpath }
             | Request::StateCurrent { xpath }
@@ -214,6 +248,14 @@ fn merge(a: Response, b: Response) -> Response {
         (Response::Locations(mut x), Response::Locations(y)) => {
             x.extend(y);
             Response::Locations(x)
+        }
+        (Response::Names(mut x), Response::Names(y)) => {
+            x.extend(y);
+            Response::Names(x)
+        }
+        (Response::Peers(mut x), Response::Peers(y)) => {
+            x.extend(y);
+            Response::Peers(x)
         }
         (Response::Lifecycles(mut x), Response::Lifecycles(y)) => {
             x.extend(y);

@@ -91,6 +91,7 @@ fn every_request_round_trips() {
         let msg = ClientMessage::Call {
             id: id as u64,
             request,
+            location: None,
         };
         assert_eq!(round_trip(&msg), msg);
     }
@@ -178,7 +179,7 @@ proptest! {
         cut in any::<usize>(),
     ) {
         let requests = every_request();
-        let msg = ClientMessage::Call { id: 7, request: requests[index % requests.len()].clone() };
+        let msg = ClientMessage::Call { id: 7, request: requests[index % requests.len()].clone(), location: None };
         let mut bytes = frame::encode(&msg, MAX_FRAME).unwrap()[frame::HEADER..].to_vec();
         for (at, byte) in flips {
             let n = bytes.len();

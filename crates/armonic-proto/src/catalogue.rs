@@ -1,0 +1,156 @@
+//! What an agent tells the mesh about itself: its catalogue (lifecycles, their states and
+//! provides, where each stands) and a small digest of it, gossiped on every change; and what
+//! a node knows of each peer.
+
+use armonic_lifecycle::info::Info;
+use armonic_lifecycle::{Address, Kind};
+use serde::{Deserialize, Serialize};
+
+/// One lifecycle of a catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleEntry {
+    /// Name.
+    pub name: String,
+    /// Its states, by name.
+    pub states: Vec<String>,
+    /// Its custom provides, as `State/provide`.
+    pub provides: Vec<String>,
+    /// The current state.
+    pub current: Option<String>,
+}
+
+/// An agent's catalogue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Catalogue {
+    /// The agent's location.
+    pub info: Info,
+    /// Grows with every change of the catalogue or of a current state.
+    pub version: u64,
+    /// The lifecycles.
+    pub lifecycles: Vec<LifecycleEntry>,
+}
+
+/// A digest of a catalogue: enough to know whether the one held is current.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digest {
+    /// The agent's location name.
+    pub name: String,
+    /// The catalogue's version.
+    pub version: u64,
+    /// A hash of its content.
+    pub hash: u64,
+}
+
+impl Catalogue {
+    /// Its digest.
+    pub fn digest(&self) -> Digest {
+        let mut bytes = Vec::new();
+        // Encoding a plain struct into memory cannot fail.
+        let _ = ciborium::into_writer(&(&self.info, &self.lifecycles), &mut bytes);
+        Digest {
+            name: self.info.name.clone(),
+            version: self.version,
+            hash: fnv1a(&bytes),
+        }
+    }
+
+    /// Whether `xpath` matches one of its lifecycles, states or provides.
+    pub fn offers(&self, xpath: &Address) -> bool {
+        self.matches(xpath, None)
+    }
+
+    /// Whether `xpath` matches one of its provides.
+    pub fn offers_provide(&self, xpath: &Address) -> bool {
+        self.matches(xpath, Some(Kind::Provide))
+    }
+
+    fn matches(&self, xpath: &Address, only: Option<Kind>) -> bool {
+        let loc = self.info.name.as_str();
+        self.lifecycles.iter().any(|lf| {
+            let want = |k: Kind| only.is_none_or(|o| o == k);
+            (want(Kind::Lifecycle) && xpath.matches(&[loc, &lf.name]))
+                || (want(Kind::State)
+                    && lf
+                        .states
+                        .iter()
+                        .any(|s| xpath.matches(&[loc, lf.name.as_str(), s])))
+                || (want(Kind::Provide)
+                    && lf.provides.iter().any(|p| {
+                        let (s, p) = p.split_once('/').unwrap_or((p, ""));
+                        xpath.matches(&[loc, lf.name.as_str(), s, p])
+                    }))
+        })
+    }
+}
+
+/// FNV-1a, 64 bits: a stable hash for digests (the same on every build and machine).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// What a node knows of one peer of the mesh.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    /// Its location name, once its catalogue is known.
+    pub name: Option<String>,
+    /// Its peer id.
+    pub peer_id: String,
+    /// Addresses it was seen at.
+    pub addresses: Vec<String>,
+    /// Its catalogue, once fetched.
+    pub catalogue: Option<Catalogue>,
+    /// Seconds since it was last heard from.
+    pub last_seen_secs: u64,
+    /// Whether it is connected and answering.
+    pub live: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalogue() -> Catalogue {
+        Catalogue {
+            info: Info {
+                name: "web1".into(),
+                os_type: "debian".into(),
+                os_release: Some("12".into()),
+                version: "0.1.0".into(),
+                public_ip: "10.0.0.1".into(),
+            },
+            version: 3,
+            lifecycles: vec![LifecycleEntry {
+                name: "WebServer".into(),
+                states: vec!["NotInstalled".into(), "Active".into()],
+                provides: vec!["Active/start".into()],
+                current: Some("NotInstalled".into()),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_catalogue_says_which_addresses_it_offers() {
+        let c = catalogue();
+        let a = |s: &str| s.parse::<Address>().unwrap();
+        assert!(c.offers_provide(&a("//WebServer//start")));
+        assert!(c.offers_provide(&a("/web1/WebServer/Active/start")));
+        assert!(!c.offers_provide(&a("/web2/WebServer/Active/start")));
+        assert!(!c.offers_provide(&a("//WebSite//start")));
+        assert!(c.offers(&a("//WebServer/Active")));
+        assert!(!c.offers_provide(&a("//WebServer/Active")));
+    }
+
+    #[test]
+    fn the_digest_changes_with_the_content() {
+        let a = catalogue();
+        let mut b = catalogue();
+        assert_eq!(a.digest(), b.digest());
+        b.lifecycles[0].current = Some("Active".into());
+        assert_ne!(a.digest().hash, b.digest().hash);
+    }
+}
