@@ -93,6 +93,16 @@ fn write_new(path: &Path, data: &[u8]) -> Result<(), KeyError> {
         .map_err(io(path))
 }
 
+/// A new random swarm key.
+pub(crate) fn random_key() -> Result<PreSharedKey, KeyError> {
+    random_bytes()
+        .map(PreSharedKey::new)
+        .map_err(|source| KeyError::Io {
+            path: PathBuf::from("/dev/urandom"),
+            source,
+        })
+}
+
 /// Makes a new swarm key and writes it to `path` (which must not exist), owner-only.
 pub fn generate_swarm_key(path: &Path) -> Result<PreSharedKey, KeyError> {
     let key = PreSharedKey::new(random_bytes().map_err(io(path))?);
@@ -109,10 +119,11 @@ pub fn read_swarm_key(path: &Path) -> Result<PreSharedKey, KeyError> {
         }
         Err(e) => return Err(io(path)(e)),
     };
-    text.parse().map_err(|e: libp2p::pnet::KeyParseError| KeyError::Invalid {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })
+    text.parse()
+        .map_err(|e: libp2p::pnet::KeyParseError| KeyError::Invalid {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
 }
 
 /// The identity kept at `path`, made (and kept) on first use.
@@ -145,14 +156,23 @@ mod tests {
         let path = dir.path().join("swarm.key");
         let key = generate_swarm_key(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("/key/swarm/psk/1.0.0/\n/base16/\n"), "{text}");
-        assert_eq!(
-            read_swarm_key(&path).unwrap().fingerprint(),
-            key.fingerprint()
+        assert!(
+            text.starts_with("/key/swarm/psk/1.0.0/\n/base16/\n"),
+            "{text}"
         );
-        assert!(matches!(generate_swarm_key(&path), Err(KeyError::Exists(_))));
+        assert_eq!(
+            read_swarm_key(&path).unwrap().fingerprint().to_string(),
+            key.fingerprint().to_string()
+        );
+        assert!(matches!(
+            generate_swarm_key(&path),
+            Err(KeyError::Exists(_))
+        ));
         let missing = read_swarm_key(&dir.path().join("none")).unwrap_err();
-        assert!(missing.to_string().contains("armonic key generate"), "{missing}");
+        assert!(
+            missing.to_string().contains("armonic key generate"),
+            "{missing}"
+        );
         std::fs::write(dir.path().join("bad"), "hello").unwrap();
         assert!(matches!(
             read_swarm_key(&dir.path().join("bad")),

@@ -1,1 +1,280 @@
-//! placeholder
+//! # armonic-mesh
+//!
+//! The network of agents. Agents find each other (mDNS on the LAN with no configuration,
+//! bootstrap peers otherwise), keep each other's catalogue (a digest gossiped on every change
+//! and now and then, the catalogue itself fetched when the digest is new), notice within
+//! seconds when one dies (pings; connections), and call each other's API (`armonic-proto`'s
+//! requests over request/response, CBOR with size caps), the log lines of a call streaming to
+//! its caller and to anyone watching its deployment.
+//!
+//! Only this crate names libp2p types. One event loop owns the swarm ([`start`] spawns it);
+//! the rest of the agent holds a [`Handle`].
+//!
+//! Membership takes the private network's pre-shared key ([`SwarmKey`]): a peer without it
+//! fails the first handshake and learns nothing. Every connection is then authenticated and
+//! encrypted by Noise with the peer's identity ([`Identity`], kept in the state directory).
+//! State-changing calls may be limited to operator peers.
+//!
+//! ```no_run
+//! # async fn demo(service: std::sync::Arc<dyn armonic_proto::Endpoint>) -> Result<(), armonic_mesh::Error> {
+//! use armonic_mesh::{Config, Identity, SwarmKey};
+//! let dir = std::path::Path::new("/var/lib/armonic");
+//! let mut config = Config::new(Identity::load(&dir.join("identity.key"))?, SwarmKey::read(&dir.join("swarm.key"))?);
+//! config.peers = vec!["/ip4/10.0.0.2/tcp/7301".into()];
+//! let handle = armonic_mesh::start(config, service).await?;
+//! println!("peer id {}", handle.peer_id());
+//! # Ok(()) }
+//! ```
+
+mod codec;
+mod event_loop;
+mod handle;
+mod key;
+mod protocol;
+mod swarm;
+mod view;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use armonic_proto::Endpoint;
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{Semaphore, mpsc};
+
+pub use handle::Handle;
+pub use key::{IDENTITY, KeyError, SWARM_KEY, generate_swarm_key};
+
+/// The default port agents listen on.
+pub const DEFAULT_PORT: u16 = 7301;
+
+/// An agent's identity (an ed25519 key), kept across restarts.
+#[derive(Clone)]
+pub struct Identity(libp2p::identity::Keypair);
+
+impl Identity {
+    /// The identity kept at `path`, made on first use (owner-only).
+    pub fn load(path: &Path) -> Result<Identity, KeyError> {
+        key::identity(path).map(Identity)
+    }
+
+    /// A new identity, kept nowhere (tests, demos).
+    pub fn ephemeral() -> Identity {
+        Identity(libp2p::identity::Keypair::generate_ed25519())
+    }
+
+    /// Its peer id.
+    pub fn peer_id(&self) -> String {
+        self.0.public().to_peer_id().to_string()
+    }
+}
+
+/// The mesh's pre-shared key.
+#[derive(Clone)]
+pub struct SwarmKey(libp2p::pnet::PreSharedKey);
+
+impl SwarmKey {
+    /// Reads the key file at `path`.
+    pub fn read(path: &Path) -> Result<SwarmKey, KeyError> {
+        key::read_swarm_key(path).map(SwarmKey)
+    }
+
+    /// A new random key, kept nowhere (tests, demos).
+    pub fn random() -> Result<SwarmKey, KeyError> {
+        key::random_key().map(SwarmKey)
+    }
+
+    /// Its fingerprint, to compare keys without showing them.
+    pub fn fingerprint(&self) -> String {
+        self.0.fingerprint().to_string()
+    }
+}
+
+/// How a node joins the mesh.
+#[derive(Clone)]
+pub struct Config {
+    /// Who this node is.
+    pub identity: Identity,
+    /// The mesh's key.
+    pub swarm_key: SwarmKey,
+    /// Addresses to listen on (`/ip4/0.0.0.0/tcp/7301`, or `IP:PORT`).
+    pub listen: Vec<String>,
+    /// Peers to dial (`/ip4/10.0.0.2/tcp/7301`, or `IP:PORT`), kept dialed.
+    pub peers: Vec<String>,
+    /// Discover peers on the LAN by mDNS.
+    pub mdns: bool,
+    /// Peers (by peer id) allowed to change states here; everyone in the mesh when `None`.
+    pub operators: Option<Vec<String>>,
+    /// Longest a read may take before it fails as `timeout`.
+    pub query_timeout: Duration,
+    /// Longest a state change may run on another agent.
+    pub call_timeout: Duration,
+    /// Largest message accepted.
+    pub max_message: u64,
+    /// How often a node pings its peers (a dead peer is noticed in about three times this).
+    pub ping_every: Duration,
+    /// How often the catalogue digest is said again, changed or not.
+    pub gossip_every: Duration,
+}
+
+impl Config {
+    /// Defaults: listen on port 7301 of every interface, mDNS on, no bootstrap peer.
+    pub fn new(identity: Identity, swarm_key: SwarmKey) -> Config {
+        Config {
+            identity,
+            swarm_key,
+            listen: vec![format!("/ip4/0.0.0.0/tcp/{DEFAULT_PORT}")],
+            peers: Vec::new(),
+            mdns: true,
+            operators: None,
+            query_timeout: Duration::from_secs(30),
+            call_timeout: Duration::from_secs(24 * 3600),
+            max_message: 8 * 1024 * 1024,
+            ping_every: Duration::from_secs(1),
+            gossip_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why the mesh cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A key cannot be used.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// An address or peer id is not valid.
+    #[error("{what} '{value}' is not valid: {reason}")]
+    Invalid {
+        /// What it is (`--peer`, `--listen`, `--operator`).
+        what: &'static str,
+        /// As given.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// The swarm could not be built or could not listen.
+    #[error("cannot start the mesh: {0}")]
+    Start(String),
+}
+
+/// `/ip4/…/tcp/…`, or `IP:PORT` (or `[IPv6]:PORT`).
+fn address(what: &'static str, text: &str) -> Result<Multiaddr, Error> {
+    let invalid = |reason: String| Error::Invalid {
+        what,
+        value: text.to_owned(),
+        reason,
+    };
+    if text.starts_with('/') {
+        return text
+            .parse()
+            .map_err(|e: libp2p::multiaddr::Error| invalid(e.to_string()));
+    }
+    let socket: std::net::SocketAddr = text
+        .parse()
+        .map_err(|_| invalid("use /ip4/IP/tcp/PORT or IP:PORT".into()))?;
+    let ip = match socket.ip() {
+        std::net::IpAddr::V4(a) => format!("/ip4/{a}"),
+        std::net::IpAddr::V6(a) => format!("/ip6/{a}"),
+    };
+    format!("{ip}/tcp/{}", socket.port())
+        .parse()
+        .map_err(|e: libp2p::multiaddr::Error| invalid(e.to_string()))
+}
+
+/// Starts a node: builds the swarm, listens, dials the bootstrap peers, and spawns the event
+/// loop on the current tokio runtime. Calls from other agents go to `service`.
+pub async fn start(config: Config, service: Arc<dyn Endpoint>) -> Result<Handle, Error> {
+    let listen = config
+        .listen
+        .iter()
+        .map(|a| address("--listen", a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let bootstrap = config
+        .peers
+        .iter()
+        .map(|a| address("--peer", a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let operators = match &config.operators {
+        None => None,
+        Some(ops) => Some(
+            ops.iter()
+                .map(|o| {
+                    o.parse::<PeerId>().map_err(|e| Error::Invalid {
+                        what: "--operator",
+                        value: o.clone(),
+                        reason: e.to_string(),
+                    })
+                })
+                .collect::<Result<HashSet<_>, _>>()?,
+        ),
+    };
+    let local = config.identity.0.public().to_peer_id();
+    let options = swarm::Options {
+        mdns: config.mdns,
+        max_message: config.max_message,
+        call_timeout: config.call_timeout,
+        ping_every: config.ping_every,
+    };
+    let mut swarm = swarm::build(config.identity.0.clone(), config.swarm_key.0, &options)
+        .map_err(|e| Error::Start(e.to_string()))?;
+    for addr in listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| Error::Start(format!("cannot listen on {addr}: {e}")))?;
+    }
+    for addr in &bootstrap {
+        let _ = swarm.dial(addr.clone());
+    }
+    let (tx, rx) = mpsc::channel(1024);
+    let view = Arc::new(RwLock::new(view::View::default()));
+    let event_loop = event_loop::EventLoop {
+        swarm,
+        commands: rx,
+        to_self: tx.clone(),
+        view: Arc::clone(&view),
+        service,
+        operators,
+        bootstrap,
+        inbound: Arc::new(Semaphore::new(64)),
+        pending: HashMap::new(),
+        fetching: HashSet::new(),
+        topics: HashMap::new(),
+        digest_pending: true,
+        gossip_every: config.gossip_every,
+    };
+    tokio::spawn(event_loop.run());
+    Ok(Handle {
+        commands: tx,
+        view,
+        local,
+        runtime: tokio::runtime::Handle::current(),
+        query_timeout: config.query_timeout,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_are_given_as_multiaddresses_or_ip_and_port() {
+        assert_eq!(
+            address("--peer", "127.0.0.1:7301").unwrap().to_string(),
+            "/ip4/127.0.0.1/tcp/7301"
+        );
+        assert_eq!(
+            address("--peer", "[::1]:7301").unwrap().to_string(),
+            "/ip6/::1/tcp/7301"
+        );
+        assert!(address("--peer", "/ip4/10.0.0.1/tcp/1").is_ok());
+        let bad = address("--peer", "web1").unwrap_err();
+        assert!(bad.to_string().contains("IP:PORT"), "{bad}");
+    }
+
+    #[test]
+    fn random_swarm_keys_differ() {
+        let (a, b) = (SwarmKey::random().unwrap(), SwarmKey::random().unwrap());
+        assert_ne!(a.fingerprint(), b.fingerprint());
+    }
+}

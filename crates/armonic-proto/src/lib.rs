@@ -36,7 +36,7 @@ mod message;
 mod request;
 mod route;
 
-pub use catalogue::{Catalogue, Digest, LifecycleEntry, PeerInfo};
+pub use catalogue::{Catalogue, Digest, LifecycleEntry, PeerInfo, catalogue_of};
 pub use dispatch::{Local, dispatch};
 pub use error::ApiError;
 pub use frame::Hello;

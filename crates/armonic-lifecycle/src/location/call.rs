@@ -275,6 +275,8 @@ impl Location {
                         stack.states.push(step.state);
                         stack.entered.insert(step.state, own);
                     }
+                    self.generation
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     self.save(lf)?;
                     self.event(
                         opts,
@@ -314,6 +316,8 @@ impl Location {
                         }
                         stack.entered.remove(&step.state);
                     }
+                    self.generation
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     self.save(lf)?;
                 }
             }

@@ -147,6 +147,7 @@ impl Builder {
             store,
             restore_issues: Vec::new(),
             interrupt: self.interrupt,
+            generation: std::sync::atomic::AtomicU64::new(0),
         };
         for def in lifecycles {
             let i = loc.instances.len();
@@ -289,6 +290,8 @@ pub struct Location {
     store: Option<StateStore>,
     restore_issues: Vec<RestoreIssue>,
     interrupt: Interrupt,
+    /// Grows with every state entered or left.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Location {
@@ -300,6 +303,12 @@ impl Location {
             sink: Arc::new(TracingSink),
             interrupt: Interrupt::default(),
         }
+    }
+
+    /// A number that grows whenever a lifecycle enters or leaves a state: whoever shows the
+    /// current states knows when to look again.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// What stops this location's calls.

@@ -1,0 +1,490 @@
+//! The one owner of the swarm: a loop over swarm events, commands from handles, and a tick.
+//! It only dispatches; what is known of peers lives in the [`View`], and calls of the local
+//! API run on blocking threads, their replies coming back as commands.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use armonic_lifecycle::{LogRecord, LogSink};
+use armonic_proto::{ApiError, Catalogue, Digest, Endpoint};
+use futures::StreamExt;
+use libp2p::core::ConnectedPoint;
+use libp2p::gossipsub::{self, IdentTopic, TopicHash};
+use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
+use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::{Multiaddr, PeerId, Swarm, identify, mdns, ping};
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
+
+use crate::protocol::{self, Announce, ApiCall, ApiReply, CatalogueRequest, LogLine};
+use crate::swarm::{Behaviour, BehaviourEvent};
+use crate::view::View;
+
+/// Most log lines a reply carries.
+const MAX_REPLY_LINES: usize = 20_000;
+
+/// What handles ask of the loop.
+pub(crate) enum Command {
+    Call {
+        peer: PeerId,
+        call: ApiCall,
+        reply: oneshot::Sender<Result<ApiReply, ApiError>>,
+    },
+    Respond {
+        channel: ResponseChannel<ApiReply>,
+        reply: ApiReply,
+    },
+    Publish {
+        topic: String,
+        data: Vec<u8>,
+    },
+    Subscribe {
+        topic: String,
+        lines: oneshot::Sender<broadcast::Receiver<LogLine>>,
+    },
+    Unsubscribe {
+        topic: String,
+    },
+    SetCatalogue(Box<Catalogue>),
+    ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
+    Shutdown,
+}
+
+/// The loop's state.
+pub(crate) struct EventLoop {
+    pub swarm: Swarm<Behaviour>,
+    pub commands: mpsc::Receiver<Command>,
+    /// For inbound calls to send their lines and replies back through the loop.
+    pub to_self: mpsc::Sender<Command>,
+    pub view: Arc<RwLock<View>>,
+    pub service: Arc<dyn Endpoint>,
+    pub operators: Option<HashSet<PeerId>>,
+    pub bootstrap: Vec<Multiaddr>,
+    pub inbound: Arc<Semaphore>,
+    pub pending: HashMap<OutboundRequestId, oneshot::Sender<Result<ApiReply, ApiError>>>,
+    pub fetching: HashSet<PeerId>,
+    pub topics: HashMap<TopicHash, (IdentTopic, broadcast::Sender<LogLine>, usize)>,
+    pub digest_pending: bool,
+    pub gossip_every: Duration,
+}
+
+fn write(view: &RwLock<View>) -> std::sync::RwLockWriteGuard<'_, View> {
+    view.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl EventLoop {
+    /// Runs until shut down (or every handle is gone).
+    pub async fn run(mut self) {
+        let digests = IdentTopic::new(protocol::DIGESTS);
+        if let Err(e) = self.swarm.behaviour_mut().gossip.subscribe(&digests) {
+            tracing::warn!("cannot subscribe to catalogue digests: {e}");
+        }
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut last_gossip = Instant::now();
+        let mut last_bootstrap: Option<Instant> = None;
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm(event),
+                command = self.commands.recv() => match command {
+                    None | Some(Command::Shutdown) => break,
+                    Some(c) => self.on_command(c),
+                },
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    self.redial(now, &mut last_bootstrap);
+                    if self.digest_pending || now.duration_since(last_gossip) >= self.gossip_every {
+                        last_gossip = now;
+                        self.publish_digest();
+                    }
+                }
+            }
+        }
+    }
+
+    fn redial(&mut self, now: Instant, last_bootstrap: &mut Option<Instant>) {
+        let due = write(&self.view).due_for_dial(now);
+        for (peer, addrs) in due {
+            let opts = DialOpts::peer_id(peer)
+                .addresses(addrs)
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .build();
+            let _ = self.swarm.dial(opts);
+        }
+        // Bootstrap peers whose identity is not known yet are dialed by address.
+        if last_bootstrap.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(2)) {
+            *last_bootstrap = Some(now);
+            let known: Vec<Multiaddr> = {
+                let view = self
+                    .view
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                view.peers.values().flat_map(|p| p.addrs.clone()).collect()
+            };
+            for addr in &self.bootstrap {
+                if !known.contains(addr) {
+                    let _ = self.swarm.dial(addr.clone());
+                }
+            }
+        }
+    }
+
+    fn publish_digest(&mut self) {
+        let digest: Option<Digest> = self
+            .view
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .local
+            .as_ref()
+            .map(Catalogue::digest);
+        let Some(digest) = digest else { return };
+        let announce = Announce {
+            digest,
+            addrs: self.swarm.listeners().map(ToString::to_string).collect(),
+        };
+        let mut data = Vec::new();
+        if ciborium::into_writer(&announce, &mut data).is_err() {
+            return;
+        }
+        let topic = IdentTopic::new(protocol::DIGESTS);
+        match self.swarm.behaviour_mut().gossip.publish(topic, data) {
+            Ok(_) | Err(gossipsub::PublishError::Duplicate) => self.digest_pending = false,
+            // Nobody listens yet: said again as soon as someone subscribes.
+            Err(_) => self.digest_pending = true,
+        }
+    }
+
+    fn fetch_catalogue(&mut self, peer: PeerId) {
+        if self.fetching.insert(peer) {
+            self.swarm
+                .behaviour_mut()
+                .catalogue
+                .send_request(&peer, CatalogueRequest);
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Call { peer, call, reply } => {
+                let id = self.swarm.behaviour_mut().api.send_request(&peer, call);
+                self.pending.insert(id, reply);
+            }
+            Command::Respond { channel, reply } => {
+                if self
+                    .swarm
+                    .behaviour_mut()
+                    .api
+                    .send_response(channel, reply)
+                    .is_err()
+                {
+                    tracing::debug!("a caller left before its reply");
+                }
+            }
+            Command::Publish { topic, data } => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossip
+                    .publish(IdentTopic::new(topic), data);
+            }
+            Command::Subscribe { topic, lines } => {
+                let topic = IdentTopic::new(topic);
+                let entry = self
+                    .topics
+                    .entry(topic.hash())
+                    .or_insert_with(|| (topic.clone(), broadcast::channel(4096).0, 0));
+                entry.2 += 1;
+                let rx = entry.1.subscribe();
+                if entry.2 == 1 {
+                    let _ = self.swarm.behaviour_mut().gossip.subscribe(&topic);
+                }
+                let _ = lines.send(rx);
+            }
+            Command::Unsubscribe { topic } => {
+                let topic = IdentTopic::new(topic);
+                if let Some(entry) = self.topics.get_mut(&topic.hash()) {
+                    entry.2 = entry.2.saturating_sub(1);
+                    if entry.2 == 0 {
+                        self.topics.remove(&topic.hash());
+                        self.swarm.behaviour_mut().gossip.unsubscribe(&topic);
+                    }
+                }
+            }
+            Command::SetCatalogue(c) => {
+                write(&self.view).local = Some(*c);
+                self.publish_digest();
+            }
+            Command::ListenAddrs(tx) => {
+                let _ = tx.send(self.swarm.listeners().cloned().collect());
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
+                let addr = match endpoint {
+                    ConnectedPoint::Dialer { address, .. } => Some(address),
+                    ConnectedPoint::Listener { .. } => None,
+                };
+                {
+                    let mut view = write(&self.view);
+                    if let Some(a) = addr {
+                        view.seen_at(peer_id, a);
+                    }
+                    view.connected(peer_id);
+                }
+                self.fetch_catalogue(peer_id);
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                write(&self.view).disconnected(peer_id, num_established as usize);
+            }
+            SwarmEvent::Behaviour(event) => self.on_behaviour(event),
+            _ => {}
+        }
+    }
+
+    fn on_behaviour(&mut self, event: BehaviourEvent) {
+        match event {
+            BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
+                let mut view = write(&self.view);
+                for (peer, addr) in found {
+                    view.seen_at(peer, addr);
+                }
+            }
+            BehaviourEvent::Mdns(mdns::Event::Expired(_)) => {}
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                let mut view = write(&self.view);
+                for addr in info.listen_addrs {
+                    view.seen_at(peer_id, addr);
+                }
+            }
+            BehaviourEvent::Identify(_) => {}
+            BehaviourEvent::Ping(ping::Event { peer, result, .. }) => match result {
+                Ok(_) => write(&self.view).heard(peer),
+                Err(e) => {
+                    tracing::debug!(%peer, "ping failed: {e}");
+                    write(&self.view).silent(peer);
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
+            },
+            BehaviourEvent::Gossip(gossipsub::Event::Message { message, .. }) => {
+                self.on_gossip(message);
+            }
+            BehaviourEvent::Gossip(gossipsub::Event::Subscribed { topic, .. }) => {
+                if topic == IdentTopic::new(protocol::DIGESTS).hash() {
+                    self.publish_digest();
+                }
+            }
+            BehaviourEvent::Gossip(_) => {}
+            BehaviourEvent::Catalogue(event) => self.on_catalogue(event),
+            BehaviourEvent::Api(event) => self.on_api(event),
+        }
+    }
+
+    fn on_gossip(&mut self, message: gossipsub::Message) {
+        if message.topic == IdentTopic::new(protocol::DIGESTS).hash() {
+            let Some(source) = message.source else { return };
+            if source == *self.swarm.local_peer_id() {
+                return;
+            }
+            if let Ok(a) = ciborium::from_reader::<Announce, _>(message.data.as_slice()) {
+                let stale = {
+                    let mut view = write(&self.view);
+                    for addr in a.addrs.iter().filter_map(|s| s.parse::<Multiaddr>().ok()) {
+                        view.seen_at(source, addr);
+                    }
+                    view.digest(source, a.digest)
+                };
+                if stale {
+                    self.fetching.remove(&source);
+                    self.fetch_catalogue(source);
+                }
+            }
+            return;
+        }
+        if let Some((_, tx, _)) = self.topics.get(&message.topic) {
+            if let Ok(line) = ciborium::from_reader::<LogLine, _>(message.data.as_slice()) {
+                let _ = tx.send(line);
+            }
+        }
+    }
+
+    fn on_catalogue(&mut self, event: request_response::Event<CatalogueRequest, Catalogue>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { channel, .. } => {
+                    let local = self
+                        .view
+                        .read()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .local
+                        .clone();
+                    if let Some(c) = local {
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .catalogue
+                            .send_response(channel, c);
+                    }
+                }
+                request_response::Message::Response { response, .. } => {
+                    self.fetching.remove(&peer);
+                    write(&self.view).catalogue(peer, response);
+                }
+            },
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, "catalogue not fetched: {error}");
+                self.fetching.remove(&peer);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_api(&mut self, event: request_response::Event<ApiCall, ApiReply>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => self.serve(peer, request, channel),
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    write(&self.view).heard(peer);
+                    if let Some(tx) = self.pending.remove(&request_id) {
+                        let _ = tx.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some(tx) = self.pending.remove(&request_id) {
+                    let name = self
+                        .view
+                        .read()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .peers
+                        .get(&peer)
+                        .and_then(|p| p.catalogue.as_ref().map(|c| c.info.name.clone()))
+                        .unwrap_or_else(|| peer.to_string());
+                    let _ = tx.send(Err(ApiError::Unreachable {
+                        location: name,
+                        message: error.to_string(),
+                    }));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// An inbound call: checked, then run on a blocking thread; its lines are published on
+    /// its deployment's topic as they come and its reply comes back through the loop.
+    fn serve(&mut self, peer: PeerId, call: ApiCall, channel: ResponseChannel<ApiReply>) {
+        let refuse = |error: ApiError| ApiReply {
+            result: Err(error),
+            logs: Vec::new(),
+            dropped: 0,
+        };
+        if call.request.changes_state()
+            && self
+                .operators
+                .as_ref()
+                .is_some_and(|ops| !ops.contains(&peer))
+        {
+            let reply = refuse(ApiError::Unauthorized {
+                message: format!(
+                    "peer {peer} is not an operator of this agent: it may not change states"
+                ),
+            });
+            let _ = self.swarm.behaviour_mut().api.send_response(channel, reply);
+            return;
+        }
+        let Ok(permit) = Arc::clone(&self.inbound).try_acquire_owned() else {
+            let reply = refuse(ApiError::Busy {
+                message: "too many calls at once: wait for some to end".into(),
+            });
+            let _ = self.swarm.behaviour_mut().api.send_response(channel, reply);
+            return;
+        };
+        let sink = Arc::new(MeshSink {
+            call: call.call.clone(),
+            topic: call
+                .request
+                .deployment()
+                .map(|d| protocol::log_topic(d.as_str())),
+            lines: Mutex::new((Vec::new(), 0)),
+            to_loop: self.to_self.clone(),
+        });
+        let service = Arc::clone(&self.service);
+        let to_loop = self.to_self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let result = service.call(call.request, Arc::clone(&sink) as Arc<dyn LogSink>);
+            let (logs, dropped) = std::mem::take(
+                &mut *sink
+                    .lines
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            let reply = ApiReply {
+                result,
+                logs,
+                dropped,
+            };
+            let _ = to_loop.blocking_send(Command::Respond { channel, reply });
+        });
+    }
+}
+
+/// The log lines of an inbound call: kept for its reply, published on its deployment's topic.
+struct MeshSink {
+    call: String,
+    topic: Option<String>,
+    /// The lines (at most [`MAX_REPLY_LINES`]), and how many were left out.
+    lines: Mutex<(Vec<LogRecord>, u64)>,
+    to_loop: mpsc::Sender<Command>,
+}
+
+impl LogSink for MeshSink {
+    fn log(&self, record: &LogRecord) {
+        let seq = {
+            let mut lines = self
+                .lines
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let seq = lines.0.len() as u64 + lines.1;
+            if lines.0.len() < MAX_REPLY_LINES {
+                lines.0.push(record.clone());
+            } else {
+                lines.1 += 1;
+            }
+            seq
+        };
+        let Some(topic) = &self.topic else { return };
+        let line = LogLine {
+            call: self.call.clone(),
+            seq,
+            record: record.clone(),
+        };
+        let mut data = Vec::new();
+        if ciborium::into_writer(&line, &mut data).is_ok() {
+            let _ = self.to_loop.blocking_send(Command::Publish {
+                topic: topic.clone(),
+                data,
+            });
+        }
+    }
+}
