@@ -99,7 +99,7 @@ async fn a_remote_call_streams_its_log_lines_in_order_before_its_result() {
 async fn anyone_may_watch_a_deployments_log_lines() {
     let key = SwarmKey::random().unwrap();
     let a = start("a", &key, &[]).await;
-    let b = start("b", &key, &[&a]).await;
+    let _b = start("b", &key, &[&a]).await;
     let c = start("c", &key, &[&a]).await;
     eventually("the mesh to form", || async { a.sees("b") && c.sees("b") }).await;
     let d = DeploymentId::new();
@@ -143,7 +143,7 @@ async fn only_operators_may_change_states_but_anyone_may_read() {
     let operator = Identity::ephemeral();
     let mut guarded = config(&key, Identity::ephemeral(), &[&a]);
     guarded.operators = Some(vec![operator.peer_id()]);
-    let b = start_with("b", guarded).await;
+    let _b = start_with("b", guarded).await;
     let op = start_with("op", config(&key, operator, &[&a])).await;
     eventually("b to be known", || async { a.sees("b") && op.sees("b") }).await;
     let d = DeploymentId::new();
