@@ -110,6 +110,39 @@ pub struct PeerInfo {
     pub live: bool,
 }
 
+/// The catalogue of `location` as it stands, as version `version`.
+pub fn catalogue_of(location: &armonic_lifecycle::Location, version: u64) -> Catalogue {
+    let lifecycles = location
+        .lifecycle_names()
+        .into_iter()
+        .filter_map(|name| {
+            let def = location.definition(name)?;
+            Some(LifecycleEntry {
+                name: name.to_owned(),
+                states: def.states.iter().map(|s| s.name.clone()).collect(),
+                provides: def
+                    .states
+                    .iter()
+                    .flat_map(|s| {
+                        s.provides
+                            .iter()
+                            .map(move |p| format!("{}/{}", s.name, p.name))
+                    })
+                    .collect(),
+                current: location
+                    .stack(name)
+                    .and_then(|s| s.last().map(|c| (*c).to_owned())),
+            })
+        })
+        .collect();
+    Catalogue {
+        info: location.info(),
+        version,
+        lifecycles,
+    }
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,37 +185,5 @@ mod tests {
         assert_eq!(a.digest(), b.digest());
         b.lifecycles[0].current = Some("Active".into());
         assert_ne!(a.digest().hash, b.digest().hash);
-    }
-}
-
-/// The catalogue of `location` as it stands, as version `version`.
-pub fn catalogue_of(location: &armonic_lifecycle::Location, version: u64) -> Catalogue {
-    let lifecycles = location
-        .lifecycle_names()
-        .into_iter()
-        .filter_map(|name| {
-            let def = location.definition(name)?;
-            Some(LifecycleEntry {
-                name: name.to_owned(),
-                states: def.states.iter().map(|s| s.name.clone()).collect(),
-                provides: def
-                    .states
-                    .iter()
-                    .flat_map(|s| {
-                        s.provides
-                            .iter()
-                            .map(move |p| format!("{}/{}", s.name, p.name))
-                    })
-                    .collect(),
-                current: location
-                    .stack(name)
-                    .and_then(|s| s.last().map(|c| (*c).to_owned())),
-            })
-        })
-        .collect();
-    Catalogue {
-        info: location.info(),
-        version,
-        lifecycles,
     }
 }
