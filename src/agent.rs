@@ -7,13 +7,51 @@ use anyhow::{Context, Result, bail};
 use armonic_lifecycle::Config;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cli::{Format, Global};
+use std::path::Path;
+
+use crate::cli::{AgentArgs, Format, Global};
 use crate::logs::StderrSink;
 use crate::report::Usage;
 use crate::settings::Settings;
 
+/// How the agent joins the mesh: its options over the configuration file's.
+fn mesh_config(
+    args: &AgentArgs,
+    settings: &Settings,
+    state_dir: &Path,
+) -> Result<Option<armonic_mesh::Config>> {
+    let file = &settings.mesh;
+    if args.no_mesh || file.enabled == Some(false) {
+        return Ok(None);
+    }
+    let key_path = args
+        .swarm_key
+        .clone()
+        .or_else(|| file.swarm_key.clone())
+        .unwrap_or_else(|| state_dir.join(armonic_mesh::SWARM_KEY));
+    let swarm_key = armonic_mesh::SwarmKey::read(&key_path)?;
+    let identity = armonic_mesh::Identity::load(&state_dir.join(armonic_mesh::IDENTITY))?;
+    let mut config = armonic_mesh::Config::new(identity, swarm_key);
+    let pick = |cli: &Vec<String>, file: &Vec<String>| {
+        if cli.is_empty() {
+            file.clone()
+        } else {
+            cli.clone()
+        }
+    };
+    let listen = pick(&args.listen, &file.listen);
+    if !listen.is_empty() {
+        config.listen = listen;
+    }
+    config.peers = pick(&args.peer, &file.peers);
+    config.mdns = !args.no_mdns && file.mdns.unwrap_or(true);
+    let operators = pick(&args.operator, &file.operators);
+    config.operators = (!operators.is_empty()).then_some(operators);
+    Ok(Some(config))
+}
+
 /// Starts the agent, prints one line when it is ready, serves until a signal.
-pub fn run(g: &Global, settings: &Settings) -> Result<ExitCode> {
+pub fn run(g: &Global, args: &AgentArgs, settings: &Settings) -> Result<ExitCode> {
     let [spec] = settings.locations.as_slice() else {
         bail!(Usage(
             "an agent serves one location: name it with --name, not --location".into()
@@ -30,14 +68,16 @@ pub fn run(g: &Global, settings: &Settings) -> Result<ExitCode> {
         public_ip: spec.public_ip.clone(),
         simulation: settings.simulation,
         validate_on_call: true,
-        state_dir: Some(state_dir),
+        state_dir: Some(state_dir.clone()),
         lock_wait: Default::default(),
     };
+    let mesh = mesh_config(args, settings, &state_dir)?;
     let mut config = armonic_agent::Config::new(location, lifecycles);
     config.grace = settings.grace;
     let mut sink = StderrSink::new(g.verbose, g.quiet, g.no_color, g.format == Format::Json);
     sink.show_location = true;
     config.logs = Arc::new(sink);
+    config.mesh = mesh;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -46,10 +86,18 @@ pub fn run(g: &Global, settings: &Settings) -> Result<ExitCode> {
         // Signals are caught before the agent says it is ready: none is missed.
         let mut term = signal(SignalKind::terminate()).context("cannot catch SIGTERM")?;
         let mut int = signal(SignalKind::interrupt()).context("cannot catch SIGINT")?;
-        let agent = armonic_agent::Agent::start(config)?;
+        let agent = armonic_agent::Agent::start(config).await?;
         let interrupt = agent.interrupt().clone();
+        let mesh = match agent.mesh() {
+            Some(m) => format!(
+                ", peer id {}, mesh on {}",
+                m.peer_id(),
+                m.listen_addrs().await.join(" ")
+            ),
+            None => String::new(),
+        };
         println!(
-            "armonic agent {} ready: {} lifecycles, socket {}",
+            "armonic agent {} ready: {} lifecycles, socket {}{mesh}",
             agent.location().config().name,
             agent.location().lifecycle_names().len(),
             agent.socket().display()

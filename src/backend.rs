@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use armonic_lifecycle::{Address, Interrupt, LogSink};
-use armonic_proto::{ApiError, Endpoint, Request, Response, Router};
+use armonic_proto::{ApiError, At, Endpoint, Request, Response, Router};
 use armonic_smart::{Agent, Embedded, Mesh};
 
 use crate::cli::{Format, Global};
@@ -36,10 +36,20 @@ impl Mesh for Remote {
     }
 
     fn agent(&self, location: &str) -> Option<Agent> {
-        self.locations
-            .iter()
-            .any(|l| l == location)
-            .then(|| Agent::new(Arc::clone(&self.endpoint)))
+        self.locations.iter().any(|l| l == location).then(|| {
+            Agent::new(Arc::new(At::new(Arc::clone(&self.endpoint), location)) as Arc<dyn Endpoint>)
+        })
+    }
+
+    fn offering(&self, xpath: &str) -> Option<Vec<String>> {
+        let xpath = Address::parse(xpath).ok()?;
+        match self.endpoint.call(
+            Request::Offering { xpath },
+            Arc::new(armonic_lifecycle::MemorySink::new()),
+        ) {
+            Ok(Response::Names(names)) => Some(names),
+            _ => None,
+        }
     }
 }
 
@@ -88,6 +98,12 @@ impl Backend {
     /// Sends `request`; log lines of a call are shown as they come.
     pub fn ask(&self, request: Request) -> Result<Response, ApiError> {
         self.endpoint.call(request, Arc::clone(&self.logs))
+    }
+
+    /// Sends `request` to location `location`, whatever its address says.
+    pub fn ask_at(&self, location: &str, request: Request) -> Result<Response, ApiError> {
+        self.endpoint
+            .call_at(location, request, Arc::clone(&self.logs))
     }
 
     /// The agent's connection, when commands go through an agent.

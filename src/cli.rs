@@ -194,6 +194,9 @@ pub enum Command {
         /// Only validate the values; change nothing
         #[arg(short, long)]
         check: bool,
+        /// Call it on every live location that offers it, at once, and show a table
+        #[arg(long, conflicts_with = "check")]
+        all: bool,
     },
     /// Draw a lifecycle's state machine
     Plot {
@@ -245,8 +248,21 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         armonic agent\n  \
         armonic --state-dir /tmp/armonic -L ./lifecycles agent\n  \
-        armonic --config /etc/armonic/armonic.toml agent")]
-    Agent,
+        armonic --config /etc/armonic/armonic.toml agent\n  \
+        armonic --state-dir /tmp/a2 agent --listen 127.0.0.1:7302 --peer 127.0.0.1:7301 --no-mdns")]
+    Agent(AgentArgs),
+    /// Manage the mesh's swarm key
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+    /// Show the agents of the mesh: name, peer id, addresses, lifecycles, current states,
+    /// last seen, live
+    Mesh {
+        /// Keep the table up to date until Ctrl-C
+        #[arg(short, long)]
+        watch: bool,
+    },
     /// Follow the log lines of a deployment run through the agent, from any terminal
     Watch {
         /// The deployment id (`deploy` shows it; `--json` requires may carry one as `uuid`)
@@ -259,6 +275,42 @@ pub enum Command {
         /// Only the addresses, one per line
         #[arg(short, long)]
         uri: bool,
+    },
+}
+
+/// Options of the agent: how it joins the mesh (also from the configuration file).
+#[derive(Debug, Args, Clone, Default)]
+pub struct AgentArgs {
+    /// Address to listen on for the mesh, /ip4/IP/tcp/PORT or IP:PORT (repeatable)
+    /// [default: 0.0.0.0:7301]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Vec<String>,
+    /// A peer to join, /ip4/IP/tcp/PORT or IP:PORT (repeatable); kept dialed
+    #[arg(long, value_name = "ADDR")]
+    pub peer: Vec<String>,
+    /// Do not discover peers by mDNS on the LAN
+    #[arg(long)]
+    pub no_mdns: bool,
+    /// A peer id allowed to change states here (repeatable); without any, every agent of
+    /// the mesh may
+    #[arg(long, value_name = "PEER_ID")]
+    pub operator: Vec<String>,
+    /// The mesh's swarm key [default: STATE_DIR/swarm.key]
+    #[arg(long, value_name = "FILE")]
+    pub swarm_key: Option<PathBuf>,
+    /// Run alone, in no mesh
+    #[arg(long, conflicts_with_all = ["listen", "peer", "no_mdns", "operator", "swarm_key"])]
+    pub no_mesh: bool,
+}
+
+/// What to do with keys.
+#[derive(Debug, Subcommand)]
+pub enum KeyAction {
+    /// Make a new swarm key: copy the file to every machine of the mesh
+    Generate {
+        /// Where to write it [default: STATE_DIR/swarm.key]
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 

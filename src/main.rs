@@ -7,6 +7,7 @@ mod cli;
 mod deploy;
 mod local;
 mod logs;
+mod mesh;
 mod progress;
 mod prompt;
 mod render;
@@ -31,15 +32,14 @@ fn main() -> ExitCode {
     };
     let interrupt = Interrupt::new(settings.grace);
     // The agent catches its signals itself, to shut down in order.
-    if !matches!(cli.command, cli::Command::Agent) {
+    if !matches!(cli.command, cli::Command::Agent(_)) {
         if let Err(e) = signals::install(&interrupt) {
             eprintln!("warning: cannot catch Ctrl-C and SIGTERM: {e}");
         }
     }
-    let result = if let cli::Command::Agent = cli.command {
-        agent::run(g, &settings)
-    } else {
-        run::run(&cli, &settings, &interrupt)
+    let result = match &cli.command {
+        cli::Command::Agent(args) => agent::run(g, args, &settings),
+        _ => run::run(&cli, &settings, &interrupt),
     };
     match result {
         Ok(code) => code,

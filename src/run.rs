@@ -51,6 +51,95 @@ fn info_table(info: &Info) -> String {
     ])
 }
 
+/// `provide-call --all`: the provide on every live location that offers it, at once, and a
+/// table of what each gave.
+fn fan_out(
+    backend: &Backend,
+    format: Format,
+    uri: armonic_lifecycle::Address,
+    given: crate::values::Given,
+    path_idx: usize,
+) -> Result<ExitCode> {
+    let locations = ask!(
+        backend,
+        Request::Offering { xpath: uri.clone() },
+        Response::Names
+    );
+    if locations.is_empty() {
+        return Err(ApiError::NoMatch {
+            xpath: uri.to_string(),
+        }
+        .into());
+    }
+    let deployment = given
+        .deployment
+        .map_or_else(DeploymentId::new, DeploymentId::from_text);
+    let results: Vec<(String, Result<Option<Value>, ApiError>)> = std::thread::scope(|scope| {
+        let calls: Vec<_> = locations
+            .iter()
+            .map(|location| {
+                let request = Request::ProvideCall {
+                    uri: uri.clone(),
+                    values: given.values.clone(),
+                    path_idx,
+                    deployment: deployment.clone(),
+                };
+                let call = scope.spawn(move || match backend.ask_at(location, request.clone()) {
+                    Ok(Response::Returned(v)) => Ok(v),
+                    Ok(other) => Err(unexpected(&request, &other)),
+                    Err(e) => Err(e),
+                });
+                (location.clone(), call)
+            })
+            .collect();
+        calls
+            .into_iter()
+            .map(|(l, c)| {
+                let r = c.join().unwrap_or_else(|_| {
+                    Err(ApiError::Agent {
+                        message: "the call failed unexpectedly".into(),
+                    })
+                });
+                (l, r)
+            })
+            .collect()
+    });
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    match format {
+        Format::Json => {
+            let rows: Vec<serde_json::Value> = results
+                .iter()
+                .map(|(l, r)| match r {
+                    Ok(v) => serde_json::json!({ "location": l, "result": v }),
+                    Err(e) => serde_json::json!({
+                        "location": l,
+                        "error": { "kind": e.kind(), "message": e.to_string() }
+                    }),
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        }
+        Format::Text => {
+            let mut rows = vec![("LOCATION".to_owned(), "RESULT".to_owned())];
+            for (l, r) in &results {
+                rows.push((
+                    l.clone(),
+                    match r {
+                        Ok(v) => render::value(v.as_ref().unwrap_or(&Value::Null)),
+                        Err(e) => format!("FAILED: {e}"),
+                    },
+                ));
+            }
+            print!("{}", render::table(&rows));
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 /// Runs the command.
 pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<ExitCode> {
     let backend = Backend::open(&cli.global, settings, interrupt)?;
@@ -80,7 +169,23 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
             };
             return crate::deploy::deploy(&cli.global, &backend, &options, interrupt);
         }
-        Command::Agent => unreachable!("the agent is started before any backend"),
+        Command::Agent(_) => unreachable!("the agent is started before any backend"),
+        Command::Key { action } => {
+            let crate::cli::KeyAction::Generate { output } = action;
+            let path = output.clone().unwrap_or_else(|| {
+                settings
+                    .state_dir
+                    .clone()
+                    .unwrap_or_else(armonic_agent::default_state_dir)
+                    .join(armonic_mesh::SWARM_KEY)
+            });
+            armonic_mesh::generate_swarm_key(&path)?;
+            eprintln!(
+                "Swarm key written to {}: copy it to every machine of the mesh (owner-only, it is a secret).",
+                path.display()
+            );
+        }
+        Command::Mesh { watch } => crate::mesh::show(&backend, format, *watch, interrupt)?,
         Command::Status => {
             let infos = ask!(backend, Request::Locations, Response::Locations);
             let text = || infos.iter().map(info_table).collect::<Vec<_>>().join("\n");
@@ -252,9 +357,13 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
             uri,
             values: args,
             check,
+            all,
         } => {
             let given = values(args)?;
             let uri = address(uri)?;
+            if *all {
+                return fan_out(&backend, format, uri, given, args.path_idx);
+            }
             if *check {
                 let request = Request::ProvideCallValidate {
                     uri,

@@ -23,6 +23,23 @@ struct File {
     name: Option<String>,
     public_ip: Option<String>,
     os_type: Option<String>,
+    mesh: Option<bool>,
+    listen: Option<Vec<String>>,
+    peers: Option<Vec<String>>,
+    mdns: Option<bool>,
+    operators: Option<Vec<String>>,
+    swarm_key: Option<PathBuf>,
+}
+
+/// How the agent joins the mesh, from the configuration file (the agent's options win).
+#[derive(Debug, Clone, Default)]
+pub struct MeshFile {
+    pub enabled: Option<bool>,
+    pub listen: Vec<String>,
+    pub peers: Vec<String>,
+    pub mdns: Option<bool>,
+    pub operators: Vec<String>,
+    pub swarm_key: Option<PathBuf>,
 }
 
 /// One embedded location to build.
@@ -47,6 +64,8 @@ pub struct Settings {
     pub wait: bool,
     /// The state directory given (for an agent: where its socket is).
     pub state_dir: Option<PathBuf>,
+    /// The mesh options of the configuration file.
+    pub mesh: MeshFile,
 }
 
 fn read_file(path: &Path) -> Result<File> {
@@ -138,6 +157,14 @@ impl Settings {
             locations,
             wait: g.wait,
             state_dir,
+            mesh: MeshFile {
+                enabled: file.mesh,
+                listen: file.listen.unwrap_or_default(),
+                peers: file.peers.unwrap_or_default(),
+                mdns: file.mdns,
+                operators: file.operators.unwrap_or_default(),
+                swarm_key: file.swarm_key,
+            },
         })
     }
 }

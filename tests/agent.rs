@@ -102,7 +102,7 @@ impl Drop for Agent {
 
 fn spawn_agent(state: &Path, lifecycles: &Path) -> Child {
     armonic(state, lifecycles)
-        .arg("agent")
+        .args(["agent", "--no-mesh"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -372,7 +372,7 @@ fn after_kill_9_a_restarted_agent_has_every_state_back() {
 fn a_second_agent_on_the_same_state_directory_is_refused() {
     let agent = Agent::start();
     let out = armonic(&agent.state, &agent.lifecycles)
-        .arg("agent")
+        .args(["agent", "--no-mesh"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -385,6 +385,20 @@ fn a_second_agent_on_the_same_state_directory_is_refused() {
         agent.socket().exists(),
         "the first agent's socket is untouched"
     );
+}
+
+#[test]
+fn an_agent_without_a_swarm_key_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let lifecycles = lifecycles(dir.path());
+    let out = armonic(&dir.path().join("state"), &lifecycles)
+        .arg("agent")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("no swarm key at"), "{err}");
+    assert!(err.contains("armonic key generate"), "{err}");
 }
 
 #[test]

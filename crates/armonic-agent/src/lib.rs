@@ -10,13 +10,14 @@
 //!
 //! ```no_run
 //! # async fn demo(config: armonic_agent::Config) -> Result<(), armonic_agent::Error> {
-//! let agent = armonic_agent::Agent::start(config)?;
+//! let agent = armonic_agent::Agent::start(config).await?;
 //! println!("ready on {}", agent.socket().display());
 //! agent.serve(async { let _ = tokio::signal::ctrl_c().await; }).await?;
 //! # Ok(()) }
 //! ```
 
 mod client;
+mod mesh;
 mod server;
 
 use std::future::Future;
@@ -69,6 +70,8 @@ pub struct Config {
     pub logs: Arc<dyn LogSink>,
     /// Bounds of what clients may ask.
     pub limits: Limits,
+    /// How to join the mesh; a lone agent when `None`.
+    pub mesh: Option<armonic_mesh::Config>,
 }
 
 impl Config {
@@ -80,6 +83,7 @@ impl Config {
             grace: armonic_lifecycle::interrupt::DEFAULT_GRACE,
             logs: Arc::new(armonic_lifecycle::log::TracingSink),
             limits: Limits::default(),
+            mesh: None,
         }
     }
 
@@ -105,6 +109,9 @@ pub enum Error {
     /// The location could not start (the state directory is in use, a name is invalid…).
     #[error(transparent)]
     Location(#[from] armonic_lifecycle::Error),
+    /// The mesh could not start (no swarm key, an address already in use…).
+    #[error(transparent)]
+    Mesh(#[from] armonic_mesh::Error),
     /// The control socket could not be made.
     #[error("cannot listen on {}: {source}", .path.display())]
     Socket {
@@ -119,6 +126,7 @@ pub enum Error {
 /// listens; [`Agent::serve`] answers.
 pub struct Agent {
     endpoint: Arc<Local>,
+    mesh: Option<armonic_mesh::Handle>,
     listener: std::os::unix::net::UnixListener,
     socket: PathBuf,
     interrupt: Interrupt,
@@ -126,9 +134,9 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// Starts the location (taking the state directory's lock and restoring every state) and
-    /// listens on its control socket (mode 0600).
-    pub fn start(config: Config) -> Result<Agent, Error> {
+    /// Starts the location (taking the state directory's lock and restoring every state),
+    /// joins the mesh, and listens on its control socket (mode 0600).
+    pub async fn start(config: Config) -> Result<Agent, Error> {
         use std::os::unix::fs::PermissionsExt;
         let state_dir = config.location.state_dir.clone().ok_or(Error::NoStateDir)?;
         let interrupt = Interrupt::new(config.grace);
@@ -155,8 +163,19 @@ impl Agent {
         let listener = std::os::unix::net::UnixListener::bind(&socket).map_err(err)?;
         std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
         listener.set_nonblocking(true).map_err(err)?;
+        let endpoint = Arc::new(Local::new(location));
+        let mesh = match config.mesh.clone() {
+            Some(mesh_config) => {
+                let service = Arc::clone(&endpoint) as Arc<dyn Endpoint>;
+                let handle = armonic_mesh::start(mesh_config, service).await?;
+                tokio::spawn(mesh::announce(Arc::clone(&endpoint), handle.clone()));
+                Some(handle)
+            }
+            None => None,
+        };
         Ok(Agent {
-            endpoint: Arc::new(Local::new(location)),
+            mesh,
+            endpoint,
             listener,
             socket,
             interrupt,
@@ -167,6 +186,11 @@ impl Agent {
     /// The control socket.
     pub fn socket(&self) -> &Path {
         &self.socket
+    }
+
+    /// The mesh, when the agent is in one.
+    pub fn mesh(&self) -> Option<&armonic_mesh::Handle> {
+        self.mesh.as_ref()
     }
 
     /// The location served.
@@ -191,8 +215,12 @@ impl Agent {
         let limits = self.config.limits.clone();
         let calls = Arc::new(Semaphore::new(limits.calls));
         let (stop, stopping) = tokio::sync::watch::channel(false);
+        let meshed = mesh::Meshed {
+            local: Arc::clone(&self.endpoint),
+            mesh: self.mesh.clone(),
+        };
         let shared = Arc::new(server::Shared {
-            endpoint: Arc::clone(&self.endpoint) as Arc<dyn Endpoint>,
+            endpoint: Arc::new(meshed) as Arc<dyn Endpoint>,
             name: self.endpoint.name().to_owned(),
             limits: limits.clone(),
             watchers: server::Watchers::default(),
@@ -240,6 +268,9 @@ impl Agent {
             .is_err()
         {
             connections.abort_all();
+        }
+        if let Some(mesh) = &self.mesh {
+            mesh.shutdown().await;
         }
         Ok(())
     }

@@ -142,7 +142,6 @@ pub fn catalogue_of(location: &armonic_lifecycle::Location, version: u64) -> Cat
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

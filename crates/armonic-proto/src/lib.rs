@@ -42,4 +42,4 @@ pub use error::ApiError;
 pub use frame::Hello;
 pub use message::{ClientMessage, ServerMessage};
 pub use request::{DeploymentId, Request, Response};
-pub use route::{Endpoint, Router};
+pub use route::{At, Endpoint, Router};

@@ -242,6 +242,33 @@ impl Endpoint for Router {
     }
 }
 
+/// An endpoint aimed at one location it reaches: every request goes there, whatever its
+/// address says (the agent of a machine relaying to another agent of the mesh, say).
+pub struct At {
+    inner: Arc<dyn Endpoint>,
+    location: String,
+}
+
+impl At {
+    /// `inner`, aimed at `location`.
+    pub fn new(inner: Arc<dyn Endpoint>, location: impl Into<String>) -> At {
+        At {
+            inner,
+            location: location.into(),
+        }
+    }
+}
+
+impl Endpoint for At {
+    fn name(&self) -> &str {
+        &self.location
+    }
+
+    fn call(&self, request: Request, logs: Arc<dyn LogSink>) -> Result<Response, ApiError> {
+        self.inner.call_at(&self.location, request, logs)
+    }
+}
+
 /// Two answers to the same listing, as one.
 fn merge(a: Response, b: Response) -> Response {
     match (a, b) {

@@ -146,4 +146,10 @@ pub trait Mesh: Sync {
     fn locations(&self) -> Vec<String>;
     /// The agent of `location`.
     fn agent(&self, location: &str) -> Option<Agent>;
+    /// The locations offering a provide `xpath` matches, by name, when the mesh knows
+    /// without asking each location (its catalogues); `None` to ask each.
+    fn offering(&self, xpath: &str) -> Option<Vec<String>> {
+        let _ = xpath;
+        None
+    }
 }

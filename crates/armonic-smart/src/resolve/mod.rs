@@ -241,8 +241,14 @@ impl<'a> Resolver<'a> {
 
     /// Locations where `xpath` matches a provide, in mesh order.
     fn locations_with(&self, xpath: &str) -> Vec<String> {
-        self.mesh
-            .locations()
+        let known = self.mesh.locations();
+        if let Some(mut offering) = self.mesh.offering(xpath) {
+            // Catalogues answer for live locations; sorted so that runs are repeatable.
+            offering.retain(|l| known.contains(l));
+            offering.sort();
+            return offering;
+        }
+        known
             .into_iter()
             .filter(|l| {
                 self.mesh
@@ -282,8 +288,16 @@ impl<'a> Resolver<'a> {
                 return Ok(locations[0].clone());
             }
         }
+        // Only the locations offering the provide are proposed (all, when none does: the
+        // error then says so on the location chosen).
+        let offering = self.locations_with(&generic);
+        let locations = if offering.is_empty() {
+            locations
+        } else {
+            offering
+        };
         let suggestion = suggestion
-            .or_else(|| self.locations_with(&generic).into_iter().next())
+            .filter(|s| locations.contains(s))
             .or_else(|| locations.first().cloned());
         let required_by = self.requirer(n);
         let mut error = error;

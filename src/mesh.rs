@@ -1,0 +1,76 @@
+//! `armonic mesh`: the agents of the mesh, as the local agent knows them.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use armonic_lifecycle::Interrupt;
+use armonic_proto::{PeerInfo, Request, Response};
+
+use crate::backend::{Backend, unexpected};
+use crate::cli::Format;
+use crate::render;
+
+fn table(peers: &[PeerInfo]) -> String {
+    if peers.is_empty() {
+        return "No other agent is known: see `armonic agent --help` (--peer, mDNS).\n".into();
+    }
+    let mut rows = vec![
+        [
+            "NAME",
+            "PEER ID",
+            "ADDRESSES",
+            "LIFECYCLES",
+            "LAST SEEN",
+            "LIVE",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    for p in peers {
+        let lifecycles = p
+            .catalogue
+            .as_ref()
+            .map(|c| {
+                c.lifecycles
+                    .iter()
+                    .map(|l| format!("{}={}", l.name, l.current.as_deref().unwrap_or("-")))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_else(|| "?".into());
+        rows.push(vec![
+            p.name.clone().unwrap_or_else(|| "?".into()),
+            p.peer_id.clone(),
+            p.addresses.first().cloned().unwrap_or_else(|| "-".into()),
+            lifecycles,
+            format!("{}s ago", p.last_seen_secs),
+            if p.live { "yes" } else { "NO" }.into(),
+        ]);
+    }
+    render::columns(&rows)
+}
+
+/// Prints the mesh once, or every second with `watch` until Ctrl-C.
+pub fn show(backend: &Backend, format: Format, watch: bool, interrupt: &Interrupt) -> Result<()> {
+    loop {
+        let request = Request::Mesh;
+        let peers = match backend.ask(request.clone())? {
+            Response::Peers(p) => p,
+            other => return Err(unexpected(&request, &other).into()),
+        };
+        match format {
+            Format::Json => println!("{}", serde_json::to_string_pretty(&peers)?),
+            Format::Text if watch => print!("\x1b[2J\x1b[H{}", table(&peers)),
+            Format::Text => print!("{}", table(&peers)),
+        }
+        if !watch {
+            return Ok(());
+        }
+        for _ in 0..10 {
+            if interrupt.is_stopping() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
