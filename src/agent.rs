@@ -89,11 +89,18 @@ pub fn run(g: &Global, args: &AgentArgs, settings: &Settings) -> Result<ExitCode
         let agent = armonic_agent::Agent::start(config).await?;
         let interrupt = agent.interrupt().clone();
         let mesh = match agent.mesh() {
-            Some(m) => format!(
-                ", peer id {}, mesh on {}",
-                m.peer_id(),
-                m.listen_addrs().await.join(" ")
-            ),
+            Some(m) => {
+                // Listening is reported by the swarm as it happens: wait for it, briefly.
+                let mut addrs = m.listen_addrs().await;
+                for _ in 0..100 {
+                    if !addrs.is_empty() {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    addrs = m.listen_addrs().await;
+                }
+                format!(", peer id {}, mesh on {}", m.peer_id(), addrs.join(" "))
+            }
             None => String::new(),
         };
         println!(

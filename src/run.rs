@@ -140,8 +140,29 @@ fn fan_out(
     })
 }
 
+/// `armonic key generate`.
+fn key(action: &crate::cli::KeyAction, settings: &Settings) -> Result<ExitCode> {
+    let crate::cli::KeyAction::Generate { output } = action;
+    let path = output.clone().unwrap_or_else(|| {
+        settings
+            .state_dir
+            .clone()
+            .unwrap_or_else(armonic_agent::default_state_dir)
+            .join(armonic_mesh::SWARM_KEY)
+    });
+    armonic_mesh::generate_swarm_key(&path)?;
+    eprintln!(
+        "Swarm key written to {}: copy it to every machine of the mesh (owner-only, it is a secret).",
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs the command.
 pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<ExitCode> {
+    if let Command::Key { action } = &cli.command {
+        return key(action, settings);
+    }
     let backend = Backend::open(&cli.global, settings, interrupt)?;
     let format = cli.global.format;
     match &cli.command {
@@ -170,21 +191,7 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
             return crate::deploy::deploy(&cli.global, &backend, &options, interrupt);
         }
         Command::Agent(_) => unreachable!("the agent is started before any backend"),
-        Command::Key { action } => {
-            let crate::cli::KeyAction::Generate { output } = action;
-            let path = output.clone().unwrap_or_else(|| {
-                settings
-                    .state_dir
-                    .clone()
-                    .unwrap_or_else(armonic_agent::default_state_dir)
-                    .join(armonic_mesh::SWARM_KEY)
-            });
-            armonic_mesh::generate_swarm_key(&path)?;
-            eprintln!(
-                "Swarm key written to {}: copy it to every machine of the mesh (owner-only, it is a secret).",
-                path.display()
-            );
-        }
+        Command::Key { .. } => unreachable!("keys are made before any backend"),
         Command::Mesh { watch } => crate::mesh::show(&backend, format, *watch, interrupt)?,
         Command::Status => {
             let infos = ask!(backend, Request::Locations, Response::Locations);

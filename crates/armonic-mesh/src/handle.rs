@@ -195,14 +195,38 @@ impl Handle {
         result
     }
 
-    /// Like [`Handle::call`], from a thread that is not running the mesh's runtime.
+    /// Like [`Handle::call`], from a thread that is not running the mesh's runtime; the log
+    /// lines are given to `logs` on this thread (a sink may then block).
     pub fn call_blocking(
         &self,
         location: &str,
         request: Request,
         logs: Arc<dyn LogSink>,
     ) -> Result<Response, ApiError> {
-        self.runtime.block_on(self.call(location, request, logs))
+        enum Msg {
+            Line(LogRecord),
+            Done(Result<Response, ApiError>),
+        }
+        struct Forward(std::sync::mpsc::Sender<Msg>);
+        impl LogSink for Forward {
+            fn log(&self, record: &LogRecord) {
+                let _ = self.0.send(Msg::Line(record.clone()));
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let forward = Arc::new(Forward(tx.clone()));
+        let (me, location) = (self.clone(), location.to_owned());
+        self.runtime.spawn(async move {
+            let result = me.call(&location, request, forward).await;
+            let _ = tx.send(Msg::Done(result));
+        });
+        loop {
+            match rx.recv() {
+                Ok(Msg::Line(record)) => logs.log(&record),
+                Ok(Msg::Done(result)) => return result,
+                Err(_) => return Err(gone()),
+            }
+        }
     }
 
     async fn subscribe(&self, topic: &str) -> Result<broadcast::Receiver<LogLine>, ApiError> {
