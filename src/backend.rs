@@ -74,8 +74,12 @@ impl Backend {
             .state_dir
             .clone()
             .unwrap_or_else(armonic_agent::default_state_dir);
-        let socket = armonic_agent::socket_path(&state_dir);
-        let agent = Arc::new(armonic_agent::Client::connect(&socket)?);
+        Backend::connect(&armonic_agent::socket_path(&state_dir), sink)
+    }
+
+    /// Commands through the agent listening at `socket`; log lines go to `sink`.
+    pub fn connect(socket: &std::path::Path, mut sink: StderrSink) -> Result<Backend> {
+        let agent = Arc::new(armonic_agent::Client::connect(socket)?);
         let client: Arc<dyn Endpoint> = Arc::clone(&agent) as Arc<dyn Endpoint>;
         let locations = match client.call(Request::Locations, Arc::new(sink.clone()))? {
             Response::Locations(l) => l.into_iter().map(|i| i.name).collect::<Vec<_>>(),

@@ -251,6 +251,9 @@ pub enum Command {
         armonic --config /etc/armonic/armonic.toml agent\n  \
         armonic --state-dir /tmp/a2 agent --listen 127.0.0.1:7302 --peer 127.0.0.1:7301 --no-mdns")]
     Agent(AgentArgs),
+    /// The demo: three agents in a mesh of their own on this machine's loopback, and the
+    /// Proxy deployment (two WebSites on two agents, the Proxy on the third) through them
+    Demo,
     /// Manage the mesh's swarm key
     Key {
         #[command(subcommand)]

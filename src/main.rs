@@ -4,6 +4,7 @@
 mod agent;
 mod backend;
 mod cli;
+mod demo;
 mod deploy;
 mod local;
 mod logs;

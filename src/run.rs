@@ -163,6 +163,10 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
     if let Command::Key { action } = &cli.command {
         return key(action, settings);
     }
+    if let Command::Demo = &cli.command {
+        crate::demo::check(&cli.global)?;
+        return crate::demo::run(&cli.global, settings, interrupt);
+    }
     let backend = Backend::open(&cli.global, settings, interrupt)?;
     let format = cli.global.format;
     match &cli.command {
@@ -191,7 +195,7 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
             return crate::deploy::deploy(&cli.global, &backend, &options, interrupt);
         }
         Command::Agent(_) => unreachable!("the agent is started before any backend"),
-        Command::Key { .. } => unreachable!("keys are made before any backend"),
+        Command::Key { .. } | Command::Demo => unreachable!("run before any backend"),
         Command::Mesh { watch } => crate::mesh::show(&backend, format, *watch, interrupt)?,
         Command::Status => {
             let infos = ask!(backend, Request::Locations, Response::Locations);
