@@ -67,6 +67,8 @@ pub(crate) struct EventLoop {
     pub topics: HashMap<TopicHash, (IdentTopic, broadcast::Sender<LogLine>, usize)>,
     pub digest_pending: bool,
     pub gossip_every: Duration,
+    /// A connected peer silent this long is taken for dead and disconnected.
+    pub silence: Duration,
 }
 
 fn write(view: &RwLock<View>) -> std::sync::RwLockWriteGuard<'_, View> {
@@ -93,6 +95,11 @@ impl EventLoop {
                 },
                 _ = tick.tick() => {
                     let now = Instant::now();
+                    let silent = write(&self.view).silent_for(now, self.silence);
+                    for peer in silent {
+                        tracing::debug!(%peer, "silent: disconnected");
+                        let _ = self.swarm.disconnect_peer_id(peer);
+                    }
                     self.redial(now, &mut last_bootstrap);
                     if self.digest_pending || now.duration_since(last_gossip) >= self.gossip_every {
                         last_gossip = now;

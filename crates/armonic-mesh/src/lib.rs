@@ -242,6 +242,7 @@ pub async fn start(config: Config, service: Arc<dyn Endpoint>) -> Result<Handle,
         topics: HashMap::new(),
         digest_pending: true,
         gossip_every: config.gossip_every,
+        silence: config.ping_every * 3,
     };
     tokio::spawn(event_loop.run());
     Ok(Handle {

@@ -104,6 +104,20 @@ impl View {
         self.peer(id).live = false;
     }
 
+    /// Connected peers not heard from for `limit`: marked silent, and returned (to be
+    /// disconnected). A frozen or cut-off peer keeps its TCP connection up; only silence
+    /// tells.
+    pub fn silent_for(&mut self, now: Instant, limit: Duration) -> Vec<PeerId> {
+        let mut out = Vec::new();
+        for (id, p) in &mut self.peers {
+            if p.connections > 0 && now.saturating_duration_since(p.last_seen) > limit {
+                p.live = false;
+                out.push(*id);
+            }
+        }
+        out
+    }
+
     /// A digest was heard: whether its catalogue must be fetched.
     pub fn digest(&mut self, id: PeerId, digest: Digest) -> bool {
         let p = self.peer(id);
@@ -230,6 +244,21 @@ mod tests {
         v.disconnected(id, 0);
         assert!(v.live().is_empty());
         assert_eq!(v.peer_of("web1"), None);
+    }
+
+    #[test]
+    fn a_connected_peer_that_stays_silent_is_not_live() {
+        let mut v = View::default();
+        let id = PeerId::random();
+        v.catalogue(id, catalogue("web1", 1));
+        v.connected(id);
+        let now = Instant::now();
+        assert!(v.silent_for(now, Duration::from_secs(3)).is_empty());
+        assert_eq!(
+            v.silent_for(now + Duration::from_secs(4), Duration::from_secs(3)),
+            [id]
+        );
+        assert!(v.live().is_empty());
     }
 
     #[test]

@@ -1,0 +1,312 @@
+//! Agents as real processes in a mesh on loopback (explicit peers, no mDNS), and the command
+//! line through any of them.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::Signal;
+
+const SLOW: &str = r#"
+name = "Slow"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.enter]
+do = [{ run = "echo started; sleep 30" }]
+[states.On.provides.go]
+"#;
+
+/// Agents `names`, the first listening where the others dial.
+struct Mesh {
+    dir: tempfile::TempDir,
+    agents: Vec<(String, Child, PathBuf)>,
+    lifecycles: PathBuf,
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Mesh {
+    fn start(names: &[&str]) -> Mesh {
+        let dir = tempfile::tempdir().unwrap();
+        let lifecycles = dir.path().join("lifecycles");
+        std::fs::create_dir(&lifecycles).unwrap();
+        for entry in
+            std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("lifecycles")).unwrap()
+        {
+            let p = entry.unwrap().path();
+            std::fs::copy(&p, lifecycles.join(p.file_name().unwrap())).unwrap();
+        }
+        std::fs::write(lifecycles.join("slow.toml"), SLOW).unwrap();
+        let key = dir.path().join("swarm.key");
+        let out = Command::new(env!("CARGO_BIN_EXE_armonic"))
+            .args(["key", "generate", "--output"])
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let mut mesh = Mesh {
+            dir,
+            agents: Vec::new(),
+            lifecycles,
+        };
+        for name in names {
+            mesh.spawn(name);
+        }
+        let all = names.len();
+        for name in names {
+            eventually(&format!("{name} to see the whole mesh"), || {
+                mesh.live(name).len() == all - 1
+            });
+        }
+        mesh
+    }
+
+    fn state(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn cmd(&self, name: &str) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_armonic"));
+        c.args([
+            "--no-color",
+            "--name",
+            name,
+            "--public-ip",
+            name,
+            "--state-dir",
+        ])
+        .arg(self.state(name))
+        .arg("-L")
+        .arg(&self.lifecycles)
+        .env_remove("ARMONIC_STATE_DIR")
+        .env_remove("ARMONIC_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        c
+    }
+
+    /// Starts (or restarts) agent `name`; the first agent's address is everyone's peer.
+    fn spawn(&mut self, name: &str) {
+        let first = self.agents.first().map(|(n, _, _)| n.clone());
+        let port = 20_000 + (std::process::id() % 20_000) as u16 + self.port_of(name);
+        let mut c = self.cmd(name);
+        c.args(["agent", "--no-mdns", "--swarm-key"])
+            .arg(self.dir.path().join("swarm.key"))
+            .args(["--listen", &format!("127.0.0.1:{port}")]);
+        if let Some(first) = first.filter(|f| f != name) {
+            let p = 20_000 + (std::process::id() % 20_000) as u16 + self.port_of(&first);
+            c.args(["--peer", &format!("127.0.0.1:{p}")]);
+        }
+        let mut child = c.spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.contains(" ready: "), "{name}: {line:?}");
+        let state = self.state(name);
+        match self.agents.iter_mut().find(|(n, _, _)| n == name) {
+            Some(slot) => slot.1 = child,
+            None => self.agents.push((name.to_owned(), child, state)),
+        }
+    }
+
+    fn port_of(&self, name: &str) -> u16 {
+        name.bytes().map(u16::from).sum::<u16>() % 1000
+    }
+
+    fn run(&self, name: &str, args: &[&str]) -> Output {
+        self.cmd(name).args(args).output().unwrap()
+    }
+
+    /// The live peers `name` knows, from `armonic mesh --format json`.
+    fn live(&self, name: &str) -> Vec<String> {
+        let out = self.run(name, &["--format", "json", "mesh"]);
+        let peers: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        peers
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|p| p["live"] == true)
+                    .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn child(&mut self, name: &str) -> &mut Child {
+        &mut self
+            .agents
+            .iter_mut()
+            .find(|(n, _, _)| n == name)
+            .unwrap()
+            .1
+    }
+}
+
+impl Drop for Mesh {
+    fn drop(&mut self) {
+        for (_, child, _) in &mut self.agents {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[test]
+fn a_third_agent_deploys_on_a_live_location_that_offers_the_provide_and_shows_its_logs() {
+    let mesh = Mesh::start(&["web1", "web2", "driver"]);
+    let out = mesh.run("driver", &["deploy", "//WebSite//start", "--autofill"]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    // --autofill takes the first location offering the provide, by name: driver.
+    assert_eq!(
+        text(&out.stdout),
+        "{\"url\": \"http://driver:80\"}\n",
+        "{err}"
+    );
+    assert!(
+        err.contains("INFO     [driver/WebSite] Start website"),
+        "{err}"
+    );
+    let out = mesh.run(
+        "driver",
+        &["deploy", "//WebSite//start", "--answers", "/dev/null"],
+    );
+    assert!(!out.status.success());
+}
+
+#[test]
+fn commands_reach_any_agent_of_the_mesh_through_the_local_one() {
+    let mesh = Mesh::start(&["web1", "web2", "driver"]);
+    let out = mesh.run("driver", &["provide-call", "/web2/WebServer//start"]);
+    assert_eq!(
+        text(&out.stdout),
+        "{\"url\": \"http://web2:80\"}\n",
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stderr).contains("[web2/WebServer] Activation of webserver service..."));
+    let out = mesh.run("web1", &["state-current", "//WebServer"]);
+    let current = text(&out.stdout);
+    assert!(current.contains("/web2/WebServer/Active"), "{current}");
+    assert!(
+        current.contains("/web1/WebServer/NotInstalled"),
+        "{current}"
+    );
+    let out = mesh.run("driver", &["status"]);
+    let status = text(&out.stdout);
+    for name in ["web1", "web2", "driver"] {
+        assert!(status.contains(&format!("name        {name}")), "{status}");
+    }
+    let out = mesh.run("driver", &["mesh"]);
+    let table = text(&out.stdout);
+    assert!(table.starts_with("NAME  PEER ID"), "{table}");
+    assert!(table.contains("WebServer=Active"), "{table}");
+}
+
+#[test]
+fn provide_call_all_calls_every_live_location_that_offers_it() {
+    let mesh = Mesh::start(&["web1", "web2", "web3"]);
+    let out = mesh.run("web1", &["provide-call", "--all", "//WebServer//start"]);
+    let table = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(table.lines().count(), 4, "{table}");
+    for name in ["web1", "web2", "web3"] {
+        assert!(
+            table.lines().any(|l| l.starts_with(name)
+                && l.ends_with(&format!("{{\"url\": \"http://{name}:80\"}}"))),
+            "{table}"
+        );
+    }
+}
+
+#[test]
+fn an_agent_killed_mid_step_fails_the_step_as_unreachable_and_restores_on_restart() {
+    let mut mesh = Mesh::start(&["web1", "web2"]);
+    let call = mesh
+        .cmd("web1")
+        .args(["provide-call", "/web2/Slow/On/go"])
+        .spawn()
+        .unwrap();
+    let web2_state = mesh.state("web2").join("lifecycles/Slow.json");
+    eventually("the step to run on web2", || {
+        std::fs::read_to_string(&web2_state).is_ok_and(|s| s.contains("process_group"))
+    });
+    let pgid: u32 = {
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&web2_state).unwrap()).unwrap();
+        s["in_progress"]["process_group"].as_u64().unwrap() as u32
+    };
+    mesh.child("web2").kill().unwrap();
+    mesh.child("web2").wait().unwrap();
+    let out = call.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("location web2 is unreachable"), "{err}");
+    // The rest of the mesh keeps working.
+    let out = mesh.run("web1", &["provide-call", "//WebServer//start"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The step web2 was running outlived it: web2 comes back, says so and restores.
+    common::signal_group(pgid, Signal::SIGKILL);
+    mesh.spawn("web2");
+    eventually("web1 to see web2 again", || mesh.live("web1") == ["web2"]);
+    let out = mesh.run("web1", &["state-current", "/web2/Slow"]);
+    assert_eq!(
+        text(&out.stdout),
+        "Slow  /web2/Slow/Off\n",
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_frozen_agent_is_seen_gone_within_seconds_and_back_when_it_wakes() {
+    let mesh = Mesh::start(&["web1", "web2"]);
+    let pid = mesh.agents[1].1.id();
+    common::signal(pid, Signal::SIGSTOP);
+    let start = Instant::now();
+    eventually("web1 to see web2 gone", || mesh.live("web1").is_empty());
+    let noticed = start.elapsed();
+    common::signal(pid, Signal::SIGCONT);
+    assert!(
+        noticed < Duration::from_secs(5),
+        "noticed after {noticed:?}"
+    );
+    eventually("web1 to see web2 back", || mesh.live("web1") == ["web2"]);
+}
+
+#[test]
+fn the_demo_deploys_the_proxy_on_three_agents_and_exits_cleanly() {
+    let out = Command::new(env!("CARGO_BIN_EXE_armonic"))
+        .args(["--no-color", "demo"])
+        .env_remove("ARMONIC_STATE_DIR")
+        .env_remove("ARMONIC_CONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(text(&out.stdout), "{\"url\": \"http://proxy:80\"}\n");
+    for line in [
+        "INFO     [web1/WebSite] Start website",
+        "INFO     [web2/WebSite] Start website",
+        "INFO     [proxy/Proxy] Activation of proxy service...",
+        "Deployment done: 7 calls.",
+    ] {
+        assert!(err.contains(line), "{line}: {err}");
+    }
+}
