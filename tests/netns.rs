@@ -1,0 +1,195 @@
+//! Zero configuration: agents in network namespaces joined by a bridge find each other by
+//! mDNS, and a third deploys on one of them. mDNS runs only inside the namespaces this test
+//! makes, never on the machine's own interfaces. Without root (or `ip`), the test says why and
+//! checks nothing.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run ip: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            text(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Namespaces `prefix` + a, b, c, each with an address on one bridge (in a namespace of its
+/// own); removed, with their agents, when dropped.
+struct Lan {
+    prefix: String,
+    agents: Vec<Child>,
+}
+
+impl Lan {
+    fn make() -> Result<Lan, String> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err("network namespaces need root".into());
+        }
+        let prefix = format!("arm{}", std::process::id() % 100_000);
+        let lan = Lan {
+            prefix: prefix.clone(),
+            agents: Vec::new(),
+        };
+        let br = format!("{prefix}br");
+        ip(&["netns", "add", &br])?;
+        ip(&["-n", &br, "link", "add", "br0", "type", "bridge"])?;
+        ip(&["-n", &br, "link", "set", "br0", "up"])?;
+        for (i, n) in ["a", "b", "c"].iter().enumerate() {
+            let ns = format!("{prefix}{n}");
+            let (inside, outside) = (format!("{prefix}{n}0"), format!("{prefix}{n}1"));
+            ip(&["netns", "add", &ns])?;
+            ip(&[
+                "link", "add", &inside, "type", "veth", "peer", "name", &outside,
+            ])?;
+            ip(&["link", "set", &inside, "netns", &ns])?;
+            ip(&["link", "set", &outside, "netns", &br])?;
+            ip(&["-n", &br, "link", "set", &outside, "master", "br0", "up"])?;
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("10.77.0.{}/24", i + 1),
+                "dev",
+                &inside,
+            ])?;
+            ip(&["-n", &ns, "link", "set", &inside, "up"])?;
+            ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        }
+        Ok(lan)
+    }
+
+    fn ns(&self, n: &str) -> String {
+        format!("{}{n}", self.prefix)
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        for a in &mut self.agents {
+            let _ = a.kill();
+            let _ = a.wait();
+        }
+        for n in ["a", "b", "c", "br"] {
+            let _ = ip(&["netns", "del", &self.ns(n)]);
+        }
+    }
+}
+
+fn armonic(ns: &str, state: &Path, name: &str, lifecycles: &Path) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_armonic")])
+        .args([
+            "--no-color",
+            "--name",
+            name,
+            "--public-ip",
+            name,
+            "--state-dir",
+        ])
+        .arg(state)
+        .arg("-L")
+        .arg(lifecycles)
+        .env_remove("ARMONIC_STATE_DIR")
+        .env_remove("ARMONIC_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+#[test]
+fn agents_in_two_namespaces_find_each_other_by_mdns_and_a_third_deploys_on_one() {
+    let mut lan = match Lan::make() {
+        Ok(lan) => lan,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lifecycles: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("lifecycles");
+    let key = dir.path().join("swarm.key");
+    let out = Command::new(env!("CARGO_BIN_EXE_armonic"))
+        .args(["key", "generate", "--output"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // No --peer, no --listen: mDNS and the default port, as on a LAN.
+    let nodes = [("a", "alpha"), ("b", "beta"), ("c", "gamma")];
+    for (n, name) in nodes {
+        let mut child = armonic(&lan.ns(n), &dir.path().join(name), name, &lifecycles)
+            .args(["agent", "--swarm-key"])
+            .arg(&key)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.contains(" ready: "), "{name}: {line:?}");
+        lan.agents.push(child);
+    }
+    let gamma = |args: &[&str]| -> Output {
+        armonic(
+            &lan.ns("c"),
+            &dir.path().join("gamma"),
+            "gamma",
+            &lifecycles,
+        )
+        .args(args)
+        .output()
+        .unwrap()
+    };
+    let start = Instant::now();
+    loop {
+        let out = gamma(&["--format", "json", "mesh"]);
+        let peers: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let live: Vec<&str> = peers
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|p| p["live"] == true)
+                    .filter_map(|p| p["name"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if live == ["alpha", "beta"] {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "gamma never found alpha and beta: {}",
+            text(&out.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("found each other by mDNS in {:?}", start.elapsed());
+    // --autofill takes the first live location offering the provide by name: alpha, in
+    // another namespace.
+    let out = gamma(&["deploy", "//WebSite//start", "--autofill"]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        text(&out.stdout),
+        "{\"url\": \"http://alpha:80\"}\n",
+        "{err}"
+    );
+    assert!(err.contains("[alpha/WebSite] Start website"), "{err}");
+}
