@@ -29,6 +29,8 @@
 mod codec;
 mod event_loop;
 mod handle;
+#[cfg(test)]
+mod hostile;
 mod key;
 mod protocol;
 mod swarm;

@@ -41,7 +41,10 @@ pub(crate) struct Options {
 
 /// TCP, the private network's handshake (a peer without the key gets no further), Noise
 /// (authenticated encryption with the peer's identity), Yamux.
-fn transport(key: &Keypair, psk: PreSharedKey) -> std::io::Result<Boxed<(PeerId, StreamMuxerBox)>> {
+pub(crate) fn transport(
+    key: &Keypair,
+    psk: PreSharedKey,
+) -> std::io::Result<Boxed<(PeerId, StreamMuxerBox)>> {
     let noise = noise::Config::new(key).map_err(std::io::Error::other)?;
     Ok(
         tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
