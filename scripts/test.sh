@@ -15,6 +15,12 @@ if ! need cargo-nextest && ! cargo nextest --version >/dev/null 2>&1; then
     cargo install --locked cargo-nextest
 fi
 
+# The zero-configuration test makes network namespaces with ip (iproute2), as root.
+if ! need ip && [ "$(id -u)" = 0 ] && need apt-get; then
+    echo "installing iproute2"
+    apt-get install -y -qq iproute2 >/dev/null
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
