@@ -24,14 +24,23 @@ impl LogSink for Quiet {
     fn log(&self, _: &LogRecord) {}
 }
 
-fn spawn(state: &Path, lifecycles: &Path) -> (Child, Duration) {
+/// Starts an agent; with `key`, in a mesh (listening on loopback, no mDNS).
+fn spawn(state: &Path, lifecycles: &Path, key: Option<&Path>) -> (Child, Duration) {
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_armonic"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_armonic"));
+    command
         .args(["--name", "bench", "-q", "--state-dir"])
         .arg(state)
         .arg("-L")
         .arg(lifecycles)
-        .arg("agent")
+        .arg("agent");
+    match key {
+        Some(k) => command
+            .args(["--no-mdns", "--listen", "127.0.0.1:0", "--swarm-key"])
+            .arg(k),
+        None => command.arg("--no-mesh"),
+    };
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -78,27 +87,41 @@ fn main() {
     }
     std::fs::write(shipped.join("noop.toml"), NOOP).unwrap();
 
-    // Start-up to ready, with the shipped lifecycles.
-    let mut startups = Vec::new();
-    for i in 0..20 {
-        let (child, took) = spawn(&dir.path().join(format!("s{i}")), &shipped);
-        startups.push(took);
+    let key = dir.path().join("swarm.key");
+    let made = Command::new(env!("CARGO_BIN_EXE_armonic"))
+        .args(["key", "generate", "--output"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(made.success());
+
+    // Start-up to ready, with the shipped lifecycles, alone and in a mesh.
+    for (what, key) in [("alone", None), ("with the mesh on", Some(key.as_path()))] {
+        let mut startups = Vec::new();
+        for i in 0..20 {
+            let state = dir.path().join(format!("s{i}-{}", key.is_some()));
+            let (child, took) = spawn(&state, &shipped, key);
+            startups.push(took);
+            stop(child);
+        }
+        startups.sort();
+        println!(
+            "start-up to ready, {what} (20 runs): median {:.1} ms, max {:.1} ms",
+            percentile(&startups, 0.5).as_secs_f64() * 1e3,
+            startups.last().unwrap().as_secs_f64() * 1e3
+        );
+        let state = dir.path().join(format!("idle-{}", key.is_some()));
+        let (child, _) = spawn(&state, &shipped, key);
+        std::thread::sleep(Duration::from_secs(2));
+        println!(
+            "idle agent RSS, {what}: {:.1} MiB",
+            rss_kib(child.id()) as f64 / 1024.0
+        );
         stop(child);
     }
-    startups.sort();
-    println!(
-        "start-up to ready (20 runs): median {:.1} ms, max {:.1} ms",
-        percentile(&startups, 0.5).as_secs_f64() * 1e3,
-        startups.last().unwrap().as_secs_f64() * 1e3
-    );
 
     let state = dir.path().join("state");
-    let (child, _) = spawn(&state, &shipped);
-    std::thread::sleep(Duration::from_secs(1));
-    println!(
-        "idle agent RSS: {:.1} MiB",
-        rss_kib(child.id()) as f64 / 1024.0
-    );
+    let (child, _) = spawn(&state, &shipped, None);
 
     let client = armonic_agent::Client::connect(&state.join("agent.sock")).unwrap();
     let sink: Arc<dyn LogSink> = Arc::new(Quiet);
