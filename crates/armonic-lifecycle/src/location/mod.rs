@@ -6,6 +6,7 @@
 //! error at once, and only then change anything.
 
 mod call;
+mod index;
 mod state;
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ use crate::paths::{MAX_PATHS, Move, Path, Search};
 use crate::persist::{RestoreIssue, StateStore};
 use crate::values::{ProvideValues, Values};
 use call::check_provide;
+use index::NameIndex;
 
 /// Armonic's version, reported by [`Location::info`].
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -130,6 +132,7 @@ impl Builder {
             config: self.config,
             instances: Vec::with_capacity(lifecycles.len()),
             by_name: HashMap::new(),
+            names: NameIndex::default(),
             runner: self.runner,
             sink: self.sink,
             store,
@@ -140,8 +143,8 @@ impl Builder {
             if loc.by_name.insert(def.name.clone(), i).is_some() {
                 continue;
             }
+            loc.names.add(i, &def);
             loc.instances.push(Instance {
-                names: subtree_names(&def),
                 def: Arc::new(def),
                 stack: Vec::new(),
                 entered: HashMap::new(),
@@ -170,23 +173,6 @@ struct Instance {
     def: Arc<LifecycleDef>,
     stack: Vec<usize>,
     entered: HashMap<usize, ProvideValues>,
-    /// Every name in the lifecycle's subtree, to skip it quickly when an address cannot match.
-    names: std::collections::HashSet<String>,
-}
-
-fn subtree_names(def: &LifecycleDef) -> std::collections::HashSet<String> {
-    let mut names = std::collections::HashSet::from([def.name.clone()]);
-    for st in &def.states {
-        names.insert(st.name.clone());
-        for p in st.all_provides() {
-            names.insert(p.name.clone());
-            for r in &p.requires {
-                names.insert(r.name.clone());
-                names.extend(r.variables.iter().map(|v| v.name.clone()));
-            }
-        }
-    }
-    names
 }
 
 /// A resource found by an address: indexes down the tree.
@@ -234,6 +220,8 @@ pub struct Location {
     config: Config,
     instances: Vec<Instance>,
     by_name: HashMap<String, usize>,
+    /// The lifecycles holding each name, so a lookup visits only those an address can match.
+    names: NameIndex,
     runner: Arc<dyn CommandRunner>,
     sink: Arc<dyn LogSink>,
     store: Option<StateStore>,
@@ -342,11 +330,8 @@ impl Location {
             var: None,
         };
         f(&[loc], none);
-        for (li, inst) in self.instances.iter().enumerate() {
-            if !literals.iter().all(|l| inst.names.contains(*l)) {
-                continue;
-            }
-            let def = &*inst.def;
+        for li in self.names.candidates(&literals, self.instances.len()) {
+            let def = &*self.instances[li].def;
             let r = Res {
                 lf: Some(li),
                 ..none
