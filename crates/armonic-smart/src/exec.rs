@@ -4,7 +4,8 @@
 //! variables before it starts. After a failure no new step starts; running steps finish, and
 //! the outcome tells which steps ran, which failed and which never started.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::sync::mpsc;
 
@@ -94,17 +95,17 @@ impl Plan {
                 )
             })
             .collect();
-        let rank: HashMap<usize, usize> = self
+        // Ready steps start in plan order, so runs are repeatable: a heap of their ranks.
+        let mut rank = vec![usize::MAX; self.nodes.len()];
+        for (i, &n) in self.order.iter().enumerate() {
+            rank[n] = i;
+        }
+        let mut ready: BinaryHeap<Reverse<usize>> = self
             .order
             .iter()
             .enumerate()
-            .map(|(i, &n)| (n, i))
-            .collect();
-        let mut ready: VecDeque<usize> = self
-            .order
-            .iter()
-            .copied()
-            .filter(|n| waiting[n] == 0)
+            .filter(|(_, n)| waiting[n] == 0)
+            .map(|(i, _)| Reverse(i))
             .collect();
         let mut status: HashMap<usize, Status> = HashMap::new();
         let mut stopped = false;
@@ -114,7 +115,8 @@ impl Plan {
             let mut running = 0usize;
             loop {
                 while !stopped && running < parallelism {
-                    let Some(n) = ready.pop_front() else { break };
+                    let Some(Reverse(r)) = ready.pop() else { break };
+                    let n = self.order[r];
                     let node = &self.nodes[n];
                     let location = node.location.clone().unwrap_or_default();
                     let xpath = node.xpath.clone().unwrap_or_default();
@@ -165,12 +167,10 @@ impl Plan {
                                     if let Some(w) = waiting.get_mut(&s) {
                                         *w -= 1;
                                         if *w == 0 {
-                                            ready.push_back(s);
+                                            ready.push(Reverse(rank[s]));
                                         }
                                     }
                                 }
-                                // Keep plan order among ready steps, so runs are repeatable.
-                                ready.make_contiguous().sort_by_key(|s| rank[s]);
                             }
                             Err(error) => {
                                 fe.notify(&Event::StepFailed {
