@@ -7,9 +7,9 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 
-use armonic_lifecycle::{LogRecord, LogSink, Value};
+use armonic_lifecycle::{LogRecord, LogSink, Value, Values};
 use serde::Serialize;
 
 use crate::agent::Mesh;
@@ -57,6 +57,14 @@ pub struct Outcome {
     pub result: Option<Value>,
     /// Whether every step ran and succeeded.
     pub succeeded: bool,
+}
+
+/// A step handed to a worker.
+struct Job {
+    node: usize,
+    location: String,
+    xpath: String,
+    values: Values,
 }
 
 enum Msg {
@@ -111,7 +119,32 @@ impl Plan {
         let mut stopped = false;
         let (tx, rx) = mpsc::channel::<Msg>();
         let sink: Arc<dyn LogSink> = Arc::new(ChannelSink(tx.clone()));
+        // A pool of `parallelism` workers: starting a thread per step would cost more than
+        // a step does on a large plan. The main thread hands out at most that many jobs.
+        let (jobs, queue) = mpsc::sync_channel::<Job>(parallelism);
+        let queue = Mutex::new(queue);
+        let id = self.id.clone();
         std::thread::scope(|scope| {
+            for _ in 0..parallelism.min(self.order.len()) {
+                let (tx, sink, queue, id) = (tx.clone(), Arc::clone(&sink), &queue, id.as_str());
+                scope.spawn(move || {
+                    loop {
+                        // One worker waits on the queue at a time; it closes when the run is over.
+                        let next = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok(job) = next else { break };
+                        let result = match mesh.agent(&job.location) {
+                            Some(agent) => agent
+                                .provide_call(&job.xpath, &job.values, id, Arc::clone(&sink))
+                                .map_err(|e| e.to_string()),
+                            None => Err(format!("no location {}", job.location)),
+                        };
+                        let _ = tx.send(Msg::Done(job.node, result));
+                    }
+                });
+            }
             let mut running = 0usize;
             loop {
                 while !stopped && running < parallelism {
@@ -126,19 +159,18 @@ impl Plan {
                         location: location.clone(),
                         xpath: xpath.clone(),
                     });
-                    let tx = tx.clone();
-                    let sink = Arc::clone(&sink);
-                    let id = self.id.clone();
+                    let job = Job {
+                        node: n,
+                        location,
+                        xpath,
+                        values,
+                    };
+                    // Never blocks: at most `parallelism` jobs are out at once. It fails only
+                    // once the queue is gone, which it is not before this function returns.
+                    if jobs.send(job).is_err() {
+                        break;
+                    }
                     running += 1;
-                    scope.spawn(move || {
-                        let result = match mesh.agent(&location) {
-                            Some(agent) => agent
-                                .provide_call(&xpath, &values, &id, sink)
-                                .map_err(|e| e.to_string()),
-                            None => Err(format!("no location {location}")),
-                        };
-                        let _ = tx.send(Msg::Done(n, result));
-                    });
                 }
                 if running == 0 {
                     break;
@@ -185,6 +217,7 @@ impl Plan {
                     }
                 }
             }
+            drop(jobs);
         });
         // Lines sent after the last step reported.
         while let Ok(Msg::Log(record)) = rx.try_recv() {
