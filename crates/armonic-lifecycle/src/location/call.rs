@@ -5,13 +5,14 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use super::{CallOptions, Location, involved, provide_def};
-use crate::action::{ActionError, Exec};
+use crate::action::{ActionError, Env, Exec};
 use crate::address::{Address, Kind};
 use crate::error::Error;
 use crate::info::VariableError;
 use crate::log::{Level, LogRecord};
 use crate::model::{LifecycleDef, ProvideDef, RequireDef};
 use crate::paths::{Move, Path};
+use crate::template::Context;
 use crate::value::Value;
 use crate::values::{Filled, ProvideValues, Values};
 
@@ -107,6 +108,7 @@ impl Location {
 
     /// Runs `work` as provide `pdef` of state `s` with its template context, environment and
     /// executor; in simulation runs nothing and, unless `idle` (nothing to run anyway), says so.
+    /// When `idle`, `work` must do nothing, and is not called.
     #[allow(clippy::too_many_arguments)]
     fn perform(
         &self,
@@ -117,7 +119,7 @@ impl Location {
         flags: &IndexMap<String, Value>,
         opts: &CallOptions,
         idle: bool,
-        work: impl FnOnce(&Exec<'_>, &Value, &[(String, String)]) -> Result<Option<Value>, ActionError>,
+        work: impl FnOnce(&Exec<'_>, &Context, &Env<'_>) -> Result<Option<Value>, ActionError>,
     ) -> Result<Option<Value>, ActionError> {
         let def = &self.instances[lf].def;
         let state = &def.states[s].name;
@@ -135,8 +137,12 @@ impl Location {
             }
             return Ok(None);
         }
+        if idle {
+            // Nothing would use the context: not even built.
+            return Ok(None);
+        }
         let context = self.context(lf, s, pdef, own, flags, opts);
-        let env = self.env(def, pdef, own, &context, opts);
+        let env = Env::new(|| self.env(def, pdef, own, &context, opts));
         let exec = self.exec(def, s, &pdef.name, opts);
         work(&exec, &context, &env)
     }
@@ -207,9 +213,7 @@ impl Location {
                             source,
                         });
                     }
-                    let inst = &mut self.instances[lf];
-                    inst.stack.push(step.state);
-                    inst.entered.insert(step.state, own);
+                    self.instances[lf].push(step.state, own);
                     self.save(lf)?;
                     self.event(
                         opts,
@@ -248,11 +252,7 @@ impl Location {
                             source,
                         });
                     }
-                    let inst = &mut self.instances[lf];
-                    if inst.stack.last() == Some(&step.state) {
-                        inst.stack.pop();
-                    }
-                    inst.entered.remove(&step.state);
+                    self.instances[lf].leave(step.state);
                     self.save(lf)?;
                 }
             }
@@ -368,7 +368,7 @@ impl Location {
         own: &ProvideValues,
         flags: &IndexMap<String, Value>,
         opts: &CallOptions,
-    ) -> Value {
+    ) -> Context {
         let inst = &self.instances[lf];
         let def = &inst.def;
         let mut ctx = std::collections::BTreeMap::new();
@@ -378,21 +378,6 @@ impl Location {
                 require_value(req, own.get(&req.name).map(Vec::as_slice).unwrap_or(&[])),
             );
         }
-        let mut states = std::collections::BTreeMap::new();
-        for &s in &inst.stack {
-            let st = &def.states[s];
-            let values = inst.entered.get(&s);
-            let mut m = std::collections::BTreeMap::new();
-            for req in &st.enter.requires {
-                let sets = values
-                    .and_then(|v| v.get(&req.name))
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]);
-                m.insert(req.name.clone(), require_value(req, sets));
-            }
-            states.insert(st.name.clone(), Value::Map(m));
-        }
-        ctx.insert("states".into(), Value::Map(states));
         let mut location = std::collections::BTreeMap::new();
         location.insert("name".into(), Value::from(self.config.name.as_str()));
         location.insert(
@@ -420,7 +405,7 @@ impl Location {
             "deployment".into(),
             opts.deployment.clone().map_or(Value::Null, Value::Str),
         );
-        Value::Map(ctx)
+        Context::new(ctx, Arc::clone(&inst.states))
     }
 
     /// The environment of `run` steps.
@@ -429,7 +414,7 @@ impl Location {
         def: &LifecycleDef,
         pdef: &ProvideDef,
         own: &ProvideValues,
-        context: &Value,
+        context: &Context,
         opts: &CallOptions,
     ) -> Vec<(String, String)> {
         let mut env = vec![
@@ -440,15 +425,16 @@ impl Location {
             ),
             ("ARMONIC_LIFECYCLE".to_owned(), def.name.clone()),
             ("ARMONIC_PROVIDE".to_owned(), pdef.name.clone()),
-            ("ARMONIC_CONTEXT".to_owned(), context.to_string()),
+            (
+                "ARMONIC_CONTEXT".to_owned(),
+                serde_json::to_string(context).unwrap_or_else(|_| "null".into()),
+            ),
         ];
-        if let Value::Map(m) = context {
-            if let Some(s) = m.get("state") {
-                env.push(("ARMONIC_STATE".into(), s.to_plain_string()));
-            }
-            if let Some(f) = m.get("flags") {
-                env.push(("ARMONIC_FLAGS".into(), f.to_string()));
-            }
+        if let Some(s) = context.get("state") {
+            env.push(("ARMONIC_STATE".into(), s.to_plain_string()));
+        }
+        if let Some(f) = context.get("flags") {
+            env.push(("ARMONIC_FLAGS".into(), f.to_string()));
         }
         if let Some(d) = &opts.deployment {
             env.push(("ARMONIC_DEPLOYMENT".into(), d.clone()));

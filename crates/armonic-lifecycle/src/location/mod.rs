@@ -9,7 +9,7 @@ mod call;
 mod index;
 mod state;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -25,6 +25,7 @@ use crate::model::{LifecycleDef, ProvideDef};
 use crate::os::OsType;
 use crate::paths::{MAX_PATHS, Move, Path, Search};
 use crate::persist::{RestoreIssue, StateStore};
+use crate::value::Value;
 use crate::values::{ProvideValues, Values};
 use call::check_provide;
 use index::NameIndex;
@@ -144,11 +145,7 @@ impl Builder {
                 continue;
             }
             loc.names.add(i, &def);
-            loc.instances.push(Instance {
-                def: Arc::new(def),
-                stack: Vec::new(),
-                entered: HashMap::new(),
-            });
+            loc.instances.push(Instance::new(Arc::new(def)));
             loc.start(i)?;
         }
         if let Some(store) = &loc.store {
@@ -169,10 +166,16 @@ impl Builder {
     }
 }
 
+/// One lifecycle and where it stands (see `state.rs`).
 struct Instance {
     def: Arc<LifecycleDef>,
+    /// Entered states, bottom first; a state is never in it twice.
     stack: Vec<usize>,
+    /// The values each entered state was entered with.
     entered: HashMap<usize, ProvideValues>,
+    /// `states` of the template context, kept as the stack changes rather than built for
+    /// every action.
+    states: Arc<BTreeMap<String, Value>>,
 }
 
 /// A resource found by an address: indexes down the tree.
