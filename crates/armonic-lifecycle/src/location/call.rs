@@ -171,6 +171,10 @@ impl Location {
     }
 
     /// Enters and leaves states along `path`; `values[k]` goes to the k-th enter.
+    ///
+    /// The state is saved before any action runs and when the walk ends, not after every
+    /// move: saving writes the whole stack, and moves with nothing to run would otherwise make
+    /// a walk along a long chain quadratic. A move that runs nothing leaves no trace to lose.
     pub(super) fn walk_path(
         &mut self,
         lf: usize,
@@ -180,6 +184,7 @@ impl Location {
     ) -> Result<(), Error> {
         let def = Arc::clone(&self.instances[lf].def);
         let mut enters = values.iter();
+        let mut unsaved = false;
         for step in path {
             let state = &def.states[step.state];
             match step.action {
@@ -192,6 +197,10 @@ impl Location {
                         format!("entering state {}", state.name),
                     );
                     let idle = state.enter.action.is_empty() && state.builtins.is_empty();
+                    // Whatever happens next saves again: no need to note that this saved.
+                    if !idle && unsaved {
+                        self.save(lf)?;
+                    }
                     let result = self.perform(
                         lf,
                         step.state,
@@ -214,7 +223,7 @@ impl Location {
                         });
                     }
                     self.instances[lf].push(step.state, own);
-                    self.save(lf)?;
+                    unsaved = true;
                     self.event(
                         opts,
                         &def.name,
@@ -230,6 +239,10 @@ impl Location {
                         format!("leaving state {}", state.name),
                     );
                     let idle = state.leave.is_empty() && state.builtins.is_empty();
+                    if !idle && unsaved {
+                        self.save(lf)?;
+                        unsaved = false;
+                    }
                     let leave = ProvideDef::new("leave");
                     let result = self.perform(
                         lf,
@@ -246,6 +259,9 @@ impl Location {
                         },
                     );
                     if let Err(source) = result {
+                        if unsaved {
+                            self.save(lf)?;
+                        }
                         return Err(Error::Leave {
                             lifecycle: def.name.clone(),
                             state: state.name.clone(),
@@ -253,9 +269,12 @@ impl Location {
                         });
                     }
                     self.instances[lf].leave(step.state);
-                    self.save(lf)?;
+                    unsaved = true;
                 }
             }
+        }
+        if unsaved {
+            self.save(lf)?;
         }
         Ok(())
     }
