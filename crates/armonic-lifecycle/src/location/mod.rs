@@ -176,6 +176,8 @@ struct Instance {
     /// `states` of the template context, kept as the stack changes rather than built for
     /// every action.
     states: Arc<BTreeMap<String, Value>>,
+    /// The state names, shared by the paths listed.
+    state_names: Vec<Arc<str>>,
 }
 
 /// A resource found by an address: indexes down the tree.
@@ -530,17 +532,10 @@ impl Location {
     }
 
     fn named_paths(&self, lf: usize, to: usize) -> Vec<Vec<PathMove>> {
-        let def = &self.instances[lf].def;
+        let inst = &self.instances[lf];
         self.raw_paths(lf, to, MAX_PATHS)
             .into_iter()
-            .map(|p| {
-                p.into_iter()
-                    .map(|s| PathMove {
-                        state: def.states[s.state].name.clone(),
-                        action: s.action,
-                    })
-                    .collect()
-            })
+            .map(|p| inst.named(p))
             .collect()
     }
 
@@ -556,19 +551,7 @@ impl Location {
         let inst = &self.instances[lf];
         let (from, to) = (inst.def.state_index(from)?, inst.def.state_index(to)?);
         let paths = Search::new(&inst.def, &self.config.os, &inst.stack).paths(from, to, MAX_PATHS);
-        Some(
-            paths
-                .into_iter()
-                .map(|p| {
-                    p.into_iter()
-                        .map(|s| PathMove {
-                            state: inst.def.states[s.state].name.clone(),
-                            action: s.action,
-                        })
-                        .collect()
-                })
-                .collect(),
-        )
+        Some(paths.into_iter().map(|p| inst.named(p)).collect())
     }
 
     fn select_path(&self, lf: usize, state: usize, path_idx: usize) -> Result<Path, Error> {

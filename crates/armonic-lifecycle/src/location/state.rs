@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use super::Instance;
 use super::call::require_value;
+use crate::info::PathMove;
 use crate::model::LifecycleDef;
+use crate::paths::Path;
 use crate::persist::{FORMAT, StateFile};
 use crate::value::Value;
 use crate::values::ProvideValues;
@@ -14,11 +16,26 @@ impl Instance {
     /// `def` with nothing entered.
     pub(super) fn new(def: Arc<LifecycleDef>) -> Instance {
         Instance {
+            state_names: def
+                .states
+                .iter()
+                .map(|s| Arc::from(s.name.as_str()))
+                .collect(),
             def,
             stack: Vec::new(),
             entered: HashMap::new(),
             states: Arc::default(),
         }
+    }
+
+    /// `path` with state names.
+    pub(super) fn named(&self, path: Path) -> Vec<PathMove> {
+        path.into_iter()
+            .map(|s| PathMove {
+                state: Arc::clone(&self.state_names[s.state]),
+                action: s.action,
+            })
+            .collect()
     }
 
     /// State `s` is entered with `values`.
