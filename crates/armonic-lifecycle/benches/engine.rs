@@ -143,30 +143,52 @@ fn chain_goto(c: &mut Criterion) {
     let n = 10_000;
     let mut group = c.benchmark_group("chain");
     group.sample_size(10);
-    for (log, name) in [
-        (false, "state_goto along 10000 states without actions"),
-        (true, "state_goto along 10000 states logging on each enter"),
+    for (log, saved, name) in [
+        (
+            false,
+            false,
+            "state_goto along 10000 states without actions",
+        ),
+        (
+            true,
+            false,
+            "state_goto along 10000 states logging on each enter",
+        ),
+        (
+            false,
+            true,
+            "state_goto along 10000 states without actions, saving states",
+        ),
+        (
+            true,
+            true,
+            "state_goto along 10000 states logging on each enter, saving states",
+        ),
     ] {
         let def = chain_lifecycle(n, log);
-        let config = Config {
-            name: "bench".into(),
-            os: OsType::all(),
-            ..Config::default()
-        };
         let values = Values::new();
         let opts = CallOptions::default();
         group.bench_function(name, |b| {
             b.iter_batched(
                 || {
-                    Location::builder(config.clone())
+                    // A fresh state directory each time, or the location would start at the end.
+                    let dir = tempfile::tempdir().expect("temp dir");
+                    let config = Config {
+                        name: "bench".into(),
+                        os: OsType::all(),
+                        state_dir: saved.then(|| dir.path().to_path_buf()),
+                        ..Config::default()
+                    };
+                    let loc = Location::builder(config)
                         .sink(std::sync::Arc::new(NullSink))
                         .build(vec![def.clone()])
-                        .expect("location")
+                        .expect("location");
+                    (loc, dir)
                 },
-                |mut loc| {
+                |(mut loc, dir)| {
                     loc.state_goto("/bench/Chain/s9999", &values, &opts)
                         .expect("goto");
-                    loc
+                    (loc, dir)
                 },
                 BatchSize::PerIteration,
             )

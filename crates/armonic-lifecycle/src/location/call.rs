@@ -172,9 +172,10 @@ impl Location {
 
     /// Enters and leaves states along `path`; `values[k]` goes to the k-th enter.
     ///
-    /// The state is saved before any action runs and when the walk ends, not after every
-    /// move: saving writes the whole stack, and moves with nothing to run would otherwise make
-    /// a walk along a long chain quadratic. A move that runs nothing leaves no trace to lose.
+    /// The state is saved before a command or a built-in runs and when the walk ends, not
+    /// after every move: saving writes the whole stack, which would make a walk along a long
+    /// chain quadratic. A crash can only forget moves that changed nothing outside the engine
+    /// (logging at most), which a new walk does again.
     pub(super) fn walk_path(
         &mut self,
         lf: usize,
@@ -197,8 +198,10 @@ impl Location {
                         format!("entering state {}", state.name),
                     );
                     let idle = state.enter.action.is_empty() && state.builtins.is_empty();
+                    let reaches_out =
+                        state.enter.action.runs_commands() || !state.builtins.is_empty();
                     // Whatever happens next saves again: no need to note that this saved.
-                    if !idle && unsaved {
+                    if reaches_out && unsaved {
                         self.save(lf)?;
                     }
                     let result = self.perform(
@@ -239,7 +242,8 @@ impl Location {
                         format!("leaving state {}", state.name),
                     );
                     let idle = state.leave.is_empty() && state.builtins.is_empty();
-                    if !idle && unsaved {
+                    let reaches_out = state.leave.runs_commands() || !state.builtins.is_empty();
+                    if reaches_out && unsaved {
                         self.save(lf)?;
                         unsaved = false;
                     }
