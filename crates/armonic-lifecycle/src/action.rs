@@ -15,7 +15,7 @@ use thiserror::Error;
 use crate::interrupt::Interrupt;
 use crate::log::{Level, LogRecord, LogSink};
 use crate::model::{Action, Builtins, PackageManager, Step};
-use crate::template;
+use crate::template::{self, Context};
 use crate::value::Value;
 
 mod lines;
@@ -395,6 +395,28 @@ fn tail_text(tail: &[String]) -> String {
     }
 }
 
+/// The environment of `run` steps, made when the first one runs: it holds the whole template
+/// context as JSON, which actions running no command should not pay for.
+pub(crate) struct Env<'a> {
+    vars: std::cell::OnceCell<Vec<(String, String)>>,
+    make: Box<dyn Fn() -> Vec<(String, String)> + 'a>,
+}
+
+impl<'a> Env<'a> {
+    /// The environment `make` returns, made once when first asked for.
+    pub fn new(make: impl Fn() -> Vec<(String, String)> + 'a) -> Env<'a> {
+        Env {
+            vars: std::cell::OnceCell::new(),
+            make: Box::new(make),
+        }
+    }
+
+    /// The variables.
+    pub fn vars(&self) -> &[(String, String)] {
+        self.vars.get_or_init(|| (self.make)())
+    }
+}
+
 /// Everything an action needs to run: where it comes from, where lines go, what runs commands.
 pub(crate) struct Exec<'a> {
     pub runner: &'a dyn CommandRunner,
@@ -450,8 +472,8 @@ impl Exec<'_> {
     pub fn run_action(
         &self,
         action: &Action,
-        context: &Value,
-        env: &[(String, String)],
+        context: &Context,
+        env: &Env<'_>,
     ) -> Result<Option<Value>, ActionError> {
         let mut returned: Option<Value> = None;
         for step in &action.steps {
@@ -499,14 +521,14 @@ impl Exec<'_> {
         timeout: Duration,
         cwd: Option<&Path>,
         extra: &indexmap::IndexMap<String, String>,
-        context: &Value,
-        env: &[(String, String)],
+        context: &Context,
+        env: &Env<'_>,
     ) -> Result<Option<Value>, ActionError> {
         let ret_file = ReturnFile::new().map_err(|source| ActionError::Spawn {
             command: command.to_owned(),
             source,
         })?;
-        let mut full_env: Vec<(String, String)> = env.to_vec();
+        let mut full_env: Vec<(String, String)> = env.vars().to_vec();
         full_env.push(("ARMONIC_RETURN".into(), ret_file.path.display().to_string()));
         for (k, v) in extra {
             let v = template::render(v, context).map_err(|message| ActionError::Template {
@@ -535,7 +557,7 @@ impl Exec<'_> {
     }
 
     /// Built-ins run when entering: install packages, write files, start services.
-    pub fn enter_builtins(&self, b: &Builtins, context: &Value) -> Result<(), ActionError> {
+    pub fn enter_builtins(&self, b: &Builtins, context: &Context) -> Result<(), ActionError> {
         if !b.packages.is_empty() {
             self.command(&package_command(b, true))?;
         }

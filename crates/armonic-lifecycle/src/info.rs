@@ -1,5 +1,7 @@
 //! What the agent API returns: serializable views of resources, with absolute addresses.
 
+use std::sync::Arc;
+
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -86,8 +88,9 @@ pub struct CurrentState {
 /// One move of a path, by state name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PathMove {
-    /// State name.
-    pub state: String,
+    /// State name, shared: a listing of paths repeats the same names many times, and copying
+    /// each would cost most of the listing.
+    pub state: Arc<str>,
     /// Enter or leave.
     pub action: Move,
 }

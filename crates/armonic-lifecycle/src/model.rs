@@ -234,6 +234,11 @@ impl Action {
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty() && self.returns.is_none()
     }
+
+    /// Whether the action runs a command: the only steps acting outside the engine.
+    pub fn runs_commands(&self) -> bool {
+        self.steps.iter().any(|s| matches!(s, Step::Run { .. }))
+    }
 }
 
 /// An action a state or provide offers.

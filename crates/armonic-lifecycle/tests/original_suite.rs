@@ -822,7 +822,7 @@ fn paths(h: &Harness, from: &str, to: &str) -> Vec<Vec<String>> {
             p.into_iter()
                 .map(|m| {
                     if m.action == Move::Enter {
-                        m.state
+                        m.state.to_string()
                     } else {
                         format!("-{}", m.state)
                     }

@@ -4,11 +4,12 @@
 //! variables before it starts. After a failure no new step starts; running steps finish, and
 //! the outcome tells which steps ran, which failed and which never started.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 
-use armonic_lifecycle::{Interrupt, LogRecord, LogSink, Value};
+use armonic_lifecycle::{Interrupt, LogRecord, LogSink, Value, Values};
 use serde::Serialize;
 
 use crate::agent::Mesh;
@@ -65,6 +66,14 @@ pub struct Outcome {
     pub interrupted: bool,
 }
 
+/// A step handed to a worker.
+struct Job {
+    node: usize,
+    location: String,
+    xpath: String,
+    values: Values,
+}
+
 enum Msg {
     Log(LogRecord),
     Done(usize, Result<Option<Value>, String>),
@@ -113,27 +122,53 @@ impl Plan {
                 )
             })
             .collect();
-        let rank: HashMap<usize, usize> = self
+        // Ready steps start in plan order, so runs are repeatable: a heap of their ranks.
+        let mut rank = vec![usize::MAX; self.nodes.len()];
+        for (i, &n) in self.order.iter().enumerate() {
+            rank[n] = i;
+        }
+        let mut ready: BinaryHeap<Reverse<usize>> = self
             .order
             .iter()
             .enumerate()
-            .map(|(i, &n)| (n, i))
-            .collect();
-        let mut ready: VecDeque<usize> = self
-            .order
-            .iter()
-            .copied()
-            .filter(|n| waiting[n] == 0)
+            .filter(|(_, n)| waiting[n] == 0)
+            .map(|(i, _)| Reverse(i))
             .collect();
         let mut status: HashMap<usize, Status> = HashMap::new();
         let mut stopped = false;
         let (tx, rx) = mpsc::channel::<Msg>();
         let sink: Arc<dyn LogSink> = Arc::new(ChannelSink(tx.clone()));
+        // A pool of `parallelism` workers: starting a thread per step would cost more than
+        // a step does on a large plan. The main thread hands out at most that many jobs.
+        let (jobs, queue) = mpsc::sync_channel::<Job>(parallelism);
+        let queue = Mutex::new(queue);
+        let id = self.id.clone();
         std::thread::scope(|scope| {
+            for _ in 0..parallelism.min(self.order.len()) {
+                let (tx, sink, queue, id) = (tx.clone(), Arc::clone(&sink), &queue, &id);
+                scope.spawn(move || {
+                    loop {
+                        // One worker waits on the queue at a time; it closes when the run is over.
+                        let next = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok(job) = next else { break };
+                        let result = match mesh.agent(&job.location) {
+                            Some(agent) => agent
+                                .provide_call(&job.xpath, &job.values, id, Arc::clone(&sink))
+                                .map_err(|e| e.to_string()),
+                            None => Err(format!("no location {}", job.location)),
+                        };
+                        let _ = tx.send(Msg::Done(job.node, result));
+                    }
+                });
+            }
             let mut running = 0usize;
             loop {
                 while !stopped && !interrupt.is_stopping() && running < parallelism {
-                    let Some(n) = ready.pop_front() else { break };
+                    let Some(Reverse(r)) = ready.pop() else { break };
+                    let n = self.order[r];
                     let node = &self.nodes[n];
                     let location = node.location.clone().unwrap_or_default();
                     let xpath = node.xpath.clone().unwrap_or_default();
@@ -143,19 +178,18 @@ impl Plan {
                         location: location.clone(),
                         xpath: xpath.clone(),
                     });
-                    let tx = tx.clone();
-                    let sink = Arc::clone(&sink);
-                    let id = self.id.clone();
+                    let job = Job {
+                        node: n,
+                        location,
+                        xpath,
+                        values,
+                    };
+                    // Never blocks: at most `parallelism` jobs are out at once. It fails only
+                    // once the queue is gone, which it is not before this function returns.
+                    if jobs.send(job).is_err() {
+                        break;
+                    }
                     running += 1;
-                    scope.spawn(move || {
-                        let result = match mesh.agent(&location) {
-                            Some(agent) => agent
-                                .provide_call(&xpath, &values, &id, sink)
-                                .map_err(|e| e.to_string()),
-                            None => Err(format!("no location {location}")),
-                        };
-                        let _ = tx.send(Msg::Done(n, result));
-                    });
                 }
                 if running == 0 {
                     break;
@@ -192,12 +226,10 @@ impl Plan {
                                     if let Some(w) = waiting.get_mut(&s) {
                                         *w -= 1;
                                         if *w == 0 {
-                                            ready.push_back(s);
+                                            ready.push(Reverse(rank[s]));
                                         }
                                     }
                                 }
-                                // Keep plan order among ready steps, so runs are repeatable.
-                                ready.make_contiguous().sort_by_key(|s| rank[s]);
                             }
                             Err(error) => {
                                 fe.notify(&Event::StepFailed {
@@ -217,6 +249,7 @@ impl Plan {
                     }
                 }
             }
+            drop(jobs);
         });
         // Lines sent after the last step reported.
         while let Ok(Msg::Log(record)) = rx.try_recv() {

@@ -594,3 +594,62 @@ fn a_dependency_cycle_is_an_error_not_a_crash() {
         "dependency cycle: A/On/start on vm requires itself (A/On/start -> B/On/start -> A/On/start)"
     );
 }
+
+/// Lifecycle `N_i` of a binary tree of `n`: `start` requires, locally, the `start` of
+/// `N_{2i+1}` and `N_{2i+2}` and returns what the left one returned; a leaf returns its name.
+fn tree_file(i: usize, n: usize) -> String {
+    let mut text = format!(
+        "name = \"N_{i}\"\ninitial = \"Off\"\ntransitions = [[\"Off\", \"On\"]]\n[states.Off]\n\
+         [states.On.provides.start]\n"
+    );
+    if 2 * i + 2 < n {
+        text.push_str("return = { v = \"{{ left.v }}\" }\n");
+        for (name, child) in [("left", 2 * i + 1), ("right", 2 * i + 2)] {
+            text.push_str(&format!(
+                "[states.On.provides.start.requires.{name}]\ntype = \"local\"\n\
+                 xpath = \"//N_{child}//start\"\nprovide_ret.v = {{ type = \"str\" }}\n"
+            ));
+        }
+    } else {
+        text.push_str(&format!("return = {{ v = \"leaf {i}\" }}\n"));
+    }
+    text
+}
+
+#[test]
+fn a_tree_of_lifecycles_on_one_location_runs_in_plan_order_and_returns_its_leftmost_leaf() {
+    let n = 15;
+    let texts: Vec<(String, String)> = (0..n)
+        .map(|i| (format!("n{i}.toml"), tree_file(i, n)))
+        .collect();
+    let files: Vec<(&str, &str)> = texts
+        .iter()
+        .map(|(f, t)| (f.as_str(), t.as_str()))
+        .collect();
+    for parallelism in [1, 4] {
+        let logs = MemorySink::new();
+        let (_dir, mesh) = mesh_with_files(&files, &["vm"], &logs);
+        let mut fe = Autofill::default();
+        let mut plan = resolve(&mesh, "//N_0//start", &mut fe, &Options::default()).unwrap();
+        let order: Vec<String> = plan.steps().into_iter().map(|s| s.xpath).collect();
+        assert_eq!(order.len(), n);
+        assert_eq!(order.last().map(String::as_str), Some("N_0/On/start"));
+        let outcome = plan.execute(&mesh, &mut fe, parallelism);
+        assert!(outcome.succeeded);
+        assert_eq!(
+            outcome.result,
+            Some(Value::Map([("v".to_owned(), Value::from("leaf 7"))].into()))
+        );
+        if parallelism == 1 {
+            let started: Vec<String> = fe
+                .events
+                .iter()
+                .filter_map(|e| match e {
+                    armonic_smart::Event::StepStarted { xpath, .. } => Some(xpath.clone()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(started, order);
+        }
+    }
+}

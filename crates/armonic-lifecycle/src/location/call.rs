@@ -5,7 +5,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use super::{CallOptions, Location, involved, provide_def};
-use crate::action::{ActionError, Exec};
+use crate::action::{ActionError, Env, Exec};
 use crate::address::{Address, Kind, ToAddress};
 use crate::error::Error;
 use crate::info::VariableError;
@@ -13,6 +13,7 @@ use crate::log::{Level, LogRecord};
 use crate::model::{LifecycleDef, ProvideDef, RequireDef};
 use crate::paths::{Move, Path};
 use crate::persist::{InProgress, StepKind};
+use crate::template::Context;
 use crate::value::Value;
 use crate::values::{Filled, ProvideValues, Values};
 
@@ -51,7 +52,6 @@ impl Location {
         let def = Arc::clone(&self.instances[lf].def);
         let state = &def.states[st];
         let pdef = provide_def(&def, st, p);
-        let idle = pdef.action.is_empty();
         let ret = self.perform(
             lf,
             st,
@@ -60,7 +60,10 @@ impl Location {
             &own,
             &pdef.flags,
             opts,
-            idle,
+            Reach {
+                idle: pdef.action.is_empty(),
+                out: pdef.action.runs_commands(),
+            },
             |exec, ctx, env| exec.run_action(&pdef.action, ctx, env),
         )?;
         self.event(
@@ -99,7 +102,10 @@ impl Location {
                 &own,
                 flags,
                 opts,
-                false,
+                Reach {
+                    idle: false,
+                    out: state.cross.runs_commands() || !state.builtins.services.is_empty(),
+                },
                 |exec, ctx, env| {
                     exec.cross_builtins(&state.builtins, flags)?;
                     exec.run_action(&state.cross, ctx, env)
@@ -127,9 +133,10 @@ impl Location {
         own: &ProvideValues,
         flags: &IndexMap<String, Value>,
         opts: &CallOptions,
-        idle: bool,
-        work: impl FnOnce(&Exec<'_>, &Value, &[(String, String)]) -> Result<Option<Value>, ActionError>,
+        reach: Reach,
+        work: impl FnOnce(&Exec<'_>, &Context, &Env<'_>) -> Result<Option<Value>, ActionError>,
     ) -> Result<Option<Value>, Error> {
+        let idle = reach.idle;
         let def = &self.instances[lf].def;
         let state = &def.states[s].name;
         if self.interrupt.is_stopping() {
@@ -153,7 +160,12 @@ impl Location {
             }
             return Ok(None);
         }
-        let marker = (self.store.is_some() && !idle)
+        if idle {
+            // Nothing would use the context: not even built.
+            return Ok(None);
+        }
+        // Only what reaches outside the engine (commands, built-ins) can partly run.
+        let marker = (self.store.is_some() && reach.out)
             .then(|| std::cell::RefCell::new(InProgress::now(kind, state, &pdef.name)));
         if let Some(m) = &marker {
             self.save_with(lf, Some(&m.borrow()))?;
@@ -167,7 +179,7 @@ impl Location {
             }
         };
         let context = self.context(lf, s, pdef, own, flags, opts);
-        let env = self.env(def, pdef, own, &context, opts);
+        let env = Env::new(|| self.env(def, pdef, own, &context, opts));
         let mut exec = self.exec(def, s, &pdef.name, opts);
         exec.started = &started;
         let result = work(&exec, &context, &env);
@@ -235,6 +247,12 @@ impl Location {
     }
 
     /// Enters and leaves states along `path`; `values[k]` goes to the k-th enter.
+    ///
+    /// The state is saved after a move whose action reached outside the engine (a command, a
+    /// built-in), and when the walk ends, whatever the outcome; not after every move, which
+    /// would write the whole stack each time and make a walk along a long chain quadratic. A
+    /// crash can only forget moves that changed nothing outside the engine (logging at most),
+    /// which a new walk does again.
     pub(super) fn walk_path(
         &self,
         lf: usize,
@@ -242,10 +260,44 @@ impl Location {
         values: &[ProvideValues],
         opts: &CallOptions,
     ) -> Result<(), Error> {
+        let mut unsaved = false;
+        let result = self.walk_moves(lf, path, values, opts, &mut unsaved);
+        if unsaved {
+            let saved = self.save(lf);
+            if result.is_ok() {
+                saved?;
+            }
+        }
+        result
+    }
+
+    fn walk_moves(
+        &self,
+        lf: usize,
+        path: &Path,
+        values: &[ProvideValues],
+        opts: &CallOptions,
+        unsaved: &mut bool,
+    ) -> Result<(), Error> {
         let def = Arc::clone(&self.instances[lf].def);
         let mut enters = values.iter();
         for step in path {
             let state = &def.states[step.state];
+            let reach = match step.action {
+                Move::Enter => Reach {
+                    idle: state.enter.action.is_empty() && state.builtins.is_empty(),
+                    out: state.enter.action.runs_commands() || !state.builtins.is_empty(),
+                },
+                Move::Leave => Reach {
+                    idle: state.leave.is_empty() && state.builtins.is_empty(),
+                    out: state.leave.runs_commands() || !state.builtins.is_empty(),
+                },
+            };
+            if reach.out && *unsaved {
+                // What the engine did so far is on disk before anything reaches out.
+                self.save(lf)?;
+                *unsaved = false;
+            }
             match step.action {
                 Move::Enter => {
                     let own = enters.next().cloned().unwrap_or_default();
@@ -255,7 +307,6 @@ impl Location {
                         &state.name,
                         format!("entering state {}", state.name),
                     );
-                    let idle = state.enter.action.is_empty() && state.builtins.is_empty();
                     self.perform(
                         lf,
                         step.state,
@@ -264,20 +315,13 @@ impl Location {
                         &own,
                         &state.enter.flags,
                         opts,
-                        idle,
+                        reach,
                         |exec, ctx, env| {
                             exec.enter_builtins(&state.builtins, ctx)?;
                             exec.run_action(&state.enter.action, ctx, env)
                         },
                     )?;
-                    {
-                        let mut stack = self.instances[lf].write();
-                        stack.states.push(step.state);
-                        stack.entered.insert(step.state, own);
-                    }
-                    self.generation
-                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    self.save(lf)?;
+                    self.instances[lf].write().push(&def, step.state, own);
                     self.event(
                         opts,
                         &def.name,
@@ -292,7 +336,6 @@ impl Location {
                         &state.name,
                         format!("leaving state {}", state.name),
                     );
-                    let idle = state.leave.is_empty() && state.builtins.is_empty();
                     let leave = ProvideDef::new("leave");
                     self.perform(
                         lf,
@@ -302,24 +345,23 @@ impl Location {
                         &ProvideValues::new(),
                         &IndexMap::new(),
                         opts,
-                        idle,
+                        reach,
                         |exec, ctx, env| {
                             exec.run_action(&state.leave, ctx, env)?;
                             exec.leave_builtins(&state.builtins)?;
                             Ok(None)
                         },
                     )?;
-                    {
-                        let mut stack = self.instances[lf].write();
-                        if stack.states.last() == Some(&step.state) {
-                            stack.states.pop();
-                        }
-                        stack.entered.remove(&step.state);
-                    }
-                    self.generation
-                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    self.save(lf)?;
+                    self.instances[lf].write().leave(&def, step.state);
                 }
+            }
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            *unsaved = true;
+            if reach.out {
+                // The step is done: its trace in the file goes, the state it reached is kept.
+                self.save(lf)?;
+                *unsaved = false;
             }
         }
         Ok(())
@@ -446,10 +488,10 @@ impl Location {
         own: &ProvideValues,
         flags: &IndexMap<String, Value>,
         opts: &CallOptions,
-    ) -> Value {
+    ) -> Context {
         let inst = &self.instances[lf];
         let def = &inst.def;
-        let stack = inst.read();
+        let states = Arc::clone(&inst.read().context);
         let mut ctx = std::collections::BTreeMap::new();
         for req in &pdef.requires {
             ctx.insert(
@@ -457,21 +499,6 @@ impl Location {
                 require_value(req, own.get(&req.name).map(Vec::as_slice).unwrap_or(&[])),
             );
         }
-        let mut states = std::collections::BTreeMap::new();
-        for &s in &stack.states {
-            let st = &def.states[s];
-            let values = stack.entered.get(&s);
-            let mut m = std::collections::BTreeMap::new();
-            for req in &st.enter.requires {
-                let sets = values
-                    .and_then(|v| v.get(&req.name))
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]);
-                m.insert(req.name.clone(), require_value(req, sets));
-            }
-            states.insert(st.name.clone(), Value::Map(m));
-        }
-        ctx.insert("states".into(), Value::Map(states));
         let mut location = std::collections::BTreeMap::new();
         location.insert("name".into(), Value::from(self.config.name.as_str()));
         location.insert(
@@ -499,7 +526,7 @@ impl Location {
             "deployment".into(),
             opts.deployment.clone().map_or(Value::Null, Value::Str),
         );
-        Value::Map(ctx)
+        Context::new(ctx, states)
     }
 
     /// The environment of `run` steps.
@@ -508,7 +535,7 @@ impl Location {
         def: &LifecycleDef,
         pdef: &ProvideDef,
         own: &ProvideValues,
-        context: &Value,
+        context: &Context,
         opts: &CallOptions,
     ) -> Vec<(String, String)> {
         let mut env = vec![
@@ -519,15 +546,16 @@ impl Location {
             ),
             ("ARMONIC_LIFECYCLE".to_owned(), def.name.clone()),
             ("ARMONIC_PROVIDE".to_owned(), pdef.name.clone()),
-            ("ARMONIC_CONTEXT".to_owned(), context.to_string()),
+            (
+                "ARMONIC_CONTEXT".to_owned(),
+                serde_json::to_string(context).unwrap_or_else(|_| "null".into()),
+            ),
         ];
-        if let Value::Map(m) = context {
-            if let Some(s) = m.get("state") {
-                env.push(("ARMONIC_STATE".into(), s.to_plain_string()));
-            }
-            if let Some(f) = m.get("flags") {
-                env.push(("ARMONIC_FLAGS".into(), f.to_string()));
-            }
+        if let Some(s) = context.get("state") {
+            env.push(("ARMONIC_STATE".into(), s.to_plain_string()));
+        }
+        if let Some(f) = context.get("flags") {
+            env.push(("ARMONIC_FLAGS".into(), f.to_string()));
         }
         if let Some(d) = &opts.deployment {
             env.push(("ARMONIC_DEPLOYMENT".into(), d.clone()));
@@ -555,6 +583,15 @@ impl Location {
         }
         env
     }
+}
+
+/// What a step's action does: nothing at all (`idle`: not even a context is built), or
+/// something reaching outside the engine (`out`: commands, built-ins), which is recorded as
+/// in progress while it runs.
+#[derive(Debug, Clone, Copy)]
+struct Reach {
+    idle: bool,
+    out: bool,
 }
 
 /// Where the process groups of commands run outside any recorded step are told.

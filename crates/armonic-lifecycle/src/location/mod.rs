@@ -6,9 +6,10 @@
 //! error at once, and only then change anything.
 
 mod call;
+mod index;
 mod state;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -25,8 +26,10 @@ use crate::model::{LifecycleDef, ProvideDef};
 use crate::os::OsType;
 use crate::paths::{MAX_PATHS, Move, Path, Search};
 use crate::persist::{InProgress, LockWait, RestoreIssue, StateStore};
+use crate::value::Value;
 use crate::values::{ProvideValues, Values};
 use call::check_provide;
+use index::NameIndex;
 
 /// Armonic's version, reported by [`Location::info`].
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -142,6 +145,7 @@ impl Builder {
             config: self.config,
             instances: Vec::with_capacity(lifecycles.len()),
             by_name: HashMap::new(),
+            names: NameIndex::default(),
             runner: self.runner,
             sink: self.sink,
             store,
@@ -154,6 +158,7 @@ impl Builder {
             if loc.by_name.insert(def.name.clone(), i).is_some() {
                 continue;
             }
+            loc.names.add(i, &def);
             loc.instances.push(Instance::new(def));
             loc.start(i)?;
         }
@@ -178,8 +183,8 @@ impl Builder {
 
 struct Instance {
     def: Arc<LifecycleDef>,
-    /// Every name in the lifecycle's subtree, to skip it quickly when an address cannot match.
-    names: std::collections::HashSet<String>,
+    /// The state names, shared by the paths listed.
+    state_names: Vec<Arc<str>>,
     /// Held for the whole of a state change: the changes of one lifecycle happen one at a
     /// time, those of different lifecycles at once.
     changing: Mutex<()>,
@@ -188,27 +193,21 @@ struct Instance {
     state: RwLock<Stack>,
 }
 
-/// Where a lifecycle stands.
+/// Where a lifecycle stands (see `state.rs`).
 #[derive(Debug, Clone, Default)]
 struct Stack {
-    /// Entered states, bottom first.
+    /// Entered states, bottom first; a state is never in it twice.
     states: Vec<usize>,
     /// The values each entered state was entered with.
     entered: HashMap<usize, ProvideValues>,
+    /// `states` of the template context, kept as the stack changes rather than built for
+    /// every action.
+    context: Arc<BTreeMap<String, Value>>,
     /// A step a previous process left running: no state change until its commands end.
     blocked: Option<InProgress>,
 }
 
 impl Instance {
-    fn new(def: LifecycleDef) -> Instance {
-        Instance {
-            names: subtree_names(&def),
-            def: Arc::new(def),
-            changing: Mutex::new(()),
-            state: RwLock::new(Stack::default()),
-        }
-    }
-
     /// Where the lifecycle stands now. (A panic elsewhere leaves the data as it was last
     /// written, which is still the truth: poisoning is ignored.)
     fn read(&self) -> RwLockReadGuard<'_, Stack> {
@@ -223,21 +222,6 @@ impl Instance {
     fn changes(&self) -> MutexGuard<'_, ()> {
         self.changing.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-fn subtree_names(def: &LifecycleDef) -> std::collections::HashSet<String> {
-    let mut names = std::collections::HashSet::from([def.name.clone()]);
-    for st in &def.states {
-        names.insert(st.name.clone());
-        for p in st.all_provides() {
-            names.insert(p.name.clone());
-            for r in &p.requires {
-                names.insert(r.name.clone());
-                names.extend(r.variables.iter().map(|v| v.name.clone()));
-            }
-        }
-    }
-    names
 }
 
 /// A resource found by an address: indexes down the tree.
@@ -285,6 +269,8 @@ pub struct Location {
     config: Config,
     instances: Vec<Instance>,
     by_name: HashMap<String, usize>,
+    /// The lifecycles holding each name, so a lookup visits only those an address can match.
+    names: NameIndex,
     runner: Arc<dyn CommandRunner>,
     sink: Arc<dyn LogSink>,
     store: Option<StateStore>,
@@ -466,11 +452,8 @@ impl Location {
             var: None,
         };
         f(&[loc], none);
-        for (li, inst) in self.instances.iter().enumerate() {
-            if !literals.iter().all(|l| inst.names.contains(*l)) {
-                continue;
-            }
-            let def = &*inst.def;
+        for li in self.names.candidates(&literals, self.instances.len()) {
+            let def = &*self.instances[li].def;
             let r = Res {
                 lf: Some(li),
                 ..none
@@ -741,17 +724,10 @@ impl Location {
     }
 
     fn named_paths(&self, lf: usize, to: usize) -> Vec<Vec<PathMove>> {
-        let def = &self.instances[lf].def;
+        let inst = &self.instances[lf];
         self.raw_paths(lf, to, MAX_PATHS)
             .into_iter()
-            .map(|p| {
-                p.into_iter()
-                    .map(|s| PathMove {
-                        state: def.states[s.state].name.clone(),
-                        action: s.action,
-                    })
-                    .collect()
-            })
+            .map(|p| inst.named(p))
             .collect()
     }
 
@@ -768,19 +744,7 @@ impl Location {
         let (from, to) = (inst.def.state_index(from)?, inst.def.state_index(to)?);
         let paths =
             Search::new(&inst.def, &self.config.os, &inst.read().states).paths(from, to, MAX_PATHS);
-        Some(
-            paths
-                .into_iter()
-                .map(|p| {
-                    p.into_iter()
-                        .map(|s| PathMove {
-                            state: inst.def.states[s.state].name.clone(),
-                            action: s.action,
-                        })
-                        .collect()
-                })
-                .collect(),
-        )
+        Some(paths.into_iter().map(|p| inst.named(p)).collect())
     }
 
     fn select_path(&self, lf: usize, state: usize, path_idx: usize) -> Result<Path, Error> {

@@ -1,12 +1,80 @@
-//! Saving and restoring the state of lifecycles, and what a crash left in progress.
+//! Where a lifecycle stands: entering and leaving states, saving and restoring, and what a
+//! crash left in progress.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
 
-use super::Instance;
+use super::call::require_value;
+use super::{Instance, Stack};
+use crate::info::PathMove;
+use crate::model::LifecycleDef;
+use crate::paths::Path;
 use crate::persist::{FORMAT, InProgress, StateFile};
 use crate::value::Value;
+use crate::values::ProvideValues;
+
+impl Stack {
+    /// State `s` of `def` is entered with `values`.
+    pub(super) fn push(&mut self, def: &LifecycleDef, s: usize, values: ProvideValues) {
+        let entry = state_context(def, s, Some(&values));
+        self.states.push(s);
+        self.entered.insert(s, values);
+        // Actions are over: nothing else holds the map, which is then changed in place.
+        Arc::make_mut(&mut self.context).insert(def.states[s].name.clone(), entry);
+    }
+
+    /// State `s` of `def` is left: popped when on top, and its values forgotten.
+    pub(super) fn leave(&mut self, def: &LifecycleDef, s: usize) {
+        let name = &def.states[s].name;
+        if self.states.last() == Some(&s) {
+            self.states.pop();
+            Arc::make_mut(&mut self.context).remove(name);
+        } else if self.states.contains(&s) {
+            let entry = state_context(def, s, None);
+            Arc::make_mut(&mut self.context).insert(name.clone(), entry);
+        }
+        self.entered.remove(&s);
+    }
+}
+
+/// What templates see of entered state `s`: each enter require with its values.
+fn state_context(def: &LifecycleDef, s: usize, values: Option<&ProvideValues>) -> Value {
+    let mut m = BTreeMap::new();
+    for req in &def.states[s].enter.requires {
+        let sets = values
+            .and_then(|v| v.get(&req.name))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        m.insert(req.name.clone(), require_value(req, sets));
+    }
+    Value::Map(m)
+}
 
 impl Instance {
+    /// `def` with nothing entered.
+    pub(super) fn new(def: LifecycleDef) -> Instance {
+        Instance {
+            state_names: def
+                .states
+                .iter()
+                .map(|s| Arc::from(s.name.as_str()))
+                .collect(),
+            def: Arc::new(def),
+            changing: Mutex::new(()),
+            state: RwLock::new(Stack::default()),
+        }
+    }
+
+    /// `path` with state names.
+    pub(super) fn named(&self, path: Path) -> Vec<PathMove> {
+        path.into_iter()
+            .map(|s| PathMove {
+                state: Arc::clone(&self.state_names[s.state]),
+                action: s.action,
+            })
+            .collect()
+    }
+
     /// The state file of this lifecycle, with `in_progress` as the step running.
     pub(super) fn to_file(&self, in_progress: Option<&InProgress>) -> StateFile {
         let stack = self.read();
@@ -111,9 +179,19 @@ impl Instance {
                 ));
             }
         }
+        let context = stack
+            .iter()
+            .map(|&s| {
+                (
+                    def.states[s].name.clone(),
+                    state_context(def, s, entered.get(&s)),
+                )
+            })
+            .collect();
         let mut state = self.write();
         state.states = stack;
         state.entered = entered;
+        state.context = Arc::new(context);
         Ok(())
     }
 }

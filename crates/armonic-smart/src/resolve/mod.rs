@@ -449,7 +449,7 @@ impl<'a> Resolver<'a> {
             .map(|p| {
                 p.iter()
                     .filter(|m| m.action == Move::Enter)
-                    .map(|m| m.state.clone())
+                    .map(|m| m.state.to_string())
                     .collect()
             })
             .unwrap_or_default();
