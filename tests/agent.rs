@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::Signal;
+use common::{Signal, text};
 
 const SLOW: &str = r#"
 name = "Slow"
@@ -18,19 +18,6 @@ transitions = [["Off", "On"]]
 do = [{ run = "echo started; sleep 3; echo finished" }]
 [states.On.provides.go]
 "#;
-
-/// A lifecycle directory: the shipped lifecycles and `Slow`.
-fn lifecycles(dir: &Path) -> PathBuf {
-    let out = dir.join("lifecycles");
-    std::fs::create_dir_all(&out).unwrap();
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("lifecycles");
-    for entry in std::fs::read_dir(shipped).unwrap() {
-        let p = entry.unwrap().path();
-        std::fs::copy(&p, out.join(p.file_name().unwrap())).unwrap();
-    }
-    std::fs::write(out.join("slow.toml"), SLOW).unwrap();
-    out
-}
 
 fn armonic(state: &Path, lifecycles: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_armonic"));
@@ -57,7 +44,7 @@ struct Agent {
 impl Agent {
     fn start() -> Agent {
         let dir = tempfile::tempdir().unwrap();
-        let lifecycles = lifecycles(dir.path());
+        let lifecycles = common::lifecycles(dir.path(), &[("slow.toml", SLOW)]);
         let state = dir.path().join("state");
         let mut a = Agent {
             child: spawn_agent(&state, &lifecycles),
@@ -115,10 +102,6 @@ fn wait_ready(child: &mut Child) {
     let mut line = String::new();
     BufReader::new(out).read_line(&mut line).unwrap();
     assert!(line.contains(" ready: "), "agent said {line:?}");
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]
@@ -390,7 +373,7 @@ fn a_second_agent_on_the_same_state_directory_is_refused() {
 #[test]
 fn an_agent_without_a_swarm_key_says_how_to_make_one() {
     let dir = tempfile::tempdir().unwrap();
-    let lifecycles = lifecycles(dir.path());
+    let lifecycles = common::lifecycles(dir.path(), &[("slow.toml", SLOW)]);
     let out = armonic(&dir.path().join("state"), &lifecycles)
         .arg("agent")
         .output()

@@ -3,6 +3,9 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+mod common;
+use common::text;
+
 fn deploy(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_armonic"))
         .args(["--local", "--no-color"])
@@ -21,10 +24,6 @@ fn deploy(args: &[&str], stdin: &str) -> Output {
         .write_all(stdin.as_bytes())
         .expect("answers written");
     child.wait_with_output().expect("armonic ends")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// Log lines of the given kinds, in order.

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::Signal;
+use common::{Signal, eventually, text};
 
 /// A lifecycle directory with `Slow`: Off → On → Done. Entering On prints `started` then
 /// sleeps `sleep` seconds (trapping SIGTERM for `trap` seconds first when not zero), then
@@ -110,18 +110,6 @@ xpath = "//Slow/Done/ping"
     }
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn group_alive(pgid: u32) -> bool {
     common::group_exists(pgid)
 }
@@ -190,10 +178,17 @@ fn a_second_ctrl_c_kills_a_step_that_ignores_sigterm() {
     let f = Fixture::new(30);
     let script = std::fs::read_to_string(f.path("lifecycles/slow.toml"))
         .unwrap()
-        .replace("echo started;", "trap '' TERM; echo started;");
+        .replace(
+            "echo started;",
+            &format!(
+                "trap '' TERM; touch {}; echo started;",
+                f.path("trapped").display()
+            ),
+        );
     std::fs::write(f.path("lifecycles/slow.toml"), script).unwrap();
     let child = f.spawn(&["--grace-period", "60", "state-goto", "//Slow/On"]);
     let group = f.running_group();
+    eventually("the step to ignore SIGTERM", || f.path("trapped").exists());
     let start = Instant::now();
     signal(&child, Signal::SIGINT);
     std::thread::sleep(Duration::from_millis(500));

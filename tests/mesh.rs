@@ -2,12 +2,12 @@
 //! line through any of them.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::Signal;
+use common::{Signal, eventually, text};
 
 const SLOW: &str = r#"
 name = "Slow"
@@ -26,37 +26,11 @@ struct Mesh {
     lifecycles: PathBuf,
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 impl Mesh {
     fn start(names: &[&str]) -> Mesh {
         let dir = tempfile::tempdir().unwrap();
-        let lifecycles = dir.path().join("lifecycles");
-        std::fs::create_dir(&lifecycles).unwrap();
-        for entry in
-            std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("lifecycles")).unwrap()
-        {
-            let p = entry.unwrap().path();
-            std::fs::copy(&p, lifecycles.join(p.file_name().unwrap())).unwrap();
-        }
-        std::fs::write(lifecycles.join("slow.toml"), SLOW).unwrap();
-        let key = dir.path().join("swarm.key");
-        let out = Command::new(env!("CARGO_BIN_EXE_armonic"))
-            .args(["key", "generate", "--output"])
-            .arg(&key)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        let lifecycles = common::lifecycles(dir.path(), &[("slow.toml", SLOW)]);
+        common::swarm_key(&dir.path().join("swarm.key"));
         let mut mesh = Mesh {
             dir,
             agents: Vec::new(),

@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod common;
+use common::text;
 
 fn ip(args: &[&str]) -> Result<(), String> {
     let out = Command::new("ip")
@@ -125,12 +124,7 @@ fn agents_in_two_namespaces_find_each_other_by_mdns_and_a_third_deploys_on_one()
     let dir = tempfile::tempdir().unwrap();
     let lifecycles: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("lifecycles");
     let key = dir.path().join("swarm.key");
-    let out = Command::new(env!("CARGO_BIN_EXE_armonic"))
-        .args(["key", "generate", "--output"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    common::swarm_key(&key);
     // No --peer, no --listen: mDNS and the default port, as on a LAN.
     let nodes = [("a", "alpha"), ("b", "beta"), ("c", "gamma")];
     for (n, name) in nodes {

@@ -23,3 +23,45 @@ pub fn signal_group(pgid: u32, signal: Signal) {
 pub fn group_exists(pgid: u32) -> bool {
     killpg(pid(pgid), None).is_ok()
 }
+
+/// A process's output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Waits until `f` holds, or fails the test after 15 s.
+pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// `DIR/lifecycles` holding the shipped lifecycles and `extra` (file name, text).
+pub fn lifecycles(dir: &std::path::Path, extra: &[(&str, &str)]) -> std::path::PathBuf {
+    let out = dir.join("lifecycles");
+    std::fs::create_dir_all(&out).expect("lifecycle directory made");
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lifecycles");
+    for entry in std::fs::read_dir(shipped).expect("shipped lifecycles") {
+        let p = entry.expect("a file").path();
+        std::fs::copy(&p, out.join(p.file_name().expect("a name"))).expect("copied");
+    }
+    for (name, text) in extra {
+        std::fs::write(out.join(name), text).expect("written");
+    }
+    out
+}
+
+/// A new swarm key at `path`, made by `armonic key generate`.
+pub fn swarm_key(path: &std::path::Path) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_armonic"))
+        .args(["key", "generate", "--output"])
+        .arg(path)
+        .output()
+        .expect("armonic runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

@@ -830,6 +830,16 @@ mod tests {
         spec: &CommandSpec,
         interrupt: &Interrupt,
     ) -> (CommandOutcome, Vec<(Stream, String)>, u32) {
+        run_interrupting(spec, interrupt, 0)
+    }
+
+    /// Like `run`, requesting `interrupt` `times` times as soon as the command prints
+    /// `ready` (so that it has set itself up, however slow the machine).
+    fn run_interrupting(
+        spec: &CommandSpec,
+        interrupt: &Interrupt,
+        times: usize,
+    ) -> (CommandOutcome, Vec<(Stream, String)>, u32) {
         let mut lines = Vec::new();
         let mut group = 0;
         let outcome = SystemRunner
@@ -838,7 +848,14 @@ mod tests {
                 &mut Supervision {
                     interrupt,
                     started: &mut |g| group = g,
-                    output: &mut |s, l| lines.push((s, l.to_owned())),
+                    output: &mut |s, l| {
+                        if l == "ready" {
+                            for _ in 0..times {
+                                interrupt.request(Some(2));
+                            }
+                        }
+                        lines.push((s, l.to_owned()))
+                    },
                 },
             )
             .unwrap();
@@ -856,17 +873,6 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         }
         true
-    }
-
-    /// Requests `interrupt` `times` times once the command printed its first line.
-    fn interrupt_after_start(interrupt: &Interrupt, times: usize) -> std::thread::JoinHandle<()> {
-        let i = interrupt.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(300));
-            for _ in 0..times {
-                i.request(Some(2));
-            }
-        })
     }
 
     #[test]
@@ -892,13 +898,11 @@ mod tests {
     fn an_interrupt_stops_the_command_and_everything_in_its_process_group() {
         let interrupt = Interrupt::new(Duration::from_secs(10));
         let spec = shell(
-            "sleep 60 & sleep 60; echo finished",
+            "sleep 60 & echo ready; sleep 60; echo finished",
             Duration::from_secs(60),
         );
         let start = Instant::now();
-        let t = interrupt_after_start(&interrupt, 1);
-        let (out, lines, group) = run(&spec, &interrupt);
-        t.join().unwrap();
+        let (out, lines, group) = run_interrupting(&spec, &interrupt, 1);
         assert!(out.interrupted, "{out:?}");
         assert!(
             start.elapsed() < Duration::from_secs(5),
@@ -911,15 +915,16 @@ mod tests {
     #[test]
     fn a_command_ignoring_sigterm_is_killed_when_the_grace_period_is_over() {
         let interrupt = Interrupt::new(Duration::from_millis(700));
-        let spec = shell("trap '' TERM; sleep 60", Duration::from_secs(60));
+        let spec = shell(
+            "trap '' TERM; echo ready; sleep 60",
+            Duration::from_secs(60),
+        );
         let start = Instant::now();
-        let t = interrupt_after_start(&interrupt, 1);
-        let (out, _, group) = run(&spec, &interrupt);
-        t.join().unwrap();
+        let (out, _, group) = run_interrupting(&spec, &interrupt, 1);
         let took = start.elapsed();
         assert!(out.interrupted);
         assert!(
-            took >= Duration::from_millis(900),
+            took >= Duration::from_millis(700),
             "the grace period was given: {took:?}"
         );
         assert!(took < Duration::from_secs(10), "{took:?}");
@@ -929,11 +934,12 @@ mod tests {
     #[test]
     fn a_second_request_kills_without_waiting_for_the_grace_period() {
         let interrupt = Interrupt::new(Duration::from_secs(60));
-        let spec = shell("trap '' TERM; sleep 60", Duration::from_secs(120));
+        let spec = shell(
+            "trap '' TERM; echo ready; sleep 60",
+            Duration::from_secs(120),
+        );
         let start = Instant::now();
-        let t = interrupt_after_start(&interrupt, 2);
-        let (out, _, group) = run(&spec, &interrupt);
-        t.join().unwrap();
+        let (out, _, group) = run_interrupting(&spec, &interrupt, 2);
         assert!(out.interrupted);
         assert!(start.elapsed() < Duration::from_secs(10));
         assert!(!group_alive(group));

@@ -170,7 +170,8 @@ pub enum Error {
     },
 }
 
-fn list_errors(errors: &[VariableError]) -> String {
+/// Variable errors on one line, as messages show them: `ADDRESS: message; ADDRESS[1]: …`.
+pub fn list_errors(errors: &[VariableError]) -> String {
     errors
         .iter()
         .map(|e| {

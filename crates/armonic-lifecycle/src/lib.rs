@@ -58,7 +58,7 @@ pub mod variable;
 
 pub use action::{CommandOutcome, CommandRunner, CommandSpec, Stream, Supervision, SystemRunner};
 pub use address::{Address, AddressError, Kind};
-pub use error::Error;
+pub use error::{Error, list_errors};
 pub use format::{Catalog, LoadError, load_dirs};
 pub use info::{Validation, VariableError};
 pub use interrupt::Interrupt;

@@ -1,6 +1,6 @@
 //! The errors of the agent API, typed, on the wire and in the CLI alike.
 
-use armonic_lifecycle::{Kind, VariableError};
+use armonic_lifecycle::{Kind, VariableError, list_errors};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -133,20 +133,6 @@ pub enum ApiError {
         /// What failed.
         message: String,
     },
-}
-
-fn list_errors(errors: &[VariableError]) -> String {
-    errors
-        .iter()
-        .map(|e| {
-            if e.index == 0 {
-                format!("{}: {}", e.xpath, e.message)
-            } else {
-                format!("{}[{}]: {}", e.xpath, e.index, e.message)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 impl ApiError {

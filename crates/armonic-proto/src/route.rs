@@ -271,47 +271,18 @@ impl Endpoint for At {
 
 /// Two answers to the same listing, as one.
 fn merge(a: Response, b: Response) -> Response {
-    match (a, b) {
-        (Response::Locations(mut x), Response::Locations(y)) => {
-            x.extend(y);
-            Response::Locations(x)
-        }
-        (Response::Names(mut x), Response::Names(y)) => {
-            x.extend(y);
-            Response::Names(x)
-        }
-        (Response::Peers(mut x), Response::Peers(y)) => {
-            x.extend(y);
-            Response::Peers(x)
-        }
-        (Response::Lifecycles(mut x), Response::Lifecycles(y)) => {
-            x.extend(y);
-            Response::Lifecycles(x)
-        }
-        (Response::States(mut x), Response::States(y)) => {
-            x.extend(y);
-            Response::States(x)
-        }
-        (Response::Current(mut x), Response::Current(y)) => {
-            x.extend(y);
-            Response::Current(x)
-        }
-        (Response::Paths(mut x), Response::Paths(y)) => {
-            x.extend(y);
-            Response::Paths(x)
-        }
-        (Response::Provides(mut x), Response::Provides(y)) => {
-            x.extend(y);
-            Response::Provides(x)
-        }
-        (Response::Uris(mut x), Response::Uris(y)) => {
-            x.extend(y);
-            Response::Uris(x)
-        }
-        (Response::Matches(mut x), Response::Matches(y)) => {
-            x.extend(y);
-            Response::Matches(x)
-        }
-        (a, _) => a,
+    macro_rules! lists {
+        ($($variant:ident),*) => {
+            match (a, b) {
+                $((Response::$variant(mut x), Response::$variant(y)) => {
+                    x.extend(y);
+                    Response::$variant(x)
+                })*
+                (a, _) => a,
+            }
+        };
     }
+    lists!(
+        Locations, Names, Peers, Lifecycles, States, Current, Paths, Provides, Uris, Matches
+    )
 }
