@@ -404,29 +404,33 @@ fn without_an_agent_the_command_says_how_to_start_one() {
 #[test]
 fn anyone_may_watch_the_log_lines_of_a_deployment() {
     let agent = Agent::start();
-    let mut watcher = agent.cmd(&["watch", "d-42"]).spawn().unwrap();
-    // The watcher subscribes as it starts: give it a moment, then check it saw the lines.
-    std::thread::sleep(Duration::from_millis(300));
-    let out = agent.run(&[
-        "provide-call",
-        "//WebServer//start",
-        "--json",
-        r#"[[], {"uuid": "d-42"}]"#,
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    std::thread::sleep(Duration::from_millis(300));
-    common::signal(watcher.id(), Signal::SIGINT);
-    let mut err = String::new();
-    watcher
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
+    let seen = agent._dir.path().join("watched.log");
+    let mut watcher = agent
+        .cmd(&["watch", "d-42"])
+        .stderr(std::fs::File::create(&seen).unwrap())
+        .spawn()
         .unwrap();
+    // The watch starts with the watcher: call until it has seen the lines of a call.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = agent.run(&[
+            "provide-call",
+            "//WebServer//start",
+            "--json",
+            r#"[[], {"uuid": "d-42"}]"#,
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        std::thread::sleep(Duration::from_millis(50));
+        let watched = std::fs::read_to_string(&seen).unwrap_or_default();
+        if watched.contains("[WebServer] Activation of webserver service...") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the watcher saw nothing of the calls; it printed: {watched}"
+        );
+    }
+    common::signal(watcher.id(), Signal::SIGINT);
     let status = watcher.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    assert!(
-        err.contains("[WebServer] Activation of webserver service..."),
-        "{err}"
-    );
 }

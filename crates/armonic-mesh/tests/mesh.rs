@@ -115,17 +115,17 @@ async fn anyone_may_watch_a_deployments_log_lines() {
                 .await
         })
     };
-    // The watcher's subscription must reach b before b speaks.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    a.handle
-        .call(
-            "b",
-            provide_call("//WebServer//start", &d),
-            Arc::new(MemorySink::new()),
-        )
-        .await
-        .unwrap();
+    // The watcher's subscription takes a moment to reach b: call until it sees a call's lines.
     eventually("the watcher to see the lines", || async {
+        a.handle
+            .call(
+                "b",
+                provide_call("//WebServer//start", &d),
+                Arc::new(MemorySink::new()),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
         seen.lock()
             .unwrap()
             .iter()
