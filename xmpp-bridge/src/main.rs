@@ -1,0 +1,3 @@
+//! The `armonic-xmpp-bridge` binary.
+
+fn main() {}
