@@ -1,0 +1,581 @@
+//! One agent's XMPP client: logs in as `<location>@<domain>/agent`, says it is there and
+//! subscribes to the master as the original agents did, answers the server's and the
+//! callers' stanzas, joins and leaves log rooms for calls, and stops on request.
+//!
+//! One task owns the client. Call tasks talk to it through an [`Outbox`] (a bounded channel of
+//! commands, each reply on a oneshot), so the client is never shared.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::{mpsc, oneshot};
+use tokio_xmpp::connect::DnsConfig;
+use tokio_xmpp::xmlstream::Timeouts;
+use tokio_xmpp::{Client, Event, Stanza};
+use xmpp_parsers::data_forms::{DataForm, DataFormType};
+use xmpp_parsers::disco::{DiscoInfoResult, Identity};
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::{BareJid, FullJid, Jid};
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::muc::Muc;
+use xmpp_parsers::muc::user::{MucUser, Status};
+use xmpp_parsers::presence::{Presence, Show, Type as PresenceType};
+use xmpp_parsers::roster::Roster;
+use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+use xmpp_parsers::{muc, ns};
+
+use crate::agent::Caller;
+
+/// What call tasks ask of the task owning the client.
+pub(crate) enum Command {
+    /// Send a stanza.
+    Send(Stanza),
+    /// Send an IQ request and hand back its answer.
+    Request { iq: Iq, reply: oneshot::Sender<Iq> },
+    /// Be in `room` (joined once however many calls need it).
+    Join {
+        room: BareJid,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// One call less needs `room`: leave it when none does.
+    Leave { room: BareJid },
+}
+
+/// How call tasks reach the client. Clonable.
+#[derive(Clone)]
+pub(crate) struct Outbox {
+    tx: mpsc::Sender<Command>,
+}
+
+impl Outbox {
+    fn new(tx: mpsc::Sender<Command>) -> Outbox {
+        Outbox { tx }
+    }
+
+    /// Sends `stanza`; false if the client is gone.
+    pub(crate) async fn send(&self, stanza: impl Into<Stanza>) -> bool {
+        self.tx.send(Command::Send(stanza.into())).await.is_ok()
+    }
+
+    /// Sends request `iq` and waits for its answer, at most `wait`.
+    pub(crate) async fn request(&self, iq: Iq, wait: Duration) -> Result<Iq, String> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Command::Request { iq, reply })
+            .await
+            .map_err(|_| "the client is gone".to_owned())?;
+        match tokio::time::timeout(wait, answer).await {
+            Ok(Ok(iq)) => Ok(iq),
+            Ok(Err(_)) => Err("the client is gone".into()),
+            Err(_) => Err(format!("no answer within {} s", wait.as_secs())),
+        }
+    }
+
+    /// Joins `room`, waiting at most `wait` for the room to confirm.
+    pub(crate) async fn join(&self, room: BareJid, wait: Duration) -> Result<(), String> {
+        let (reply, joined) = oneshot::channel();
+        self.tx
+            .send(Command::Join {
+                room: room.clone(),
+                reply,
+            })
+            .await
+            .map_err(|_| "the client is gone".to_owned())?;
+        let outcome = match tokio::time::timeout(wait, joined).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err("the client is gone".into()),
+            Err(_) => Err(format!(
+                "the room did not answer within {} s",
+                wait.as_secs()
+            )),
+        };
+        if outcome.is_err() {
+            self.leave(room).await;
+        }
+        outcome
+    }
+
+    /// Leaves `room` (once no call needs it).
+    pub(crate) async fn leave(&self, room: BareJid) {
+        let _ = self.tx.send(Command::Leave { room }).await;
+    }
+}
+
+/// A log room in use.
+struct Room {
+    /// Calls using it.
+    users: usize,
+    joined: bool,
+    waiting: Vec<oneshot::Sender<Result<(), String>>>,
+}
+
+/// What an agent's client needs.
+pub(crate) struct Spec {
+    /// The location.
+    pub location: String,
+    /// `<location>@<domain>/agent`.
+    pub jid: FullJid,
+    /// Its password.
+    pub password: String,
+}
+
+/// The state of a logged-in client.
+struct Online {
+    jid: FullJid,
+    nick: String,
+    master: BareJid,
+    pending: HashMap<String, oneshot::Sender<Iq>>,
+    rooms: HashMap<BareJid, Room>,
+}
+
+/// Whether a session ended for good or must log in again.
+enum Ended {
+    Stopped,
+    Lost,
+}
+
+/// Runs the client of agent `spec` until `stop` fires (or its sender is dropped).
+pub(crate) async fn run(
+    spec: Spec,
+    shared: Arc<crate::bridge::Shared>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let config = &shared.config;
+    let (tx, mut commands) = mpsc::channel(256);
+    let outbox = Outbox::new(tx);
+    let caller = Arc::new(Caller::new(&spec.location, &shared, outbox.clone()));
+    let mut backoff = Duration::from_secs(1);
+    let mut registered = !config.register;
+    loop {
+        let server = match resolve(&config.host, config.port).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(location = spec.location, "cannot find the XMPP server: {e}");
+                if pause(&mut stop, &mut backoff).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        if !registered {
+            let user = spec.jid.node().map(|n| n.to_string()).unwrap_or_default();
+            match crate::register::register(
+                &server,
+                &config.domain,
+                &user,
+                &spec.password,
+                config.login_timeout,
+            )
+            .await
+            {
+                Ok(r) => {
+                    tracing::info!(
+                        location = spec.location,
+                        "account {}: {r:?}",
+                        spec.jid.to_bare()
+                    );
+                    registered = true;
+                }
+                Err(e) => tracing::warn!(location = spec.location, "{e}"),
+            }
+        }
+        let mut client = Client::new_plaintext(
+            spec.jid.clone(),
+            spec.password.clone(),
+            DnsConfig::addr(&server),
+            Timeouts::tight(),
+        );
+        let online = tokio::select! {
+            _ = &mut stop => {
+                end(client).await;
+                return;
+            }
+            online = tokio::time::timeout(config.login_timeout, wait_online(&mut client)) => online,
+        };
+        if !matches!(online, Ok(true)) {
+            tracing::warn!(
+                location = spec.location,
+                "cannot log in as {} on {server} (check the account and its password)",
+                spec.jid
+            );
+            end(client).await;
+            if pause(&mut stop, &mut backoff).await {
+                return;
+            }
+            continue;
+        }
+        backoff = Duration::from_secs(1);
+        let mut state = Online {
+            jid: spec.jid.clone(),
+            nick: spec.location.clone(),
+            master: config.master.clone(),
+            pending: HashMap::new(),
+            rooms: HashMap::new(),
+        };
+        state.announce(&mut client).await;
+        shared.set_online(&spec.location, true);
+        tracing::info!(location = spec.location, "online as {}", spec.jid);
+        let ended = loop {
+            tokio::select! {
+                biased;
+                _ = &mut stop => break Ended::Stopped,
+                Some(command) = commands.recv() => state.command(&mut client, command).await,
+                event = client.next() => match event {
+                    None => break Ended::Lost,
+                    Some(Event::Online { resumed, .. }) => {
+                        if !resumed {
+                            state.announce(&mut client).await;
+                            state.rejoin(&mut client).await;
+                        }
+                    }
+                    Some(Event::Disconnected(e)) => {
+                        tracing::warn!(location = spec.location, "disconnected: {e}");
+                    }
+                    Some(Event::Stanza(stanza)) => state.stanza(&mut client, stanza, &caller).await,
+                },
+            }
+        };
+        shared.set_online(&spec.location, false);
+        match ended {
+            Ended::Stopped => {
+                let _ = client.send_stanza(Presence::unavailable().into()).await;
+                end(client).await;
+                tracing::info!(location = spec.location, "offline");
+                return;
+            }
+            Ended::Lost => {
+                tracing::warn!(
+                    location = spec.location,
+                    "the connection ended; logging in again"
+                );
+                end(client).await;
+            }
+        }
+    }
+}
+
+/// The server's address as `IP:PORT`.
+async fn resolve(host: &str, port: u16) -> Result<String, String> {
+    let mut addrs = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("{host}:{port}: {e}"))?;
+    addrs
+        .next()
+        .map(|a| a.to_string())
+        .ok_or_else(|| format!("{host}:{port} has no address"))
+}
+
+/// Waits for the client to be online; false if its stream ended first.
+async fn wait_online(client: &mut Client) -> bool {
+    while let Some(event) = client.next().await {
+        if event.is_online() {
+            return true;
+        }
+    }
+    false
+}
+
+/// Waits `backoff` (doubling it, up to a minute) unless `stop` fires; true if it did.
+async fn pause(stop: &mut oneshot::Receiver<()>, backoff: &mut Duration) -> bool {
+    let wait = *backoff;
+    *backoff = (*backoff * 2).min(Duration::from_secs(60));
+    tokio::select! {
+        _ = stop => true,
+        () = tokio::time::sleep(wait) => false,
+    }
+}
+
+/// Closes the client's stream, within a few seconds.
+async fn end(client: Client) {
+    let _ = tokio::time::timeout(Duration::from_secs(5), client.send_end()).await;
+}
+
+fn error_reply(to: Option<Jid>, id: String, condition: DefinedCondition) -> Iq {
+    let error_type = match condition {
+        DefinedCondition::ServiceUnavailable => ErrorType::Cancel,
+        _ => ErrorType::Modify,
+    };
+    Iq::Error {
+        from: None,
+        to,
+        id,
+        error: StanzaError::new(error_type, condition, "en", ""),
+        payload: None,
+    }
+}
+
+impl Online {
+    /// What the original agent did at session start: roster, presence, and a subscription
+    /// request to the master so that the master's roster lists it.
+    async fn announce(&mut self, client: &mut Client) {
+        let roster = Iq::Get {
+            from: None,
+            to: None,
+            id: "roster".into(),
+            payload: Roster {
+                ver: None,
+                items: Vec::new(),
+            }
+            .into(),
+        };
+        let mut subscribe = Presence::subscribe()
+            .with_to(Jid::from(self.master.clone()))
+            .with_show(Show::Chat);
+        subscribe.set_status("", format!("New Armonic Agent {}", self.jid.to_bare()));
+        for stanza in [
+            Stanza::Iq(roster),
+            Presence::available().into(),
+            subscribe.into(),
+        ] {
+            if let Err(e) = client.send_stanza(stanza).await {
+                tracing::warn!("cannot announce {}: {e}", self.jid);
+            }
+        }
+    }
+
+    /// After a new login, the rooms still in use are joined again.
+    async fn rejoin(&mut self, client: &mut Client) {
+        let rooms: Vec<BareJid> = self.rooms.keys().cloned().collect();
+        for room in rooms {
+            if let Some(r) = self.rooms.get_mut(&room) {
+                r.joined = false;
+            }
+            self.send_join(client, &room).await;
+        }
+    }
+
+    async fn send(&self, client: &mut Client, stanza: Stanza) {
+        if let Err(e) = client.send_stanza(stanza).await {
+            tracing::warn!("{} cannot send a stanza: {e}", self.jid);
+        }
+    }
+
+    fn occupant(&self, room: &BareJid) -> Option<FullJid> {
+        room.with_resource_str(&self.nick).ok()
+    }
+
+    async fn send_join(&self, client: &mut Client, room: &BareJid) {
+        let Some(occupant) = self.occupant(room) else {
+            return;
+        };
+        // No history: the agent only speaks in the room.
+        let muc = Muc::new().with_history(muc::muc::History::new().with_maxstanzas(0));
+        let join = Presence::available()
+            .with_to(Jid::from(occupant))
+            .with_payload(muc);
+        self.send(client, join.into()).await;
+    }
+
+    async fn command(&mut self, client: &mut Client, command: Command) {
+        match command {
+            Command::Send(stanza) => self.send(client, stanza).await,
+            Command::Request { iq, reply } => {
+                self.pending.retain(|_, waiter| !waiter.is_closed());
+                self.pending.insert(iq.id().to_owned(), reply);
+                self.send(client, iq.into()).await;
+            }
+            Command::Join { room, reply } => {
+                let entry = self.rooms.entry(room.clone()).or_insert(Room {
+                    users: 0,
+                    joined: false,
+                    waiting: Vec::new(),
+                });
+                entry.users += 1;
+                if entry.joined {
+                    let _ = reply.send(Ok(()));
+                } else {
+                    entry.waiting.push(reply);
+                    if entry.users == 1 {
+                        self.send_join(client, &room).await;
+                    }
+                }
+            }
+            Command::Leave { room } => {
+                let Some(entry) = self.rooms.get_mut(&room) else {
+                    return;
+                };
+                entry.users = entry.users.saturating_sub(1);
+                if entry.users == 0 {
+                    self.rooms.remove(&room);
+                    if let Some(occupant) = self.occupant(&room) {
+                        let leave = Presence::unavailable().with_to(Jid::from(occupant));
+                        self.send(client, leave.into()).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn stanza(&mut self, client: &mut Client, stanza: Stanza, caller: &Arc<Caller>) {
+        match stanza {
+            Stanza::Iq(iq) => self.iq(client, iq, caller).await,
+            Stanza::Presence(p) => self.presence(client, p).await,
+            // Groupchat echoes of its own log lines and anything else said to an agent.
+            Stanza::Message(_) => {}
+        }
+    }
+
+    async fn iq(&mut self, client: &mut Client, iq: Iq, caller: &Arc<Caller>) {
+        match iq {
+            Iq::Set {
+                from, id, payload, ..
+            } if crate::stanza::is(&payload, "call") => {
+                let reply = match from {
+                    Some(from) => caller.call(from, id, &payload),
+                    None => error_reply(None, id, DefinedCondition::BadRequest),
+                };
+                self.send(client, reply.into()).await;
+            }
+            Iq::Get {
+                from, id, payload, ..
+            } if payload.is("ping", ns::PING) => {
+                self.send(
+                    client,
+                    Iq::Result {
+                        from: None,
+                        to: from,
+                        id,
+                        payload: None,
+                    }
+                    .into(),
+                )
+                .await;
+            }
+            Iq::Get {
+                from, id, payload, ..
+            } if payload.is("query", ns::DISCO_INFO) => {
+                let info = disco_info();
+                self.send(
+                    client,
+                    Iq::Result {
+                        from: None,
+                        to: from,
+                        id,
+                        payload: Some(info.into()),
+                    }
+                    .into(),
+                )
+                .await;
+            }
+            // Roster pushes from the server are acknowledged.
+            Iq::Set {
+                from, id, payload, ..
+            } if payload.is("query", ns::ROSTER) => {
+                self.send(
+                    client,
+                    Iq::Result {
+                        from: None,
+                        to: from,
+                        id,
+                        payload: None,
+                    }
+                    .into(),
+                )
+                .await;
+            }
+            Iq::Get { from, id, .. } | Iq::Set { from, id, .. } => {
+                let reply = error_reply(from, id, DefinedCondition::ServiceUnavailable);
+                self.send(client, reply.into()).await;
+            }
+            answer @ (Iq::Result { .. } | Iq::Error { .. }) => {
+                if let Some(waiter) = self.pending.remove(answer.id()) {
+                    let _ = waiter.send(answer);
+                }
+            }
+        }
+    }
+
+    async fn presence(&mut self, client: &mut Client, p: Presence) {
+        let Some(from) = p.from.clone() else {
+            return;
+        };
+        let room = from.to_bare();
+        if let Some(entry) = self.rooms.get_mut(&room) {
+            let own = from.resource().map(|r| r.as_str()) == Some(self.nick.as_str());
+            let user = p
+                .payloads
+                .iter()
+                .find(|e| e.is("x", ns::MUC_USER))
+                .and_then(|e| MucUser::try_from(e.clone()).ok());
+            let own = own
+                || user
+                    .as_ref()
+                    .is_some_and(|u| u.status.contains(&Status::SelfPresence));
+            match p.type_ {
+                PresenceType::Error => {
+                    let reason = error_text(&p.payloads);
+                    for waiter in entry.waiting.drain(..) {
+                        let _ = waiter.send(Err(reason.clone()));
+                    }
+                    self.rooms.remove(&room);
+                }
+                PresenceType::None if own => {
+                    entry.joined = true;
+                    for waiter in entry.waiting.drain(..) {
+                        let _ = waiter.send(Ok(()));
+                    }
+                    if user.is_some_and(|u| u.status.contains(&Status::RoomHasBeenCreated)) {
+                        // A room this agent created is locked until configured: take the
+                        // defaults (an instant room) so callers can join it.
+                        let unlock = Iq::Set {
+                            from: None,
+                            to: Some(Jid::from(room.clone())),
+                            id: format!("unlock-{room}"),
+                            payload: instant_room(),
+                        };
+                        self.send(client, unlock.into()).await;
+                    }
+                }
+                PresenceType::Unavailable if own => {
+                    self.rooms.remove(&room);
+                }
+                _ => {}
+            }
+            return;
+        }
+        if p.type_ == PresenceType::Subscribe {
+            // As the original (sleekxmpp's default), anyone may see the agent's presence.
+            let approve = Presence::subscribed().with_to(Jid::from(from.to_bare()));
+            self.send(client, approve.into()).await;
+        }
+    }
+}
+
+fn error_text(payloads: &[Element]) -> String {
+    payloads
+        .iter()
+        .find(|e| e.name() == "error")
+        .and_then(|e| StanzaError::try_from(e.clone()).ok())
+        .map_or_else(
+            || "the room refused the agent".to_owned(),
+            |e| format!("the room refused the agent: {:?}", e.defined_condition),
+        )
+}
+
+/// `<query xmlns="…muc#owner"><x xmlns="jabber:x:data" type="submit"/></query>`.
+fn instant_room() -> Element {
+    let form: Element = DataForm {
+        type_: DataFormType::Submit,
+        title: None,
+        instructions: None,
+        fields: Vec::new(),
+    }
+    .into();
+    Element::builder("query", "http://jabber.org/protocol/muc#owner")
+        .append(form)
+        .build()
+}
+
+fn disco_info() -> DiscoInfoResult {
+    DiscoInfoResult {
+        node: None,
+        identities: vec![Identity::new("client", "bot", "en", "Armonic agent")],
+        features: [ns::DISCO_INFO, ns::PING, ns::MUC, crate::stanza::NS]
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        extensions: Vec::new(),
+    }
+}
