@@ -38,8 +38,10 @@ pub fn result_id(id: &str) -> String {
     format!("{id}-result")
 }
 
-/// The stanza error accompanying an exception.
-fn stanza_error(fault: &Fault) -> StanzaError {
+/// The stanza error accompanying an exception. The exception is also its
+/// application-specific condition: clients built on tokio-xmpp 6 never see the other payload
+/// of an error IQ (its client drops it), and a standard client reads the condition first.
+fn stanza_error(fault: &Fault, deployment: Option<&str>) -> StanzaError {
     let (kind, condition) = match fault.code.as_str() {
         "MethodNotExposed" => (ErrorType::Cancel, DefinedCondition::ItemNotFound),
         "Unauthorized" => (ErrorType::Auth, DefinedCondition::Forbidden),
@@ -50,11 +52,7 @@ fn stanza_error(fault: &Fault) -> StanzaError {
         _ => (ErrorType::Cancel, DefinedCondition::UndefinedCondition),
     };
     let mut error = StanzaError::new(kind, condition, "en", fault.message.clone());
-    if fault.is_not_found() {
-        // The original put the status beside the exception; an error IQ has room for one
-        // payload, so the status travels inside the error.
-        error.other = Some(stanza::status(stanza::NOT_FOUND, None));
-    }
+    error.other = Some(stanza::exception(fault, deployment));
     error
 }
 
@@ -64,7 +62,7 @@ pub fn exception_iq(to: Jid, id: String, fault: &Fault, deployment: Option<&str>
         from: None,
         to: Some(to),
         id,
-        error: stanza_error(fault),
+        error: stanza_error(fault, deployment),
         payload: Some(stanza::exception(fault, deployment)),
     }
 }
@@ -405,7 +403,6 @@ mod tests {
                     .contains("<message>Method &quot;frobnicate&quot; is not supported</message>"),
             "{xml}"
         );
-        assert!(xml.contains("<value>not found</value>"), "{xml}");
         assert!(xml.contains("<item-not-found"), "{xml}");
     }
 

@@ -11,8 +11,8 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use xmpp_parsers::jid::FullJid;
 
-use crate::config::{AGENT_RESOURCE, Config};
-use crate::session::{self, Spec};
+use crate::config::{AGENT_RESOURCE, Config, MASTER_RESOURCE};
+use crate::session::{self, Role, Spec};
 
 /// Why the bridge cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +106,35 @@ pub fn agent_jid(location: &str, domain: &str) -> Result<FullJid, String> {
     FullJid::new(&format!("{location}@{domain}/{AGENT_RESOURCE}")).map_err(|e| e.to_string())
 }
 
+/// Logs the master in, when its password is known: it offers the ad-hoc commands.
+fn start_master(shared: &Arc<Shared>) -> Option<Running> {
+    let Some(password) = shared.config.master_password.clone() else {
+        tracing::info!(
+            "no password for the master's account: the ad-hoc commands (provides, build) are not offered"
+        );
+        return None;
+    };
+    let jid = match shared.config.master.with_resource_str(MASTER_RESOURCE) {
+        Ok(jid) => jid,
+        Err(e) => {
+            tracing::warn!("the master's JID cannot take a resource: {e}");
+            return None;
+        }
+    };
+    tracing::info!("the master logs in as {jid} and offers the ad-hoc commands");
+    let spec = Spec {
+        location: MASTER_RESOURCE.to_owned(),
+        role: Role::Master,
+        jid,
+        password,
+    };
+    let (stop, stop_rx) = oneshot::channel();
+    let task = tokio::spawn(session::run(spec, Arc::clone(shared), stop_rx));
+    Some(Running { stop, task })
+}
+
 async fn supervise(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+    let master = start_master(&shared);
     let mut running: HashMap<String, Running> = HashMap::new();
     // Locations that cannot have an agent (no password, no valid JID): said once.
     let mut refused: HashSet<String> = HashSet::new();
@@ -155,6 +183,7 @@ async fn supervise(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
             };
             let spec = Spec {
                 location: name.clone(),
+                role: Role::Agent,
                 jid,
                 password: password.to_owned(),
             };
@@ -164,7 +193,7 @@ async fn supervise(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
             running.insert(name, Running { stop, task });
         }
     }
-    let all: Vec<Running> = running.into_values().collect();
+    let all: Vec<Running> = running.into_values().chain(master).collect();
     futures::future::join_all(all.into_iter().map(stop)).await;
 }
 

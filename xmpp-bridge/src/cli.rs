@@ -35,6 +35,10 @@ pub struct Args {
     /// Password of the agents' accounts (asked for on a terminal when none is configured).
     #[arg(long, env = "ARMONIC_XMPP_AGENT_PASSWD", hide_env_values = true)]
     pub agent_password: Option<String>,
+    /// Password of the master's account: the bridge then logs in as <master>/master too and
+    /// offers the ad-hoc commands `provides` and `build` (XEP-0050).
+    #[arg(long, env = "ARMONIC_XMPP_MASTER_PASSWD", hide_env_values = true)]
+    pub master_password: Option<String>,
     /// Create the agents' accounts by in-band registration (XEP-0077).
     #[arg(long)]
     pub register: bool,
@@ -178,6 +182,10 @@ pub fn config(args: Args) -> Result<Config> {
         .into_iter()
         .filter_map(|(name, a)| a.password.map(|p| (name, p)))
         .collect();
+    config.master_password = args
+        .master_password
+        .clone()
+        .or(file.master_password.clone());
     config.password = args.agent_password.clone().or(file.agent_password.clone());
     if config.password.is_none() && std::io::stdin().is_terminal() {
         config.password = Some(prompt_password("Password of the agents' XMPP accounts: ")?);

@@ -11,6 +11,10 @@ use xmpp_parsers::jid::BareJid;
 /// The resource every agent's JID is given, as the original agents forced it.
 pub const AGENT_RESOURCE: &str = "agent";
 
+/// The resource of the master's client, which offers the ad-hoc commands, as the original
+/// master's.
+pub const MASTER_RESOURCE: &str = "master";
+
 /// The default XMPP client port.
 pub const DEFAULT_PORT: u16 = 5222;
 
@@ -27,6 +31,9 @@ pub struct Config {
     pub muc_domain: String,
     /// The master account every agent subscribes to (`master@<domain>`).
     pub master: BareJid,
+    /// The master account's password: with it the bridge logs in as `<master>/master` and
+    /// offers the ad-hoc commands `provides` and `build`.
+    pub master_password: Option<String>,
     /// The password of every agent account without one of its own.
     pub password: Option<String>,
     /// Passwords of agent accounts, by location name.
@@ -45,6 +52,8 @@ pub struct Config {
     pub max_calls: usize,
     /// How often the mesh's live locations are looked at.
     pub watch_every: Duration,
+    /// Longest a build session waits for its next form before it is given up.
+    pub build_idle_timeout: Duration,
 }
 
 impl Config {
@@ -62,6 +71,7 @@ impl Config {
             domain: domain.to_owned(),
             muc_domain: format!("logs.{domain}"),
             master,
+            master_password: None,
             password: None,
             passwords: BTreeMap::new(),
             register: false,
@@ -71,6 +81,7 @@ impl Config {
             reply_timeout: Duration::from_secs(30),
             max_calls: 32,
             watch_every: Duration::from_millis(500),
+            build_idle_timeout: Duration::from_secs(30 * 60),
         })
     }
 
@@ -132,6 +143,7 @@ pub fn bare_jid(what: &'static str, value: &str) -> Result<BareJid, ConfigError>
 /// domain = "example.com"
 /// jid_master = "master@example.com"
 /// agent_password = "secret"
+/// master_password = "master secret"
 /// allow = ["admin@example.com"]
 /// peers = ["/ip4/10.0.0.2/tcp/7301"]
 ///
@@ -153,6 +165,8 @@ pub struct FileConfig {
     pub muc_domain: Option<String>,
     /// Default agent password.
     pub agent_password: Option<String>,
+    /// The master account's password (the ad-hoc commands).
+    pub master_password: Option<String>,
     /// In-band registration of agent accounts.
     pub register: Option<bool>,
     /// JIDs allowed to change states.

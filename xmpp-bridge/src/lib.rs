@@ -34,7 +34,9 @@
 
 mod agent;
 mod bridge;
+pub mod commands;
 pub mod config;
+pub mod forms;
 mod logs;
 pub mod original;
 pub mod register;

@@ -27,6 +27,7 @@ use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 use xmpp_parsers::{muc, ns};
 
 use crate::agent::Caller;
+use crate::commands::{self, Commands};
 
 /// What call tasks ask of the task owning the client.
 pub(crate) enum Command {
@@ -57,6 +58,12 @@ impl Outbox {
     /// Sends `stanza`; false if the client is gone.
     pub(crate) async fn send(&self, stanza: impl Into<Stanza>) -> bool {
         self.tx.send(Command::Send(stanza.into())).await.is_ok()
+    }
+
+    /// Sends `stanza` from a thread outside the runtime (waiting while the queue is full);
+    /// false if the client is gone.
+    pub(crate) fn send_blocking(&self, stanza: impl Into<Stanza>) -> bool {
+        self.tx.blocking_send(Command::Send(stanza.into())).is_ok()
     }
 
     /// Sends request `iq` and waits for its answer, at most `wait`.
@@ -111,10 +118,27 @@ struct Room {
     waiting: Vec<oneshot::Sender<Result<(), String>>>,
 }
 
-/// What an agent's client needs.
+/// Which client: an agent's, or the master's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// A location's agent: answers calls, subscribes to the master.
+    Agent,
+    /// The master: offers the ad-hoc commands.
+    Master,
+}
+
+/// What serves the stanzas of a client's role.
+enum Handler {
+    Agent(Arc<Caller>),
+    Master(Arc<Commands>),
+}
+
+/// What a client needs.
 pub(crate) struct Spec {
-    /// The location.
+    /// The location (the master's: `master`); its nick in rooms.
     pub location: String,
+    /// Which client.
+    pub role: Role,
     /// `<location>@<domain>/agent`.
     pub jid: FullJid,
     /// Its password.
@@ -123,6 +147,8 @@ pub(crate) struct Spec {
 
 /// The state of a logged-in client.
 struct Online {
+    role: Role,
+    outbox: Outbox,
     jid: FullJid,
     nick: String,
     master: BareJid,
@@ -145,9 +171,21 @@ pub(crate) async fn run(
     let config = &shared.config;
     let (tx, mut commands) = mpsc::channel(256);
     let outbox = Outbox::new(tx);
-    let caller = Arc::new(Caller::new(&spec.location, &shared, outbox.clone()));
+    let handler = match spec.role {
+        Role::Agent => Handler::Agent(Arc::new(Caller::new(
+            &spec.location,
+            &shared,
+            outbox.clone(),
+        ))),
+        Role::Master => Handler::Master(Arc::new(Commands::new(
+            spec.jid.clone(),
+            &shared,
+            outbox.clone(),
+        ))),
+    };
     let mut backoff = Duration::from_secs(1);
-    let mut registered = !config.register;
+    // The master's account is the operator's: never registered here.
+    let mut registered = !config.register || spec.role == Role::Master;
     loop {
         let server = match resolve(&config.host, config.port).await {
             Ok(s) => s,
@@ -208,6 +246,8 @@ pub(crate) async fn run(
         }
         backoff = Duration::from_secs(1);
         let mut state = Online {
+            role: spec.role,
+            outbox: outbox.clone(),
             jid: spec.jid.clone(),
             nick: spec.location.clone(),
             master: config.master.clone(),
@@ -215,7 +255,9 @@ pub(crate) async fn run(
             rooms: HashMap::new(),
         };
         state.announce(&mut client).await;
-        shared.set_online(&spec.location, true);
+        if spec.role == Role::Agent {
+            shared.set_online(&spec.location, true);
+        }
         tracing::info!(location = spec.location, "online as {}", spec.jid);
         let ended = loop {
             tokio::select! {
@@ -233,7 +275,7 @@ pub(crate) async fn run(
                     Some(Event::Disconnected(e)) => {
                         tracing::warn!(location = spec.location, "disconnected: {e}");
                     }
-                    Some(Event::Stanza(stanza)) => state.stanza(&mut client, stanza, &caller).await,
+                    Some(Event::Stanza(stanza)) => state.stanza(&mut client, stanza, &handler).await,
                 },
             }
         };
@@ -320,15 +362,15 @@ impl Online {
             }
             .into(),
         };
-        let mut subscribe = Presence::subscribe()
-            .with_to(Jid::from(self.master.clone()))
-            .with_show(Show::Chat);
-        subscribe.set_status("", format!("New Armonic Agent {}", self.jid.to_bare()));
-        for stanza in [
-            Stanza::Iq(roster),
-            Presence::available().into(),
-            subscribe.into(),
-        ] {
+        let mut stanzas = vec![Stanza::Iq(roster), Presence::available().into()];
+        if self.role == Role::Agent {
+            let mut subscribe = Presence::subscribe()
+                .with_to(Jid::from(self.master.clone()))
+                .with_show(Show::Chat);
+            subscribe.set_status("", format!("New Armonic Agent {}", self.jid.to_bare()));
+            stanzas.push(subscribe.into());
+        }
+        for stanza in stanzas {
             if let Err(e) = client.send_stanza(stanza).await {
                 tracing::warn!("cannot announce {}: {e}", self.jid);
             }
@@ -408,26 +450,67 @@ impl Online {
         }
     }
 
-    async fn stanza(&mut self, client: &mut Client, stanza: Stanza, caller: &Arc<Caller>) {
+    async fn stanza(&mut self, client: &mut Client, stanza: Stanza, handler: &Handler) {
         match stanza {
-            Stanza::Iq(iq) => self.iq(client, iq, caller).await,
+            Stanza::Iq(iq) => self.iq(client, iq, handler).await,
             Stanza::Presence(p) => self.presence(client, p).await,
             // Groupchat echoes of its own log lines and anything else said to an agent.
             Stanza::Message(_) => {}
         }
     }
 
-    async fn iq(&mut self, client: &mut Client, iq: Iq, caller: &Arc<Caller>) {
-        match iq {
-            Iq::Set {
-                from, id, payload, ..
-            } if crate::stanza::is(&payload, "call") => {
+    async fn iq(&mut self, client: &mut Client, iq: Iq, handler: &Handler) {
+        match (iq, handler) {
+            (
+                Iq::Set {
+                    from, id, payload, ..
+                },
+                Handler::Agent(caller),
+            ) if crate::stanza::is(&payload, "call") => {
                 let reply = match from {
                     Some(from) => caller.call(from, id, &payload),
                     None => error_reply(None, id, DefinedCondition::BadRequest),
                 };
                 self.send(client, reply.into()).await;
             }
+            (
+                Iq::Set {
+                    from: Some(from),
+                    id,
+                    payload,
+                    ..
+                },
+                Handler::Master(commands),
+            ) if payload.is("command", commands::NS) => {
+                // A build step may wait for a deployment: answered from a task of its own.
+                let commands = Arc::clone(commands);
+                let outbox = self.outbox.clone();
+                tokio::spawn(async move {
+                    let reply = match commands.handle(&from, &payload).await {
+                        Ok(response) => Iq::Result {
+                            from: None,
+                            to: Some(from),
+                            id,
+                            payload: Some(response),
+                        },
+                        Err(error) => Iq::Error {
+                            from: None,
+                            to: Some(from),
+                            id,
+                            error,
+                            payload: None,
+                        },
+                    };
+                    outbox.send(reply).await;
+                });
+            }
+            (iq, _) => self.plain_iq(client, iq, handler).await,
+        }
+    }
+
+    /// IQs every client answers the same way (and errors for the others).
+    async fn plain_iq(&mut self, client: &mut Client, iq: Iq, handler: &Handler) {
+        match iq {
             Iq::Get {
                 from, id, payload, ..
             } if payload.is("ping", ns::PING) => {
@@ -446,14 +529,45 @@ impl Online {
             Iq::Get {
                 from, id, payload, ..
             } if payload.is("query", ns::DISCO_INFO) => {
-                let info = disco_info();
+                let reply = match (payload.attr("node"), handler) {
+                    (None, _) => Some(disco_info(handler).into()),
+                    (Some(node), Handler::Master(_)) if node == commands::NS => {
+                        Some(disco_info(handler).into())
+                    }
+                    (Some(node), Handler::Master(_)) => commands::node_info(node).map(Into::into),
+                    (Some(_), Handler::Agent(_)) => None,
+                };
+                let reply = match reply {
+                    Some(info) => Iq::Result {
+                        from: None,
+                        to: from,
+                        id,
+                        payload: Some(info),
+                    },
+                    None => error_reply(from, id, DefinedCondition::ItemNotFound),
+                };
+                self.send(client, reply.into()).await;
+            }
+            Iq::Get {
+                from, id, payload, ..
+            } if payload.is("query", ns::DISCO_ITEMS) => {
+                let items = match (payload.attr("node"), handler) {
+                    (Some(node), Handler::Master(c)) if node == commands::NS => {
+                        commands::items(c.me())
+                    }
+                    (node, _) => xmpp_parsers::disco::DiscoItemsResult {
+                        node: node.map(str::to_owned),
+                        items: Vec::new(),
+                        rsm: None,
+                    },
+                };
                 self.send(
                     client,
                     Iq::Result {
                         from: None,
                         to: from,
                         id,
-                        payload: Some(info.into()),
+                        payload: Some(items.into()),
                     }
                     .into(),
                 )
@@ -539,6 +653,12 @@ impl Online {
             // As the original (sleekxmpp's default), anyone may see the agent's presence.
             let approve = Presence::subscribed().with_to(Jid::from(from.to_bare()));
             self.send(client, approve.into()).await;
+            if self.role == Role::Master {
+                // As the original master (sleekxmpp's auto_subscribe): the master sees the
+                // agents that subscribe to it.
+                let back = Presence::subscribe().with_to(Jid::from(from.to_bare()));
+                self.send(client, back.into()).await;
+            }
         }
     }
 }
@@ -568,14 +688,16 @@ fn instant_room() -> Element {
         .build()
 }
 
-fn disco_info() -> DiscoInfoResult {
+fn disco_info(handler: &Handler) -> DiscoInfoResult {
+    let (name, mut features) = match handler {
+        Handler::Agent(_) => ("Armonic agent", vec![crate::stanza::NS]),
+        Handler::Master(_) => ("Armonic master", vec![commands::NS, ns::DATA_FORMS]),
+    };
+    features.extend([ns::DISCO_INFO, ns::DISCO_ITEMS, ns::PING, ns::MUC]);
     DiscoInfoResult {
         node: None,
-        identities: vec![Identity::new("client", "bot", "en", "Armonic agent")],
-        features: [ns::DISCO_INFO, ns::PING, ns::MUC, crate::stanza::NS]
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
+        identities: vec![Identity::new("client", "bot", "en", name)],
+        features: features.into_iter().map(str::to_owned).collect(),
         extensions: Vec::new(),
     }
 }

@@ -33,8 +33,10 @@ pub enum Shape {
     },
     /// `state_goto`: nothing (`null`).
     Nothing,
-    /// `provide`, `provide_call_requires`: provide primitives.
+    /// `provide`: provide primitives.
     Provides,
+    /// `provide_call_requires`: provide primitives (of one provide's call: no listing).
+    CallRequires,
     /// `provide_call_validate`: `{xpath (as given), errors, requires}`.
     Validation {
         /// The address as given.
@@ -240,7 +242,7 @@ impl Call {
                         uri: address(method, "provide_xpath_uri", &b[0])?,
                         path_idx: index(method, "path_idx", b[1].as_ref())?,
                     },
-                    Shape::Provides,
+                    Shape::CallRequires,
                 )
             }
             "to_dot" => {

@@ -30,7 +30,7 @@ pub fn shape(shape: &Shape, response: Response) -> Result<Json, Fault> {
             "requires": p.iter().map(primitive::provide).collect::<Vec<_>>(),
         })),
         (Shape::Nothing, Response::Moved(_)) => Ok(Json::Null),
-        (Shape::Provides, Response::Provides(p)) => {
+        (Shape::Provides | Shape::CallRequires, Response::Provides(p)) => {
             list(p.iter().map(primitive::provide).collect())
         }
         (Shape::Validation { xpath }, Response::Validation(v)) => {
@@ -149,6 +149,7 @@ mod tests {
     fn listings_that_match_nothing_were_empty_in_the_original() {
         assert_eq!(Shape::Provides.when_nothing_matches(), Some(json!([])));
         assert_eq!(Shape::Returned.when_nothing_matches(), None);
+        assert_eq!(Shape::CallRequires.when_nothing_matches(), None);
         assert_eq!(
             Shape::Validation {
                 xpath: "//x".into()
