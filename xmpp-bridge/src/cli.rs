@@ -12,7 +12,15 @@ use clap::Parser;
 /// Makes every live agent of the Armonic mesh reachable over XMPP as an original armonic
 /// agent: `<location>@<domain>/agent`.
 #[derive(Debug, Parser)]
-#[command(name = "armonic-xmpp-bridge", version)]
+#[command(
+    name = "armonic-xmpp-bridge",
+    version,
+    after_help = "Example, with Prosody set up as in docs/xmpp.md, on a machine of the mesh:\n\n  \
+        armonic-xmpp-bridge --jid-master master@armonic.example.com \\\n      \
+        --allow master@armonic.example.com --register --peer 127.0.0.1:7301 --no-mdns\n\n\
+        Passwords come from --agent-password / ARMONIC_XMPP_AGENT_PASSWD (asked for at a \
+        terminal) and --master-password / ARMONIC_XMPP_MASTER_PASSWD."
+)]
 pub struct Args {
     /// Configuration file (TOML); the command line wins over it.
     #[arg(short, long, value_name = "FILE", env = "ARMONIC_XMPP_BRIDGE_CONFIG")]
@@ -42,7 +50,8 @@ pub struct Args {
     /// Create the agents' accounts by in-band registration (XEP-0077).
     #[arg(long)]
     pub register: bool,
-    /// A bare JID allowed to change states (state_goto, provide_call); repeatable.
+    /// A bare JID allowed to change states (state_goto, provide_call) and to run the `build`
+    /// command; repeatable. Anyone may read.
     #[arg(long, value_name = "JID")]
     pub allow: Vec<String>,
     /// The bridge's state directory (its identity in the mesh).

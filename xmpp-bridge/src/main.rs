@@ -28,9 +28,14 @@ fn main() -> Result<()> {
         let bridge = Bridge::start(config).await?;
         tracing::info!(peer_id = bridge.mesh().peer_id(), "bridge started");
         shutdown_signal().await;
-        tracing::info!("stopping: agents go offline");
-        bridge.shutdown().await;
-        Ok(())
+        tracing::info!("stopping: agents go offline (again to stop at once)");
+        tokio::select! {
+            () = bridge.shutdown() => Ok(()),
+            () = shutdown_signal() => {
+                tracing::warn!("stopped without waiting for the agents to log out");
+                std::process::exit(130);
+            }
+        }
     })
 }
 

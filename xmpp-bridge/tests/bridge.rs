@@ -622,6 +622,82 @@ async fn a_call_to_an_unknown_agent_is_answered_by_the_server(kind: Kind) {
     w.stop().await;
 }
 
+/// The calls `smartonic --manage //WebSite//start` makes on an agent, in its order (§5.8 of
+/// the reference): each node validated then called, children first, the deployment's id
+/// with every call and its room joined.
+async fn smartonic_deploys_the_website_with_the_originals_calls(kind: Kind) {
+    let Some(mut w) = World::start(kind).await else {
+        return;
+    };
+    let web1 = agent("web1");
+    let d = DeploymentId::new().to_string();
+    w.master.join(&format!("{d}@{MUC}"), "master").await;
+    let c = &mut w.master;
+    let info = c
+        .call(&web1, "info", args(json!([])), Some(&d))
+        .await
+        .value();
+    assert_eq!(info["public-ip"], "web1");
+    let provides = c
+        .call(
+            &web1,
+            "provide",
+            args(json!(["//WebSite//start"])),
+            Some(&d),
+        )
+        .await
+        .value();
+    assert_eq!(provides[0]["xpath"], "WebSite/Active/start");
+    let nodes = [
+        (
+            "//WebServer/Configured/create_document_root",
+            json!([["WebServer/Configured/create_document_root/document_root/path", {"0": "/var/www/website/"}]]),
+        ),
+        (
+            "//WebServer//start",
+            json!([["WebServer/Configured/enter/conf/port", {"0": 80}]]),
+        ),
+        (
+            "//WebSite//start",
+            json!([
+                ["WebSite/Templated/enter/document_root/path", {"0": "/var/www/website/"}],
+                ["WebSite/Active/start/webserver/url", {"0": "http://web1:80"}]
+            ]),
+        ),
+    ];
+    let mut returned = Json::Null;
+    for (xpath, values) in nodes {
+        let validation = c
+            .call(
+                &web1,
+                "provide_call_validate",
+                kwargs(json!({"provide_xpath_uri": xpath, "requires": values.clone()})),
+                Some(&d),
+            )
+            .await
+            .value();
+        assert_eq!(validation["errors"], false, "{xpath}: {validation}");
+        returned = c
+            .call(
+                &web1,
+                "provide_call",
+                kwargs(json!({"provide_xpath_uri": xpath,
+                              "requires": [values, {"source": null, "uuid": d}]})),
+                Some(&d),
+            )
+            .await
+            .value();
+    }
+    assert_eq!(returned, json!({"url": "http://web1:80"}));
+    let (nick, _, name, _) = line(c, "Start website").await;
+    assert_eq!((nick.as_str(), name.as_str()), ("web1", "info"));
+    assert_eq!(
+        read(c, "state_current", args(json!(["//WebSite"]))).await,
+        json!([{"xpath": "/web1/WebSite/Active", "state": "Active"}])
+    );
+    w.stop().await;
+}
+
 /// Waits for the master's own client (`master@DOMAIN/master`) to be online.
 async fn master_online(c: &mut TestClient) {
     let jid = commands::master();
@@ -902,6 +978,7 @@ on_every_server!(
     an_agent_that_leaves_the_mesh_goes_offline,
     agents_register_their_accounts_in_band_when_asked,
     a_call_to_an_unknown_agent_is_answered_by_the_server,
+    smartonic_deploys_the_website_with_the_originals_calls,
     the_master_offers_the_originals_commands_and_lists_the_provides,
     a_standard_client_builds_the_website_through_forms,
     builds_run_side_by_side_and_answer_only_their_owner,
