@@ -44,6 +44,9 @@ pub const COMMANDS: [(&str, &str); 2] = [
     ("build", "Build a provide"),
 ];
 
+/// Most build sessions open at once (each holds a thread while it waits for its forms).
+const MAX_BUILDS: usize = 16;
+
 /// Most steps of a deployment run at once.
 const PARALLELISM: usize = 4;
 
@@ -198,10 +201,10 @@ pub fn command_error(
     condition: DefinedCondition,
     specific: Option<&str>,
     text: impl Into<String>,
-) -> StanzaError {
+) -> Box<StanzaError> {
     let mut e = StanzaError::new(kind, condition, "en", text.into());
     e.other = specific.map(|s| Element::builder(s, NS).build());
-    e
+    Box::new(e)
 }
 
 /// The items answering a disco#items query on the commands node of `me`.
@@ -332,7 +335,7 @@ enum Stage {
     /// The provide to build is asked.
     Root,
     /// The engine asked this.
-    Asking(Question),
+    Asking(Box<Question>),
     /// The deployment waits for approval.
     Confirm(String),
 }
@@ -471,7 +474,7 @@ pub(crate) struct Commands {
     builds: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Build>>>>,
 }
 
-type Reply = Result<Element, StanzaError>;
+type Reply = Result<Element, Box<StanzaError>>;
 
 impl Commands {
     pub(crate) fn new(me: FullJid, shared: &crate::bridge::Shared, outbox: Outbox) -> Commands {
@@ -584,6 +587,15 @@ impl Commands {
         }
         self.expire();
         let Some(id) = request.session.clone() else {
+            let open = self.builds.lock().map_or(0, |b| b.len());
+            if open >= MAX_BUILDS {
+                return Err(command_error(
+                    ErrorType::Wait,
+                    DefinedCondition::ResourceConstraint,
+                    None,
+                    format!("{open} builds are open already: finish or cancel one first"),
+                ));
+            }
             let id = DeploymentId::new().to_string();
             let build = Build {
                 owner: from.clone(),
@@ -695,7 +707,7 @@ impl Commands {
         self.next_step(&id, &mut b).await
     }
 
-    fn room(&self, id: &str) -> Result<BareJid, StanzaError> {
+    fn room(&self, id: &str) -> Result<BareJid, Box<StanzaError>> {
         BareJid::new(&format!("{id}@{}", self.config.muc_domain)).map_err(|e| {
             command_error(
                 ErrorType::Cancel,
@@ -744,7 +756,7 @@ impl Commands {
         match step {
             Some(Step::Ask(q)) => {
                 let form = forms::ask(&q, &b.root);
-                b.stage = Stage::Asking(q);
+                b.stage = Stage::Asking(Box::new(q));
                 Ok(response.actions("next", vec!["next"]).form(form).build())
             }
             Some(Step::Confirm(plan)) => {

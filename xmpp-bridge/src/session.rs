@@ -497,7 +497,7 @@ impl Online {
                             from: None,
                             to: Some(from),
                             id,
-                            error,
+                            error: *error,
                             payload: None,
                         },
                     };
