@@ -31,6 +31,10 @@ pub struct Args {
     /// XMPP server port.
     #[arg(short = 'P', long, env = "ARMONIC_XMPP_PORT")]
     pub port: Option<u16>,
+    /// Log in in plain text, without STARTTLS (only for a server on this machine or a
+    /// trusted network: passwords then travel in clear).
+    #[arg(long)]
+    pub no_tls: bool,
     /// XMPP domain of the agents' accounts (default: the master's).
     #[arg(long, env = "ARMONIC_XMPP_DOMAIN")]
     pub domain: Option<String>,
@@ -175,6 +179,7 @@ pub fn config(args: Args) -> Result<Config> {
         config.host = host;
     }
     config.port = args.port.or(file.port).unwrap_or(DEFAULT_PORT);
+    config.tls = !args.no_tls && file.tls.unwrap_or(true);
     if let Some(m) = &master {
         config.master = bare_jid("--jid-master", m)?;
     }

@@ -25,6 +25,9 @@ pub struct Config {
     pub host: String,
     /// Its client port.
     pub port: u16,
+    /// Log in over STARTTLS, checking the server's certificate against the system's trusted
+    /// ones (false: plain text, for a server on the same machine).
+    pub tls: bool,
     /// The XMPP domain: agents are `<location>@<domain>/agent`.
     pub domain: String,
     /// The domain of the rooms logs go to (`logs.<domain>`).
@@ -68,6 +71,7 @@ impl Config {
         Ok(Config {
             host: domain.to_owned(),
             port: DEFAULT_PORT,
+            tls: true,
             domain: domain.to_owned(),
             muc_domain: format!("logs.{domain}"),
             master,
@@ -140,6 +144,7 @@ pub fn bare_jid(what: &'static str, value: &str) -> Result<BareJid, ConfigError>
 ///
 /// ```toml
 /// host = "xmpp.example.com"
+/// tls = true
 /// domain = "example.com"
 /// jid_master = "master@example.com"
 /// agent_password = "secret"
@@ -157,6 +162,8 @@ pub struct FileConfig {
     pub host: Option<String>,
     /// XMPP server port.
     pub port: Option<u16>,
+    /// STARTTLS (default true).
+    pub tls: Option<bool>,
     /// XMPP domain.
     pub domain: Option<String>,
     /// Master JID.

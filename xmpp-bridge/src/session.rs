@@ -219,23 +219,40 @@ pub(crate) async fn run(
                 Err(e) => tracing::warn!(location = spec.location, "{e}"),
             }
         }
-        let mut client = Client::new_plaintext(
-            spec.jid.clone(),
-            spec.password.clone(),
-            DnsConfig::addr(&server),
-            Timeouts::tight(),
-        );
+        let mut client = if config.tls {
+            Client::new_starttls(
+                spec.jid.clone(),
+                spec.password.clone(),
+                DnsConfig::addr(&server),
+                Timeouts::tight(),
+            )
+        } else {
+            Client::new_plaintext(
+                spec.jid.clone(),
+                spec.password.clone(),
+                DnsConfig::addr(&server),
+                Timeouts::tight(),
+            )
+        };
+        let mut last = None;
         let online = tokio::select! {
             _ = &mut stop => {
                 end(client).await;
                 return;
             }
-            online = tokio::time::timeout(config.login_timeout, wait_online(&mut client)) => online,
+            online = tokio::time::timeout(config.login_timeout, wait_online(&mut client, &mut last)) => online,
         };
         if !matches!(online, Ok(true)) {
+            let why = last.take().unwrap_or_else(|| {
+                format!(
+                    "not online within {} s (check the account, its password, and the \
+                     server's certificate: the lines above say why the connection failed)",
+                    config.login_timeout.as_secs()
+                )
+            });
             tracing::warn!(
                 location = spec.location,
-                "cannot log in as {} on {server} (check the account and its password)",
+                "cannot log in as {} on {server}: {why}",
                 spec.jid
             );
             end(client).await;
@@ -309,11 +326,17 @@ async fn resolve(host: &str, port: u16) -> Result<String, String> {
         .ok_or_else(|| format!("{host}:{port} has no address"))
 }
 
-/// Waits for the client to be online; false if its stream ended first.
-async fn wait_online(client: &mut Client) -> bool {
+/// Waits for the client to be online (false if its stream ended first), keeping in `last`
+/// the last error seen.
+///
+/// tokio-xmpp retries a failed login forever: the caller bounds the wait, and the error seen
+/// says why (a certificate not trusted, a refused password…).
+async fn wait_online(client: &mut Client, last: &mut Option<String>) -> bool {
     while let Some(event) = client.next().await {
-        if event.is_online() {
-            return true;
+        match event {
+            Event::Online { .. } => return true,
+            Event::Disconnected(e) => *last = Some(e.to_string()),
+            Event::Stanza(_) => {}
         }
     }
     false

@@ -1,6 +1,7 @@
 //! The world of the bridge's tests: a real XMPP server, agents of a mesh in this process (on
 //! loopback, explicit peers, no mDNS) serving real locations, the bridge, and test clients.
-#![allow(dead_code)]
+// Each test binary uses a part of the helpers.
+#![allow(dead_code, unused_imports)]
 
 pub mod client;
 pub mod commands;
@@ -175,6 +176,7 @@ impl World {
         let mut config = Config::new(DOMAIN, mesh_config(&key, vec![web1.addr.clone()])).unwrap();
         config.host = "127.0.0.1".into();
         config.port = server.port;
+        config.tls = false;
         config.password = Some(PASSWORD.into());
         config.master_password = Some(PASSWORD.into());
         config.allow = vec![
