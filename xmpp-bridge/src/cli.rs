@@ -84,21 +84,6 @@ pub struct Args {
     pub verbose: u8,
 }
 
-/// Where the agent keeps its state by default (the bridge keeps its own below it).
-fn agent_state_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("ARMONIC_STATE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    if nix::unistd::geteuid().is_root() {
-        return PathBuf::from("/var/lib/armonic");
-    }
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("armonic");
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from);
-    home.join(".local/state/armonic")
-}
-
 fn pick<T: Clone>(args: &[T], file: &[T]) -> Vec<T> {
     if args.is_empty() { file } else { args }.to_vec()
 }
@@ -153,7 +138,7 @@ pub fn config(args: Args) -> Result<Config> {
         .state_dir
         .clone()
         .or(file.state_dir.clone())
-        .unwrap_or_else(|| agent_state_dir().join("xmpp-bridge"));
+        .unwrap_or_else(|| armonic_agent::default_state_dir().join("xmpp-bridge"));
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("cannot create {}", state_dir.display()))?;
     let key = swarm_key_path(

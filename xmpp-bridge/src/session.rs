@@ -357,6 +357,17 @@ async fn end(client: Client) {
     let _ = tokio::time::timeout(Duration::from_secs(5), client.send_end()).await;
 }
 
+/// The result answering request `id` from `to`.
+fn result_reply(to: Option<Jid>, id: String, payload: Option<Element>) -> Stanza {
+    Iq::Result {
+        from: None,
+        to,
+        id,
+        payload,
+    }
+    .into()
+}
+
 fn error_reply(to: Option<Jid>, id: String, condition: DefinedCondition) -> Iq {
     let error_type = match condition {
         DefinedCondition::ServiceUnavailable => ErrorType::Cancel,
@@ -537,17 +548,7 @@ impl Online {
             Iq::Get {
                 from, id, payload, ..
             } if payload.is("ping", ns::PING) => {
-                self.send(
-                    client,
-                    Iq::Result {
-                        from: None,
-                        to: from,
-                        id,
-                        payload: None,
-                    }
-                    .into(),
-                )
-                .await;
+                self.send(client, result_reply(from, id, None)).await;
             }
             Iq::Get {
                 from, id, payload, ..
@@ -561,15 +562,10 @@ impl Online {
                     (Some(_), Handler::Agent(_)) => None,
                 };
                 let reply = match reply {
-                    Some(info) => Iq::Result {
-                        from: None,
-                        to: from,
-                        id,
-                        payload: Some(info),
-                    },
-                    None => error_reply(from, id, DefinedCondition::ItemNotFound),
+                    Some(info) => result_reply(from, id, Some(info)),
+                    None => error_reply(from, id, DefinedCondition::ItemNotFound).into(),
                 };
-                self.send(client, reply.into()).await;
+                self.send(client, reply).await;
             }
             Iq::Get {
                 from, id, payload, ..
@@ -584,33 +580,14 @@ impl Online {
                         rsm: None,
                     },
                 };
-                self.send(
-                    client,
-                    Iq::Result {
-                        from: None,
-                        to: from,
-                        id,
-                        payload: Some(items.into()),
-                    }
-                    .into(),
-                )
-                .await;
+                self.send(client, result_reply(from, id, Some(items.into())))
+                    .await;
             }
             // Roster pushes from the server are acknowledged.
             Iq::Set {
                 from, id, payload, ..
             } if payload.is("query", ns::ROSTER) => {
-                self.send(
-                    client,
-                    Iq::Result {
-                        from: None,
-                        to: from,
-                        id,
-                        payload: None,
-                    }
-                    .into(),
-                )
-                .await;
+                self.send(client, result_reply(from, id, None)).await;
             }
             Iq::Get { from, id, .. } | Iq::Set { from, id, .. } => {
                 let reply = error_reply(from, id, DefinedCondition::ServiceUnavailable);
