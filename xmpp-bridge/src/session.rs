@@ -154,12 +154,28 @@ struct Online {
     master: BareJid,
     pending: HashMap<String, oneshot::Sender<Iq>>,
     rooms: HashMap<BareJid, Room>,
+    /// The keepalive ping waiting for the server's answer, and when it was sent.
+    ping: Option<(String, tokio::time::Instant)>,
+    pings: u64,
+    /// When the next keepalive ping is due.
+    next_ping: tokio::time::Instant,
 }
+
+/// How soon after login the connection is first checked, and how often after that.
+const FIRST_CHECK: Duration = Duration::from_secs(1);
+const CHECK_EVERY: Duration = Duration::from_secs(15);
+/// How often a ping waiting for its answer is looked at.
+const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// Longest the server may take to answer a keepalive ping before the connection is taken
+/// for stalled and made again.
+const PING_ANSWER: Duration = Duration::from_secs(5);
 
 /// Whether a session ended for good or must log in again.
 enum Ended {
     Stopped,
     Lost,
+    /// The server stopped answering (or the client stopped delivering): log in again.
+    Stalled,
 }
 
 /// Runs the client of agent `spec` until `stop` fires (or its sender is dropped).
@@ -270,16 +286,23 @@ pub(crate) async fn run(
             master: config.master.clone(),
             pending: HashMap::new(),
             rooms: HashMap::new(),
+            ping: None,
+            pings: 0,
+            next_ping: tokio::time::Instant::now() + FIRST_CHECK,
         };
         state.announce(&mut client).await;
         if spec.role == Role::Agent {
             shared.set_online(&spec.location, true);
         }
         tracing::info!(location = spec.location, "online as {}", spec.jid);
+        let mut check = tokio::time::interval(LOOK_EVERY);
         let ended = loop {
             tokio::select! {
                 biased;
                 _ = &mut stop => break Ended::Stopped,
+                _ = check.tick() => if !state.keepalive(&mut client).await {
+                    break Ended::Stalled;
+                },
                 Some(command) = commands.recv() => state.command(&mut client, command).await,
                 event = client.next() => match event {
                     None => break Ended::Lost,
@@ -292,7 +315,10 @@ pub(crate) async fn run(
                     Some(Event::Disconnected(e)) => {
                         tracing::warn!(location = spec.location, "disconnected: {e}");
                     }
-                    Some(Event::Stanza(stanza)) => state.stanza(&mut client, stanza, &handler).await,
+                    Some(Event::Stanza(stanza)) => {
+                        tracing::trace!("{} received {stanza:?}", spec.jid);
+                        state.stanza(&mut client, stanza, &handler).await;
+                    }
                 },
             }
         };
@@ -310,6 +336,15 @@ pub(crate) async fn run(
                     "the connection ended; logging in again"
                 );
                 end(client).await;
+            }
+            Ended::Stalled => {
+                tracing::warn!(
+                    location = spec.location,
+                    "the server did not answer a ping within {} s; logging in again",
+                    PING_ANSWER.as_secs()
+                );
+                // Briefly: the stream may not move at all.
+                let _ = tokio::time::timeout(Duration::from_secs(1), client.send_end()).await;
             }
         }
     }
@@ -411,6 +446,32 @@ impl Online {
         }
     }
 
+    /// Checks that the connection moves: a ping to the server when one is due, answered
+    /// within `PING_ANSWER`. False when the last one was not answered in time (or this one
+    /// could not be sent in time).
+    async fn keepalive(&mut self, client: &mut Client) -> bool {
+        if let Some((_, sent)) = &self.ping {
+            return sent.elapsed() < PING_ANSWER;
+        }
+        let now = tokio::time::Instant::now();
+        if now < self.next_ping {
+            return true;
+        }
+        self.next_ping = now + CHECK_EVERY;
+        self.pings += 1;
+        let id = format!("keepalive-{}", self.pings);
+        let ping = Iq::Get {
+            from: None,
+            to: Some(Jid::from(self.jid.domain().to_owned())),
+            id: id.clone(),
+            payload: xmpp_parsers::ping::Ping.into(),
+        };
+        self.ping = Some((id, tokio::time::Instant::now()));
+        tokio::time::timeout(PING_ANSWER, client.send_stanza(ping.into()))
+            .await
+            .is_ok_and(|sent| sent.is_ok())
+    }
+
     /// After a new login, the rooms still in use are joined again.
     async fn rejoin(&mut self, client: &mut Client) {
         let rooms: Vec<BareJid> = self.rooms.keys().cloned().collect();
@@ -423,9 +484,11 @@ impl Online {
     }
 
     async fn send(&self, client: &mut Client, stanza: Stanza) {
+        tracing::trace!("{} sends {stanza:?}", self.jid);
         if let Err(e) = client.send_stanza(stanza).await {
             tracing::warn!("{} cannot send a stanza: {e}", self.jid);
         }
+        tracing::trace!("{} sent", self.jid);
     }
 
     fn occupant(&self, room: &BareJid) -> Option<FullJid> {
@@ -594,7 +657,9 @@ impl Online {
                 self.send(client, reply.into()).await;
             }
             answer @ (Iq::Result { .. } | Iq::Error { .. }) => {
-                if let Some(waiter) = self.pending.remove(answer.id()) {
+                if self.ping.as_ref().is_some_and(|(id, _)| id == answer.id()) {
+                    self.ping = None;
+                } else if let Some(waiter) = self.pending.remove(answer.id()) {
                     let _ = waiter.send(answer);
                 }
             }

@@ -157,6 +157,13 @@ impl World {
 
     /// Like `start`, with the bridge's configuration adjusted by `adjust`.
     pub async fn start_with(kind: Kind, adjust: impl FnOnce(&mut Config)) -> Option<World> {
+        // The bridge's log, shown with a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "armonic_xmpp_bridge=trace,armonic_mesh=info,tokio_xmpp=info",
+            ))
+            .try_init();
         let mut server = match Server::start(kind) {
             Ok(s) => s,
             Err(why) => {
@@ -194,11 +201,24 @@ impl World {
         let bridge = Bridge::start(config).await.expect("the bridge starts");
         for name in ["web1", "web2"] {
             let jid = agent(name);
-            master
-                .take(&format!("{jid} online"), |s| {
+            let online = master
+                .try_take(WAIT, |s| {
                     client::is_presence(s, &jid, xmpp_parsers::presence::Type::None)
                 })
                 .await;
+            if online.is_none() {
+                let log =
+                    std::fs::read_to_string(server.dir().join("prosody.log")).unwrap_or_default();
+                let seen: Vec<String> = master
+                    .take_all(|_| true)
+                    .iter()
+                    .map(|s| format!("{s:?}"))
+                    .collect();
+                panic!(
+                    "{jid} is not seen online within {WAIT:?}; stanzas seen:\n{}\nserver log:\n{log}",
+                    seen.join("\n")
+                );
+            }
         }
         Some(World {
             server,
