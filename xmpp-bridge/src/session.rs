@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
-use tokio_xmpp::connect::DnsConfig;
+use tokio_xmpp::Stanza;
+use tokio_xmpp::connect::{DnsConfig, StartTlsServerConnector, TcpServerConnector};
+use tokio_xmpp::stanzastream::{Event, StanzaStream, StreamEvent};
 use tokio_xmpp::xmlstream::Timeouts;
-use tokio_xmpp::{Client, Event, Stanza};
 use xmpp_parsers::data_forms::{DataForm, DataFormType};
 use xmpp_parsers::disco::{DiscoInfoResult, Identity};
 use xmpp_parsers::iq::Iq;
@@ -28,6 +29,16 @@ use xmpp_parsers::{muc, ns};
 
 use crate::agent::Caller;
 use crate::commands::{self, Commands};
+
+/// The connection to the server: tokio-xmpp's stanza stream, owned by one task, not split.
+///
+/// Not tokio-xmpp's `Client`: it splits the stream into halves that share a mutex, and its
+/// receiving half gives up without a wake-up when the sending half holds the mutex, so a
+/// client that sends while stanzas arrive may never hear from the server again.
+type Client = StanzaStream;
+
+/// Stanzas waiting in each direction of a connection.
+const QUEUE_DEPTH: usize = 64;
 
 /// What call tasks ask of the task owning the client.
 pub(crate) enum Command {
@@ -235,37 +246,28 @@ pub(crate) async fn run(
                 Err(e) => tracing::warn!(location = spec.location, "{e}"),
             }
         }
+        let jid = Jid::from(spec.jid.clone());
+        let password = spec.password.clone();
         let mut client = if config.tls {
-            Client::new_starttls(
-                spec.jid.clone(),
-                spec.password.clone(),
-                DnsConfig::addr(&server),
-                Timeouts::tight(),
-            )
+            let server = StartTlsServerConnector::from(DnsConfig::addr(&server));
+            StanzaStream::new_c2s(server, jid, password, Timeouts::tight(), QUEUE_DEPTH)
         } else {
-            Client::new_plaintext(
-                spec.jid.clone(),
-                spec.password.clone(),
-                DnsConfig::addr(&server),
-                Timeouts::tight(),
-            )
+            let server = TcpServerConnector::from(DnsConfig::addr(&server));
+            StanzaStream::new_c2s(server, jid, password, Timeouts::tight(), QUEUE_DEPTH)
         };
-        let mut last = None;
         let online = tokio::select! {
             _ = &mut stop => {
                 end(client).await;
                 return;
             }
-            online = tokio::time::timeout(config.login_timeout, wait_online(&mut client, &mut last)) => online,
+            online = tokio::time::timeout(config.login_timeout, wait_online(&mut client)) => online,
         };
         if !matches!(online, Ok(true)) {
-            let why = last.take().unwrap_or_else(|| {
-                format!(
-                    "not online within {} s (check the account, its password, and the \
-                     server's certificate: the lines above say why the connection failed)",
-                    config.login_timeout.as_secs()
-                )
-            });
+            let why = format!(
+                "not online within {} s (check the account, its password, and the server's \
+                 certificate: the lines above say why the connection failed)",
+                config.login_timeout.as_secs()
+            );
             tracing::warn!(
                 location = spec.location,
                 "cannot log in as {} on {server}: {why}",
@@ -306,15 +308,15 @@ pub(crate) async fn run(
                 Some(command) = commands.recv() => state.command(&mut client, command).await,
                 event = client.next() => match event {
                     None => break Ended::Lost,
-                    Some(Event::Online { resumed, .. }) => {
-                        if !resumed {
-                            state.announce(&mut client).await;
-                            state.rejoin(&mut client).await;
-                        }
+                    // A new session after a lost one: said again, rooms joined again.
+                    Some(Event::Stream(StreamEvent::Reset { .. })) => {
+                        state.announce(&mut client).await;
+                        state.rejoin(&mut client).await;
                     }
-                    Some(Event::Disconnected(e)) => {
-                        tracing::warn!(location = spec.location, "disconnected: {e}");
+                    Some(Event::Stream(StreamEvent::Suspended)) => {
+                        tracing::warn!(location = spec.location, "connection lost, reconnecting");
                     }
+                    Some(Event::Stream(StreamEvent::Resumed)) => {}
                     Some(Event::Stanza(stanza)) => {
                         tracing::trace!("{} received {stanza:?}", spec.jid);
                         state.stanza(&mut client, stanza, &handler).await;
@@ -325,7 +327,9 @@ pub(crate) async fn run(
         shared.set_online(&spec.location, false);
         match ended {
             Ended::Stopped => {
-                let _ = client.send_stanza(Presence::unavailable().into()).await;
+                state
+                    .send(&mut client, Presence::unavailable().into())
+                    .await;
                 end(client).await;
                 tracing::info!(location = spec.location, "offline");
                 return;
@@ -344,7 +348,7 @@ pub(crate) async fn run(
                     PING_ANSWER.as_secs()
                 );
                 // Briefly: the stream may not move at all.
-                let _ = tokio::time::timeout(Duration::from_secs(1), client.send_end()).await;
+                let _ = tokio::time::timeout(Duration::from_secs(1), client.close()).await;
             }
         }
     }
@@ -361,17 +365,14 @@ async fn resolve(host: &str, port: u16) -> Result<String, String> {
         .ok_or_else(|| format!("{host}:{port} has no address"))
 }
 
-/// Waits for the client to be online (false if its stream ended first), keeping in `last`
-/// the last error seen.
+/// Waits for the client to be online (false if its stream ended first).
 ///
-/// tokio-xmpp retries a failed login forever: the caller bounds the wait, and the error seen
-/// says why (a certificate not trusted, a refused password…).
-async fn wait_online(client: &mut Client, last: &mut Option<String>) -> bool {
+/// tokio-xmpp retries a failed login forever, saying why in its log: the caller bounds the
+/// wait.
+async fn wait_online(client: &mut Client) -> bool {
     while let Some(event) = client.next().await {
-        match event {
-            Event::Online { .. } => return true,
-            Event::Disconnected(e) => *last = Some(e.to_string()),
-            Event::Stanza(_) => {}
+        if let Event::Stream(StreamEvent::Reset { .. }) = event {
+            return true;
         }
     }
     false
@@ -389,7 +390,7 @@ async fn pause(stop: &mut oneshot::Receiver<()>, backoff: &mut Duration) -> bool
 
 /// Closes the client's stream, within a few seconds.
 async fn end(client: Client) {
-    let _ = tokio::time::timeout(Duration::from_secs(5), client.send_end()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), client.close()).await;
 }
 
 /// The result answering request `id` from `to`.
@@ -440,9 +441,7 @@ impl Online {
             stanzas.push(subscribe.into());
         }
         for stanza in stanzas {
-            if let Err(e) = client.send_stanza(stanza).await {
-                tracing::warn!("cannot announce {}: {e}", self.jid);
-            }
+            self.send(client, stanza).await;
         }
     }
 
@@ -467,9 +466,9 @@ impl Online {
             payload: xmpp_parsers::ping::Ping.into(),
         };
         self.ping = Some((id, tokio::time::Instant::now()));
-        tokio::time::timeout(PING_ANSWER, client.send_stanza(ping.into()))
+        tokio::time::timeout(PING_ANSWER, client.send(Box::new(ping.into())))
             .await
-            .is_ok_and(|sent| sent.is_ok())
+            .is_ok()
     }
 
     /// After a new login, the rooms still in use are joined again.
@@ -483,12 +482,10 @@ impl Online {
         }
     }
 
+    /// Queues `stanza` for the server (waiting only while the queue is full).
     async fn send(&self, client: &mut Client, stanza: Stanza) {
         tracing::trace!("{} sends {stanza:?}", self.jid);
-        if let Err(e) = client.send_stanza(stanza).await {
-            tracing::warn!("{} cannot send a stanza: {e}", self.jid);
-        }
-        tracing::trace!("{} sent", self.jid);
+        let _ = client.send(Box::new(stanza)).await;
     }
 
     fn occupant(&self, room: &BareJid) -> Option<FullJid> {

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::Value as Json;
 use tokio::sync::mpsc;
-use tokio_xmpp::connect::DnsConfig;
+use tokio_xmpp::Stanza;
+use tokio_xmpp::connect::{DnsConfig, TcpServerConnector};
+use tokio_xmpp::stanzastream::{Event, StanzaStream, StreamEvent};
 use tokio_xmpp::xmlstream::Timeouts;
-use tokio_xmpp::{Client, Event, Stanza};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{FullJid, Jid};
 use xmpp_parsers::minidom::Element;
@@ -70,15 +71,18 @@ impl TestClient {
     /// Logs in as `jid` (with resource) and says it is available.
     pub async fn connect(server: &str, jid: &str, password: &str) -> TestClient {
         let jid = FullJid::new(jid).unwrap();
-        let mut client = Client::new_plaintext(
-            jid.clone(),
+        // The stanza stream, as the bridge uses it (not tokio-xmpp's `Client`: see the bridge's
+        // session.rs).
+        let mut client = StanzaStream::new_c2s(
+            TcpServerConnector::from(DnsConfig::addr(server)),
+            Jid::from(jid.clone()),
             password.to_owned(),
-            DnsConfig::addr(server),
             Timeouts::tight(),
+            64,
         );
         let online = tokio::time::timeout(WAIT, async {
             while let Some(e) = client.next().await {
-                if e.is_online() {
+                if let Event::Stream(StreamEvent::Reset { .. }) = e {
                     return true;
                 }
             }
@@ -96,7 +100,7 @@ impl TestClient {
             loop {
                 tokio::select! {
                     s = to_send.recv() => match s {
-                        Some(s) => { let _ = client.send_stanza(s).await; }
+                        Some(s) => { let _ = client.send(Box::new(s)).await; }
                         None => break,
                     },
                     e = client.next() => match e {
@@ -104,8 +108,8 @@ impl TestClient {
                             // sleekxmpp's auto_authorize and auto_subscribe.
                             if let Some(from) = p.from.clone() {
                                 let bare = Jid::from(from.to_bare());
-                                let _ = client.send_stanza(Presence::subscribed().with_to(bare.clone()).into()).await;
-                                let _ = client.send_stanza(Presence::subscribe().with_to(bare).into()).await;
+                                let _ = client.send(Box::new(Presence::subscribed().with_to(bare.clone()).into())).await;
+                                let _ = client.send(Box::new(Presence::subscribe().with_to(bare).into())).await;
                             }
                             let _ = deliver.send(Stanza::Presence(p)).await;
                         }
@@ -115,7 +119,7 @@ impl TestClient {
                     },
                 }
             }
-            let _ = tokio::time::timeout(Duration::from_secs(5), client.send_end()).await;
+            let _ = tokio::time::timeout(Duration::from_secs(5), client.close()).await;
             drop(me);
         });
         let c = TestClient {
