@@ -15,10 +15,37 @@ if ! need cargo-nextest && ! cargo nextest --version >/dev/null 2>&1; then
     cargo install --locked cargo-nextest
 fi
 
-# The zero-configuration test makes network namespaces with ip (iproute2), as root.
-if ! need ip && [ "$(id -u)" = 0 ] && need apt-get; then
-    echo "installing iproute2"
-    apt-get install -y -qq iproute2 >/dev/null
+# What the tests need besides Rust: ip (iproute2) for the network namespaces of the
+# zero-configuration test, script (bsdutils) for the terminal tests, Prosody and ejabberd for
+# the XMPP bridge's. As root they are installed when missing, and every test must then run:
+# a test that cannot run fails instead of skipping (ARMONIC_REQUIRE_ALL_TESTS).
+missing=()
+need ip || missing+=(iproute2)
+need script || missing+=(bsdutils)
+need prosody || missing+=(prosody)
+need ejabberdctl || [ -x /usr/sbin/ejabberdctl ] || missing+=(ejabberd)
+if [ "$(id -u)" = 0 ] && need apt-get; then
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "installing ${missing[*]}"
+        # The servers are started by the tests, each with its own configuration: keep the
+        # packages from starting system-wide services while they install.
+        guard=/usr/sbin/policy-rc.d
+        made_guard=
+        if [ ! -e "$guard" ]; then
+            printf '#!/bin/sh\nexit 101\n' >"$guard"
+            chmod +x "$guard"
+            made_guard=1
+        fi
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq "${missing[@]}" >/dev/null ||
+            { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; }
+        if [ -n "$made_guard" ]; then
+            rm -f "$guard"
+        fi
+    fi
+    export ARMONIC_REQUIRE_ALL_TESTS=1
+elif [ "${#missing[@]}" -gt 0 ]; then
+    echo "not installed (the tests needing them will say so and skip): ${missing[*]}" >&2
 fi
 
 echo "== cargo fmt --check"

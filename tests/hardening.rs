@@ -579,9 +579,7 @@ fn a_state_file_that_does_not_fit_the_lifecycle_is_set_aside() {
 fn at_a_terminal(args: &str, input: &str) -> Option<String> {
     use std::io::Write;
     if Command::new("script").arg("--version").output().is_err() {
-        eprintln!(
-            "skipped: `script` (util-linux) is not installed, no pseudo-terminal to test with"
-        );
+        common::skip("`script` (util-linux) is not installed, no pseudo-terminal to test with");
         return None;
     }
     let command = format!(

@@ -1,7 +1,9 @@
 //! Zero configuration: agents in network namespaces joined by a bridge find each other by
 //! mDNS, and a third deploys on one of them. mDNS runs only inside the namespaces this test
 //! makes, never on the machine's own interfaces. Without root (or `ip`), the test says why and
-//! checks nothing.
+//! checks nothing (it fails instead when ARMONIC_REQUIRE_ALL_TESTS is set).
+
+mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -117,7 +119,7 @@ fn agents_in_two_namespaces_find_each_other_by_mdns_and_a_third_deploys_on_one()
     let mut lan = match Lan::make() {
         Ok(lan) => lan,
         Err(why) => {
-            eprintln!("skipped: {why}");
+            common::skip(&why);
             return;
         }
     };

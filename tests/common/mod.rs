@@ -9,6 +9,18 @@ fn pid(id: u32) -> Pid {
     Pid::from_raw(i32::try_from(id).expect("a pid"))
 }
 
+/// Says why a test cannot run here and lets it skip, unless `ARMONIC_REQUIRE_ALL_TESTS` is
+/// set (the test command sets it where it installs everything): then it fails.
+pub fn skip(why: &str) {
+    let required =
+        std::env::var_os("ARMONIC_REQUIRE_ALL_TESTS").is_some_and(|v| !v.is_empty() && v != "0");
+    assert!(
+        !required,
+        "cannot run here: {why} (and ARMONIC_REQUIRE_ALL_TESTS is set)"
+    );
+    eprintln!("skipped: {why}");
+}
+
 /// Sends `signal` to process `id`.
 pub fn signal(id: u32, signal: Signal) {
     kill(pid(id), signal).expect("the signal is sent");

@@ -8,22 +8,6 @@ use armonic_lifecycle::LogSink;
 use armonic_mesh::Handle;
 use armonic_proto::{ApiError, Endpoint, Local, Request, Response, Router, catalogue_of};
 
-/// Another agent of the mesh, as an endpoint.
-struct Remote {
-    name: String,
-    mesh: Handle,
-}
-
-impl Endpoint for Remote {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn call(&self, request: Request, logs: Arc<dyn LogSink>) -> Result<Response, ApiError> {
-        self.mesh.call_blocking(&self.name, request, logs)
-    }
-}
-
 /// What the control socket serves: this agent's location and, through the mesh, every other
 /// live one. Requests are routed by the rules of [`Router`]; mesh-wide questions (locations,
 /// offering, peers) are answered from the catalogues the mesh keeps.
@@ -39,10 +23,7 @@ impl Meshed {
         if let Some(mesh) = &self.mesh {
             for info in mesh.live() {
                 if info.name != self.local.name() {
-                    endpoints.push(Arc::new(Remote {
-                        name: info.name,
-                        mesh: mesh.clone(),
-                    }));
+                    endpoints.push(mesh.endpoint(&info.name));
                 }
             }
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use armonic_lifecycle::info::Info;
 use armonic_lifecycle::{Address, LogRecord, LogSink};
-use armonic_proto::{ApiError, Catalogue, DeploymentId, PeerInfo, Request, Response};
+use armonic_proto::{ApiError, Catalogue, DeploymentId, Endpoint, PeerInfo, Request, Response};
 use libp2p::PeerId;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -195,6 +195,15 @@ impl Handle {
         result
     }
 
+    /// Location `name` of the mesh as an [`Endpoint`]: its calls are
+    /// [`Handle::call_blocking`], so use it from threads that do not run the mesh's runtime.
+    pub fn endpoint(&self, name: &str) -> Arc<dyn Endpoint> {
+        Arc::new(Remote {
+            name: name.to_owned(),
+            mesh: self.clone(),
+        })
+    }
+
     /// Like [`Handle::call`], from a thread that is not running the mesh's runtime; the log
     /// lines are given to `logs` on this thread (a sink may then block).
     pub fn call_blocking(
@@ -269,5 +278,21 @@ impl Handle {
     /// Stops the node.
     pub async fn shutdown(&self) {
         let _ = self.commands.send(Command::Shutdown).await;
+    }
+}
+
+/// Another location of the mesh, as an endpoint.
+struct Remote {
+    name: String,
+    mesh: Handle,
+}
+
+impl Endpoint for Remote {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn call(&self, request: Request, logs: Arc<dyn LogSink>) -> Result<Response, ApiError> {
+        self.mesh.call_blocking(&self.name, request, logs)
     }
 }

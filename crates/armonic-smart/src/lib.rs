@@ -42,7 +42,7 @@ pub use exec::{Outcome, Status, StepOutcome};
 pub use plan::{Plan, Step};
 pub use question::{
     Abort, Answer, Autofill, Choice, Event, Frontend, Question, Requirer, VariableQuestion,
-    describe,
+    describe, parse_value,
 };
 pub use record::{FORMAT, Key, Record};
 pub use resolve::Options;

@@ -330,6 +330,25 @@ impl Frontend for Autofill {
     }
 }
 
+/// A value typed by a user (on the command line, at a prompt, in a form): JSON when it parses as a number, boolean, list, object
+/// or quoted string; `[a, b]` as a list of strings; anything else as a string.
+pub fn parse_value(raw: &str) -> Value {
+    match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(serde_json::Value::Null) | Err(_) => {
+            let t = raw.trim();
+            if t.starts_with('[') && t.ends_with(']') {
+                let inner = &t[1..t.len() - 1];
+                if inner.trim().is_empty() {
+                    return Value::List(vec![]);
+                }
+                return Value::List(inner.split(',').map(|s| Value::from(s.trim())).collect());
+            }
+            Value::from(raw)
+        }
+        Ok(json) => Value::from_json(json),
+    }
+}
+
 /// One line describing a question, for messages.
 pub fn describe(q: &Question) -> String {
     match q {
