@@ -3,8 +3,6 @@
 //! makes, never on the machine's own interfaces. Without root (or `ip`), the test says why and
 //! checks nothing (it fails instead when ARMONIC_REQUIRE_ALL_TESTS is set).
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
