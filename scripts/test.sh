@@ -16,13 +16,14 @@ if ! need cargo-nextest && ! cargo nextest --version >/dev/null 2>&1; then
 fi
 
 # What the tests need besides Rust: ip (iproute2) for the network namespaces of the
-# zero-configuration test, script (bsdutils) for the terminal tests, Prosody and ejabberd for
-# the XMPP bridge's. As root they are installed when missing, and every test must then run:
+# zero-configuration test, script (bsdutils) for the terminal tests, Prosody, ejabberd and
+# openssl (certificates for the TLS tests) for the XMPP bridge's. As root they are installed when missing, and every test must then run:
 # a test that cannot run fails instead of skipping (ARMONIC_REQUIRE_ALL_TESTS).
 missing=()
 need ip || missing+=(iproute2)
 need script || missing+=(bsdutils)
 need prosody || missing+=(prosody)
+need openssl || missing+=(openssl)
 need ejabberdctl || [ -x /usr/sbin/ejabberdctl ] || missing+=(ejabberd)
 if [ "$(id -u)" = 0 ] && need apt-get; then
     if [ "${#missing[@]}" -gt 0 ]; then
