@@ -66,6 +66,9 @@ pub(crate) struct EventLoop {
     pub fetching: HashSet<PeerId>,
     pub topics: HashMap<TopicHash, (IdentTopic, broadcast::Sender<LogLine>, usize)>,
     pub digest_pending: bool,
+    /// A peer never heard of before announced itself: ours is said again soon, so that the
+    /// newcomer learns of every agent at once rather than at their next periodic digests.
+    pub echo_pending: bool,
     pub gossip_every: Duration,
     /// A connected peer silent this long is taken for dead and disconnected.
     pub silence: Duration,
@@ -75,6 +78,10 @@ fn write(view: &RwLock<View>) -> std::sync::RwLockWriteGuard<'_, View> {
     view.write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// Shortest time between two digests said because newcomers appeared: joins in a burst are
+/// answered once.
+const ECHO_SPACING: Duration = Duration::from_secs(1);
 
 impl EventLoop {
     /// Runs until shut down (or every handle is gone).
@@ -101,8 +108,11 @@ impl EventLoop {
                         let _ = self.swarm.disconnect_peer_id(peer);
                     }
                     self.redial(now, &mut last_bootstrap);
-                    if self.digest_pending || now.duration_since(last_gossip) >= self.gossip_every {
+                    let since = now.duration_since(last_gossip);
+                    let echo = self.echo_pending && since >= ECHO_SPACING;
+                    if self.digest_pending || echo || since >= self.gossip_every {
                         last_gossip = now;
+                        self.echo_pending = false;
                         self.publish_digest();
                     }
                 }
@@ -306,6 +316,9 @@ impl EventLoop {
             if let Ok(a) = ciborium::from_reader::<Announce, _>(message.data.as_slice()) {
                 let stale = {
                     let mut view = write(&self.view);
+                    if view.peers.get(&source).is_none_or(|p| p.digest.is_none()) {
+                        self.echo_pending = true;
+                    }
                     for addr in a.addrs.iter().filter_map(|s| s.parse::<Multiaddr>().ok()) {
                         view.seen_at(source, addr);
                     }

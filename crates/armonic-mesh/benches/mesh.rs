@@ -1,0 +1,528 @@
+//! The mesh, measured: catalogue convergence, the round trip of a call, a fan-out, and how soon
+//! a dead peer is noticed (`cargo bench -p armonic-mesh --bench mesh`). Prints its figures.
+//!
+//! Every agent runs in this process, on loopback TCP, with explicit peers and the agent's
+//! default timings. mDNS stays off: it would multicast on the machine's network.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use armonic_lifecycle::format::parse;
+use armonic_lifecycle::{
+    Config as LocationConfig, LifecycleDef, Location, LogRecord, LogSink, OsType, load_dirs,
+};
+use armonic_mesh::{Config, Identity, SwarmKey};
+use armonic_proto::{DeploymentId, Endpoint, Local, Request};
+use common::{Node, eventually};
+
+/// A lifecycle whose provide does nothing: what is measured is the mesh, not the work.
+const NOOP: &str = r#"
+name = "Noop"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On]
+[states.On.provides.ping]
+"#;
+
+const ROUND_TRIPS: usize = 2000;
+const CONVERGENCE_RUNS: usize = 3;
+const STATE_CHANGES: usize = 5;
+const FAN_OUT_ROUNDS: usize = 20;
+/// Longest any wait may take before the figure is given up as not reached.
+const GIVE_UP: Duration = Duration::from_secs(20);
+
+struct Quiet;
+impl LogSink for Quiet {
+    fn log(&self, _: &LogRecord) {}
+}
+
+/// The shipped lifecycles and `Noop`, parsed once for every node.
+fn lifecycles() -> Vec<LifecycleDef> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lifecycles");
+    let mut defs = load_dirs(&[dir]).lifecycles;
+    defs.push(parse(NOOP, Path::new("noop.toml")).expect("Noop parses"));
+    defs
+}
+
+/// The agent's own settings, which the bench keeps.
+fn agent_defaults() -> Config {
+    Config::new(
+        Identity::ephemeral(),
+        SwarmKey::random().expect("swarm key"),
+    )
+}
+
+/// A node as the agent would run it, bar the address: loopback, `peers` dialed, no mDNS.
+fn config(key: &SwarmKey, peers: &[&Node]) -> Config {
+    let mut c = Config::new(Identity::ephemeral(), key.clone());
+    c.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
+    c.peers = peers.iter().map(|n| n.addr.clone()).collect();
+    c.mdns = false;
+    c
+}
+
+async fn start(name: &str, defs: &[LifecycleDef], config: Config) -> Node {
+    let location = Location::builder(LocationConfig {
+        name: name.into(),
+        os: OsType::all(),
+        public_ip: name.into(),
+        ..LocationConfig::default()
+    })
+    .sink(Arc::new(Quiet))
+    .build(defs.to_vec())
+    .expect("location starts");
+    let local = Arc::new(Local::new(location));
+    let identity = config.identity.clone();
+    let handle = armonic_mesh::start(config, Arc::clone(&local) as Arc<dyn Endpoint>)
+        .await
+        .expect("mesh starts");
+    eventually("a listen address", || {
+        let h = handle.clone();
+        async move { !h.listen_addrs().await.is_empty() }
+    })
+    .await;
+    let addr = handle.listen_addrs().await.swap_remove(0);
+    let node = Node {
+        name: name.into(),
+        handle,
+        local,
+        identity,
+        addr,
+    };
+    node.announce().await;
+    node
+}
+
+/// The CPU time this process has used, from `/proc` (Linux counts it in hundredths of a
+/// second); `None` elsewhere.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces; the fields after it are fixed.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let user: u64 = fields.get(11)?.parse().ok()?;
+    let system: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((user + system) * 10))
+}
+
+/// What a mesh of `nodes` costs doing nothing but staying a mesh (pings, periodic digests,
+/// gossip upkeep): everything in this process shares the machine's cores.
+async fn idle_cpu(nodes: &[Node]) {
+    let (Some(before), started) = (cpu_time(), Instant::now()) else {
+        return;
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (Some(after), took) = (cpu_time(), started.elapsed()) else {
+        return;
+    };
+    let cores = (after - before).as_secs_f64() / took.as_secs_f64();
+    println!(
+        "idle mesh, {} agents: {cores:.2} cores busy ({:.1} ms of CPU per agent per second)",
+        nodes.len(),
+        cores * 1e3 / nodes.len() as f64,
+    );
+}
+
+/// A small fixed-seed generator, so that every run builds the same topology.
+struct XorShift(u64);
+impl XorShift {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// Starts `n` agents one after the other, as fast as they come up: each dials the first and
+/// one other earlier agent picked at random. Returns them and when the last one was up.
+async fn mesh(n: usize, defs: &[LifecycleDef]) -> (Vec<Node>, Instant) {
+    let key = SwarmKey::random().expect("swarm key");
+    let mut pick = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut nodes: Vec<Node> = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut peers: Vec<&Node> = nodes.first().into_iter().collect();
+        if i >= 2 {
+            peers.push(&nodes[1 + pick.below(i - 1)]);
+        }
+        let config = config(&key, &peers);
+        nodes.push(start(&format!("n{i}"), defs, config).await);
+    }
+    (nodes, Instant::now())
+}
+
+async fn stop(nodes: Vec<Node>) {
+    for n in &nodes {
+        n.handle.shutdown().await;
+    }
+}
+
+/// How long after `since` `holds` was true of every node of `nodes`, or `None` if that did
+/// not happen within [`GIVE_UP`]. A node is not asked again once it held: these are
+/// properties a steady mesh keeps, and reading views is not free.
+async fn until_all(
+    nodes: &[&Node],
+    since: Instant,
+    holds: impl Fn(&Node) -> bool,
+) -> Option<Duration> {
+    let mut pending: Vec<&Node> = nodes.to_vec();
+    loop {
+        let asked = Instant::now();
+        pending.retain(|n| !holds(n));
+        if pending.is_empty() {
+            return Some(since.elapsed());
+        }
+        if since.elapsed() > GIVE_UP {
+            return None;
+        }
+        // Reading views takes CPU from the mesh being measured, and a full round of 50 views
+        // of 49 catalogues takes tens of milliseconds: keep to a fifth of the time.
+        tokio::time::sleep((asked.elapsed() * 4).max(Duration::from_millis(5))).await;
+    }
+}
+
+fn ping(deployment: &DeploymentId) -> Request {
+    Request::ProvideCall {
+        uri: "//Noop//ping".parse().unwrap(),
+        values: Default::default(),
+        path_idx: 0,
+        deployment: deployment.clone(),
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn millis(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn verdict(took: Duration, target: Duration) -> String {
+    if took <= target {
+        "met".into()
+    } else {
+        format!("missed by {}", secs(took - target))
+    }
+}
+
+/// Prints `what` after `took`, against `target`.
+fn report(what: &str, took: Option<Duration>, target: Duration) {
+    match took {
+        Some(t) => println!(
+            "{what} after {} (target {}: {})",
+            secs(t),
+            secs(target),
+            verdict(t, target)
+        ),
+        None => println!(
+            "{what}: not reached within {} (target {}: missed)",
+            secs(GIVE_UP),
+            secs(target)
+        ),
+    }
+}
+
+/// Times `n` sequential calls made by `call`; sorted.
+async fn time_calls<F, Fut>(n: usize, call: F) -> Vec<Duration>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        call().await;
+        times.push(start.elapsed());
+    }
+    times.sort();
+    times
+}
+
+async fn round_trips(defs: &[LifecycleDef]) {
+    let key = SwarmKey::random().expect("swarm key");
+    let a = start("a", defs, config(&key, &[])).await;
+    let b = start("b", defs, config(&key, &[&a])).await;
+    eventually("a to see b", || async { a.sees("b") }).await;
+    let quiet: Arc<dyn LogSink> = Arc::new(Quiet);
+    // Enters On once; the calls timed only call the provide.
+    a.handle
+        .call("b", ping(&DeploymentId::new()), Arc::clone(&quiet))
+        .await
+        .expect("first ping");
+    let provide = time_calls(ROUND_TRIPS, || async {
+        a.handle
+            .call("b", ping(&DeploymentId::new()), Arc::clone(&quiet))
+            .await
+            .expect("ping");
+    })
+    .await;
+    let info = time_calls(ROUND_TRIPS, || async {
+        a.handle
+            .call("b", Request::Info, Arc::clone(&quiet))
+            .await
+            .expect("info");
+    })
+    .await;
+    let (p50, p99) = (percentile(&provide, 0.5), percentile(&provide, 0.99));
+    let met = |d: Duration, ms: u64| verdict(d, Duration::from_millis(ms));
+    println!(
+        "round trip, no-op provide_call between two agents ({ROUND_TRIPS} calls, a new deployment each): \
+         p50 {}, p99 {}, max {} (targets p50 < 1 ms: {}, p99 < 5 ms: {})",
+        millis(p50),
+        millis(p99),
+        millis(*provide.last().unwrap()),
+        met(p50, 1),
+        met(p99, 5),
+    );
+    println!(
+        "round trip, info between two agents ({ROUND_TRIPS} calls): p50 {}, p99 {}, max {}",
+        millis(percentile(&info, 0.5)),
+        millis(percentile(&info, 0.99)),
+        millis(*info.last().unwrap()),
+    );
+    stop(vec![a, b]).await;
+}
+
+/// Whether `node` sees location `name` with `lifecycle` in state `state`.
+fn sees_state(node: &Node, name: &str, lifecycle: &str, state: &str) -> bool {
+    node.handle.peers().iter().any(|p| {
+        p.name.as_deref() == Some(name)
+            && p.catalogue.as_ref().is_some_and(|c| {
+                c.lifecycles
+                    .iter()
+                    .any(|l| l.name == lifecycle && l.current.as_deref() == Some(state))
+            })
+    })
+}
+
+/// Meshes of `n` agents started together, `runs` times: how soon every agent knows every
+/// other as live with its catalogue. The last mesh is kept for what follows.
+async fn convergence(n: usize, defs: &[LifecycleDef]) -> Vec<Node> {
+    let target = Duration::from_secs(2);
+    let mut times = Vec::new();
+    let mut last = Vec::new();
+    for run in 0..CONVERGENCE_RUNS {
+        let (nodes, started) = mesh(n, defs).await;
+        let all: Vec<&Node> = nodes.iter().collect();
+        let took = until_all(&all, started, |node| node.handle.live().len() == n - 1).await;
+        times.push(took);
+        if run + 1 < CONVERGENCE_RUNS {
+            stop(nodes).await;
+        } else {
+            last = nodes;
+        }
+    }
+    let shown: Vec<String> = times
+        .iter()
+        .map(|t| t.map_or_else(|| "not reached".into(), secs))
+        .collect();
+    let worst = times
+        .iter()
+        .copied()
+        .try_fold(Duration::ZERO, |w, t| t.map(|t| w.max(t)));
+    report(
+        &format!(
+            "convergence, {n} agents: all catalogues known (runs: {}), worst",
+            shown.join(", ")
+        ),
+        worst,
+        target,
+    );
+    last
+}
+
+/// State changes on a few agents of `nodes`, one at a time: how soon every other agent sees
+/// the new current state in that agent's catalogue.
+async fn state_changes(nodes: &[Node]) {
+    let n = nodes.len();
+    let target = Duration::from_secs(2);
+    let changed = [n - 1, 0, n / 2, n / 4, 3 * n / 4];
+    let mut times = Vec::new();
+    for &i in &changed[..STATE_CHANGES] {
+        let node = &nodes[i];
+        let started = Instant::now();
+        node.local
+            .call(
+                Request::StateGoto {
+                    uri: "//WebServer/Installed".parse().unwrap(),
+                    values: Default::default(),
+                    path_idx: 0,
+                    deployment: DeploymentId::new(),
+                },
+                Arc::new(Quiet),
+            )
+            .expect("state change");
+        // What the agent's announcer does when the location's generation moves.
+        node.announce().await;
+        let others: Vec<&Node> = nodes.iter().filter(|o| o.name != node.name).collect();
+        let took = until_all(&others, started, |o| {
+            sees_state(o, &node.name, "WebServer", "Installed")
+        })
+        .await;
+        times.push(took);
+    }
+    let Some(mut times) = times.into_iter().collect::<Option<Vec<_>>>() else {
+        report(
+            &format!("state change, {n} agents: seen by all"),
+            None,
+            target,
+        );
+        return;
+    };
+    times.sort();
+    report(
+        &format!(
+            "state change, {n} agents: seen by all {} others ({STATE_CHANGES} changes, median {}), worst",
+            n - 1,
+            secs(percentile(&times, 0.5)),
+        ),
+        times.last().copied(),
+        target,
+    );
+}
+
+/// One agent calls the no-op provide on every other at once.
+async fn fan_out(nodes: &[Node]) {
+    let target = Duration::from_secs(1);
+    let caller = &nodes[0];
+    let others = nodes.len() - 1;
+    // Calls go by name to live peers: a caller that does not know them all yet would measure
+    // failures.
+    if until_all(&[caller], Instant::now(), |c| {
+        c.handle.live().len() == others
+    })
+    .await
+    .is_none()
+    {
+        println!(
+            "fan-out: the caller knows {} of the {others} others; calls to the rest fail",
+            caller.handle.live().len()
+        );
+    }
+    let round = || async {
+        let deployment = DeploymentId::new();
+        let started = Instant::now();
+        let calls: Vec<_> = nodes[1..]
+            .iter()
+            .map(|n| {
+                let (handle, name, request) =
+                    (caller.handle.clone(), n.name.clone(), ping(&deployment));
+                tokio::spawn(async move { handle.call(&name, request, Arc::new(Quiet)).await })
+            })
+            .collect();
+        let mut failed = 0;
+        for call in calls {
+            if !matches!(call.await, Ok(Ok(_))) {
+                failed += 1;
+            }
+        }
+        (started.elapsed(), failed)
+    };
+    let first = tokio::time::timeout(GIVE_UP, round()).await.ok();
+    let (mut times, mut failed) = (Vec::new(), 0);
+    for _ in 0..FAN_OUT_ROUNDS {
+        match tokio::time::timeout(GIVE_UP, round()).await {
+            Ok((took, f)) => {
+                times.push(took);
+                failed += f;
+            }
+            Err(_) => failed += others,
+        }
+    }
+    times.sort();
+    println!(
+        "fan-out, one agent to {others} at once: first round (enters On on each) {}",
+        first.map_or_else(
+            || "not done".into(),
+            |(t, f)| format!("{}, {f} failed", secs(t))
+        )
+    );
+    report(
+        &format!(
+            "fan-out, one agent to {others} at once: all answered ({FAN_OUT_ROUNDS} rounds, \
+             {failed} calls failed, median {}), worst",
+            times
+                .get(times.len() / 2)
+                .map_or_else(|| "-".into(), |t| secs(*t)),
+        ),
+        times.last().copied(),
+        target,
+    );
+}
+
+/// The last agent of `nodes` shuts down: how soon the others stop listing it as live.
+async fn dead_peer(mut nodes: Vec<Node>) {
+    let dead = nodes.pop().expect("a node to stop");
+    noticed(&dead, &nodes).await;
+    println!(
+        "dead peer (frozen: connection up, no answers): not measured here; taken for dead after \
+         3 ping intervals of silence, about {} at the default ping interval",
+        secs(agent_defaults().ping_every * 3),
+    );
+    stop(nodes).await;
+}
+
+async fn noticed(dead: &Node, nodes: &[Node]) {
+    let target = Duration::from_secs(5);
+    // Only the agents that list it live can be seen to drop it.
+    let watching: Vec<&Node> = nodes.iter().filter(|n| n.sees(&dead.name)).collect();
+    let Some(&one) = watching.first() else {
+        println!("dead peer: no agent listed {} as live", dead.name);
+        return;
+    };
+    let started = Instant::now();
+    dead.handle.shutdown().await;
+    let first = until_all(&[one], started, |n| !n.sees(&dead.name)).await;
+    let everyone = until_all(&watching, started, |n| !n.sees(&dead.name)).await;
+    report(
+        "dead peer (clean close): gone from one agent's live view",
+        first,
+        target,
+    );
+    report(
+        &format!(
+            "dead peer (clean close): gone from the live views of all {} agents that listed it",
+            watching.len()
+        ),
+        everyone,
+        target,
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let defs = lifecycles();
+        let defaults = agent_defaults();
+        println!(
+            "mesh bench: agents in one process on 127.0.0.1 TCP, explicit peers, no mDNS; \
+             ping every {}, digests said again every {} (agent defaults); {} cores, shared by every agent",
+            secs(defaults.ping_every),
+            secs(defaults.gossip_every),
+            std::thread::available_parallelism().map_or(1, usize::from),
+        );
+        round_trips(&defs).await;
+        let ten = convergence(10, &defs).await;
+        state_changes(&ten).await;
+        idle_cpu(&ten).await;
+        stop(ten).await;
+        let fifty = convergence(50, &defs).await;
+        state_changes(&fifty).await;
+        idle_cpu(&fifty).await;
+        fan_out(&fifty).await;
+        dead_peer(fifty).await;
+    });
+}
