@@ -310,11 +310,16 @@ fn sees_state(node: &Node, name: &str, lifecycle: &str, state: &str) -> bool {
 async fn convergence(n: usize, defs: &[LifecycleDef]) -> Vec<Node> {
     let target = Duration::from_secs(2);
     let mut times = Vec::new();
+    let mut cpu = Vec::new();
     let mut last = Vec::new();
     for run in 0..CONVERGENCE_RUNS {
+        let (cpu_before, wall_before) = (cpu_time(), Instant::now());
         let (nodes, started) = mesh(n, defs).await;
         let all: Vec<&Node> = nodes.iter().collect();
         let took = until_all(&all, started, |node| node.handle.live().len() == n - 1).await;
+        if let (Some(before), Some(after)) = (cpu_before, cpu_time()) {
+            cpu.push((after - before, wall_before.elapsed()));
+        }
         times.push(took);
         if run + 1 < CONVERGENCE_RUNS {
             stop(nodes).await;
@@ -338,6 +343,17 @@ async fn convergence(n: usize, defs: &[LifecycleDef]) -> Vec<Node> {
         worst,
         target,
     );
+    // Every agent shares this machine's cores: what the start and the convergence cost in
+    // CPU says how much of the time is waiting for a core.
+    for (used, wall) in cpu {
+        println!(
+            "  start and convergence of {n} agents: {} of CPU in {} ({:.2} cores busy), {} of CPU per agent",
+            secs(used),
+            secs(wall),
+            used.as_secs_f64() / wall.as_secs_f64(),
+            millis(used / n as u32),
+        );
+    }
     last
 }
 

@@ -108,6 +108,14 @@ impl EventLoop {
                         let _ = self.swarm.disconnect_peer_id(peer);
                     }
                     self.redial(now, &mut last_bootstrap);
+                    // Gossip can miss a peer (gossipsub may lose track of a subscription when
+                    // two connections join the same pair): a catalogue unheard of for two
+                    // periods is asked for directly, so no change stays unseen for long.
+                    let unheard = write(&self.view).unheard_for(now, self.gossip_every * 2);
+                    for peer in unheard {
+                        self.fetching.remove(&peer);
+                        self.fetch_catalogue(peer);
+                    }
                     let since = now.duration_since(last_gossip);
                     let echo = self.echo_pending && since >= ECHO_SPACING;
                     if self.digest_pending || echo || since >= self.gossip_every {

@@ -23,6 +23,8 @@ pub(crate) struct Peer {
     /// When the next dial may be tried, and the wait after that.
     pub next_dial: Instant,
     pub backoff: Duration,
+    /// When its catalogue was last heard of (a digest, or the catalogue itself).
+    pub heard_of: Instant,
 }
 
 impl Peer {
@@ -36,6 +38,7 @@ impl Peer {
             digest: None,
             next_dial: now,
             backoff: Duration::from_millis(500),
+            heard_of: now,
         }
     }
 
@@ -124,13 +127,29 @@ impl View {
         // Any difference counts: a restarted agent counts its versions from 0 again.
         let stale = p.catalogue.as_ref().is_none_or(|c| c.digest() != digest);
         p.digest = Some(digest);
+        p.heard_of = Instant::now();
         stale
+    }
+
+    /// Connected peers whose catalogue nothing was heard of for longer than `limit` (their
+    /// digests, said every few seconds, did not arrive): their catalogue is to be asked for
+    /// directly. They are not listed again before another `limit`.
+    pub fn unheard_for(&mut self, now: Instant, limit: Duration) -> Vec<PeerId> {
+        let mut out = Vec::new();
+        for (id, p) in &mut self.peers {
+            if p.connections > 0 && now.saturating_duration_since(p.heard_of) > limit {
+                p.heard_of = now;
+                out.push(*id);
+            }
+        }
+        out
     }
 
     /// A catalogue arrived: the peer's own answer, so the current one.
     pub fn catalogue(&mut self, id: PeerId, catalogue: Catalogue) {
         let p = self.peer(id);
         p.last_seen = Instant::now();
+        p.heard_of = p.last_seen;
         p.catalogue = Some(catalogue);
     }
 
@@ -269,6 +288,22 @@ mod tests {
         v.catalogue(id, catalogue("web1", 1));
         assert!(!v.digest(id, catalogue("web1", 1).digest()));
         assert!(v.digest(id, catalogue("web1", 2).digest()));
+    }
+
+    #[test]
+    fn a_connected_peer_whose_digests_stop_arriving_is_asked_directly_once_per_period() {
+        let mut v = View::default();
+        let id = PeerId::random();
+        v.connected(id);
+        v.catalogue(id, catalogue("web1", 1));
+        let limit = Duration::from_secs(10);
+        let now = Instant::now();
+        assert!(v.unheard_for(now, limit).is_empty());
+        let later = now + limit + Duration::from_secs(1);
+        assert_eq!(v.unheard_for(later, limit), [id]);
+        assert!(v.unheard_for(later, limit).is_empty(), "not again at once");
+        v.digest(id, catalogue("web1", 1).digest());
+        assert!(v.unheard_for(Instant::now() + limit / 2, limit).is_empty());
     }
 
     #[test]
