@@ -413,6 +413,9 @@ fn anyone_may_watch_the_log_lines_of_a_deployment() {
     // The watch starts with the watcher: call until it has seen the lines of a call.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
+        // Back out of Active, so that each call enters it again and logs the line looked for.
+        let back = agent.run(&["state-goto", "//WebServer/Configured"]);
+        assert!(back.status.success(), "{}", text(&back.stderr));
         let out = agent.run(&[
             "provide-call",
             "//WebServer//start",
