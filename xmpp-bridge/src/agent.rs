@@ -18,7 +18,8 @@ use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 use crate::config::Config;
 use crate::logs::{self, ChannelSink, Discard};
 use crate::original::{self, Call, Fault, Params, xml};
-use crate::session::Outbox;
+use crate::outbox::Outbox;
+use crate::shared::Shared;
 use crate::stanza;
 
 /// Lines of one call waiting to be sent to its room.
@@ -68,7 +69,7 @@ pub fn exception_iq(to: Jid, id: String, fault: &Fault, deployment: Option<&str>
 }
 
 impl Caller {
-    pub(crate) fn new(location: &str, shared: &crate::bridge::Shared, outbox: Outbox) -> Caller {
+    pub(crate) fn new(location: &str, shared: &Shared, outbox: Outbox) -> Caller {
         Caller {
             location: location.to_owned(),
             mesh: shared.mesh.clone(),

@@ -13,6 +13,7 @@ use xmpp_parsers::jid::FullJid;
 
 use crate::config::{AGENT_RESOURCE, Config, MASTER_RESOURCE};
 use crate::session::{self, Role, Spec};
+use crate::shared::Shared;
 
 /// Why the bridge cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -20,25 +21,6 @@ pub enum Error {
     /// The mesh could not be joined.
     #[error(transparent)]
     Mesh(#[from] armonic_mesh::Error),
-}
-
-/// What every agent's client shares.
-pub(crate) struct Shared {
-    pub config: Arc<Config>,
-    pub mesh: Handle,
-    online: Mutex<BTreeSet<String>>,
-}
-
-impl Shared {
-    pub(crate) fn set_online(&self, location: &str, online: bool) {
-        if let Ok(mut set) = self.online.lock() {
-            if online {
-                set.insert(location.to_owned());
-            } else {
-                set.remove(location);
-            }
-        }
-    }
 }
 
 /// A running bridge.

@@ -28,7 +28,8 @@ use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 use crate::config::Config;
 use crate::forms;
 use crate::logs::{self, Discard};
-use crate::session::Outbox;
+use crate::outbox::Outbox;
+use crate::shared::Shared;
 
 /// An attribute name (all of them constants of this module).
 fn name(n: &'static str) -> NcName {
@@ -477,7 +478,7 @@ pub(crate) struct Commands {
 type Reply = Result<Element, Box<StanzaError>>;
 
 impl Commands {
-    pub(crate) fn new(me: FullJid, shared: &crate::bridge::Shared, outbox: Outbox) -> Commands {
+    pub(crate) fn new(me: FullJid, shared: &Shared, outbox: Outbox) -> Commands {
         Commands {
             me,
             config: Arc::clone(&shared.config),

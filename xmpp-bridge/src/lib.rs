@@ -39,8 +39,10 @@ pub mod config;
 pub mod forms;
 mod logs;
 pub mod original;
+mod outbox;
 pub mod register;
 mod session;
+mod shared;
 pub mod stanza;
 
 pub use agent::result_id;
