@@ -2,21 +2,26 @@
 //! a dead peer is noticed (`cargo bench -p armonic-mesh --bench mesh`). Prints its figures.
 //!
 //! Every agent runs in this process, on loopback TCP, with explicit peers and the agent's
-//! default timings. mDNS stays off: it would multicast on the machine's network.
+//! default timings, but for the agents that die abruptly: those run in child processes (this
+//! program again, with `--agent`), to be killed or frozen by signals. mDNS stays off: it would
+//! multicast on the machine's network.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::future::Future;
-use std::path::Path;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use armonic_lifecycle::format::parse;
 use armonic_lifecycle::{
     Config as LocationConfig, LifecycleDef, Location, LogRecord, LogSink, OsType, load_dirs,
 };
-use armonic_mesh::{Config, Identity, SwarmKey};
+use armonic_mesh::{Config, Identity, SwarmKey, generate_swarm_key};
 use armonic_proto::{DeploymentId, Endpoint, Local, Request};
 use common::{Node, eventually};
 
@@ -34,8 +39,9 @@ const ROUND_TRIPS: usize = 2000;
 const CONVERGENCE_RUNS: usize = 3;
 const STATE_CHANGES: usize = 5;
 const FAN_OUT_ROUNDS: usize = 20;
-/// Longest any wait may take before the figure is given up as not reached.
-const GIVE_UP: Duration = Duration::from_secs(20);
+/// Longest any wait may take before the figure is given up as not reached: far beyond every
+/// target, so that a figure that misses its target is still given.
+const GIVE_UP: Duration = Duration::from_secs(60);
 
 struct Quiet;
 impl LogSink for Quiet {
@@ -60,9 +66,14 @@ fn agent_defaults() -> Config {
 
 /// A node as the agent would run it, bar the address: loopback, `peers` dialed, no mDNS.
 fn config(key: &SwarmKey, peers: &[&Node]) -> Config {
+    loopback(key, peers.iter().map(|n| n.addr.clone()).collect())
+}
+
+/// A node on loopback that dials the addresses `peers`, without mDNS.
+fn loopback(key: &SwarmKey, peers: Vec<String>) -> Config {
     let mut c = Config::new(Identity::ephemeral(), key.clone());
     c.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
-    c.peers = peers.iter().map(|n| n.addr.clone()).collect();
+    c.peers = peers;
     c.mdns = false;
     c
 }
@@ -110,6 +121,43 @@ fn cpu_time() -> Option<Duration> {
     Some(Duration::from_millis((user + system) * 10))
 }
 
+/// How late a timer of this process fires at worst: every agent runs on the same few threads,
+/// so an agent kept waiting for one is late with its pings and answers too.
+struct Lag(Arc<AtomicU64>);
+
+impl Lag {
+    const TICK: Duration = Duration::from_millis(10);
+
+    fn start() -> Lag {
+        let worst = Arc::new(AtomicU64::new(0));
+        let probe = Arc::clone(&worst);
+        tokio::spawn(async move {
+            loop {
+                let asked = Instant::now();
+                tokio::time::sleep(Self::TICK).await;
+                let late = asked.elapsed().saturating_sub(Self::TICK);
+                probe.fetch_max(late.as_micros() as u64, Ordering::Relaxed);
+            }
+        });
+        Lag(worst)
+    }
+
+    /// The worst lateness since the last call.
+    fn take(&self) -> Duration {
+        Duration::from_micros(self.0.swap(0, Ordering::Relaxed))
+    }
+}
+
+/// The machine's load average over the last minute, from `/proc`; `None` elsewhere.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// What a mesh of `nodes` costs doing nothing but staying a mesh (pings, periodic digests,
 /// gossip upkeep): everything in this process shares the machine's cores.
 async fn idle_cpu(nodes: &[Node]) {
@@ -139,10 +187,18 @@ impl XorShift {
     }
 }
 
+/// Agents in this process, and the file of their mesh's key (for agents in other processes).
+struct Mesh {
+    nodes: Vec<Node>,
+    key_file: PathBuf,
+}
+
 /// Starts `n` agents one after the other, as fast as they come up: each dials the first and
-/// one other earlier agent picked at random. Returns them and when the last one was up.
-async fn mesh(n: usize, defs: &[LifecycleDef]) -> (Vec<Node>, Instant) {
-    let key = SwarmKey::random().expect("swarm key");
+/// one other earlier agent picked at random. Their key is written to `key_file`. Returns
+/// them and when the last one was up.
+async fn mesh(n: usize, defs: &[LifecycleDef], key_file: PathBuf) -> (Mesh, Instant) {
+    generate_swarm_key(&key_file).expect("swarm key written");
+    let key = SwarmKey::read(&key_file).expect("swarm key read");
     let mut pick = XorShift(0x9e37_79b9_7f4a_7c15);
     let mut nodes: Vec<Node> = Vec::with_capacity(n);
     for i in 0..n {
@@ -153,7 +209,7 @@ async fn mesh(n: usize, defs: &[LifecycleDef]) -> (Vec<Node>, Instant) {
         let config = config(&key, &peers);
         nodes.push(start(&format!("n{i}"), defs, config).await);
     }
-    (nodes, Instant::now())
+    (Mesh { nodes, key_file }, Instant::now())
 }
 
 async fn stop(nodes: Vec<Node>) {
@@ -306,55 +362,77 @@ fn sees_state(node: &Node, name: &str, lifecycle: &str, state: &str) -> bool {
 }
 
 /// Meshes of `n` agents started together, `runs` times: how soon every agent knows every
-/// other as live with its catalogue. The last mesh is kept for what follows.
-async fn convergence(n: usize, defs: &[LifecycleDef]) -> Vec<Node> {
+/// other as live with its catalogue. The last mesh is kept for what follows; its key is
+/// written in `dir`.
+async fn convergence(n: usize, defs: &[LifecycleDef], dir: &Path, lag: &Lag) -> Mesh {
     let target = Duration::from_secs(2);
     let mut times = Vec::new();
-    let mut cpu = Vec::new();
-    let mut last = Vec::new();
+    let mut costs = Vec::new();
+    let mut last = None;
     for run in 0..CONVERGENCE_RUNS {
         let (cpu_before, wall_before) = (cpu_time(), Instant::now());
-        let (nodes, started) = mesh(n, defs).await;
-        let all: Vec<&Node> = nodes.iter().collect();
+        lag.take();
+        let (mesh, started) = mesh(n, defs, dir.join(format!("{n}-{run}.key"))).await;
+        let all: Vec<&Node> = mesh.nodes.iter().collect();
         let took = until_all(&all, started, |node| node.handle.live().len() == n - 1).await;
-        if let (Some(before), Some(after)) = (cpu_before, cpu_time()) {
-            cpu.push((after - before, wall_before.elapsed()));
-        }
-        times.push(took);
+        let cpu = cpu_before
+            .zip(cpu_time())
+            .map(|(before, after)| after - before);
+        costs.push((cpu, wall_before.elapsed(), lag.take()));
+        times.push(took.ok_or_else(|| short_of(&mesh.nodes)));
         if run + 1 < CONVERGENCE_RUNS {
-            stop(nodes).await;
+            stop(mesh.nodes).await;
         } else {
-            last = nodes;
+            last = Some(mesh);
         }
     }
     let shown: Vec<String> = times
         .iter()
-        .map(|t| t.map_or_else(|| "not reached".into(), secs))
+        .map(|t| t.as_ref().map_or_else(Clone::clone, |t| secs(*t)))
         .collect();
     let worst = times
         .iter()
-        .copied()
-        .try_fold(Duration::ZERO, |w, t| t.map(|t| w.max(t)));
+        .try_fold(Duration::ZERO, |w, t| t.as_ref().ok().map(|t| w.max(*t)));
     report(
         &format!(
             "convergence, {n} agents: all catalogues known (runs: {}), worst",
-            shown.join(", ")
+            shown.join("; ")
         ),
         worst,
         target,
     );
-    // Every agent shares this machine's cores: what the start and the convergence cost in
-    // CPU says how much of the time is waiting for a core.
-    for (used, wall) in cpu {
+    // Every agent shares this machine's cores and this process's threads: what the start and
+    // the convergence cost in CPU, and how late timers fired, say how much of the time is
+    // waiting for a core.
+    for (cpu, wall, late) in costs {
+        let cpu = cpu.map_or_else(String::new, |used| {
+            format!(
+                "{} of CPU in {} ({:.2} cores busy, {} per agent), ",
+                secs(used),
+                secs(wall),
+                used.as_secs_f64() / wall.as_secs_f64(),
+                millis(used / n as u32),
+            )
+        });
         println!(
-            "  start and convergence of {n} agents: {} of CPU in {} ({:.2} cores busy), {} of CPU per agent",
-            secs(used),
-            secs(wall),
-            used.as_secs_f64() / wall.as_secs_f64(),
-            millis(used / n as u32),
+            "  start and convergence of {n} agents: {cpu}timers up to {} late",
+            millis(late)
         );
     }
-    last
+    last.expect("at least one run")
+}
+
+/// How far from convergence `nodes` are: how many agents know every other, and the fewest
+/// others any agent knows.
+fn short_of(nodes: &[Node]) -> String {
+    let others = nodes.len() - 1;
+    let known: Vec<usize> = nodes.iter().map(|n| n.handle.live().len()).collect();
+    format!(
+        "not reached: {} of {} agents knew all {others} others, the least informed {}",
+        known.iter().filter(|&&k| k == others).count(),
+        nodes.len(),
+        known.iter().min().copied().unwrap_or(0),
+    )
 }
 
 /// State changes on a few agents of `nodes`, one at a time: how soon every other agent sees
@@ -476,39 +554,153 @@ async fn fan_out(nodes: &[Node]) {
     );
 }
 
-/// The last agent of `nodes` shuts down: how soon the others stop listing it as live.
-async fn dead_peer(mut nodes: Vec<Node>) {
-    let dead = nodes.pop().expect("a node to stop");
-    noticed(&dead, &nodes).await;
-    println!(
-        "dead peer (frozen: connection up, no answers): not measured here; taken for dead after \
-         3 ping intervals of silence, about {} at the default ping interval",
-        secs(agent_defaults().ping_every * 3),
-    );
+/// An agent in a process of its own (this program, with `--agent`), killed when dropped.
+struct Child(std::process::Child);
+
+impl Child {
+    /// Starts agent `name` in the mesh of `key_file`, dialing `peer`.
+    fn start(name: &str, key_file: &Path, peer: &Node) -> Child {
+        let process = Command::new(std::env::current_exe().expect("the bench's own path"))
+            .arg("--agent")
+            .arg(name)
+            .arg(key_file)
+            .arg(&peer.addr)
+            // The agent runs until its standard input closes: it does not outlive the bench.
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("agent process starts");
+        Child(process)
+    }
+
+    /// Kills the agent's process (SIGKILL).
+    fn kill(&mut self) {
+        self.0.kill().expect("SIGKILL sent");
+    }
+
+    /// Stops the agent's process where it stands (SIGSTOP).
+    fn freeze(&self) {
+        let pid = self.0.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "kill -STOP {pid}");
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The body of `--agent NAME KEY_FILE PEER`: one agent, until its standard input closes.
+fn agent(args: &[String]) {
+    let [name, key_file, peer] = args else {
+        panic!("--agent NAME KEY_FILE PEER, not {args:?}");
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let key = SwarmKey::read(Path::new(key_file)).expect("swarm key");
+        let _node = start(name, &lifecycles(), loopback(&key, vec![peer.clone()])).await;
+        let _ = tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await;
+    });
+}
+
+/// Agents of `mesh` die in three ways, one at a time: how soon the others stop listing each as
+/// live. Stops the mesh.
+async fn deaths(mesh: Mesh) {
+    let Mesh {
+        mut nodes,
+        key_file,
+    } = mesh;
+    let stopped = nodes.pop().expect("a node to stop");
+    noticed(
+        "stopped in this process (its connections closed)",
+        &stopped.name,
+        &nodes,
+        stopped.handle.shutdown(),
+    )
+    .await;
+    let mut killed = Child::start("killed", &key_file, &nodes[0]);
+    joined("killed", &nodes).await;
+    noticed(
+        "killed (SIGKILL: the system closes its connections)",
+        "killed",
+        &nodes,
+        async { killed.kill() },
+    )
+    .await;
+    drop(killed);
+    let frozen = Child::start("frozen", &key_file, &nodes[0]);
+    joined("frozen", &nodes).await;
+    noticed(
+        "frozen (SIGSTOP: connections stay up, nothing answers)",
+        "frozen",
+        &nodes,
+        async { frozen.freeze() },
+    )
+    .await;
+    drop(frozen);
     stop(nodes).await;
 }
 
-async fn noticed(dead: &Node, nodes: &[Node]) {
+/// Waits until every agent of `nodes` lists `name` as live, or gives up.
+async fn joined(name: &str, nodes: &[Node]) {
+    let all: Vec<&Node> = nodes.iter().collect();
+    if until_all(&all, Instant::now(), |n| n.sees(name))
+        .await
+        .is_none()
+    {
+        let seen = nodes.iter().filter(|n| n.sees(name)).count();
+        println!(
+            "  {name} is listed as live by {seen} of {} agents only",
+            nodes.len()
+        );
+    }
+}
+
+/// Runs `death` on agent `name`, then reports how soon the agents of `nodes` that listed it
+/// as live stop listing it.
+async fn noticed(how: &str, name: &str, nodes: &[Node], death: impl Future<Output = ()>) {
     let target = Duration::from_secs(5);
-    // Only the agents that list it live can be seen to drop it.
-    let watching: Vec<&Node> = nodes.iter().filter(|n| n.sees(&dead.name)).collect();
-    let Some(&one) = watching.first() else {
-        println!("dead peer: no agent listed {} as live", dead.name);
+    let watching: Vec<&Node> = nodes.iter().filter(|n| n.sees(name)).collect();
+    if watching.is_empty() {
+        println!("dead peer, {how}: no agent listed {name} as live");
         return;
-    };
+    }
     let started = Instant::now();
-    dead.handle.shutdown().await;
-    let first = until_all(&[one], started, |n| !n.sees(&dead.name)).await;
-    let everyone = until_all(&watching, started, |n| !n.sees(&dead.name)).await;
-    report(
-        "dead peer (clean close): gone from one agent's live view",
-        first,
-        target,
-    );
+    death.await;
+    let mut gone: Vec<Duration> = Vec::new();
+    let mut pending = watching.clone();
+    while !pending.is_empty() && started.elapsed() <= GIVE_UP {
+        let asked = Instant::now();
+        pending.retain(|n| {
+            let still = n.sees(name);
+            if !still {
+                gone.push(started.elapsed());
+            }
+            still
+        });
+        tokio::time::sleep((asked.elapsed() * 4).max(Duration::from_millis(5))).await;
+    }
+    gone.sort();
+    let everyone = pending
+        .is_empty()
+        .then(|| *gone.last().expect("someone noticed"));
     report(
         &format!(
-            "dead peer (clean close): gone from the live views of all {} agents that listed it",
-            watching.len()
+            "dead peer, {how}: gone from the live views of all {} agents that listed it \
+             (first {}, median {}), last",
+            watching.len(),
+            gone.first().map_or_else(|| "-".into(), |t| secs(*t)),
+            gone.get(gone.len() / 2)
+                .map_or_else(|| "-".into(), |t| secs(*t)),
         ),
         everyone,
         target,
@@ -516,6 +708,11 @@ async fn noticed(dead: &Node, nodes: &[Node]) {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--agent") {
+        agent(&args[1..]);
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -523,22 +720,24 @@ fn main() {
     runtime.block_on(async {
         let defs = lifecycles();
         let defaults = agent_defaults();
+        let keys = tempfile::tempdir().expect("a directory for swarm keys");
         println!(
             "mesh bench: agents in one process on 127.0.0.1 TCP, explicit peers, no mDNS; \
-             ping every {}, digests said again every {} (agent defaults); {} cores, shared by every agent",
+             ping every {}, digests said again every {} (agent defaults); {} cores, shared by \
+             every agent; machine load average {}",
             secs(defaults.ping_every),
             secs(defaults.gossip_every),
             std::thread::available_parallelism().map_or(1, usize::from),
+            load_average().map_or_else(|| "unknown".into(), |l| format!("{l:.2}")),
         );
+        let lag = Lag::start();
         round_trips(&defs).await;
-        let ten = convergence(10, &defs).await;
-        state_changes(&ten).await;
-        idle_cpu(&ten).await;
-        stop(ten).await;
-        let fifty = convergence(50, &defs).await;
-        state_changes(&fifty).await;
-        idle_cpu(&fifty).await;
-        fan_out(&fifty).await;
-        dead_peer(fifty).await;
+        for n in [10, 50] {
+            let mesh = convergence(n, &defs, keys.path(), &lag).await;
+            state_changes(&mesh.nodes).await;
+            idle_cpu(&mesh.nodes).await;
+            fan_out(&mesh.nodes).await;
+            deaths(mesh).await;
+        }
     });
 }
