@@ -522,9 +522,15 @@ impl Commands {
         let all = Address::parse("//*").expect("//* is an address");
         let mut names: Vec<String> = self.mesh.live().into_iter().map(|i| i.name).collect();
         names.sort();
-        for name in names {
+        // Every location at once: one slow or dead agent costs its timeout once, not once
+        // per location after it.
+        let answers = futures::future::join_all(names.iter().map(|name| {
             let request = Request::Provide { xpath: all.clone() };
-            match self.mesh.call(&name, request, Arc::new(Discard)).await {
+            self.mesh.call(name, request, Arc::new(Discard))
+        }))
+        .await;
+        for (name, answer) in names.into_iter().zip(answers) {
+            match answer {
                 Ok(Response::Provides(provides)) => {
                     for p in provides {
                         let relative = p

@@ -227,6 +227,8 @@ pub(crate) async fn run(spec: Spec, shared: Arc<Shared>, mut stop: oneshot::Rece
                     None => break Ended::Lost,
                     // A new session after a lost one: said again, rooms joined again.
                     Some(Event::Stream(StreamEvent::Reset { .. })) => {
+                        // A ping sent on the lost session gets no answer on this one.
+                        state.ping = None;
                         state.announce(&mut client).await;
                         state.rejoin(&mut client).await;
                     }
