@@ -5,6 +5,9 @@
 //! default timings, but for the agents that die abruptly: those run in child processes (this
 //! program again, with `--agent`), to be killed or frozen by signals. mDNS stays off: it would
 //! multicast on the machine's network.
+//!
+//! `MESH_BENCH_SIZES=50` measures meshes of the sizes listed (comma-separated; default
+//! `10,50`) and skips the round trip, which is measured only with the default sizes.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -176,40 +179,31 @@ async fn idle_cpu(nodes: &[Node]) {
     );
 }
 
-/// A small fixed-seed generator, so that every run builds the same topology.
-struct XorShift(u64);
-impl XorShift {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
-
 /// Agents in this process, and the file of their mesh's key (for agents in other processes).
 struct Mesh {
     nodes: Vec<Node>,
     key_file: PathBuf,
 }
 
-/// Starts `n` agents one after the other, as fast as they come up: each dials the first and
-/// one other earlier agent picked at random. Their key is written to `key_file`. Returns
-/// them and when the last one was up.
-async fn mesh(n: usize, defs: &[LifecycleDef], key_file: PathBuf) -> (Mesh, Instant) {
+/// Starts `n` agents together: the first, then all the others at once, each given the first
+/// as its one peer. Their key is written to `key_file`. Returns them, when the others were
+/// started, and how long until every one of them listened.
+async fn mesh(n: usize, defs: &[LifecycleDef], key_file: PathBuf) -> (Mesh, Instant, Duration) {
     generate_swarm_key(&key_file).expect("swarm key written");
     let key = SwarmKey::read(&key_file).expect("swarm key read");
-    let mut pick = XorShift(0x9e37_79b9_7f4a_7c15);
-    let mut nodes: Vec<Node> = Vec::with_capacity(n);
-    for i in 0..n {
-        let mut peers: Vec<&Node> = nodes.first().into_iter().collect();
-        if i >= 2 {
-            peers.push(&nodes[1 + pick.below(i - 1)]);
-        }
-        let config = config(&key, &peers);
-        nodes.push(start(&format!("n{i}"), defs, config).await);
-    }
-    (Mesh { nodes, key_file }, Instant::now())
+    let first = start("n0", defs, config(&key, &[])).await;
+    let started = Instant::now();
+    let others = futures::future::join_all(
+        (1..n).map(|i| start_owned(format!("n{i}"), defs, config(&key, &[&first]))),
+    )
+    .await;
+    let up = started.elapsed();
+    let nodes = std::iter::once(first).chain(others).collect();
+    (Mesh { nodes, key_file }, started, up)
+}
+
+async fn start_owned(name: String, defs: &[LifecycleDef], config: Config) -> Node {
+    start(&name, defs, config).await
 }
 
 async fn stop(nodes: Vec<Node>) {
@@ -368,13 +362,15 @@ async fn convergence(n: usize, defs: &[LifecycleDef], dir: &Path, lag: &Lag) -> 
     let target = Duration::from_secs(2);
     let mut times = Vec::new();
     let mut costs = Vec::new();
+    let mut ups = Vec::new();
     let mut last = None;
     for run in 0..CONVERGENCE_RUNS {
         let (cpu_before, wall_before) = (cpu_time(), Instant::now());
         lag.take();
-        let (mesh, started) = mesh(n, defs, dir.join(format!("{n}-{run}.key"))).await;
+        let (mesh, started, up) = mesh(n, defs, dir.join(format!("{n}-{run}.key"))).await;
         let all: Vec<&Node> = mesh.nodes.iter().collect();
         let took = until_all(&all, started, |node| node.handle.live().len() == n - 1).await;
+        ups.push(up);
         let cpu = cpu_before
             .zip(cpu_time())
             .map(|(before, after)| after - before);
@@ -395,8 +391,11 @@ async fn convergence(n: usize, defs: &[LifecycleDef], dir: &Path, lag: &Lag) -> 
         .try_fold(Duration::ZERO, |w, t| t.as_ref().ok().map(|t| w.max(*t)));
     report(
         &format!(
-            "convergence, {n} agents: all catalogues known (runs: {}), worst",
-            shown.join("; ")
+            "convergence, {n} agents started together: all catalogues known, counted from \
+             their start (runs: {}; all {} listening after {}), worst",
+            shown.join("; "),
+            n - 1,
+            ups.iter().map(|u| secs(*u)).collect::<Vec<_>>().join(", "),
         ),
         worst,
         target,
@@ -731,8 +730,21 @@ fn main() {
             load_average().map_or_else(|| "unknown".into(), |l| format!("{l:.2}")),
         );
         let lag = Lag::start();
-        round_trips(&defs).await;
-        for n in [10, 50] {
+        let sizes: Vec<usize> = match std::env::var("MESH_BENCH_SIZES") {
+            Ok(list) => list
+                .split(',')
+                .map(|n| {
+                    n.trim()
+                        .parse()
+                        .expect("MESH_BENCH_SIZES: sizes such as 10,50")
+                })
+                .collect(),
+            Err(_) => {
+                round_trips(&defs).await;
+                vec![10, 50]
+            }
+        };
+        for n in sizes {
             let mesh = convergence(n, &defs, keys.path(), &lag).await;
             state_changes(&mesh.nodes).await;
             idle_cpu(&mesh.nodes).await;
