@@ -14,12 +14,15 @@ use libp2p::gossipsub::{self, IdentTopic, TopicHash};
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use libp2p::{Multiaddr, PeerId, Swarm, identify, mdns, ping};
+use libp2p::{Multiaddr, PeerId, Swarm, mdns, ping};
+use serde_bytes::ByteBuf;
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 
-use crate::protocol::{self, Announce, ApiCall, ApiReply, CatalogueRequest, LogLine};
+use crate::protocol::{
+    self, Announce, ApiCall, ApiReply, CatalogueReply, CatalogueRequest, LogLine,
+};
 use crate::swarm::{Behaviour, BehaviourEvent};
-use crate::view::View;
+use crate::view::{self, View};
 
 /// Most log lines a reply carries.
 const MAX_REPLY_LINES: usize = 20_000;
@@ -66,9 +69,6 @@ pub(crate) struct EventLoop {
     pub fetching: HashSet<PeerId>,
     pub topics: HashMap<TopicHash, (IdentTopic, broadcast::Sender<LogLine>, usize)>,
     pub digest_pending: bool,
-    /// A peer never heard of before announced itself: ours is said again soon, so that the
-    /// newcomer learns of every agent at once rather than at their next periodic digests.
-    pub echo_pending: bool,
     pub gossip_every: Duration,
     /// A connected peer silent this long is taken for dead and disconnected.
     pub silence: Duration,
@@ -79,9 +79,8 @@ fn write(view: &RwLock<View>) -> std::sync::RwLockWriteGuard<'_, View> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Shortest time between two digests said because newcomers appeared: joins in a burst are
-/// answered once.
-const ECHO_SPACING: Duration = Duration::from_secs(1);
+/// How often the loop looks after its peers (silence, dials, digests).
+const TICK: Duration = Duration::from_millis(250);
 
 impl EventLoop {
     /// Runs until shut down (or every handle is gone).
@@ -90,8 +89,10 @@ impl EventLoop {
         if let Err(e) = self.swarm.behaviour_mut().gossip.subscribe(&digests) {
             tracing::warn!("cannot subscribe to catalogue digests: {e}");
         }
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_gossip = Instant::now();
+        let mut last_tick = Instant::now();
         let mut last_bootstrap: Option<Instant> = None;
         loop {
             tokio::select! {
@@ -102,7 +103,18 @@ impl EventLoop {
                 },
                 _ = tick.tick() => {
                     let now = Instant::now();
-                    let silent = write(&self.view).silent_for(now, self.silence);
+                    // A tick this late means this loop could not run: its peers' answers may
+                    // be waiting unread, so the time it stood still does not count as theirs.
+                    let stall = now.duration_since(last_tick).saturating_sub(2 * TICK);
+                    last_tick = now;
+                    let silent = {
+                        let mut view = write(&self.view);
+                        if !stall.is_zero() {
+                            tracing::debug!(?stall, "the mesh loop was held up");
+                            view.forgive(now, stall);
+                        }
+                        view.silent_for(now, self.silence)
+                    };
                     for peer in silent {
                         tracing::debug!(%peer, "silent: disconnected");
                         let _ = self.swarm.disconnect_peer_id(peer);
@@ -116,11 +128,8 @@ impl EventLoop {
                         self.fetching.remove(&peer);
                         self.fetch_catalogue(peer);
                     }
-                    let since = now.duration_since(last_gossip);
-                    let echo = self.echo_pending && since >= ECHO_SPACING;
-                    if self.digest_pending || echo || since >= self.gossip_every {
+                    if self.digest_pending || now.duration_since(last_gossip) >= self.gossip_every {
                         last_gossip = now;
-                        self.echo_pending = false;
                         self.publish_digest();
                     }
                 }
@@ -128,7 +137,8 @@ impl EventLoop {
         }
     }
 
-    fn redial(&mut self, now: Instant, last_bootstrap: &mut Option<Instant>) {
+    /// Dials the known peers not connected whose wait is over.
+    fn dial_due(&mut self, now: Instant) {
         let due = write(&self.view).due_for_dial(now);
         for (peer, addrs) in due {
             let opts = DialOpts::peer_id(peer)
@@ -137,6 +147,10 @@ impl EventLoop {
                 .build();
             let _ = self.swarm.dial(opts);
         }
+    }
+
+    fn redial(&mut self, now: Instant, last_bootstrap: &mut Option<Instant>) {
+        self.dial_due(now);
         // Bootstrap peers whose identity is not known yet are dialed by address.
         if last_bootstrap.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(2)) {
             *last_bootstrap = Some(now);
@@ -182,10 +196,15 @@ impl EventLoop {
 
     fn fetch_catalogue(&mut self, peer: PeerId) {
         if self.fetching.insert(peer) {
+            let addrs = self
+                .swarm
+                .listeners()
+                .map(|a| ByteBuf::from(a.to_vec()))
+                .collect();
             self.swarm
                 .behaviour_mut()
                 .catalogue
-                .send_request(&peer, CatalogueRequest);
+                .send_request(&peer, CatalogueRequest { addrs });
         }
     }
 
@@ -286,15 +305,11 @@ impl EventLoop {
                 }
             }
             BehaviourEvent::Mdns(mdns::Event::Expired(_)) => {}
-            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
-                let mut view = write(&self.view);
-                for addr in info.listen_addrs {
-                    view.seen_at(peer_id, addr);
-                }
-            }
-            BehaviourEvent::Identify(_) => {}
             BehaviourEvent::Ping(ping::Event { peer, result, .. }) => match result {
                 Ok(_) => write(&self.view).heard(peer),
+                // An unanswered ping is silence, which the tick weighs (this loop may have been
+                // the one held up); a ping that broke means the connection did.
+                Err(ping::Failure::Timeout) => tracing::debug!(%peer, "ping unanswered"),
                 Err(e) => {
                     tracing::debug!(%peer, "ping failed: {e}");
                     write(&self.view).silent(peer);
@@ -304,8 +319,11 @@ impl EventLoop {
             BehaviourEvent::Gossip(gossipsub::Event::Message { message, .. }) => {
                 self.on_gossip(message);
             }
+            // A digest no one could hear yet goes out to the first listener. Other newcomers
+            // need none: a new connection fetches the catalogue on both sides, and a digest
+            // on every subscription would cost every agent a message per pair at start-up.
             BehaviourEvent::Gossip(gossipsub::Event::Subscribed { topic, .. }) => {
-                if topic == IdentTopic::new(protocol::DIGESTS).hash() {
+                if self.digest_pending && topic == IdentTopic::new(protocol::DIGESTS).hash() {
                     self.publish_digest();
                 }
             }
@@ -324,12 +342,12 @@ impl EventLoop {
             if let Ok(a) = ciborium::from_reader::<Announce, _>(message.data.as_slice()) {
                 let stale = {
                     let mut view = write(&self.view);
-                    if view.peers.get(&source).is_none_or(|p| p.digest.is_none()) {
-                        self.echo_pending = true;
-                    }
-                    for addr in a.addrs.iter().filter_map(|s| s.parse::<Multiaddr>().ok()) {
-                        view.seen_at(source, addr);
-                    }
+                    let addrs = a
+                        .addrs
+                        .iter()
+                        .take(8)
+                        .filter_map(|s| s.parse::<Multiaddr>().ok());
+                    view.heard_at(*self.swarm.local_peer_id(), source, addrs);
                     view.digest(source, a.digest)
                 };
                 if stale {
@@ -346,27 +364,39 @@ impl EventLoop {
         }
     }
 
-    fn on_catalogue(&mut self, event: request_response::Event<CatalogueRequest, Catalogue>) {
+    fn on_catalogue(&mut self, event: request_response::Event<CatalogueRequest, CatalogueReply>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request { channel, .. } => {
-                    let local = self
-                        .view
-                        .read()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .local
-                        .clone();
-                    if let Some(c) = local {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let reply = {
+                        let mut view = write(&self.view);
+                        for addr in view::addrs(&request.addrs) {
+                            view.seen_at(peer, addr);
+                        }
+                        view.local.clone().map(|catalogue| CatalogueReply {
+                            catalogue,
+                            peers: view.known(peer),
+                        })
+                    };
+                    if let Some(reply) = reply {
                         let _ = self
                             .swarm
                             .behaviour_mut()
                             .catalogue
-                            .send_response(channel, c);
+                            .send_response(channel, reply);
                     }
                 }
                 request_response::Message::Response { response, .. } => {
                     self.fetching.remove(&peer);
-                    write(&self.view).catalogue(peer, response);
+                    {
+                        let mut view = write(&self.view);
+                        view.catalogue(peer, response.catalogue);
+                        view.told_of(*self.swarm.local_peer_id(), &response.peers);
+                    }
+                    // The peers it knows are met now, not at the next tick.
+                    self.dial_due(Instant::now());
                 }
             },
             request_response::Event::OutboundFailure { peer, error, .. } => {

@@ -243,7 +243,6 @@ pub async fn start(config: Config, service: Arc<dyn Endpoint>) -> Result<Handle,
         fetching: HashSet::new(),
         topics: HashMap::new(),
         digest_pending: true,
-        echo_pending: false,
         gossip_every: config.gossip_every,
         silence: config.ping_every * 3,
     };

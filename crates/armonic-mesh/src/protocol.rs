@@ -1,15 +1,13 @@
 //! What agents say to each other: protocol names, the messages of each, gossip topics.
 
 use armonic_lifecycle::LogRecord;
-use armonic_proto::{ApiError, Request, Response};
+use armonic_proto::{ApiError, Catalogue, Request, Response};
 use serde::{Deserialize, Serialize};
 
 /// The agent API (one request, one reply).
 pub const API: &str = "/armonic/api/1";
-/// A peer's catalogue.
-pub const CATALOGUE: &str = "/armonic/catalogue/1";
-/// Identify's protocol version: peers of other meshes or versions are told apart.
-pub const IDENTIFY: &str = "/armonic/1";
+/// A peer's catalogue, and the peers it knows.
+pub const CATALOGUE: &str = "/armonic/catalogue/2";
 /// Gossip topic of catalogue digests.
 pub const DIGESTS: &str = "armonic/1/catalogue";
 
@@ -61,6 +59,37 @@ pub struct Announce {
     pub addrs: Vec<String>,
 }
 
-/// Asks a peer for its catalogue.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub struct CatalogueRequest;
+/// Asks a peer for its catalogue, saying where the asker listens: an agent that was dialed
+/// learns there how to dial back.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CatalogueRequest {
+    /// The asker's listen addresses (multiaddresses, binary).
+    #[serde(default)]
+    pub addrs: Vec<serde_bytes::ByteBuf>,
+}
+
+/// Most peers a [`CatalogueReply`] lists, and most of them taken from one.
+pub const MAX_KNOWN_PEERS: usize = 1024;
+
+/// The answer to a [`CatalogueRequest`]: the catalogue, and the live peers the answering agent
+/// is connected to, so that an agent meets the whole mesh through the first peer it reaches
+/// instead of waiting to hear of each one's digest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CatalogueReply {
+    /// The answering agent's catalogue.
+    pub catalogue: Catalogue,
+    /// Live peers it knows (never the asker), at most [`MAX_KNOWN_PEERS`].
+    #[serde(default)]
+    pub peers: Vec<KnownPeer>,
+}
+
+/// A peer and where it was seen, in the binary forms of peer ids and multiaddresses (cheaper
+/// to make and read than their text, which counts when every agent meets every other).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KnownPeer {
+    /// Its peer id.
+    #[serde(with = "serde_bytes")]
+    pub id: Vec<u8>,
+    /// Its addresses (multiaddresses).
+    pub addrs: Vec<serde_bytes::ByteBuf>,
+}

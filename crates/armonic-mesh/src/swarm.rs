@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use armonic_proto::Catalogue;
 use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::Boxed;
 use libp2p::core::upgrade::Version;
@@ -12,22 +11,19 @@ use libp2p::pnet::{PnetConfig, PreSharedKey};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::{
-    PeerId, StreamProtocol, Swarm, Transport, gossipsub, identify, mdns, noise, ping, tcp, yamux,
-};
+use libp2p::{PeerId, StreamProtocol, Swarm, Transport, gossipsub, mdns, noise, ping, tcp, yamux};
 
 use crate::codec::Cbor;
-use crate::protocol::{self, ApiCall, ApiReply, CatalogueRequest};
+use crate::protocol::{self, ApiCall, ApiReply, CatalogueReply, CatalogueRequest};
 
 /// The behaviours of an agent.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
     pub api: request_response::Behaviour<Cbor<ApiCall, ApiReply>>,
-    pub catalogue: request_response::Behaviour<Cbor<CatalogueRequest, Catalogue>>,
+    pub catalogue: request_response::Behaviour<Cbor<CatalogueRequest, CatalogueReply>>,
     pub gossip: gossipsub::Behaviour,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     pub ping: ping::Behaviour,
-    pub identify: identify::Behaviour,
 }
 
 /// How the swarm is made.
@@ -114,10 +110,6 @@ pub(crate) fn build(
                 .with_interval(opts.ping_every)
                 .with_timeout(opts.ping_every * 2),
         ),
-        identify: identify::Behaviour::new(identify::Config::new(
-            protocol::IDENTIFY.to_owned(),
-            key.public(),
-        )),
     };
     let transport = transport(&key, psk)?;
     let swarm = libp2p::SwarmBuilder::with_existing_identity(key)

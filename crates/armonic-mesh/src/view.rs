@@ -8,6 +8,9 @@ use armonic_lifecycle::Address;
 use armonic_lifecycle::info::Info;
 use armonic_proto::{Catalogue, Digest, PeerInfo};
 use libp2p::{Multiaddr, PeerId};
+use serde_bytes::ByteBuf;
+
+use crate::protocol::{KnownPeer, MAX_KNOWN_PEERS};
 
 /// One peer.
 #[derive(Debug, Clone)]
@@ -25,6 +28,9 @@ pub(crate) struct Peer {
     pub backoff: Duration,
     /// When its catalogue was last heard of (a digest, or the catalogue itself).
     pub heard_of: Instant,
+    /// Whether a connection to it was ever up; if not, how many dials it was given.
+    pub met: bool,
+    pub dials: u32,
 }
 
 impl Peer {
@@ -39,6 +45,8 @@ impl Peer {
             next_dial: now,
             backoff: Duration::from_millis(500),
             heard_of: now,
+            met: false,
+            dials: 0,
         }
     }
 
@@ -57,6 +65,24 @@ pub(crate) struct View {
 /// Most addresses kept per peer.
 const MAX_ADDRS: usize = 8;
 
+/// Addresses in their binary form, as peers send them: those that do not parse are skipped,
+/// and no more than a peer keeps.
+pub(crate) fn addrs(bytes: &[ByteBuf]) -> impl Iterator<Item = Multiaddr> + '_ {
+    bytes
+        .iter()
+        .take(MAX_ADDRS)
+        .filter_map(|a| Multiaddr::try_from(a.to_vec()).ok())
+}
+
+/// Dials given to a peer never reached before it is forgotten (about 15 s of trying).
+const MAX_DIALS_UNMET: u32 = 6;
+
+/// How long the agent of the greater peer id waits for a peer it heard of to dial it.
+pub(crate) const HEARSAY_GRACE: Duration = Duration::from_secs(1);
+
+/// Most peers a view takes from what others tell of the mesh.
+const MAX_PEERS: usize = 4 * MAX_KNOWN_PEERS;
+
 impl View {
     fn peer(&mut self, id: PeerId) -> &mut Peer {
         self.peers
@@ -64,7 +90,7 @@ impl View {
             .or_insert_with(|| Peer::new(Instant::now()))
     }
 
-    /// A peer was seen at `addr` (mDNS, identify, a connection).
+    /// A peer was seen at `addr` (mDNS, a connection, its own word, another agent).
     pub fn seen_at(&mut self, id: PeerId, addr: Multiaddr) {
         let p = self.peer(id);
         if !p.addrs.contains(&addr) {
@@ -75,6 +101,62 @@ impl View {
         }
     }
 
+    /// The live peers with known addresses, but `except` (who asked): what an agent tells
+    /// another of the mesh. At most [`MAX_KNOWN_PEERS`].
+    pub fn known(&self, except: PeerId) -> Vec<KnownPeer> {
+        self.peers
+            .iter()
+            .filter(|(id, p)| **id != except && p.live && !p.addrs.is_empty())
+            .take(MAX_KNOWN_PEERS)
+            .map(|(id, p)| KnownPeer {
+                id: id.to_bytes(),
+                addrs: p.addrs.iter().map(|a| ByteBuf::from(a.to_vec())).collect(),
+            })
+            .collect()
+    }
+
+    /// Peers another agent said it knows: their addresses are kept, to be dialed. Entries that
+    /// do not parse, and `local` itself, are skipped; peers not known yet are taken only while
+    /// the view holds fewer than [`MAX_PEERS`].
+    pub fn told_of(&mut self, local: PeerId, peers: &[KnownPeer]) {
+        for known in peers.iter().take(MAX_KNOWN_PEERS) {
+            let Ok(id) = PeerId::from_bytes(&known.id) else {
+                continue;
+            };
+            // Most of what agents tell each other is already known: read no further.
+            if self.peers.get(&id).is_some_and(|p| p.connections > 0) {
+                continue;
+            }
+            self.heard_at(local, id, addrs(&known.addrs));
+        }
+    }
+
+    /// Peer `id` is said to listen at `addrs` (by itself in its digest, or by another agent).
+    ///
+    /// Two agents that hear of each other at the same moment would both dial, and the pair
+    /// would keep two connections. So a peer first heard of this way is dialed at once only by
+    /// the agent whose peer id is the smaller; the other waits [`HEARSAY_GRACE`] for the
+    /// connection to come, and dials then if it did not.
+    pub fn heard_at(&mut self, local: PeerId, id: PeerId, addrs: impl Iterator<Item = Multiaddr>) {
+        if id == local {
+            return;
+        }
+        if !self.peers.contains_key(&id) {
+            if self.peers.len() >= MAX_PEERS {
+                return;
+            }
+            let now = Instant::now();
+            let mut peer = Peer::new(now);
+            if local > id {
+                peer.next_dial = now + HEARSAY_GRACE;
+            }
+            self.peers.insert(id, peer);
+        }
+        for addr in addrs {
+            self.seen_at(id, addr);
+        }
+    }
+
     /// A connection to `id` is up.
     pub fn connected(&mut self, id: PeerId) {
         let p = self.peer(id);
@@ -82,6 +164,7 @@ impl View {
         p.live = true;
         p.last_seen = Instant::now();
         p.backoff = Duration::from_millis(500);
+        p.met = true;
     }
 
     /// A connection to `id` closed; `remaining` are still open.
@@ -121,6 +204,14 @@ impl View {
         out
     }
 
+    /// This node itself stood still for `stall` (a suspended process, an overloaded machine):
+    /// the silence of its peers over that time is its own, not theirs, and is not counted.
+    pub fn forgive(&mut self, now: Instant, stall: Duration) {
+        for p in self.peers.values_mut() {
+            p.last_seen = (p.last_seen + stall).min(now);
+        }
+    }
+
     /// A digest was heard: whether its catalogue must be fetched.
     pub fn digest(&mut self, id: PeerId, digest: Digest) -> bool {
         let p = self.peer(id);
@@ -155,11 +246,19 @@ impl View {
 
     /// Peers to dial now (known addresses, not connected, their backoff over); their next
     /// attempt is pushed back.
+    ///
+    /// A peer never reached after [`MAX_DIALS_UNMET`] dials is forgotten: addresses heard
+    /// of (from mDNS, another agent, a digest) may lead nowhere, and are not dialed forever.
+    /// A peer once met is dialed until it comes back.
     pub fn due_for_dial(&mut self, now: Instant) -> Vec<(PeerId, Vec<Multiaddr>)> {
+        self.peers.retain(|_, p| {
+            p.met || p.connections > 0 || p.dials < MAX_DIALS_UNMET || p.next_dial > now
+        });
         let mut out = Vec::new();
         for (id, p) in &mut self.peers {
             if p.connections == 0 && !p.addrs.is_empty() && p.next_dial <= now {
                 out.push((*id, p.addrs.clone()));
+                p.dials += 1;
                 p.next_dial = now + p.backoff;
                 p.backoff = (p.backoff * 2).min(Duration::from_secs(4));
             }
@@ -331,5 +430,131 @@ mod tests {
         assert_eq!(v.offering(&a), ["web1", "web2"]);
         let none: Address = "//Proxy//start".parse().unwrap();
         assert!(v.offering(&none).is_empty());
+    }
+
+    fn addr(port: u16) -> Multiaddr {
+        format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()
+    }
+
+    #[test]
+    fn an_agent_tells_the_live_peers_it_knows_but_the_asker() {
+        let mut v = View::default();
+        let (asker, live, gone, nowhere) = (
+            PeerId::random(),
+            PeerId::random(),
+            PeerId::random(),
+            PeerId::random(),
+        );
+        for (i, id) in [asker, live, gone].into_iter().enumerate() {
+            v.seen_at(id, addr(i as u16 + 1));
+            v.connected(id);
+        }
+        v.disconnected(gone, 0);
+        v.connected(nowhere);
+        let told = v.known(asker);
+        assert_eq!(
+            told,
+            [KnownPeer {
+                id: live.to_bytes(),
+                addrs: vec![ByteBuf::from(addr(2).to_vec())],
+            }],
+            "neither the asker, nor a peer gone, nor one without an address"
+        );
+    }
+
+    #[test]
+    fn peers_told_of_are_kept_to_be_dialed_and_bad_entries_skipped() {
+        let mut v = View::default();
+        let local = PeerId::random();
+        let other = PeerId::random();
+        let bytes = |a: Multiaddr| ByteBuf::from(a.to_vec());
+        let told = [
+            KnownPeer {
+                id: b"not a peer id".to_vec(),
+                addrs: vec![bytes(addr(1))],
+            },
+            KnownPeer {
+                id: local.to_bytes(),
+                addrs: vec![bytes(addr(2))],
+            },
+            KnownPeer {
+                id: other.to_bytes(),
+                addrs: vec![ByteBuf::from(b"garbage".to_vec()), bytes(addr(3))],
+            },
+        ];
+        v.told_of(local, &told);
+        assert_eq!(v.peers.len(), 1, "only the valid entry of another peer");
+        assert_eq!(v.peers[&other].addrs, [addr(3)]);
+        let later = Instant::now() + HEARSAY_GRACE;
+        assert_eq!(v.due_for_dial(later)[0].0, other);
+    }
+
+    #[test]
+    fn of_two_agents_hearing_of_each_other_the_smaller_peer_id_dials_first() {
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let (small, great) = if a < b { (a, b) } else { (b, a) };
+        let mut at_small = View::default();
+        at_small.heard_at(small, great, [addr(1)].into_iter());
+        assert_eq!(
+            at_small.due_for_dial(Instant::now()).len(),
+            1,
+            "dials at once"
+        );
+        let mut at_great = View::default();
+        at_great.heard_at(great, small, [addr(2)].into_iter());
+        assert!(
+            at_great.due_for_dial(Instant::now()).is_empty(),
+            "waits to be dialed"
+        );
+        assert_eq!(
+            at_great.due_for_dial(Instant::now() + HEARSAY_GRACE).len(),
+            1,
+            "dials if it was not"
+        );
+    }
+
+    #[test]
+    fn a_view_takes_only_so_many_peers_from_hearsay() {
+        let mut v = View::default();
+        let local = PeerId::random();
+        for _ in 0..MAX_PEERS + 10 {
+            v.heard_at(local, PeerId::random(), [addr(1)].into_iter());
+        }
+        assert_eq!(v.peers.len(), MAX_PEERS);
+    }
+
+    #[test]
+    fn the_time_a_node_itself_stood_still_is_not_counted_as_its_peers_silence() {
+        let mut v = View::default();
+        let id = PeerId::random();
+        v.catalogue(id, catalogue("web1", 1));
+        v.connected(id);
+        let after_stall = Instant::now() + Duration::from_secs(10);
+        v.forgive(after_stall, Duration::from_secs(9));
+        assert!(
+            v.silent_for(after_stall, Duration::from_secs(3)).is_empty(),
+            "silent 10 s, of which 9 s this node's own"
+        );
+        assert_eq!(
+            v.silent_for(after_stall + Duration::from_secs(3), Duration::from_secs(3)),
+            [id]
+        );
+    }
+
+    #[test]
+    fn a_peer_heard_of_but_never_reached_is_forgotten_after_a_few_dials() {
+        let mut v = View::default();
+        let (unmet, met) = (PeerId::random(), PeerId::random());
+        v.seen_at(unmet, addr(1));
+        v.seen_at(met, addr(2));
+        v.connected(met);
+        v.disconnected(met, 0);
+        let mut now = Instant::now();
+        for _ in 0..MAX_DIALS_UNMET {
+            assert_eq!(v.due_for_dial(now).len(), 2);
+            now += Duration::from_secs(5);
+        }
+        assert_eq!(v.due_for_dial(now), [(met, vec![addr(2)])]);
+        assert!(!v.peers.contains_key(&unmet));
     }
 }
