@@ -9,9 +9,11 @@ use libp2p::StreamProtocol;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// A CBOR codec for requests `Req` and responses `Resp`, at most `max` bytes each.
+/// A CBOR codec for requests `Req` and responses `Resp`, at most `max_request` and `max`
+/// bytes.
 pub struct Cbor<Req, Resp> {
     max: u64,
+    max_request: u64,
     kinds: PhantomData<fn() -> (Req, Resp)>,
 }
 
@@ -20,14 +22,21 @@ impl<Req, Resp> Cbor<Req, Resp> {
     pub fn new(max: u64) -> Self {
         Cbor {
             max,
+            max_request: max,
             kinds: PhantomData,
         }
+    }
+
+    /// The same, refusing requests over `max_request` bytes (when requests are small).
+    pub fn requests_up_to(mut self, max_request: u64) -> Self {
+        self.max_request = max_request.min(self.max);
+        self
     }
 }
 
 impl<Req, Resp> Clone for Cbor<Req, Resp> {
     fn clone(&self) -> Self {
-        Cbor::new(self.max)
+        Cbor::new(self.max).requests_up_to(self.max_request)
     }
 }
 
@@ -79,7 +88,7 @@ where
     where
         T: AsyncRead + Unpin + Send,
     {
-        read(io, self.max).await
+        read(io, self.max_request).await
     }
 
     async fn read_response<T>(&mut self, _: &Self::Protocol, io: &mut T) -> io::Result<Resp>
@@ -93,7 +102,7 @@ where
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write(io, &req, self.max).await
+        write(io, &req, self.max_request).await
     }
 
     async fn write_response<T>(

@@ -12,8 +12,8 @@ use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
 use libp2p::gossipsub::{self, IdentTopic, TopicHash};
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
-use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{DialError, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, mdns, ping};
 use serde_bytes::ByteBuf;
 use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
@@ -126,7 +126,7 @@ impl EventLoop {
                     let unheard = write(&self.view).unheard_for(now, self.gossip_every * 2);
                     for peer in unheard {
                         self.fetching.remove(&peer);
-                        self.fetch_catalogue(peer);
+                        self.fetch_catalogue(peer, false);
                     }
                     if self.digest_pending || now.duration_since(last_gossip) >= self.gossip_every {
                         last_gossip = now;
@@ -145,7 +145,9 @@ impl EventLoop {
                 .addresses(addrs)
                 .condition(PeerCondition::DisconnectedAndNotDialing)
                 .build();
-            let _ = self.swarm.dial(opts);
+            if let Err(DialError::DialPeerConditionFalse(_)) = self.swarm.dial(opts) {
+                write(&self.view).dial_not_started(peer);
+            }
         }
     }
 
@@ -159,7 +161,13 @@ impl EventLoop {
                     .view
                     .read()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                view.peers.values().flat_map(|p| p.addrs.clone()).collect()
+                // Only peers met: another agent's word that some peer listens there is not
+                // enough to stop dialing a bootstrap address.
+                view.peers
+                    .values()
+                    .filter(|p| p.met)
+                    .flat_map(|p| p.addrs.clone())
+                    .collect()
             };
             for addr in &self.bootstrap {
                 if !known.contains(addr) {
@@ -194,24 +202,46 @@ impl EventLoop {
         }
     }
 
-    fn fetch_catalogue(&mut self, peer: PeerId) {
+    /// Asks `peer` for its catalogue, and the peers it knows if `with_peers`.
+    fn fetch_catalogue(&mut self, peer: PeerId, with_peers: bool) {
         if self.fetching.insert(peer) {
             let addrs = self
                 .swarm
                 .listeners()
                 .map(|a| ByteBuf::from(a.to_vec()))
                 .collect();
+            let request = CatalogueRequest {
+                addrs,
+                peers: with_peers,
+            };
+            let dial = self.addresses_of(peer);
             self.swarm
                 .behaviour_mut()
                 .catalogue
-                .send_request(&peer, CatalogueRequest { addrs });
+                .send_request_with_addresses(&peer, request, dial);
         }
+    }
+
+    /// Where `peer` was seen: to dial it if a request finds it not connected.
+    fn addresses_of(&self, peer: PeerId) -> Vec<Multiaddr> {
+        self.view
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .peers
+            .get(&peer)
+            .map(|p| p.addrs.clone())
+            .unwrap_or_default()
     }
 
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Call { peer, call, reply } => {
-                let id = self.swarm.behaviour_mut().api.send_request(&peer, call);
+                let dial = self.addresses_of(peer);
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .api
+                    .send_request_with_addresses(&peer, call, dial);
                 self.pending.insert(id, reply);
             }
             Command::Respond { channel, reply } => {
@@ -282,7 +312,8 @@ impl EventLoop {
                     }
                     view.connected(peer_id);
                 }
-                self.fetch_catalogue(peer_id);
+                // The first answer on a connection also says whom the peer knows.
+                self.fetch_catalogue(peer_id, true);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -350,9 +381,11 @@ impl EventLoop {
                     view.heard_at(*self.swarm.local_peer_id(), source, addrs);
                     view.digest(source, a.digest)
                 };
-                if stale {
+                // A peer not connected yet gets its catalogue asked when it is: asking now
+                // would dial it, and the dial is for the rule of who dials whom to decide.
+                if stale && self.swarm.is_connected(&source) {
                     self.fetching.remove(&source);
-                    self.fetch_catalogue(source);
+                    self.fetch_catalogue(source, false);
                 }
             }
             return;
@@ -377,7 +410,11 @@ impl EventLoop {
                         }
                         view.local.clone().map(|catalogue| CatalogueReply {
                             catalogue,
-                            peers: view.known(peer),
+                            peers: if request.peers {
+                                view.known(peer)
+                            } else {
+                                Vec::new()
+                            },
                         })
                     };
                     if let Some(reply) = reply {

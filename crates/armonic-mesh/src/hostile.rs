@@ -74,16 +74,24 @@ struct Hostile {
     ping: libp2p::ping::Behaviour,
 }
 
-/// Sends `bytes` as a request to the agent at `addr`: what came back, or the failure.
+/// Sends `bytes` as a request of the API to the agent at `addr`: what came back, or the
+/// failure.
 async fn send_raw(key: &SwarmKey, addr: &str, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    send_raw_on(protocol::API, key, addr, bytes).await
+}
+
+/// Sends `bytes` as a request of protocol `name` to the agent at `addr`.
+async fn send_raw_on(
+    name: &'static str,
+    key: &SwarmKey,
+    addr: &str,
+    bytes: Vec<u8>,
+) -> Result<Vec<u8>, String> {
     let identity = libp2p::identity::Keypair::generate_ed25519();
     let transport = crate::swarm::transport(&identity, key.0).map_err(|e| e.to_string())?;
     let behaviour = Hostile {
         api: request_response::Behaviour::<Raw>::new(
-            [(
-                StreamProtocol::new(protocol::API),
-                ProtocolSupport::Outbound,
-            )],
+            [(StreamProtocol::new(name), ProtocolSupport::Outbound)],
             request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
         ),
         ping: libp2p::ping::Behaviour::default(),
@@ -177,4 +185,42 @@ async fn garbage_truncated_and_oversized_requests_are_dropped_and_the_agent_serv
         .expect("a whole call is answered");
     let reply: protocol::ApiReply = ciborium::from_reader(whole.as_slice()).unwrap();
     assert!(matches!(reply.result, Ok(armonic_proto::Response::Info(_))));
+}
+
+#[tokio::test]
+async fn a_catalogue_question_over_its_small_cap_is_dropped_and_a_fair_one_answered() {
+    let key = SwarmKey::random().unwrap();
+    let (target, addr) = agent(&key).await;
+    target
+        .set_catalogue(armonic_proto::Catalogue {
+            info: armonic_lifecycle::info::Info {
+                name: "target".into(),
+                os_type: "debian".into(),
+                os_release: None,
+                version: "0.1.0".into(),
+                public_ip: "target".into(),
+            },
+            version: 1,
+            lifecycles: Vec::new(),
+        })
+        .await;
+    let question = |addrs: usize| {
+        let request = protocol::CatalogueRequest {
+            addrs: vec![serde_bytes::ByteBuf::from(vec![0u8; 64]); addrs],
+            peers: true,
+        };
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&request, &mut bytes).unwrap();
+        bytes
+    };
+    let big = question(100);
+    assert!(big.len() as u64 > protocol::MAX_CATALOGUE_REQUEST);
+    let refused = send_raw_on(protocol::CATALOGUE, &key, &addr, big).await;
+    assert!(refused.as_ref().map_or(true, Vec::is_empty), "{refused:?}");
+    let answer = send_raw_on(protocol::CATALOGUE, &key, &addr, question(2))
+        .await
+        .expect("a fair question is answered");
+    let reply: protocol::CatalogueReply = ciborium::from_reader(answer.as_slice()).unwrap();
+    assert_eq!(reply.catalogue.info.name, "target");
+    assert!(reply.peers.is_empty(), "it knows no live peer");
 }

@@ -66,7 +66,14 @@ pub struct CatalogueRequest {
     /// The asker's listen addresses (multiaddresses, binary).
     #[serde(default)]
     pub addrs: Vec<serde_bytes::ByteBuf>,
+    /// Whether the answer is to list the peers the agent knows (asked once per connection:
+    /// the catalogue is asked again on every change, the peers need not be).
+    #[serde(default)]
+    pub peers: bool,
 }
+
+/// Largest catalogue question: a few addresses.
+pub const MAX_CATALOGUE_REQUEST: u64 = 4096;
 
 /// Most peers a [`CatalogueReply`] lists, and most of them taken from one.
 pub const MAX_KNOWN_PEERS: usize = 1024;
@@ -78,7 +85,7 @@ pub const MAX_KNOWN_PEERS: usize = 1024;
 pub struct CatalogueReply {
     /// The answering agent's catalogue.
     pub catalogue: Catalogue,
-    /// Live peers it knows (never the asker), at most [`MAX_KNOWN_PEERS`].
+    /// Live peers it knows (never the asker), at most [`MAX_KNOWN_PEERS`]; only when asked.
     #[serde(default)]
     pub peers: Vec<KnownPeer>,
 }

@@ -93,7 +93,7 @@ pub(crate) fn build(
             .with_max_concurrent_streams(256),
     );
     let catalogue = request_response::Behaviour::with_codec(
-        Cbor::new(opts.max_message),
+        Cbor::new(opts.max_message).requests_up_to(protocol::MAX_CATALOGUE_REQUEST),
         [(
             StreamProtocol::new(protocol::CATALOGUE),
             ProtocolSupport::Full,

@@ -28,9 +28,11 @@ pub(crate) struct Peer {
     pub backoff: Duration,
     /// When its catalogue was last heard of (a digest, or the catalogue itself).
     pub heard_of: Instant,
-    /// Whether a connection to it was ever up; if not, how many dials it was given.
+    /// Whether a connection to it was ever up; if not, how many dials it was given, and
+    /// since when it is known.
     pub met: bool,
     pub dials: u32,
+    pub since: Instant,
 }
 
 impl Peer {
@@ -47,6 +49,7 @@ impl Peer {
             heard_of: now,
             met: false,
             dials: 0,
+            since: now,
         }
     }
 
@@ -72,10 +75,36 @@ pub(crate) fn addrs(bytes: &[ByteBuf]) -> impl Iterator<Item = Multiaddr> + '_ {
         .iter()
         .take(MAX_ADDRS)
         .filter_map(|a| Multiaddr::try_from(a.to_vec()).ok())
+        .filter(dialable)
+}
+
+/// An address agents can be dialed at: an IP address or a DNS name, then a TCP port, then at
+/// most the peer's id.
+fn dialable(addr: &Multiaddr) -> bool {
+    use libp2p::multiaddr::Protocol;
+    let mut parts = addr.iter();
+    matches!(
+        parts.next(),
+        Some(Protocol::Ip4(_) | Protocol::Ip6(_) | Protocol::Dns(_))
+            | Some(Protocol::Dns4(_) | Protocol::Dns6(_))
+    ) && matches!(parts.next(), Some(Protocol::Tcp(_)))
+        && matches!(parts.next(), None | Some(Protocol::P2p(_)))
+        && parts.next().is_none()
 }
 
 /// Dials given to a peer never reached before it is forgotten (about 15 s of trying).
 const MAX_DIALS_UNMET: u32 = 6;
+
+/// How long a peer never reached is kept.
+const UNMET_FOR: Duration = Duration::from_secs(60);
+
+/// Most peers never reached a view keeps at once.
+const MAX_UNMET: usize = 256;
+
+/// Most peers not known before taken from one agent's answer, and most addresses taken for
+/// each.
+const MAX_TOLD_NEW: usize = 64;
+const HEARSAY_ADDRS: usize = 4;
 
 /// How long the agent of the greater peer id waits for a peer it heard of to dial it.
 pub(crate) const HEARSAY_GRACE: Duration = Duration::from_secs(1);
@@ -90,11 +119,13 @@ impl View {
             .or_insert_with(|| Peer::new(Instant::now()))
     }
 
-    /// A peer was seen at `addr` (mDNS, a connection, its own word, another agent).
+    /// A peer was seen at `addr` (mDNS, a connection, its own word, another agent). A new
+    /// address gives a peer not reached yet its dials again.
     pub fn seen_at(&mut self, id: PeerId, addr: Multiaddr) {
         let p = self.peer(id);
         if !p.addrs.contains(&addr) {
             p.addrs.push(addr);
+            p.dials = 0;
             if p.addrs.len() > MAX_ADDRS {
                 p.addrs.remove(0);
             }
@@ -115,35 +146,52 @@ impl View {
             .collect()
     }
 
-    /// Peers another agent said it knows: their addresses are kept, to be dialed. Entries that
-    /// do not parse, and `local` itself, are skipped; peers not known yet are taken only while
-    /// the view holds fewer than [`MAX_PEERS`].
+    /// Peers another agent said it knows, to be dialed. What it says is hearsay, so it only
+    /// adds peers this view does not know at all (never the addresses of a known one), with
+    /// a dialable address; at most [`MAX_TOLD_NEW`] from one answer, each with at most
+    /// [`HEARSAY_ADDRS`] addresses, and only while fewer than [`MAX_UNMET`] peers wait to be
+    /// reached.
     pub fn told_of(&mut self, local: PeerId, peers: &[KnownPeer]) {
+        let mut added = 0;
         for known in peers.iter().take(MAX_KNOWN_PEERS) {
+            if added == MAX_TOLD_NEW {
+                break;
+            }
             let Ok(id) = PeerId::from_bytes(&known.id) else {
                 continue;
             };
-            // Most of what agents tell each other is already known: read no further.
-            if self.peers.get(&id).is_some_and(|p| p.connections > 0) {
+            if self.peers.contains_key(&id) {
                 continue;
             }
-            self.heard_at(local, id, addrs(&known.addrs));
+            let addrs: Vec<Multiaddr> = addrs(&known.addrs).take(HEARSAY_ADDRS).collect();
+            if !addrs.is_empty() && self.heard_at(local, id, addrs.into_iter()) {
+                added += 1;
+            }
         }
     }
 
     /// Peer `id` is said to listen at `addrs` (by itself in its digest, or by another agent).
+    /// Whether a peer not known before was taken (not when [`MAX_PEERS`] are known or
+    /// [`MAX_UNMET`] wait to be reached).
     ///
     /// Two agents that hear of each other at the same moment would both dial, and the pair
     /// would keep two connections. So a peer first heard of this way is dialed at once only by
     /// the agent whose peer id is the smaller; the other waits [`HEARSAY_GRACE`] for the
     /// connection to come, and dials then if it did not.
-    pub fn heard_at(&mut self, local: PeerId, id: PeerId, addrs: impl Iterator<Item = Multiaddr>) {
+    pub fn heard_at(
+        &mut self,
+        local: PeerId,
+        id: PeerId,
+        addrs: impl Iterator<Item = Multiaddr>,
+    ) -> bool {
         if id == local {
-            return;
+            return false;
         }
+        let mut new = false;
         if !self.peers.contains_key(&id) {
-            if self.peers.len() >= MAX_PEERS {
-                return;
+            let unmet = self.peers.values().filter(|p| !p.met).count();
+            if self.peers.len() >= MAX_PEERS || unmet >= MAX_UNMET {
+                return false;
             }
             let now = Instant::now();
             let mut peer = Peer::new(now);
@@ -151,9 +199,18 @@ impl View {
                 peer.next_dial = now + HEARSAY_GRACE;
             }
             self.peers.insert(id, peer);
+            new = true;
         }
         for addr in addrs {
             self.seen_at(id, addr);
+        }
+        new
+    }
+
+    /// A dial counted by [`View::due_for_dial`] did not start (one was under way already).
+    pub fn dial_not_started(&mut self, id: PeerId) {
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.dials = p.dials.saturating_sub(1);
         }
     }
 
@@ -207,7 +264,7 @@ impl View {
     /// This node itself stood still for `stall` (a suspended process, an overloaded machine):
     /// the silence of its peers over that time is its own, not theirs, and is not counted.
     pub fn forgive(&mut self, now: Instant, stall: Duration) {
-        for p in self.peers.values_mut() {
+        for p in self.peers.values_mut().filter(|p| p.connections > 0) {
             p.last_seen = (p.last_seen + stall).min(now);
         }
     }
@@ -247,12 +304,15 @@ impl View {
     /// Peers to dial now (known addresses, not connected, their backoff over); their next
     /// attempt is pushed back.
     ///
-    /// A peer never reached after [`MAX_DIALS_UNMET`] dials is forgotten: addresses heard
-    /// of (from mDNS, another agent, a digest) may lead nowhere, and are not dialed forever.
-    /// A peer once met is dialed until it comes back.
+    /// A peer never reached after [`MAX_DIALS_UNMET`] dials, or for [`UNMET_FOR`], is
+    /// forgotten: addresses heard of (from mDNS, another agent, a digest) may lead nowhere,
+    /// and are not dialed forever. A peer once met is dialed until it comes back.
     pub fn due_for_dial(&mut self, now: Instant) -> Vec<(PeerId, Vec<Multiaddr>)> {
         self.peers.retain(|_, p| {
-            p.met || p.connections > 0 || p.dials < MAX_DIALS_UNMET || p.next_dial > now
+            p.met
+                || p.connections > 0
+                || (now.saturating_duration_since(p.since) < UNMET_FOR
+                    && (p.dials < MAX_DIALS_UNMET || p.next_dial > now))
         });
         let mut out = Vec::new();
         for (id, p) in &mut self.peers {
@@ -514,13 +574,101 @@ mod tests {
     }
 
     #[test]
-    fn a_view_takes_only_so_many_peers_from_hearsay() {
+    fn a_view_keeps_only_so_many_peers_it_has_not_reached() {
         let mut v = View::default();
         let local = PeerId::random();
-        for _ in 0..MAX_PEERS + 10 {
+        for _ in 0..MAX_UNMET + 10 {
             v.heard_at(local, PeerId::random(), [addr(1)].into_iter());
         }
-        assert_eq!(v.peers.len(), MAX_PEERS);
+        assert_eq!(v.peers.len(), MAX_UNMET);
+    }
+
+    fn told(id: PeerId, addrs: &[Multiaddr]) -> KnownPeer {
+        KnownPeer {
+            id: id.to_bytes(),
+            addrs: addrs.iter().map(|a| ByteBuf::from(a.to_vec())).collect(),
+        }
+    }
+
+    #[test]
+    fn what_another_agent_tells_never_changes_the_addresses_of_a_known_peer() {
+        let mut v = View::default();
+        let (local, honest) = (PeerId::random(), PeerId::random());
+        v.seen_at(honest, addr(1));
+        v.connected(honest);
+        v.disconnected(honest, 0);
+        let lies: Vec<Multiaddr> = (2..12).map(addr).collect();
+        v.told_of(local, &[told(honest, &lies)]);
+        assert_eq!(v.peers[&honest].addrs, [addr(1)]);
+    }
+
+    #[test]
+    fn only_so_much_is_taken_from_one_answer() {
+        let mut v = View::default();
+        let local = PeerId::random();
+        let many: Vec<KnownPeer> = (0..MAX_TOLD_NEW + 10)
+            .map(|_| told(PeerId::random(), &(1..10).map(addr).collect::<Vec<_>>()))
+            .collect();
+        v.told_of(local, &many);
+        assert_eq!(v.peers.len(), MAX_TOLD_NEW);
+        assert!(v.peers.values().all(|p| p.addrs.len() == HEARSAY_ADDRS));
+    }
+
+    #[test]
+    fn peers_told_of_without_a_dialable_address_are_not_taken() {
+        let mut v = View::default();
+        let local = PeerId::random();
+        let odd: Vec<Multiaddr> = ["/ip4/10.0.0.1/udp/53", "/unix/tmp%2Fsock", "/ip4/10.0.0.1"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        v.told_of(
+            local,
+            &[told(PeerId::random(), &odd), told(PeerId::random(), &[])],
+        );
+        assert!(v.peers.is_empty());
+        let named: Multiaddr = "/dns4/web1.example/tcp/7301".parse().unwrap();
+        v.told_of(local, &[told(PeerId::random(), &[named])]);
+        assert_eq!(v.peers.len(), 1);
+    }
+
+    #[test]
+    fn a_dial_that_did_not_start_is_not_counted() {
+        let mut v = View::default();
+        let id = PeerId::random();
+        v.seen_at(id, addr(1));
+        let mut now = Instant::now();
+        for _ in 0..MAX_DIALS_UNMET * 2 {
+            assert_eq!(v.due_for_dial(now).len(), 1);
+            v.dial_not_started(id);
+            now += Duration::from_secs(5);
+        }
+        assert!(v.peers.contains_key(&id));
+    }
+
+    #[test]
+    fn a_peer_never_reached_is_forgotten_after_a_minute_whatever_its_dials() {
+        let mut v = View::default();
+        let id = PeerId::random();
+        v.digest(id, catalogue("web1", 1).digest());
+        assert!(v.due_for_dial(Instant::now()).is_empty(), "no address");
+        assert!(v.peers.contains_key(&id));
+        v.due_for_dial(Instant::now() + UNMET_FOR);
+        assert!(!v.peers.contains_key(&id));
+    }
+
+    #[test]
+    fn the_stall_of_a_node_leaves_what_it_saw_of_disconnected_peers() {
+        let mut v = View::default();
+        let id = PeerId::random();
+        v.connected(id);
+        v.disconnected(id, 0);
+        let seen = v.peers[&id].last_seen;
+        v.forgive(
+            Instant::now() + Duration::from_secs(10),
+            Duration::from_secs(9),
+        );
+        assert_eq!(v.peers[&id].last_seen, seen);
     }
 
     #[test]
