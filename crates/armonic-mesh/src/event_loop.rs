@@ -66,9 +66,13 @@ pub(crate) struct EventLoop {
     pub bootstrap: Vec<Multiaddr>,
     pub inbound: Arc<Semaphore>,
     pub pending: HashMap<OutboundRequestId, oneshot::Sender<Result<ApiReply, ApiError>>>,
-    pub fetching: HashSet<PeerId>,
+    /// Peers whose catalogue is being asked for, and whether their peers are asked too.
+    pub fetching: HashMap<PeerId, bool>,
     pub topics: HashMap<TopicHash, (IdentTopic, broadcast::Sender<LogLine>, usize)>,
     pub digest_pending: bool,
+    /// Catalogue questions asked before there was a catalogue: when, by whom, whether the
+    /// peers are wanted too, and where the answer goes.
+    pub unanswered: Vec<(Instant, PeerId, bool, ResponseChannel<CatalogueReply>)>,
     pub gossip_every: Duration,
     /// A connected peer silent this long is taken for dead and disconnected.
     pub silence: Duration,
@@ -78,6 +82,19 @@ fn write(view: &RwLock<View>) -> std::sync::RwLockWriteGuard<'_, View> {
     view.write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// Whether `addr` is on the loopback interface.
+fn is_loopback(addr: &Multiaddr) -> bool {
+    use libp2p::multiaddr::Protocol;
+    match addr.iter().next() {
+        Some(Protocol::Ip4(ip)) => ip.is_loopback(),
+        Some(Protocol::Ip6(ip)) => ip.is_loopback(),
+        _ => false,
+    }
+}
+
+/// Most catalogue questions kept waiting for this agent's catalogue.
+const MAX_UNANSWERED: usize = 1024;
 
 /// How often the loop looks after its peers (silence, dials, digests).
 const TICK: Duration = Duration::from_millis(250);
@@ -188,7 +205,7 @@ impl EventLoop {
         let Some(digest) = digest else { return };
         let announce = Announce {
             digest,
-            addrs: self.swarm.listeners().map(ToString::to_string).collect(),
+            addrs: self.own_addrs().iter().map(ToString::to_string).collect(),
         };
         let mut data = Vec::new();
         if ciborium::into_writer(&announce, &mut data).is_err() {
@@ -202,12 +219,56 @@ impl EventLoop {
         }
     }
 
+    /// Answers the catalogue questions waiting, once there is a catalogue to give: a peer
+    /// that asks before this agent has said its catalogue (it connects as the agent starts)
+    /// gets it as soon as it is said, rather than nothing. Questions waiting longer than
+    /// their asker waits are dropped, as are the oldest beyond [`MAX_UNANSWERED`].
+    fn answer_catalogue_questions(&mut self) {
+        let now = Instant::now();
+        self.unanswered
+            .retain(|(asked, ..)| now.duration_since(*asked) < protocol::CATALOGUE_TIMEOUT);
+        let excess = self.unanswered.len().saturating_sub(MAX_UNANSWERED);
+        self.unanswered.drain(..excess);
+        let replies: Vec<_> = {
+            let view = self
+                .view
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let Some(local) = &view.local else { return };
+            self.unanswered
+                .drain(..)
+                .map(|(_, peer, with_peers, channel)| {
+                    let reply = CatalogueReply {
+                        catalogue: local.clone(),
+                        peers: if with_peers {
+                            view.known(peer)
+                        } else {
+                            Vec::new()
+                        },
+                    };
+                    (channel, reply)
+                })
+                .collect()
+        };
+        for (channel, reply) in replies {
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .catalogue
+                .send_response(channel, reply);
+        }
+    }
+
     /// Asks `peer` for its catalogue, and the peers it knows if `with_peers`.
     fn fetch_catalogue(&mut self, peer: PeerId, with_peers: bool) {
-        if self.fetching.insert(peer) {
+        // One question at a time per peer, but one asking for the peers goes out even while
+        // one that does not is under way.
+        let asked = self.fetching.get(&peer).copied();
+        if asked.is_none() || (with_peers && asked == Some(false)) {
+            self.fetching.insert(peer, with_peers);
             let addrs = self
-                .swarm
-                .listeners()
+                .own_addrs()
+                .into_iter()
                 .map(|a| ByteBuf::from(a.to_vec()))
                 .collect();
             let request = CatalogueRequest {
@@ -220,6 +281,21 @@ impl EventLoop {
                 .catalogue
                 .send_request_with_addresses(&peer, request, dial);
         }
+    }
+
+    /// Where this agent may be dialed, as it tells others: its listen addresses that can be
+    /// dialed, those of other machines before loopback, no more than a peer keeps (a host
+    /// with many addresses must still fit in a catalogue question).
+    fn own_addrs(&self) -> Vec<Multiaddr> {
+        let mut addrs: Vec<Multiaddr> = self
+            .swarm
+            .listeners()
+            .filter(|a| view::dialable(a))
+            .cloned()
+            .collect();
+        addrs.sort_by_key(is_loopback);
+        addrs.truncate(view::MAX_ADDRS);
+        addrs
     }
 
     /// Where `peer` was seen: to dial it if a request finds it not connected.
@@ -287,6 +363,7 @@ impl EventLoop {
             }
             Command::SetCatalogue(c) => {
                 write(&self.view).local = Some(*c);
+                self.answer_catalogue_questions();
                 self.publish_digest();
             }
             Command::ListenAddrs(tx) => {
@@ -403,27 +480,15 @@ impl EventLoop {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
-                    let reply = {
+                    {
                         let mut view = write(&self.view);
                         for addr in view::addrs(&request.addrs) {
                             view.seen_at(peer, addr);
                         }
-                        view.local.clone().map(|catalogue| CatalogueReply {
-                            catalogue,
-                            peers: if request.peers {
-                                view.known(peer)
-                            } else {
-                                Vec::new()
-                            },
-                        })
-                    };
-                    if let Some(reply) = reply {
-                        let _ = self
-                            .swarm
-                            .behaviour_mut()
-                            .catalogue
-                            .send_response(channel, reply);
                     }
+                    self.unanswered
+                        .push((Instant::now(), peer, request.peers, channel));
+                    self.answer_catalogue_questions();
                 }
                 request_response::Message::Response { response, .. } => {
                     self.fetching.remove(&peer);

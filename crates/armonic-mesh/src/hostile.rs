@@ -187,32 +187,58 @@ async fn garbage_truncated_and_oversized_requests_are_dropped_and_the_agent_serv
     assert!(matches!(reply.result, Ok(armonic_proto::Response::Info(_))));
 }
 
+fn target_catalogue() -> armonic_proto::Catalogue {
+    armonic_proto::Catalogue {
+        info: armonic_lifecycle::info::Info {
+            name: "target".into(),
+            os_type: "debian".into(),
+            os_release: None,
+            version: "0.1.0".into(),
+            public_ip: "target".into(),
+        },
+        version: 1,
+        lifecycles: Vec::new(),
+    }
+}
+
+/// A catalogue question carrying `addrs` addresses of 64 bytes, asking for the peers.
+fn question(addrs: usize) -> Vec<u8> {
+    let request = protocol::CatalogueRequest {
+        addrs: vec![serde_bytes::ByteBuf::from(vec![0u8; 64]); addrs],
+        peers: true,
+    };
+    let mut bytes = Vec::new();
+    ciborium::into_writer(&request, &mut bytes).unwrap();
+    bytes
+}
+
+#[tokio::test]
+async fn a_catalogue_question_asked_before_the_agent_has_a_catalogue_is_answered_once_it_has() {
+    let key = SwarmKey::random().unwrap();
+    let (target, addr) = agent(&key).await;
+    let asked = tokio::spawn({
+        let key = key.clone();
+        async move { send_raw_on(protocol::CATALOGUE, &key, &addr, question(1)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !asked.is_finished(),
+        "no answer before there is a catalogue"
+    );
+    target.set_catalogue(target_catalogue()).await;
+    let answer = asked
+        .await
+        .unwrap()
+        .expect("answered once the catalogue is said");
+    let reply: protocol::CatalogueReply = ciborium::from_reader(answer.as_slice()).unwrap();
+    assert_eq!(reply.catalogue.info.name, "target");
+}
+
 #[tokio::test]
 async fn a_catalogue_question_over_its_small_cap_is_dropped_and_a_fair_one_answered() {
     let key = SwarmKey::random().unwrap();
     let (target, addr) = agent(&key).await;
-    target
-        .set_catalogue(armonic_proto::Catalogue {
-            info: armonic_lifecycle::info::Info {
-                name: "target".into(),
-                os_type: "debian".into(),
-                os_release: None,
-                version: "0.1.0".into(),
-                public_ip: "target".into(),
-            },
-            version: 1,
-            lifecycles: Vec::new(),
-        })
-        .await;
-    let question = |addrs: usize| {
-        let request = protocol::CatalogueRequest {
-            addrs: vec![serde_bytes::ByteBuf::from(vec![0u8; 64]); addrs],
-            peers: true,
-        };
-        let mut bytes = Vec::new();
-        ciborium::into_writer(&request, &mut bytes).unwrap();
-        bytes
-    };
+    target.set_catalogue(target_catalogue()).await;
     let big = question(100);
     assert!(big.len() as u64 > protocol::MAX_CATALOGUE_REQUEST);
     let refused = send_raw_on(protocol::CATALOGUE, &key, &addr, big).await;

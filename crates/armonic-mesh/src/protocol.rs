@@ -72,6 +72,9 @@ pub struct CatalogueRequest {
     pub peers: bool,
 }
 
+/// How long an agent waits for a catalogue.
+pub const CATALOGUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Largest catalogue question: a few addresses.
 pub const MAX_CATALOGUE_REQUEST: u64 = 4096;
 

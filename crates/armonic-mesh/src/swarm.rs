@@ -98,7 +98,7 @@ pub(crate) fn build(
             StreamProtocol::new(protocol::CATALOGUE),
             ProtocolSupport::Full,
         )],
-        request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+        request_response::Config::default().with_request_timeout(protocol::CATALOGUE_TIMEOUT),
     );
     let behaviour = Behaviour {
         api,

@@ -66,7 +66,7 @@ pub(crate) struct View {
 }
 
 /// Most addresses kept per peer.
-const MAX_ADDRS: usize = 8;
+pub(crate) const MAX_ADDRS: usize = 8;
 
 /// Addresses in their binary form, as peers send them: those that do not parse are skipped,
 /// and no more than a peer keeps.
@@ -80,7 +80,7 @@ pub(crate) fn addrs(bytes: &[ByteBuf]) -> impl Iterator<Item = Multiaddr> + '_ {
 
 /// An address agents can be dialed at: an IP address or a DNS name, then a TCP port, then at
 /// most the peer's id.
-fn dialable(addr: &Multiaddr) -> bool {
+pub(crate) fn dialable(addr: &Multiaddr) -> bool {
     use libp2p::multiaddr::Protocol;
     let mut parts = addr.iter();
     matches!(
@@ -152,32 +152,67 @@ impl View {
     /// [`HEARSAY_ADDRS`] addresses, and only while fewer than [`MAX_UNMET`] peers wait to be
     /// reached.
     pub fn told_of(&mut self, local: PeerId, peers: &[KnownPeer]) {
+        let mut unmet = self.unmet();
         let mut added = 0;
         for known in peers.iter().take(MAX_KNOWN_PEERS) {
-            if added == MAX_TOLD_NEW {
+            if added == MAX_TOLD_NEW || unmet >= MAX_UNMET {
                 break;
             }
             let Ok(id) = PeerId::from_bytes(&known.id) else {
                 continue;
             };
-            if self.peers.contains_key(&id) {
+            if id == local {
                 continue;
             }
             let addrs: Vec<Multiaddr> = addrs(&known.addrs).take(HEARSAY_ADDRS).collect();
-            if !addrs.is_empty() && self.heard_at(local, id, addrs.into_iter()) {
-                added += 1;
+            if addrs.is_empty() {
+                continue;
+            }
+            match self.peers.get(&id) {
+                // A known peer is left as it is, unless nothing tells where to find it.
+                Some(p) if p.connections > 0 || !p.addrs.is_empty() => continue,
+                Some(_) => {}
+                None => {
+                    if !self.admit(local, id, &mut unmet) {
+                        continue;
+                    }
+                    added += 1;
+                }
+            }
+            for addr in addrs {
+                self.seen_at(id, addr);
             }
         }
     }
 
-    /// Peer `id` is said to listen at `addrs` (by itself in its digest, or by another agent).
-    /// Whether a peer not known before was taken (not when [`MAX_PEERS`] are known or
-    /// [`MAX_UNMET`] wait to be reached).
+    /// How many peers were never reached.
+    fn unmet(&self) -> usize {
+        self.peers.values().filter(|p| !p.met).count()
+    }
+
+    /// Takes peer `id`, not known before, if there is room: fewer than [`MAX_PEERS`] known and
+    /// `unmet` (kept by the caller) under [`MAX_UNMET`].
     ///
     /// Two agents that hear of each other at the same moment would both dial, and the pair
-    /// would keep two connections. So a peer first heard of this way is dialed at once only by
-    /// the agent whose peer id is the smaller; the other waits [`HEARSAY_GRACE`] for the
+    /// would keep two connections. So a peer first heard of is dialed at once only by the
+    /// agent whose peer id is the smaller; the other waits [`HEARSAY_GRACE`] for the
     /// connection to come, and dials then if it did not.
+    fn admit(&mut self, local: PeerId, id: PeerId, unmet: &mut usize) -> bool {
+        if self.peers.len() >= MAX_PEERS || *unmet >= MAX_UNMET {
+            return false;
+        }
+        let now = Instant::now();
+        let mut peer = Peer::new(now);
+        if local > id {
+            peer.next_dial = now + HEARSAY_GRACE;
+        }
+        self.peers.insert(id, peer);
+        *unmet += 1;
+        true
+    }
+
+    /// Peer `id` says it listens at `addrs` (its digest): kept, if the peer is known or there
+    /// is room for it (see [`View::admit`]). Whether the peer is in the view.
     pub fn heard_at(
         &mut self,
         local: PeerId,
@@ -187,24 +222,16 @@ impl View {
         if id == local {
             return false;
         }
-        let mut new = false;
         if !self.peers.contains_key(&id) {
-            let unmet = self.peers.values().filter(|p| !p.met).count();
-            if self.peers.len() >= MAX_PEERS || unmet >= MAX_UNMET {
+            let mut unmet = self.unmet();
+            if !self.admit(local, id, &mut unmet) {
                 return false;
             }
-            let now = Instant::now();
-            let mut peer = Peer::new(now);
-            if local > id {
-                peer.next_dial = now + HEARSAY_GRACE;
-            }
-            self.peers.insert(id, peer);
-            new = true;
         }
-        for addr in addrs {
+        for addr in addrs.filter(dialable).take(MAX_ADDRS) {
             self.seen_at(id, addr);
         }
-        new
+        true
     }
 
     /// A dial counted by [`View::due_for_dial`] did not start (one was under way already).
@@ -270,8 +297,11 @@ impl View {
     }
 
     /// A digest was heard: whether its catalogue must be fetched.
+    /// Only for a peer in the view (see [`View::heard_at`]).
     pub fn digest(&mut self, id: PeerId, digest: Digest) -> bool {
-        let p = self.peer(id);
+        let Some(p) = self.peers.get_mut(&id) else {
+            return false;
+        };
         // Any difference counts: a restarted agent counts its versions from 0 again.
         let stale = p.catalogue.as_ref().is_none_or(|c| c.digest() != digest);
         p.digest = Some(digest);
@@ -443,6 +473,11 @@ mod tests {
     fn a_digest_asks_for_the_catalogue_only_when_it_is_new() {
         let mut v = View::default();
         let id = PeerId::random();
+        assert!(
+            !v.digest(id, catalogue("web1", 1).digest()),
+            "not in the view"
+        );
+        v.connected(id);
         assert!(v.digest(id, catalogue("web1", 1).digest()));
         v.catalogue(id, catalogue("web1", 1));
         assert!(!v.digest(id, catalogue("web1", 1).digest()));
@@ -650,7 +685,7 @@ mod tests {
     fn a_peer_never_reached_is_forgotten_after_a_minute_whatever_its_dials() {
         let mut v = View::default();
         let id = PeerId::random();
-        v.digest(id, catalogue("web1", 1).digest());
+        assert!(v.heard_at(PeerId::random(), id, std::iter::empty()));
         assert!(v.due_for_dial(Instant::now()).is_empty(), "no address");
         assert!(v.peers.contains_key(&id));
         v.due_for_dial(Instant::now() + UNMET_FOR);
@@ -704,5 +739,41 @@ mod tests {
         }
         assert_eq!(v.due_for_dial(now), [(met, vec![addr(2)])]);
         assert!(!v.peers.contains_key(&unmet));
+    }
+
+    #[test]
+    fn the_digest_of_a_peer_there_is_no_room_for_is_not_kept() {
+        let mut v = View::default();
+        let local = PeerId::random();
+        for _ in 0..MAX_UNMET {
+            v.heard_at(local, PeerId::random(), [addr(1)].into_iter());
+        }
+        let late = PeerId::random();
+        assert!(!v.heard_at(local, late, [addr(2)].into_iter()));
+        assert!(!v.digest(late, catalogue("web1", 1).digest()));
+        assert!(!v.peers.contains_key(&late));
+    }
+
+    #[test]
+    fn a_digest_keeps_only_dialable_addresses() {
+        let mut v = View::default();
+        let id = PeerId::random();
+        let said = ["/ip4/10.0.0.1/udp/53", "/ip4/10.0.0.1/tcp/7301"]
+            .iter()
+            .map(|a| a.parse::<Multiaddr>().unwrap());
+        v.heard_at(PeerId::random(), id, said);
+        assert_eq!(
+            v.peers[&id].addrs,
+            ["/ip4/10.0.0.1/tcp/7301".parse::<Multiaddr>().unwrap()]
+        );
+    }
+
+    #[test]
+    fn a_known_peer_with_no_address_takes_one_from_another_agent() {
+        let mut v = View::default();
+        let (local, id) = (PeerId::random(), PeerId::random());
+        v.heard_at(local, id, std::iter::empty());
+        v.told_of(local, &[told(id, &[addr(5)])]);
+        assert_eq!(v.peers[&id].addrs, [addr(5)]);
     }
 }
