@@ -78,6 +78,11 @@ pub(crate) struct EventLoop {
     pub silence: Duration,
 }
 
+fn read(view: &RwLock<View>) -> std::sync::RwLockReadGuard<'_, View> {
+    view.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn write(view: &RwLock<View>) -> std::sync::RwLockWriteGuard<'_, View> {
     view.write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -174,10 +179,7 @@ impl EventLoop {
         if last_bootstrap.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(2)) {
             *last_bootstrap = Some(now);
             let known: Vec<Multiaddr> = {
-                let view = self
-                    .view
-                    .read()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let view = read(&self.view);
                 // Only peers met: another agent's word that some peer listens there is not
                 // enough to stop dialing a bootstrap address.
                 view.peers
@@ -195,13 +197,7 @@ impl EventLoop {
     }
 
     fn publish_digest(&mut self) {
-        let digest: Option<Digest> = self
-            .view
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .local
-            .as_ref()
-            .map(Catalogue::digest);
+        let digest: Option<Digest> = read(&self.view).local.as_ref().map(Catalogue::digest);
         let Some(digest) = digest else { return };
         let announce = Announce {
             digest,
@@ -230,10 +226,7 @@ impl EventLoop {
         let excess = self.unanswered.len().saturating_sub(MAX_UNANSWERED);
         self.unanswered.drain(..excess);
         let replies: Vec<_> = {
-            let view = self
-                .view
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let view = read(&self.view);
             let Some(local) = &view.local else { return };
             self.unanswered
                 .drain(..)
@@ -300,9 +293,7 @@ impl EventLoop {
 
     /// Where `peer` was seen: to dial it if a request finds it not connected.
     fn addresses_of(&self, peer: PeerId) -> Vec<Multiaddr> {
-        self.view
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        read(&self.view)
             .peers
             .get(&peer)
             .map(|p| p.addrs.clone())
@@ -453,7 +444,7 @@ impl EventLoop {
                     let addrs = a
                         .addrs
                         .iter()
-                        .take(8)
+                        .take(view::MAX_ADDRS)
                         .filter_map(|s| s.parse::<Multiaddr>().ok());
                     view.heard_at(*self.swarm.local_peer_id(), source, addrs);
                     view.digest(source, a.digest)
@@ -532,10 +523,7 @@ impl EventLoop {
                 ..
             } => {
                 if let Some(tx) = self.pending.remove(&request_id) {
-                    let name = self
-                        .view
-                        .read()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    let name = read(&self.view)
                         .peers
                         .get(&peer)
                         .and_then(|p| p.catalogue.as_ref().map(|c| c.info.name.clone()))

@@ -61,7 +61,7 @@ pub struct Announce {
 
 /// Asks a peer for its catalogue, saying where the asker listens: an agent that was dialed
 /// learns there how to dial back.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CatalogueRequest {
     /// The asker's listen addresses (multiaddresses, binary).
     #[serde(default)]
@@ -78,7 +78,7 @@ pub const CATALOGUE_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 /// Largest catalogue question: a few addresses.
 pub const MAX_CATALOGUE_REQUEST: u64 = 4096;
 
-/// Most peers a [`CatalogueReply`] lists, and most of them taken from one.
+/// Most peers a [`CatalogueReply`] lists; a receiver reads no further.
 pub const MAX_KNOWN_PEERS: usize = 1024;
 
 /// The answer to a [`CatalogueRequest`]: the catalogue, and the live peers the answering agent

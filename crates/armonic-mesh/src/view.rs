@@ -85,8 +85,13 @@ pub(crate) fn dialable(addr: &Multiaddr) -> bool {
     let mut parts = addr.iter();
     matches!(
         parts.next(),
-        Some(Protocol::Ip4(_) | Protocol::Ip6(_) | Protocol::Dns(_))
-            | Some(Protocol::Dns4(_) | Protocol::Dns6(_))
+        Some(
+            Protocol::Ip4(_)
+                | Protocol::Ip6(_)
+                | Protocol::Dns(_)
+                | Protocol::Dns4(_)
+                | Protocol::Dns6(_)
+        )
     ) && matches!(parts.next(), Some(Protocol::Tcp(_)))
         && matches!(parts.next(), None | Some(Protocol::P2p(_)))
         && parts.next().is_none()
@@ -296,8 +301,8 @@ impl View {
         }
     }
 
-    /// A digest was heard: whether its catalogue must be fetched.
-    /// Only for a peer in the view (see [`View::heard_at`]).
+    /// A digest was heard: whether its catalogue must be fetched. Only a peer in the view
+    /// is counted (see [`View::heard_at`]).
     pub fn digest(&mut self, id: PeerId, digest: Digest) -> bool {
         let Some(p) = self.peers.get_mut(&id) else {
             return false;
