@@ -4,11 +4,9 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use armonic_lifecycle::{LogRecord, LogSink};
-use armonic_proto::{DeploymentId, Request};
+use armonic_proto::{Call, DeploymentId, Endpoint, EndpointExt, finish, method};
 
 const NOOP: &str = r#"
 name = "Noop"
@@ -18,11 +16,6 @@ transitions = [["Off", "On"]]
 [states.On]
 [states.On.provides.ping]
 "#;
-
-struct Quiet;
-impl LogSink for Quiet {
-    fn log(&self, _: &LogRecord) {}
-}
 
 /// Starts an agent; with `key`, in a mesh (listening on loopback, no mDNS).
 fn spawn(state: &Path, lifecycles: &Path, key: Option<&Path>) -> (Child, Duration) {
@@ -123,16 +116,22 @@ fn main() {
     let state = dir.path().join("state");
     let (child, _) = spawn(&state, &shipped, None);
 
-    let client = armonic_agent::Client::connect(&state.join("agent.sock")).unwrap();
-    let sink: Arc<dyn LogSink> = Arc::new(Quiet);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let client =
+        armonic_agent::Client::connect(&state.join("agent.sock"), runtime.handle().clone())
+            .unwrap();
     let ping = |c: &armonic_agent::Client| {
-        let request = Request::ProvideCall {
+        let call = Call::new(method::ProvideCall {
             uri: "//Noop//ping".parse().unwrap(),
             values: Default::default(),
             path_idx: 0,
-            deployment: DeploymentId::new(),
-        };
-        c.call(request, &*sink).unwrap();
+        })
+        .in_deployment(DeploymentId::new());
+        futures::executor::block_on(finish(c.call(call), |_| {})).unwrap();
     };
     ping(&client); // enters On once; later calls only call the provide
     for (what, n) in [("no-op provide_call", 5000), ("info", 5000)] {
@@ -140,7 +139,7 @@ fn main() {
         for _ in 0..n {
             let start = Instant::now();
             if what == "info" {
-                client.call(Request::Info, &*sink).unwrap();
+                client.ask(method::Info {}).unwrap();
             } else {
                 ping(&client);
             }

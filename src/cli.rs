@@ -143,20 +143,7 @@ pub enum Command {
         long_description: bool,
     },
     /// List states
-    State {
-        /// States enclosing what this address matches
-        #[arg(default_value = "//*[@ressource='state']")]
-        xpath: String,
-        /// With OS, provides and enter requires
-        #[arg(short, long, conflicts_with_all = ["path", "requires_list"])]
-        long_description: bool,
-        /// The paths from the current state to each state
-        #[arg(short, long, conflicts_with = "requires_list")]
-        path: bool,
-        /// What entering each state needs (the enter provides along the path)
-        #[arg(short, long)]
-        requires_list: bool,
-    },
+    State(StateArgs),
     /// Show the current state of lifecycles
     StateCurrent {
         /// Lifecycles enclosing what this address matches
@@ -171,78 +158,19 @@ pub enum Command {
         values: ValueArgs,
     },
     /// List provides that can be called (their state is entered or reachable)
-    Provide {
-        /// Provides this address matches
-        #[arg(default_value = "//*[@ressource='provide']")]
-        xpath: String,
-        /// With label, tags, help and requires
-        #[arg(short, long, conflicts_with_all = ["path", "all"])]
-        long_description: bool,
-        /// The paths to each provide's state
-        #[arg(short, long, conflicts_with = "all")]
-        path: bool,
-        /// What calling each provide needs
-        #[arg(short, long)]
-        all: bool,
-    },
-    /// Call a provide, entering its state first when needed
-    ProvideCall {
-        /// The provide (an address matching exactly one provide)
-        uri: String,
-        #[command(flatten)]
-        values: ValueArgs,
-        /// Only validate the values; change nothing
-        #[arg(short, long)]
-        check: bool,
-        /// Call it on every live location that offers it, at once, and show a table
-        #[arg(long, conflicts_with = "check")]
-        all: bool,
-    },
+    Provide(ProvideArgs),
+    /// Call a provide, entering its state first when needed; Ctrl-C stops it wherever it
+    /// runs
+    ProvideCall(ProvideCallArgs),
     /// Draw a lifecycle's state machine
-    Plot {
-        /// The lifecycle [default: every lifecycle]
-        lifecycle: Option<String>,
-        /// dot (Graphviz) or json (states, transitions and stack)
-        #[arg(short = 'T', long = "type", value_enum, default_value_t = PlotType::Dot)]
-        plot_type: PlotType,
-        /// Only the states that can be reached from the current one
-        #[arg(short, long)]
-        reachable: bool,
-    },
+    Plot(PlotArgs),
     /// Deploy a provide: resolve its dependencies across locations, ask what cannot be
     /// inferred, show the plan, run it and print what the provide returns
     #[command(after_help = "Examples:\n  \
         armonic --local deploy //WebSite//start --autofill\n  \
         armonic --local --location web1 --location web2 --location proxy deploy //Proxy//start --save proxy.json\n  \
         armonic --local --location web1 --location web2 --location proxy deploy //Proxy//start --answers proxy.json")]
-    Deploy {
-        /// The provide to deploy, a generic address such as //WebSite//start
-        xpath: String,
-        /// Manage every provide without asking
-        #[arg(long)]
-        manage: bool,
-        /// Take every suggested value, default and location without asking
-        #[arg(short, long)]
-        autofill: bool,
-        /// Replay the answers of a saved deployment record (questions it lacks are asked)
-        #[arg(long, value_name = "FILE")]
-        answers: Option<PathBuf>,
-        /// Save every answer to FILE, to replay with --answers
-        #[arg(long, value_name = "FILE")]
-        save: Option<PathBuf>,
-        /// Replay --answers even when they were saved for another address or format
-        #[arg(long, requires = "answers")]
-        force: bool,
-        /// Print the plan and call nothing
-        #[arg(long)]
-        dry_run: bool,
-        /// Most steps running at once
-        #[arg(long, value_name = "N", default_value_t = 4)]
-        parallel: usize,
-        /// Run the plan without asking for confirmation
-        #[arg(short, long)]
-        yes: bool,
-    },
+    Deploy(DeployArgs),
     /// Run the agent of this machine: serve its lifecycles on the control socket in the
     /// state directory until SIGINT or SIGTERM
     #[command(after_help = "Examples:\n  \
@@ -266,11 +194,21 @@ pub enum Command {
         #[arg(short, long)]
         watch: bool,
     },
-    /// Follow the log lines of a deployment run through the agent, from any terminal
+    /// Follow a deployment from any agent of the mesh: the log lines of every call of it on
+    /// every live agent, those written before included, until Ctrl-C
     Watch {
         /// The deployment id (`deploy` shows it; `--json` requires may carry one as `uuid`)
         deployment: String,
     },
+    /// Show the journal of the agent: every call it ran, who asked it, its log lines and its
+    /// outcome, and the reads it answered (its audit log)
+    #[command(after_help = "Examples:\n  \
+        armonic journal --deployment 3f2a...\n  \
+        armonic journal --lifecycle WebServer --since 1h --no-lines\n  \
+        armonic journal --follow\n  \
+        armonic journal --agent web2 --caller root\n  \
+        armonic journal --all --deployment 3f2a... --format json")]
+    Journal(JournalArgs),
     /// Show what an address matches
     Xpath {
         /// The address
@@ -279,6 +217,137 @@ pub enum Command {
         #[arg(short, long)]
         uri: bool,
     },
+}
+
+/// Options of `state`.
+#[derive(Debug, Args, Clone)]
+pub struct StateArgs {
+    /// States enclosing what this address matches
+    #[arg(default_value = "//*[@ressource='state']")]
+    pub xpath: String,
+    /// With OS, provides and enter requires
+    #[arg(short, long, conflicts_with_all = ["path", "requires_list"])]
+    pub long_description: bool,
+    /// The paths from the current state to each state
+    #[arg(short, long, conflicts_with = "requires_list")]
+    pub path: bool,
+    /// What entering each state needs (the enter provides along the path)
+    #[arg(short, long)]
+    pub requires_list: bool,
+}
+
+/// Options of `provide`.
+#[derive(Debug, Args, Clone)]
+pub struct ProvideArgs {
+    /// Provides this address matches
+    #[arg(default_value = "//*[@ressource='provide']")]
+    pub xpath: String,
+    /// With label, tags, help and requires
+    #[arg(short, long, conflicts_with_all = ["path", "all"])]
+    pub long_description: bool,
+    /// The paths to each provide's state
+    #[arg(short, long, conflicts_with = "all")]
+    pub path: bool,
+    /// What calling each provide needs
+    #[arg(short, long)]
+    pub all: bool,
+}
+
+/// Options of `provide-call`.
+#[derive(Debug, Args, Clone)]
+pub struct ProvideCallArgs {
+    /// The provide (an address matching exactly one provide)
+    pub uri: String,
+    #[command(flatten)]
+    pub values: ValueArgs,
+    /// Only validate the values; change nothing
+    #[arg(short, long)]
+    pub check: bool,
+    /// Call it on every live location that offers it, at once, and show a table
+    #[arg(long, conflicts_with = "check")]
+    pub all: bool,
+}
+
+/// Options of `plot`.
+#[derive(Debug, Args, Clone)]
+pub struct PlotArgs {
+    /// The lifecycle [default: every lifecycle]
+    pub lifecycle: Option<String>,
+    /// dot (Graphviz) or json (states, transitions and stack)
+    #[arg(short = 'T', long = "type", value_enum, default_value_t = PlotType::Dot)]
+    pub plot_type: PlotType,
+    /// Only the states that can be reached from the current one
+    #[arg(short, long)]
+    pub reachable: bool,
+}
+
+/// Options of `deploy`.
+#[derive(Debug, Args, Clone)]
+pub struct DeployArgs {
+    /// The provide to deploy, a generic address such as //WebSite//start
+    pub xpath: String,
+    /// Manage every provide without asking
+    #[arg(long)]
+    pub manage: bool,
+    /// Take every suggested value, default and location without asking
+    #[arg(short, long)]
+    pub autofill: bool,
+    /// Replay the answers of a saved deployment record (questions it lacks are asked)
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+    /// Save every answer to FILE, to replay with --answers
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+    /// Replay --answers even when they were saved for another address or format
+    #[arg(long, requires = "answers")]
+    pub force: bool,
+    /// Print the plan and call nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Most steps running at once
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub parallel: usize,
+    /// Run the plan without asking for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+/// Options of `journal`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct JournalArgs {
+    /// Only the calls of this deployment
+    #[arg(long, value_name = "ID")]
+    pub deployment: Option<String>,
+    /// Only this call
+    #[arg(long, value_name = "ID")]
+    pub call: Option<String>,
+    /// Only calls on this lifecycle
+    #[arg(long, value_name = "NAME")]
+    pub lifecycle: Option<String>,
+    /// Only calls (and reads) whose caller contains TEXT (a user, a peer's name or id, a JID)
+    #[arg(long, value_name = "TEXT")]
+    pub caller: Option<String>,
+    /// Only entries since TIME: RFC 3339 (2026-12-06T10:00:00Z), or a time ago (10m, 2h, 1d)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only entries before TIME (as --since)
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Keep showing new entries as they come, until Ctrl-C
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Leave out the log lines of calls
+    #[arg(long)]
+    pub no_lines: bool,
+    /// Show the reads too (listings, validations: who looked at what)
+    #[arg(long)]
+    pub reads: bool,
+    /// The journal of this agent of the mesh rather than this machine's
+    #[arg(long, value_name = "NAME", conflicts_with = "all")]
+    pub agent: Option<String>,
+    /// The journals of every live agent of the mesh, merged by time
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// Options of the agent: how it joins the mesh (also from the configuration file).
@@ -301,8 +370,12 @@ pub struct AgentArgs {
     /// The mesh's swarm key [default: STATE_DIR/swarm.key]
     #[arg(long, value_name = "FILE")]
     pub swarm_key: Option<PathBuf>,
+    /// How long a call this agent relays to another is re-attached to when their connection
+    /// breaks, before its outcome is said unknown [default: 60]
+    #[arg(long, value_name = "SECONDS")]
+    pub reattach_for: Option<u64>,
     /// Run alone, in no mesh
-    #[arg(long, conflicts_with_all = ["listen", "peer", "no_mdns", "operator", "swarm_key"])]
+    #[arg(long, conflicts_with_all = ["listen", "peer", "no_mdns", "operator", "swarm_key", "reattach_for"])]
     pub no_mesh: bool,
 }
 

@@ -1,19 +1,15 @@
 //! `armonic`: the command line of Armonic. Parses arguments, reads the settings, catches
-//! Ctrl-C and SIGTERM, and hands over to [`run`].
+//! Ctrl-C and SIGTERM, and hands over to the command's module ([`cmd`]).
 
-mod agent;
 mod backend;
 mod cli;
-mod demo;
-mod deploy;
+mod cmd;
 mod local;
 mod logs;
-mod mesh;
 mod progress;
 mod prompt;
 mod render;
 mod report;
-mod run;
 mod settings;
 mod signals;
 mod values;
@@ -38,10 +34,7 @@ fn main() -> ExitCode {
             eprintln!("warning: cannot catch Ctrl-C and SIGTERM: {e}");
         }
     }
-    let result = match &cli.command {
-        cli::Command::Agent(args) => agent::run(g, args, &settings),
-        _ => run::run(&cli, &settings, &interrupt),
-    };
+    let result = cmd::run(&cli, &settings, &interrupt);
     match result {
         Ok(code) => code,
         Err(e) => report::failure(&e, g.format, &interrupt),

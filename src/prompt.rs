@@ -182,6 +182,7 @@ impl Prompt {
                 Status::Done { .. } => ("done", String::new()),
                 Status::Failed { error } => ("FAILED", format!(": {error}")),
                 Status::Interrupted { error } => ("INTERRUPTED", format!(": {error}")),
+                Status::Unknown { error } => ("UNKNOWN", format!(": {error}")),
                 Status::NotStarted => ("not started", String::new()),
             };
             eprintln!("  {what:<11} {} {} on {}{why}", s.node, s.xpath, s.location);

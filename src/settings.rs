@@ -29,6 +29,7 @@ struct File {
     mdns: Option<bool>,
     operators: Option<Vec<String>>,
     swarm_key: Option<PathBuf>,
+    reattach_for: Option<u64>,
 }
 
 /// How the agent joins the mesh, from the configuration file (the agent's options win).
@@ -40,6 +41,7 @@ pub struct MeshFile {
     pub mdns: Option<bool>,
     pub operators: Vec<String>,
     pub swarm_key: Option<PathBuf>,
+    pub reattach_for: Option<u64>,
 }
 
 /// One embedded location to build.
@@ -164,6 +166,7 @@ impl Settings {
                 mdns: file.mdns,
                 operators: file.operators.unwrap_or_default(),
                 swarm_key: file.swarm_key,
+                reattach_for: file.reattach_for,
             },
         })
     }

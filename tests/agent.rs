@@ -268,8 +268,13 @@ fn garbage_truncated_and_oversized_frames_get_an_error_and_the_agent_keeps_servi
     }
     let call = armonic_proto::ClientMessage::Call {
         id: 9,
-        request: armonic_proto::Request::Info,
+        call: armonic_proto::CallId::new(),
+        request: armonic_proto::method::Info {}.into(),
         location: None,
+        deployment: None,
+        from_seq: 0,
+        again: false,
+        on_behalf_of: None,
     };
     armonic_proto::frame::write_frame(&mut s, &call, armonic_proto::frame::MAX_FRAME).unwrap();
     match next_message(&mut s) {

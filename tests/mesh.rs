@@ -75,6 +75,11 @@ impl Mesh {
 
     /// Starts (or restarts) agent `name`; the first agent's address is everyone's peer.
     fn spawn(&mut self, name: &str) {
+        self.spawn_with(name, &[]);
+    }
+
+    /// Starts (or restarts) agent `name` with more options.
+    fn spawn_with(&mut self, name: &str, extra: &[&str]) {
         let first = self.agents.first().map(|(n, _, _)| n.clone());
         let port = 20_000 + (std::process::id() % 20_000) as u16 + self.port_of(name);
         let mut c = self.cmd(name);
@@ -85,6 +90,7 @@ impl Mesh {
             let p = 20_000 + (std::process::id() % 20_000) as u16 + self.port_of(&first);
             c.args(["--peer", &format!("127.0.0.1:{p}")]);
         }
+        c.args(extra);
         let mut child = c.spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
@@ -114,7 +120,7 @@ impl Mesh {
             .as_array()
             .map(|a| {
                 a.iter()
-                    .filter(|p| p["live"] == true)
+                    .filter(|p| p["live"] == true && p["local"] != true)
                     .filter_map(|p| p["name"].as_str().map(str::to_owned))
                     .collect()
             })
@@ -186,10 +192,23 @@ fn commands_reach_any_agent_of_the_mesh_through_the_local_one() {
     for name in ["web1", "web2", "driver"] {
         assert!(status.contains(&format!("name        {name}")), "{status}");
     }
+    // The mesh hears of web2's new state as its catalogue spreads.
+    eventually("the driver to see web2's WebServer active", || {
+        text(&mesh.run("driver", &["mesh"]).stdout).contains("WebServer=Active")
+    });
     let out = mesh.run("driver", &["mesh"]);
     let table = text(&out.stdout);
-    assert!(table.starts_with("NAME  PEER ID"), "{table}");
+    assert!(table.starts_with("NAME "), "{table}");
+    assert!(
+        table.lines().next().unwrap().contains(" PEER ID "),
+        "{table}"
+    );
     assert!(table.contains("WebServer=Active"), "{table}");
+    // The agent asked is listed too, marked.
+    assert!(
+        table.lines().any(|l| l.starts_with("driver (here) ")),
+        "{table}"
+    );
 }
 
 #[test]
@@ -208,9 +227,9 @@ fn provide_call_all_calls_every_live_location_that_offers_it() {
     }
 }
 
-#[test]
-fn an_agent_killed_mid_step_fails_the_step_as_unreachable_and_restores_on_restart() {
-    let mut mesh = Mesh::start(&["web1", "web2"]);
+/// Starts `provide-call /web2/Slow/On/go` through web1, waits for its step to run on web2,
+/// and kills web2 (and the step it left running): the call, and the step's process group.
+fn kill_web2_mid_step(mesh: &mut Mesh) -> std::process::Child {
     let call = mesh
         .cmd("web1")
         .args(["provide-call", "/web2/Slow/On/go"])
@@ -227,16 +246,27 @@ fn an_agent_killed_mid_step_fails_the_step_as_unreachable_and_restores_on_restar
     };
     mesh.child("web2").kill().unwrap();
     mesh.child("web2").wait().unwrap();
+    // The step web2 was running outlives it: its group is killed too, as a reboot would.
+    common::signal_group(pgid, Signal::SIGKILL);
+    call
+}
+
+#[test]
+fn an_agent_killed_mid_step_and_restarted_settles_the_calls_outcome_from_its_journal() {
+    let mut mesh = Mesh::start(&["web1", "web2"]);
+    let call = kill_web2_mid_step(&mut mesh);
+    // web2 comes back: web1, re-attaching all along, hears from web2's journal what became
+    // of the call.
+    mesh.spawn("web2");
     let out = call.wait_with_output().unwrap();
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("location web2 is unreachable"), "{err}");
-    // The rest of the mesh keeps working.
-    let out = mesh.run("web1", &["provide-call", "//WebServer//start"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    // The step web2 was running outlived it: web2 comes back, says so and restores.
-    common::signal_group(pgid, Signal::SIGKILL);
-    mesh.spawn("web2");
+    assert!(err.contains("the outcome on web2 is unknown"), "{err}");
+    assert!(err.contains("may have partly run"), "{err}");
+    assert!(
+        !err.contains("unreachable"),
+        "web2 was reached again: {err}"
+    );
     eventually("web1 to see web2 again", || mesh.live("web1") == ["web2"]);
     let out = mesh.run("web1", &["state-current", "/web2/Slow"]);
     assert_eq!(
@@ -245,6 +275,37 @@ fn an_agent_killed_mid_step_fails_the_step_as_unreachable_and_restores_on_restar
         "{}",
         text(&out.stderr)
     );
+    // web2's journal says who asked, and how it ended.
+    let out = mesh.run("web2", &["journal", "--lifecycle", "Slow", "--no-lines"]);
+    let journal = text(&out.stdout);
+    assert!(
+        journal.contains("provide_call /web2/Slow/On/go by peer web1"),
+        "{journal}"
+    );
+    assert!(journal.contains("failed (unknown)"), "{journal}");
+}
+
+#[test]
+fn an_agent_that_stays_away_mid_step_leaves_the_outcome_unknown_and_the_mesh_working() {
+    let mut mesh = Mesh::start(&["web1", "web2"]);
+    // web1 re-attaches for 3 s only.
+    mesh.child("web1").kill().unwrap();
+    mesh.child("web1").wait().unwrap();
+    mesh.spawn_with("web1", &["--reattach-for", "3"]);
+    eventually("web1 to see web2", || mesh.live("web1") == ["web2"]);
+    let call = kill_web2_mid_step(&mut mesh);
+    let out = call.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("the outcome on web2 is unknown"), "{err}");
+    assert!(err.contains("did not come back within 3 s"), "{err}");
+    // The rest of the mesh keeps working; web2, named, is unreachable, not unknown.
+    let out = mesh.run("web1", &["provide-call", "//WebServer//start"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    eventually("web1 to see web2 gone", || mesh.live("web1").is_empty());
+    let out = mesh.run("web1", &["state-current", "/web2/Slow"]);
+    let err = text(&out.stderr);
+    assert!(err.contains("location web2 is unreachable"), "{err}");
 }
 
 #[test]

@@ -165,7 +165,7 @@ fn agents_in_two_namespaces_find_each_other_by_mdns_and_a_third_deploys_on_one()
             .as_array()
             .map(|a| {
                 a.iter()
-                    .filter(|p| p["live"] == true)
+                    .filter(|p| p["live"] == true && p["local"] != true)
                     .filter_map(|p| p["name"].as_str())
                     .collect()
             })

@@ -5,25 +5,23 @@
 
 use std::sync::Arc;
 
-use armonic_lifecycle::{Address, LogSink};
+use armonic_lifecycle::Address;
 use armonic_mesh::Handle;
-use armonic_proto::{ApiError, Request, Response};
+use armonic_proto::{ApiError, Event, Listed, finish, method};
+use futures::StreamExt;
 use serde_json::Value as Json;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::minidom::Element;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
 use crate::config::Config;
-use crate::logs::{self, ChannelSink, Discard};
+use crate::logs;
 use crate::original::{self, Call, Fault, Params, xml};
 use crate::outbox::Outbox;
 use crate::shared::Shared;
 use crate::stanza;
-
-/// Lines of one call waiting to be sent to its room.
-const LINES_IN_FLIGHT: usize = 1024;
 
 /// Serves the calls made to one agent.
 pub(crate) struct Caller {
@@ -171,31 +169,11 @@ impl Caller {
             },
             None => false,
         };
-        let outcome = match (&room, &deployment) {
-            (Some(room), Some(deployment)) if joined => {
-                let (tx, rx) = mpsc::channel(LINES_IN_FLIGHT);
-                let sink = Arc::new(ChannelSink::new(tx));
-                let forwarder = tokio::spawn(forward(
-                    rx,
-                    room.clone(),
-                    deployment.clone(),
-                    self.outbox.clone(),
-                ));
-                let outcome = self
-                    .execute(call, Arc::clone(&sink) as Arc<dyn LogSink>)
-                    .await;
-                let dropped = sink.close();
-                let _ = forwarder.await;
-                if dropped > 0 {
-                    let line = logs::dropped(&self.location, dropped, deployment);
-                    self.outbox
-                        .send(logs::message(room, &line, deployment))
-                        .await;
-                }
-                outcome
-            }
-            _ => self.execute(call, Arc::new(Discard)).await,
+        let to_room = match (&room, &deployment) {
+            (Some(room), Some(deployment)) if joined => Some((room, deployment.as_str())),
+            _ => None,
         };
+        let outcome = self.execute(call, &caller, to_room).await;
         self.deliver(caller, &id, &method, deployment.as_deref(), outcome)
             .await;
         if let Some(room) = room.filter(|_| joined) {
@@ -260,37 +238,79 @@ impl Caller {
         }
     }
 
-    async fn ask(&self, request: Request, logs: Arc<dyn LogSink>) -> Result<Response, ApiError> {
-        self.mesh.call(&self.location, request, logs).await
+    /// Asks `method` (a read) of the location, for `caller`.
+    async fn ask<M: Listed>(&self, method: M, caller: &Jid) -> Result<M::Answer, ApiError> {
+        let mut call = armonic_proto::Call::new(method.request());
+        call.on_behalf_of = Some(caller.to_bare().to_string());
+        finish(self.mesh.endpoint(&self.location).call(call), |_| {})
+            .await
+            .and_then(M::answer)
     }
 
-    /// Runs the call on the location and gives its answer in the original's shape.
-    async fn execute(&self, call: Call, logs: Arc<dyn LogSink>) -> Result<Json, Fault> {
+    /// Runs the call on the location for `caller` and gives its answer in the original's
+    /// shape; its log lines go to `room` as they come (the call runs at its own pace
+    /// meanwhile: the lines wait in its agent's journal).
+    async fn execute(
+        &self,
+        call: Call,
+        caller: &Jid,
+        room: Option<(&BareJid, &str)>,
+    ) -> Result<Json, Fault> {
         match call {
-            Call::One { request, shape } => match self.ask(request, logs).await {
-                Ok(response) => original::shape(&shape, response),
-                Err(ApiError::NoMatch { xpath }) => shape
-                    .when_nothing_matches()
-                    .ok_or_else(|| Fault::from(ApiError::NoMatch { xpath })),
-                Err(e) => Err(e.into()),
-            },
-            Call::Xml { xpath, single } => self.xml(xpath, single).await,
+            Call::One {
+                request,
+                shape,
+                deployment,
+            } => {
+                let mut c = armonic_proto::Call::new(request);
+                c.deployment = deployment;
+                c.on_behalf_of = Some(caller.to_bare().to_string());
+                let mut events = self.mesh.endpoint(&self.location).call(c);
+                let mut answer = None;
+                while let Some(event) = events.next().await {
+                    match (event, room) {
+                        (Event::Done(r), _) => {
+                            answer = Some(r);
+                            break;
+                        }
+                        (Event::Lines { records, .. }, Some((room, deployment))) => {
+                            for r in records {
+                                self.outbox.send(logs::message(room, &r, deployment)).await;
+                            }
+                        }
+                        (Event::Missed { count }, Some((room, deployment))) => {
+                            let line = logs::missed(&self.location, count, deployment);
+                            self.outbox
+                                .send(logs::message(room, &line, deployment))
+                                .await;
+                        }
+                        _ => {}
+                    }
+                }
+                let answer = answer.unwrap_or_else(|| {
+                    Err(ApiError::Unknown {
+                        location: self.location.clone(),
+                        message: "the answer was lost on the way".into(),
+                    })
+                });
+                match answer {
+                    Ok(response) => original::shape(&shape, response),
+                    Err(ApiError::NoMatch { xpath }) => shape
+                        .when_nothing_matches()
+                        .ok_or_else(|| Fault::from(ApiError::NoMatch { xpath })),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Call::Xml { xpath, single } => self.xml(xpath, single, caller).await,
         }
     }
 
     /// `xpath()` and `to_xml()`: what the address matches, rendered from the details of the
     /// lifecycles involved.
-    async fn xml(&self, xpath: Address, single: bool) -> Result<Json, Fault> {
-        let unexpected = |r: Response| {
-            Fault::new(
-                "ProtocolError",
-                format!("the agent answered with {}", r.name()),
-            )
-        };
+    async fn xml(&self, xpath: Address, single: bool, caller: &Jid) -> Result<Json, Fault> {
         let text = xpath.to_string();
-        let matches = match self.ask(Request::Xpath { xpath }, Arc::new(Discard)).await {
-            Ok(Response::Matches(m)) => m,
-            Ok(other) => return Err(unexpected(other)),
+        let matches = match self.ask(method::Xpath { xpath }, caller).await {
+            Ok(m) => m,
             Err(ApiError::NoMatch { .. }) => Vec::new(),
             Err(e) => return Err(e.into()),
         };
@@ -313,12 +333,8 @@ impl Caller {
                         .map_err(|e: armonic_lifecycle::AddressError| {
                             Fault::new("ProtocolError", e.to_string())
                         })?;
-                match self
-                    .ask(Request::Lifecycle { xpath: all }, Arc::new(Discard))
-                    .await
-                {
-                    Ok(Response::Lifecycles(l)) => l.into_iter().map(|l| l.name).collect(),
-                    Ok(other) => return Err(unexpected(other)),
+                match self.ask(method::Lifecycle { xpath: all }, caller).await {
+                    Ok(l) => l.into_iter().map(|l| l.name).collect(),
                     Err(ApiError::NoMatch { .. }) => Vec::new(),
                     Err(e) => return Err(e.into()),
                 }
@@ -326,14 +342,7 @@ impl Caller {
         };
         let mut details = Vec::with_capacity(names.len());
         for lifecycle in names {
-            match self
-                .ask(Request::ToPrimitive { lifecycle }, Arc::new(Discard))
-                .await
-            {
-                Ok(Response::Lifecycle(d)) => details.push(*d),
-                Ok(other) => return Err(unexpected(other)),
-                Err(e) => return Err(e.into()),
-            }
+            details.push(*self.ask(method::ToPrimitive { lifecycle }, caller).await?);
         }
         let rendered: Vec<Json> = matches
             .iter()
@@ -345,23 +354,6 @@ impl Caller {
         } else {
             Json::Array(rendered)
         })
-    }
-}
-
-/// Sends the lines of a call to its room, in order, until the call's sink closes.
-async fn forward(
-    mut lines: mpsc::Receiver<armonic_lifecycle::LogRecord>,
-    room: BareJid,
-    deployment: String,
-    outbox: Outbox,
-) {
-    while let Some(record) = lines.recv().await {
-        if !outbox
-            .send(logs::message(&room, &record, &deployment))
-            .await
-        {
-            break;
-        }
     }
 }
 

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use armonic_mesh::Handle;
-use armonic_proto::{Endpoint, Router};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use xmpp_parsers::jid::FullJid;
@@ -33,9 +32,8 @@ pub struct Bridge {
 impl Bridge {
     /// Joins the mesh and starts following its live locations.
     pub async fn start(config: Config) -> Result<Bridge, Error> {
-        // A node that serves no location and announces no catalogue: never a location itself.
-        let service: Arc<dyn Endpoint> = Arc::new(Router::new(Vec::new()));
-        let mesh = armonic_mesh::start(config.mesh.clone(), service).await?;
+        // A node that serves no call and announces no catalogue: never a location itself.
+        let mesh = armonic_mesh::start(config.mesh.clone(), None).await?;
         if config.allow.is_empty() {
             tracing::warn!(
                 "no JID is allowed to change states: state_goto and provide_call will be refused"

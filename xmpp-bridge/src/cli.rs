@@ -73,9 +73,10 @@ pub struct Args {
     /// Do not discover mesh peers by mDNS.
     #[arg(long)]
     pub no_mdns: bool,
-    /// Longest a state change may run, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 24 * 3600)]
-    pub call_timeout: u64,
+    /// How long a call whose connection to its agent broke is re-attached to, in seconds,
+    /// before its outcome is said unknown.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub reattach_for: u64,
     /// Longest a read may take, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub query_timeout: u64,
@@ -156,7 +157,7 @@ pub fn config(args: Args) -> Result<Config> {
     };
     mesh.peers = pick(&args.peer, &file.peers);
     mesh.mdns = !args.no_mdns && file.mdns.unwrap_or(true);
-    mesh.call_timeout = Duration::from_secs(args.call_timeout);
+    mesh.reattach_for = Duration::from_secs(args.reattach_for);
     mesh.query_timeout = Duration::from_secs(args.query_timeout);
 
     let mut config = Config::new(&domain, mesh)?;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use armonic_lifecycle::{Address, Level, LogRecord};
 use armonic_mesh::Handle;
-use armonic_proto::{DeploymentId, Request, Response};
+use armonic_proto::DeploymentId;
 use armonic_smart::{Abort, Agent, Answer, Event, Frontend, Mesh, Options, Question};
 use tokio::sync::mpsc;
 use xmpp_parsers::data_forms::DataForm;
@@ -27,7 +27,7 @@ use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
 use crate::config::Config;
 use crate::forms;
-use crate::logs::{self, Discard};
+use crate::logs;
 use crate::outbox::Outbox;
 use crate::shared::Shared;
 
@@ -293,25 +293,47 @@ fn provides_form(listed: &BTreeMap<String, Listed>) -> Element {
     form.build()
 }
 
-/// The mesh as the deployment engine sees it.
-struct MeshView(Handle);
+/// The mesh as the deployment engine of a build sees it: every call made for `owner`.
+struct MeshView {
+    mesh: Handle,
+    owner: String,
+}
+
+/// A location of the mesh, its calls made for someone (their agent's journal says whom).
+struct ForWhom {
+    inner: Arc<dyn armonic_proto::Endpoint>,
+    who: String,
+}
+
+impl armonic_proto::Endpoint for ForWhom {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn call(&self, mut call: armonic_proto::Call) -> armonic_proto::CallStream {
+        call.on_behalf_of = Some(self.who.clone());
+        self.inner.call(call)
+    }
+}
 
 impl Mesh for MeshView {
     fn locations(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.0.live().into_iter().map(|i| i.name).collect();
+        let mut names: Vec<String> = self.mesh.live().into_iter().map(|i| i.name).collect();
         names.sort();
         names
     }
 
     fn agent(&self, location: &str) -> Option<Agent> {
-        self.locations()
-            .iter()
-            .any(|n| n == location)
-            .then(|| Agent::new(self.0.endpoint(location)))
+        self.locations().iter().any(|n| n == location).then(|| {
+            Agent::new(Arc::new(ForWhom {
+                inner: self.mesh.endpoint(location),
+                who: self.owner.clone(),
+            }))
+        })
     }
 
     fn offering(&self, xpath: &str) -> Option<Vec<String>> {
-        Address::parse(xpath).ok().map(|a| self.0.offering(&a))
+        Address::parse(xpath).ok().map(|a| self.mesh.offering(&a))
     }
 }
 
@@ -424,6 +446,7 @@ fn said(status: &armonic_smart::Status) -> String {
         Status::Done { returned: None } => "done".into(),
         Status::Failed { error } => format!("failed: {error}"),
         Status::Interrupted { error } => format!("interrupted: {error}"),
+        Status::Unknown { error } => format!("outcome unknown: {error}"),
         Status::NotStarted => "not started".into(),
     }
 }
@@ -525,13 +548,15 @@ impl Commands {
         // Every location at once: one slow or dead agent costs its timeout once, not once
         // per location after it.
         let answers = futures::future::join_all(names.iter().map(|name| {
-            let request = Request::Provide { xpath: all.clone() };
-            self.mesh.call(name, request, Arc::new(Discard))
+            let call =
+                armonic_proto::Call::new(armonic_proto::method::Provide { xpath: all.clone() });
+            armonic_proto::finish(self.mesh.endpoint(name).call(call), |_| {})
         }))
         .await;
         for (name, answer) in names.into_iter().zip(answers) {
-            match answer {
-                Ok(Response::Provides(provides)) => {
+            match answer.and_then(<armonic_proto::method::Provide as armonic_proto::Listed>::answer)
+            {
+                Ok(provides) => {
                     for p in provides {
                         let relative = p
                             .xpath
@@ -545,7 +570,6 @@ impl Commands {
                         entry.locations.push(name.clone());
                     }
                 }
-                Ok(other) => notes.push(format!("{name} answered {}", other.name())),
                 Err(e) => notes.push(format!("{name}: {e}")),
             }
         }
@@ -738,11 +762,19 @@ impl Commands {
             room,
             deployment: id.to_owned(),
         };
-        let mesh = MeshView(self.mesh.clone());
+        let mesh = MeshView {
+            mesh: self.mesh.clone(),
+            owner: b.owner.to_bare().to_string(),
+        };
         let r = root.clone();
+        // The engine's calls are streams of the mesh: they need its runtime.
+        let runtime = tokio::runtime::Handle::current();
         let spawned = std::thread::Builder::new()
             .name(format!("build-{id}"))
-            .spawn(move || engine(mesh, r, fe));
+            .spawn(move || {
+                let _in = runtime.enter();
+                engine(mesh, r, fe);
+            });
         if let Err(e) = spawned {
             tracing::error!("cannot start a build: {e}");
             return;

@@ -1,11 +1,7 @@
 //! Log lines of a call, on their way to the deployment's room as the original's `log`
 //! messages.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use armonic_lifecycle::{Level, LogRecord, LogSink};
-use tokio::sync::mpsc;
+use armonic_lifecycle::{Level, LogRecord};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Lang, Message};
 
@@ -19,8 +15,9 @@ pub fn message(room: &BareJid, record: &LogRecord, deployment: &str) -> Message 
         .with_payloads(vec![stanza::log(record.level, deployment)])
 }
 
-/// A warning line saying `count` lines could not be kept.
-pub fn dropped(location: &str, count: usize, deployment: &str) -> LogRecord {
+/// A warning line saying `count` lines of a call were no longer kept when the room got to
+/// them (its agent's journal had moved on).
+pub fn missed(location: &str, count: u64, deployment: &str) -> LogRecord {
     LogRecord {
         level: Level::Warning,
         location: location.to_owned(),
@@ -29,55 +26,9 @@ pub fn dropped(location: &str, count: usize, deployment: &str) -> LogRecord {
         provide: None,
         deployment: Some(deployment.to_owned()),
         message: format!(
-            "{count} log lines of this call came too fast to be sent and were left out"
+            "{count} log lines of this call were no longer kept when this room got to them"
         ),
     }
-}
-
-/// A sink handing lines to a bounded channel without ever blocking the call: lines that do
-/// not fit are counted, not kept.
-pub struct ChannelSink {
-    tx: Mutex<Option<mpsc::Sender<LogRecord>>>,
-    dropped: AtomicUsize,
-}
-
-impl ChannelSink {
-    /// A sink into `tx`.
-    pub fn new(tx: mpsc::Sender<LogRecord>) -> ChannelSink {
-        ChannelSink {
-            tx: Mutex::new(Some(tx)),
-            dropped: AtomicUsize::new(0),
-        }
-    }
-
-    /// Takes no more lines: the channel closes once its lines are read. Returns how many lines
-    /// were left out.
-    pub fn close(&self) -> usize {
-        if let Ok(mut tx) = self.tx.lock() {
-            tx.take();
-        }
-        self.dropped.load(Ordering::Relaxed)
-    }
-}
-
-impl LogSink for ChannelSink {
-    fn log(&self, record: &LogRecord) {
-        let Ok(tx) = self.tx.lock() else {
-            return;
-        };
-        if let Some(tx) = tx.as_ref()
-            && tx.try_send(record.clone()).is_err()
-        {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
-/// A sink that keeps nothing (calls whose lines go nowhere).
-pub struct Discard;
-
-impl LogSink for Discard {
-    fn log(&self, _: &LogRecord) {}
 }
 
 #[cfg(test)]
@@ -117,22 +68,5 @@ mod tests {
             ),
             "{xml}"
         );
-    }
-
-    #[test]
-    fn a_full_sink_counts_what_it_leaves_out_and_closes() {
-        let (tx, mut rx) = mpsc::channel(2);
-        let sink = ChannelSink::new(tx);
-        for i in 0..5 {
-            sink.log(&record(Level::Process, &format!("line {i}")));
-        }
-        assert_eq!(sink.close(), 3);
-        sink.log(&record(Level::Info, "after close"));
-        let mut got = Vec::new();
-        while let Ok(r) = rx.try_recv() {
-            got.push(r.message);
-        }
-        assert_eq!(got, ["line 0", "line 1"]);
-        assert!(rx.is_closed());
     }
 }

@@ -1,20 +1,21 @@
-//! A blocking client of the control socket: what the command line uses to talk to the agent
-//! on its machine. One connection carries any number of calls at once (from several
-//! threads); a reader thread hands each call its log lines, then its reply.
+//! The client of the control socket: what the command line uses to talk to the agent on its
+//! machine. Each call (and each journal read) goes on a connection of its own; its events
+//! come back as the agent sends them. The connections are tokio's: the client carries the
+//! runtime they run on, so its streams may be read from any thread.
 
-use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use armonic_lifecycle::{LogRecord, LogSink};
+use armonic_proto::client::{self, Broken};
 use armonic_proto::frame::{self, MAX_FRAME};
-use armonic_proto::{
-    ApiError, ClientMessage, DeploymentId, Endpoint, Hello, Request, Response, ServerMessage,
-};
+use armonic_proto::serve::{ReadEvent, ReadRequest, ReadStream};
+use armonic_proto::{ApiError, Call, CallStream, Endpoint, Event, Hello, ServerMessage};
+use futures::{Stream, StreamExt};
+use tokio_util::compat::TokioAsyncReadCompatExt;
 
 /// Why the agent could not be reached.
 #[derive(Debug, thiserror::Error)]
@@ -46,19 +47,20 @@ pub enum ConnectError {
     },
 }
 
-type Pending = Arc<Mutex<HashMap<u64, mpsc::Sender<ServerMessage>>>>;
-
-/// A connection to an agent.
+/// The agent of this machine, reached through its socket.
 pub struct Client {
-    writer: Mutex<UnixStream>,
-    pending: Pending,
-    next: AtomicU64,
+    socket: PathBuf,
     agent: String,
+    runtime: tokio::runtime::Handle,
 }
 
+/// The name this client greets with.
+const ME: &str = "armonic";
+
 impl Client {
-    /// Connects to the agent listening at `socket` and exchanges greetings.
-    pub fn connect(socket: &Path) -> Result<Client, ConnectError> {
+    /// Checks that an agent listens at `socket` and speaks this protocol; its connections
+    /// will run on `runtime`.
+    pub fn connect(socket: &Path, runtime: tokio::runtime::Handle) -> Result<Client, ConnectError> {
         let mut stream = UnixStream::connect(socket).map_err(|e| match e.kind() {
             ErrorKind::NotFound | ErrorKind::ConnectionRefused => {
                 ConnectError::NotRunning(socket.to_owned())
@@ -73,11 +75,10 @@ impl Client {
             path: socket.to_owned(),
             error,
         };
-        // The greeting must come quickly; calls then take as long as they take.
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-        frame::write_frame(&mut stream, &Hello::new("armonic"), MAX_FRAME).map_err(protocol)?;
-        let hello: Hello = match frame::read_frame(&mut stream, MAX_FRAME) {
-            Ok(Some(payload)) => frame::decode(&payload).map_err(protocol)?,
+        frame::write_frame(&mut stream, &Hello::new(ME), MAX_FRAME).map_err(protocol)?;
+        let payload = match frame::read_frame(&mut stream, MAX_FRAME) {
+            Ok(Some(payload)) => payload,
             Ok(None) => {
                 return Err(protocol(ApiError::Protocol {
                     message: "the agent closed the connection".into(),
@@ -91,26 +92,15 @@ impl Client {
                 });
             }
         };
+        if let Ok(ServerMessage::Refused { error, .. }) = frame::decode::<ServerMessage>(&payload) {
+            return Err(protocol(error));
+        }
+        let hello: Hello = frame::decode(&payload).map_err(protocol)?;
         hello.check().map_err(protocol)?;
-        let _ = stream.set_read_timeout(None);
-        let reader = stream.try_clone().map_err(|source| ConnectError::Io {
-            path: socket.to_owned(),
-            source,
-        })?;
-        let pending: Pending = Arc::default();
-        let shared = Arc::clone(&pending);
-        std::thread::Builder::new()
-            .name("agent-client".into())
-            .spawn(move || read_loop(reader, &shared))
-            .map_err(|source| ConnectError::Io {
-                path: socket.to_owned(),
-                source,
-            })?;
         Ok(Client {
-            writer: Mutex::new(stream),
-            pending,
-            next: AtomicU64::new(1),
+            socket: socket.to_owned(),
             agent: hello.peer,
+            runtime,
         })
     }
 
@@ -119,98 +109,31 @@ impl Client {
         &self.agent
     }
 
-    fn send(&self, msg: &ClientMessage) -> Result<(), ApiError> {
-        let mut w = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        frame::write_frame(&mut *w, msg, MAX_FRAME).map_err(|_| self.gone())
-    }
-
-    fn gone(&self) -> ApiError {
-        ApiError::Unreachable {
-            location: self.agent.clone(),
-            message: "the connection to the agent was lost".into(),
-        }
-    }
-
-    fn register(&self) -> (u64, mpsc::Receiver<ServerMessage>) {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel();
-        self.pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(id, tx);
-        (id, rx)
-    }
-
-    fn forget(&self, id: u64) {
-        self.pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&id);
-    }
-
-    /// Sends `request` and waits for its reply; its log lines go to `logs` as they come.
-    pub fn call(&self, request: Request, logs: &dyn LogSink) -> Result<Response, ApiError> {
-        self.call_on(None, request, logs)
-    }
-
-    /// Like [`Client::call`], for location `location` (the agent's or one it reaches) rather
-    /// than where the request's address points.
-    pub fn call_on(
-        &self,
-        location: Option<&str>,
-        request: Request,
-        logs: &dyn LogSink,
-    ) -> Result<Response, ApiError> {
-        let (id, rx) = self.register();
-        let msg = ClientMessage::Call {
-            id,
-            request,
-            location: location.map(str::to_owned),
-        };
-        if let Err(e) = self.send(&msg) {
-            self.forget(id);
-            return Err(e);
-        }
-        loop {
-            match rx.recv() {
-                Ok(ServerMessage::Log { record, .. }) => logs.log(&record),
-                Ok(ServerMessage::Reply { result, .. }) => return result,
-                Ok(ServerMessage::Refused { error, .. }) => return Err(error),
-                Err(_) => return Err(self.gone()),
+    /// Reads journals as `read` says (the agent's own, another agent's, or all of the mesh).
+    pub fn read(&self, read: ReadRequest) -> ReadStream {
+        let socket = self.socket.clone();
+        let agent = self.agent.clone();
+        let events = futures::stream::once(async move {
+            match tokio::net::UnixStream::connect(&socket).await {
+                Ok(s) => client::read_journal(s.compat(), ME.into(), read, MAX_FRAME)
+                    .map(|r| r.unwrap_or_else(|e| ReadEvent::Ended(Some(e))))
+                    .boxed(),
+                Err(e) => futures::stream::iter([ReadEvent::Ended(Some(gone(&agent, &e)))]).boxed(),
             }
-        }
+        })
+        .flatten()
+        .boxed();
+        Box::pin(InRuntime {
+            runtime: self.runtime.clone(),
+            inner: events,
+        })
     }
+}
 
-    /// Streams the log lines of every call of `deployment` to `each` until `stop` says so
-    /// (it is asked at least every 100 ms) or the connection ends.
-    pub fn watch(
-        &self,
-        deployment: &DeploymentId,
-        mut each: impl FnMut(LogRecord),
-        stop: impl Fn() -> bool,
-    ) -> Result<(), ApiError> {
-        let (id, rx) = self.register();
-        self.send(&ClientMessage::Watch {
-            id,
-            deployment: deployment.clone(),
-        })?;
-        let result = loop {
-            if stop() {
-                break Ok(());
-            }
-            match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(ServerMessage::Log { record, .. }) => each(record),
-                Ok(ServerMessage::Refused { error, .. }) => break Err(error),
-                Ok(ServerMessage::Reply { .. }) | Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break Err(self.gone()),
-            }
-        };
-        let _ = self.send(&ClientMessage::Unwatch { id });
-        self.forget(id);
-        result
+fn gone(agent: &str, e: &dyn std::fmt::Display) -> ApiError {
+    ApiError::Unreachable {
+        location: agent.to_owned(),
+        message: format!("the agent cannot be reached: {e}"),
     }
 }
 
@@ -219,61 +142,48 @@ impl Endpoint for Client {
         &self.agent
     }
 
-    fn call(&self, request: Request, logs: Arc<dyn LogSink>) -> Result<Response, ApiError> {
-        Client::call(self, request, &*logs)
-    }
-
-    fn call_at(
-        &self,
-        location: &str,
-        request: Request,
-        logs: Arc<dyn LogSink>,
-    ) -> Result<Response, ApiError> {
-        self.call_on(Some(location), request, &*logs)
+    fn call(&self, call: Call) -> CallStream {
+        let socket = self.socket.clone();
+        let agent = self.agent.clone();
+        let changes = call.request.changes_state();
+        let events = futures::stream::once(async move {
+            match tokio::net::UnixStream::connect(&socket).await {
+                Ok(s) => client::converse(s.compat(), ME.into(), call, MAX_FRAME)
+                    .map(move |r| match r {
+                        Ok(e) => e,
+                        Err(Broken::NotSent(e)) => Event::Done(Err(gone(&agent, &e))),
+                        Err(Broken::Lost(e)) if changes => Event::Done(Err(ApiError::Unknown {
+                            location: agent.clone(),
+                            message: format!(
+                                "the connection to the agent broke during the call ({e}): it may have partly run; `armonic journal` says what it did"
+                            ),
+                        })),
+                        Err(Broken::Lost(e)) => Event::Done(Err(gone(&agent, &e))),
+                    })
+                    .boxed(),
+                Err(e) => futures::stream::iter([Event::Done(Err(gone(&agent, &e)))]).boxed(),
+            }
+        })
+        .flatten()
+        .boxed();
+        Box::pin(InRuntime {
+            runtime: self.runtime.clone(),
+            inner: events,
+        })
     }
 }
 
-/// Hands every message to the call (or watch) it belongs to; when the connection ends,
-/// every waiting call learns it.
-fn read_loop(mut stream: UnixStream, pending: &Pending) {
-    while let Ok(Some(payload)) = frame::read_frame(&mut stream, MAX_FRAME) {
-        let msg = match frame::decode::<ServerMessage>(&payload) {
-            Ok(msg) => msg,
-            Err(e) => {
-                tracing::warn!("undecodable message from the agent: {e}");
-                continue;
-            }
-        };
-        let id = match &msg {
-            ServerMessage::Log { id, .. } | ServerMessage::Reply { id, .. } => Some(*id),
-            ServerMessage::Refused { id, .. } => *id,
-        };
-        let mut map = pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match id {
-            Some(id) => {
-                let done = matches!(
-                    msg,
-                    ServerMessage::Reply { .. } | ServerMessage::Refused { .. }
-                );
-                if let Some(tx) = map.get(&id) {
-                    let _ = tx.send(msg);
-                }
-                if done {
-                    map.remove(&id);
-                }
-            }
-            None => {
-                if let ServerMessage::Refused { error, .. } = &msg {
-                    tracing::warn!("the agent refused a message: {error}");
-                }
-            }
-        }
+/// A stream polled inside a tokio runtime, whatever thread polls it.
+struct InRuntime<S> {
+    runtime: tokio::runtime::Handle,
+    inner: S,
+}
+
+impl<S: Stream + Unpin> Stream for InRuntime<S> {
+    type Item = S::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let _in = self.runtime.enter();
+        self.inner.poll_next_unpin(cx)
     }
-    // Dropping the senders wakes every waiting call with "connection lost".
-    pending
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clear();
 }

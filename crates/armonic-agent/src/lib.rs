@@ -1,12 +1,15 @@
 //! # armonic-agent
 //!
 //! The agent of a machine: it hosts the lifecycles of its location, keeps their state in the
-//! state directory (whose lock it holds for its life), and serves the agent API
-//! ([`armonic_proto`]) on a Unix socket in that directory, owner-only. The command line talks
-//! to it there; the mesh (next) will relay other agents' calls to it.
+//! state directory (whose lock it holds for its life), runs every call into its journal
+//! (`STATE_DIR/journal`, `armonic-journal`), and serves the agent API on two doors: a Unix
+//! socket in the state directory, owner-only, for the command line of its machine, and the
+//! mesh, for the other agents. Both doors are the same server (`armonic_proto::serve`); what
+//! differs is who the caller is and what it may do.
 //!
-//! Where to start reading: [`Agent::start`] (what starting means), `server.rs` (a connection,
-//! a call, its log lines), [`Client`] (the other end).
+//! Where to start reading: [`Agent::start`] (what starting means), `mesh.rs` (where a call
+//! goes: this location or another agent of the mesh), `server.rs` (the socket's door),
+//! [`Client`] (the other end).
 //!
 //! ```no_run
 //! # async fn demo(config: armonic_agent::Config) -> Result<(), armonic_agent::Error> {
@@ -18,6 +21,7 @@
 
 mod client;
 mod mesh;
+mod reads;
 mod server;
 
 use std::future::Future;
@@ -25,9 +29,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use armonic_lifecycle::{Interrupt, LifecycleDef, Location, LockWait, LogSink, OsType};
-use armonic_proto::{Endpoint, Local};
-use tokio::sync::Semaphore;
+use armonic_journal::Host;
+use armonic_lifecycle::{Interrupt, LifecycleDef, Location, LockWait, OsType};
+use armonic_proto::serve::Service;
 
 pub use client::{Client, ConnectError};
 pub use server::Limits;
@@ -64,12 +68,13 @@ pub struct Config {
     pub location: armonic_lifecycle::Config,
     /// The lifecycles it hosts.
     pub lifecycles: Vec<LifecycleDef>,
-    /// Time running steps get between SIGTERM and SIGKILL when the agent stops.
+    /// Time running steps get between SIGTERM and SIGKILL when the agent stops, and calls
+    /// stopped by their caller unless it gives its own.
     pub grace: Duration,
-    /// Where the agent shows the log lines of the calls it runs (its own output).
-    pub logs: Arc<dyn LogSink>,
     /// Bounds of what clients may ask.
     pub limits: Limits,
+    /// How much the journal keeps.
+    pub journal: armonic_journal::Limits,
     /// How to join the mesh; a lone agent when `None`.
     pub mesh: Option<armonic_mesh::Config>,
 }
@@ -81,8 +86,8 @@ impl Config {
             location,
             lifecycles,
             grace: armonic_lifecycle::interrupt::DEFAULT_GRACE,
-            logs: Arc::new(armonic_lifecycle::log::TracingSink),
             limits: Limits::default(),
+            journal: armonic_journal::Limits::default(),
             mesh: None,
         }
     }
@@ -109,6 +114,9 @@ pub enum Error {
     /// The location could not start (the state directory is in use, a name is invalid…).
     #[error(transparent)]
     Location(#[from] armonic_lifecycle::Error),
+    /// The journal could not be opened.
+    #[error(transparent)]
+    Journal(#[from] armonic_journal::OpenError),
     /// The mesh could not start (no swarm key, an address already in use…).
     #[error(transparent)]
     Mesh(#[from] armonic_mesh::Error),
@@ -122,10 +130,11 @@ pub enum Error {
     },
 }
 
-/// A started agent: its location is up (state restored, directory locked) and its socket
-/// listens; [`Agent::serve`] answers.
+/// A started agent: its location is up (state restored, directory locked, journal open) and
+/// its socket listens; [`Agent::serve`] answers.
 pub struct Agent {
-    endpoint: Arc<Local>,
+    host: Host,
+    service: Arc<mesh::Meshed>,
     mesh: Option<armonic_mesh::Handle>,
     listener: std::os::unix::net::UnixListener,
     socket: PathBuf,
@@ -135,7 +144,8 @@ pub struct Agent {
 
 impl Agent {
     /// Starts the location (taking the state directory's lock and restoring every state),
-    /// joins the mesh, and listens on its control socket (mode 0600).
+    /// opens its journal (ending as unknown the calls a previous run left unfinished), joins
+    /// the mesh, and listens on its control socket (mode 0600).
     pub async fn start(config: Config) -> Result<Agent, Error> {
         use std::os::unix::fs::PermissionsExt;
         let state_dir = config.location.state_dir.clone().ok_or(Error::NoStateDir)?;
@@ -143,12 +153,20 @@ impl Agent {
         let mut location_config = config.location.clone();
         location_config.lock_wait = LockWait::No;
         let location = Location::builder(location_config)
-            .sink(Arc::clone(&config.logs))
             .interrupt(interrupt.clone())
             .build(config.lifecycles.clone())?;
         for issue in location.restore_issues() {
             tracing::warn!("{issue}");
         }
+        let journal = armonic_journal::Config {
+            limits: config.journal.clone(),
+            ..armonic_journal::Config::in_dir(state_dir.join("journal"))
+        };
+        let runtime = tokio::runtime::Handle::current();
+        let host = Host::new(location, &journal)?.spawning(Arc::new(move |job| {
+            runtime.spawn_blocking(job);
+        }));
+        host.journal().agent("started");
         let socket = socket_path(&state_dir);
         let err = |source| Error::Socket {
             path: socket.clone(),
@@ -163,19 +181,25 @@ impl Agent {
         let listener = std::os::unix::net::UnixListener::bind(&socket).map_err(err)?;
         std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
         listener.set_nonblocking(true).map_err(err)?;
-        let endpoint = Arc::new(Local::new(location));
+        let service = Arc::new(mesh::Meshed::new(host.clone()));
         let mesh = match config.mesh.clone() {
-            Some(mesh_config) => {
-                let service = Arc::clone(&endpoint) as Arc<dyn Endpoint>;
-                let handle = armonic_mesh::start(mesh_config, service).await?;
-                tokio::spawn(mesh::announce(Arc::clone(&endpoint), handle.clone()));
+            Some(mut mesh_config) => {
+                mesh_config.grace = config.grace;
+                let handle = armonic_mesh::start(
+                    mesh_config,
+                    Some(Arc::clone(&service) as Arc<dyn Service>),
+                )
+                .await?;
+                service.join(handle.clone());
+                tokio::spawn(mesh::announce(host.clone(), handle.clone()));
                 Some(handle)
             }
             None => None,
         };
         Ok(Agent {
+            host,
+            service,
             mesh,
-            endpoint,
             listener,
             socket,
             interrupt,
@@ -195,7 +219,7 @@ impl Agent {
 
     /// The location served.
     pub fn location(&self) -> &Location {
-        self.endpoint.location()
+        self.host.location()
     }
 
     /// What stops the agent's running steps.
@@ -205,73 +229,46 @@ impl Agent {
 
     /// Serves until `shutdown` completes; then stops accepting, interrupts running steps
     /// (SIGTERM, SIGKILL after the grace period), waits for the calls to end, and removes
-    /// the socket. States are saved as each step ends.
+    /// the socket. States are saved as each step ends; the journal says the agent stopped.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         let listener =
             tokio::net::UnixListener::from_std(self.listener).map_err(|source| Error::Socket {
                 path: self.socket.clone(),
                 source,
             })?;
-        let limits = self.config.limits.clone();
-        let calls = Arc::new(Semaphore::new(limits.calls));
-        let (stop, stopping) = tokio::sync::watch::channel(false);
-        let meshed = mesh::Meshed {
-            local: Arc::clone(&self.endpoint),
-            mesh: self.mesh.clone(),
+        let door = server::SocketDoor {
+            name: self.host.location().config().name.clone(),
+            limits: self.config.limits.clone(),
+            grace: self.config.grace,
         };
-        let shared = Arc::new(server::Shared {
-            endpoint: Arc::new(meshed) as Arc<dyn Endpoint>,
-            name: self.endpoint.name().to_owned(),
-            limits: limits.clone(),
-            watchers: server::Watchers::default(),
-            calls: Arc::clone(&calls),
-            local_logs: Arc::clone(&self.config.logs),
-            interrupt: self.interrupt.clone(),
-            stopping,
-        });
-        let mut connections = tokio::task::JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => {
-                        connections.spawn(server::connection(stream, Arc::clone(&shared)));
-                    }
-                    Err(e) => {
-                        tracing::warn!("cannot accept a connection: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
-        drop(listener);
+        let connections = server::accept(
+            listener,
+            door,
+            Arc::clone(&self.service) as Arc<dyn Service>,
+            shutdown,
+        )
+        .await;
         let _ = std::fs::remove_file(&self.socket);
         self.interrupt.request(None);
-        let _ = stop.send(true);
-        // Every call holds a permit: having them all back means every call ended. Steps
-        // get their grace period, then are killed; a little more for the engine to save.
-        let total = u32::try_from(limits.calls).unwrap_or(u32::MAX);
+        // Steps get their grace period, then are killed; a little more for the engine to
+        // save.
         let wait = self.config.grace + Duration::from_secs(5);
-        if tokio::time::timeout(wait, calls.acquire_many(total))
-            .await
-            .is_err()
-        {
-            tracing::warn!("some calls did not end in time; stopping anyway");
-            self.interrupt.kill();
+        let deadline = tokio::time::Instant::now() + wait;
+        while self.host.busy() > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!("some calls did not end in time; stopping anyway");
+                self.interrupt.kill();
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         // Connections send their last replies and close.
-        let flushed = async { while connections.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(2), flushed)
-            .await
-            .is_err()
-        {
-            connections.abort_all();
-        }
+        connections.finish(Duration::from_secs(2)).await;
         if let Some(mesh) = &self.mesh {
             mesh.shutdown().await;
         }
+        self.host.journal().agent("stopped");
+        self.host.journal().sync();
         Ok(())
     }
 }

@@ -1,101 +1,190 @@
-//! The agent in the mesh: its API reaches every live agent of the mesh, and the mesh hears of
-//! every change of its catalogue.
+//! Where a call goes: this agent's location, or another agent of the mesh. The agent's
+//! service, behind both of its doors.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use armonic_lifecycle::LogSink;
+use armonic_journal::Host;
 use armonic_mesh::Handle;
-use armonic_proto::{ApiError, Endpoint, Local, Request, Response, Router, catalogue_of};
+use armonic_proto::serve::{ReadRequest, ReadStream, Service};
+use armonic_proto::{
+    Call, CallStream, Endpoint, Listed, Request, Response, Route, Router, answered, answered_later,
+    catalogue_of, finish, method,
+};
 
-/// What the control socket serves: this agent's location and, through the mesh, every other
-/// live one. Requests are routed by the rules of [`Router`]; mesh-wide questions (locations,
-/// offering, peers) are answered from the catalogues the mesh keeps.
+/// This agent's location and, through the mesh, every other live one. Calls are routed by
+/// the rules of [`Router`]; mesh-wide questions (locations, offering, members) are answered
+/// from the catalogues the mesh keeps; a location named that is a member gone is
+/// `unreachable`, not `no_match`.
 pub(crate) struct Meshed {
-    pub local: Arc<Local>,
-    pub mesh: Option<Handle>,
+    host: Host,
+    mesh: OnceLock<Handle>,
 }
 
 impl Meshed {
-    fn router(&self) -> Router {
+    pub fn new(host: Host) -> Meshed {
+        Meshed {
+            host,
+            mesh: OnceLock::new(),
+        }
+    }
+
+    /// The mesh this agent joined.
+    pub fn join(&self, mesh: Handle) {
+        let _ = self.mesh.set(mesh);
+    }
+
+    fn local(&self) -> &str {
+        self.host.name()
+    }
+
+    fn router(&self, mesh: &Handle) -> Router {
         let mut endpoints: Vec<Arc<dyn Endpoint>> =
-            vec![Arc::clone(&self.local) as Arc<dyn Endpoint>];
-        if let Some(mesh) = &self.mesh {
-            for info in mesh.live() {
-                if info.name != self.local.name() {
-                    endpoints.push(mesh.endpoint(&info.name));
-                }
+            vec![Arc::new(self.host.clone()) as Arc<dyn Endpoint>];
+        for info in mesh.live() {
+            if info.name != self.local() {
+                endpoints.push(mesh.endpoint(&info.name));
             }
         }
         Router::new(endpoints)
+    }
+
+    /// The location a call names, when it names one.
+    fn named(call: &Call) -> Option<String> {
+        if let Some(l) = &call.location {
+            return Some(l.clone());
+        }
+        match call.request.route() {
+            Route::Listing(a) | Route::Resource(a) => a.location().map(str::to_owned),
+            Route::Lifecycle(name) => {
+                let parts: Vec<&str> = name.trim_start_matches('/').split('/').collect();
+                match parts.as_slice() {
+                    [location, _] => Some((*location).to_owned()),
+                    _ => None,
+                }
+            }
+            Route::Here | Route::Everywhere => None,
+        }
+    }
+
+    /// Answers the mesh-wide questions from what the mesh knows.
+    fn mesh_wide(&self, mesh: &Handle, request: &Request) -> Option<CallStream> {
+        Some(match request {
+            Request::Locations(_) => {
+                let mut all = vec![self.host.location().info()];
+                all.extend(mesh.live().into_iter().filter(|i| i.name != self.local()));
+                all.sort_by(|a, b| a.name.cmp(&b.name));
+                answered(Ok(Response::Locations(all)))
+            }
+            Request::Offering(method::Offering { xpath }) => {
+                let here = Endpoint::call(
+                    &self.host,
+                    Call::new(method::Offering {
+                        xpath: xpath.clone(),
+                    }),
+                );
+                let there: Vec<String> = mesh
+                    .offering(xpath)
+                    .into_iter()
+                    .filter(|n| n != self.local())
+                    .collect();
+                answered_later(async move {
+                    let mut names = finish(here, |_| {})
+                        .await
+                        .and_then(<method::Offering as Listed>::answer)?;
+                    names.extend(there);
+                    names.sort();
+                    names.dedup();
+                    Ok(Response::Offering(names))
+                })
+            }
+            Request::Mesh(_) => answered(Ok(Response::Mesh(mesh.peers()))),
+            _ => return None,
+        })
     }
 }
 
 impl Endpoint for Meshed {
     fn name(&self) -> &str {
-        self.local.name()
+        self.local()
     }
 
-    fn call(&self, request: Request, logs: Arc<dyn LogSink>) -> Result<Response, ApiError> {
-        let Some(mesh) = &self.mesh else {
-            return self.local.call(request, logs);
+    fn call(&self, mut call: Call) -> CallStream {
+        let Some(mesh) = self.mesh.get() else {
+            return Endpoint::call(&self.host, call);
         };
-        match request {
-            Request::Info => self.local.call(request, logs),
-            Request::Locations => {
-                let Response::Locations(mut all) = self.local.call(request, logs)? else {
-                    unreachable!("a location answers locations with locations")
-                };
-                all.extend(mesh.live().into_iter().filter(|i| i.name != self.name()));
-                all.sort_by(|a, b| a.name.cmp(&b.name));
-                Ok(Response::Locations(all))
+        if call.location.is_none() {
+            if let Some(answer) = self.mesh_wide(mesh, &call.request) {
+                return answer;
             }
-            Request::Offering { xpath } => {
-                let request = Request::Offering {
-                    xpath: xpath.clone(),
-                };
-                let Response::Names(mut names) = self.local.call(request, logs)? else {
-                    unreachable!("a location answers offering with names")
-                };
-                names.extend(
-                    mesh.offering(&xpath)
-                        .into_iter()
-                        .filter(|n| n != self.name()),
-                );
-                names.sort();
-                names.dedup();
-                Ok(Response::Names(names))
-            }
-            Request::Mesh => Ok(Response::Peers(mesh.peers())),
-            other => self.router().call(other, logs),
         }
+        if let Some(location) = Self::named(&call) {
+            if location == self.local() {
+                return Endpoint::call(&self.host, call);
+            }
+            if let Some(gone) = mesh.gone(&location) {
+                return answered(Err(gone));
+            }
+        }
+        // What reaches another agent says whom it is for: the caller here, on this agent.
+        if call.on_behalf_of.is_none() {
+            call.on_behalf_of = call
+                .caller
+                .as_ref()
+                .map(|c| format!("{c} on {}", self.local()));
+        }
+        self.router(mesh).call(call)
+    }
+}
+
+impl Service for Meshed {
+    fn call(&self, call: Call) -> CallStream {
+        Endpoint::call(self, call)
     }
 
-    fn call_at(
-        &self,
-        location: &str,
-        request: Request,
-        logs: Arc<dyn LogSink>,
-    ) -> Result<Response, ApiError> {
-        match &self.mesh {
-            Some(mesh) if location != self.name() => mesh.call_blocking(location, request, logs),
-            _ if location == self.name() => self.local.call(request, logs),
-            _ => Err(ApiError::Unreachable {
-                location: location.to_owned(),
-                message: "this agent is not in a mesh".into(),
-            }),
+    fn read(&self, read: ReadRequest) -> ReadStream {
+        let Some(mesh) = self.mesh.get() else {
+            return Service::read(&self.host, read);
+        };
+        if let Some(l) = read.location.clone().filter(|l| l != self.local()) {
+            let mut there = read;
+            there.location = None;
+            there.all = false;
+            return mesh.read_journal(&l, there);
         }
+        if !read.all {
+            return Service::read(&self.host, read);
+        }
+        let mut sources = vec![Service::read(
+            &self.host,
+            ReadRequest {
+                all: false,
+                location: None,
+                ..read.clone()
+            },
+        )];
+        for info in mesh.live() {
+            if info.name != self.local() {
+                let one = ReadRequest {
+                    all: false,
+                    location: None,
+                    ..read.clone()
+                };
+                sources.push(mesh.read_journal(&info.name, one));
+            }
+        }
+        crate::reads::merged(sources, Duration::from_secs(5))
     }
 }
 
 /// Tells the mesh the catalogue whenever a lifecycle moved, until the mesh stops.
-pub(crate) async fn announce(local: Arc<Local>, mesh: Handle) {
+pub(crate) async fn announce(host: Host, mesh: Handle) {
     let mut last = None;
     loop {
-        let generation = local.location().generation();
+        let generation = host.location().generation();
         if last != Some(generation) {
             last = Some(generation);
-            mesh.set_catalogue(catalogue_of(local.location(), generation))
+            mesh.set_catalogue(catalogue_of(host.location(), generation))
                 .await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

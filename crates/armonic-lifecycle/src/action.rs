@@ -128,7 +128,7 @@ impl CommandRunner for SystemRunner {
             cmd.current_dir(cwd);
         }
         let mut child = cmd.spawn()?;
-        let group = Group::new(child.id(), sup.interrupt.grace());
+        let group = Group::new(child.id());
         (sup.started)(child.id());
         let (tx, rx) = mpsc::sync_channel::<(Stream, String)>(256);
         let mut readers = Vec::new();
@@ -180,7 +180,7 @@ impl CommandRunner for SystemRunner {
                 group.timed_out = true;
                 group.stop();
             }
-            group.escalate();
+            group.escalate(sup.interrupt.grace());
         };
         if group.stopping() {
             // Whatever the step left in its group gets the same treatment as the step.
@@ -203,17 +203,15 @@ impl CommandRunner for SystemRunner {
 /// The process group of a running command, and how far stopping it has gone.
 struct Group {
     pgid: nix::unistd::Pid,
-    grace: Duration,
     term_sent: Option<Instant>,
     kill_sent: bool,
     timed_out: bool,
 }
 
 impl Group {
-    fn new(pid: u32, grace: Duration) -> Group {
+    fn new(pid: u32) -> Group {
         Group {
             pgid: nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX)),
-            grace,
             term_sent: None,
             kill_sent: false,
             timed_out: false,
@@ -242,11 +240,12 @@ impl Group {
     }
 
     /// SIGKILL once the grace period after SIGTERM is over (a timeout gets no more than 5 s).
-    fn escalate(&mut self) {
+    /// The grace is read each time: whoever stops the call may give its own.
+    fn escalate(&mut self, grace: Duration) {
         let grace = if self.timed_out {
-            self.grace.min(Duration::from_secs(5))
+            grace.min(Duration::from_secs(5))
         } else {
-            self.grace
+            grace
         };
         if self.term_sent.is_some_and(|t| t.elapsed() >= grace) {
             self.kill();
@@ -263,7 +262,7 @@ impl Group {
             if interrupt.is_killing() {
                 self.kill();
             }
-            self.escalate();
+            self.escalate(interrupt.grace());
             std::thread::sleep(TICK / 5);
         }
     }

@@ -18,8 +18,11 @@
 //! assert!(interrupt.is_killing());
 //! ```
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI32, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// The grace period a running command gets between SIGTERM and SIGKILL, by default.
@@ -29,7 +32,12 @@ const RUNNING: u8 = 0;
 const STOPPING: u8 = 1;
 const KILLING: u8 = 2;
 
-/// A request to stop, shared by clones. Cheap to check from any thread.
+/// A request to stop, shared by clones. Cheap to check from any thread; a task can also wait
+/// for it ([`Interrupt::changed`]).
+///
+/// An interrupt may have a parent ([`Interrupt::child`]): it is requested when its parent is,
+/// and may be requested alone. An agent gives each call a child of its own interrupt, so that
+/// a caller's Ctrl-C stops that call and the agent's shutdown stops them all.
 #[derive(Debug, Clone)]
 pub struct Interrupt {
     inner: Arc<Inner>,
@@ -40,7 +48,10 @@ struct Inner {
     level: AtomicU8,
     /// The signal of the first request, 0 when none (or not a signal).
     signal: AtomicI32,
-    grace: Duration,
+    grace_ms: AtomicU64,
+    parents: Vec<Interrupt>,
+    /// Tasks waiting for a change.
+    waiting: Mutex<Vec<Waker>>,
 }
 
 impl Default for Interrupt {
@@ -49,26 +60,50 @@ impl Default for Interrupt {
     }
 }
 
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl Interrupt {
     /// An interrupt not requested yet; commands get `grace` between SIGTERM and SIGKILL.
     pub fn new(grace: Duration) -> Interrupt {
+        Interrupt::with_parents(grace, Vec::new())
+    }
+
+    fn with_parents(grace: Duration, parents: Vec<Interrupt>) -> Interrupt {
         Interrupt {
             inner: Arc::new(Inner {
                 level: AtomicU8::new(RUNNING),
                 signal: AtomicI32::new(0),
-                grace,
+                grace_ms: AtomicU64::new(millis(grace)),
+                parents,
+                waiting: Mutex::new(Vec::new()),
             }),
         }
     }
 
-    /// Asks to stop (first request) or to kill (any later one). `signal` is the signal number
-    /// that caused the first request, if any (it decides the exit status: 128 + signal).
+    /// An interrupt requested whenever this one is, and that can be requested alone; with
+    /// this one's grace period until told otherwise.
+    pub fn child(&self) -> Interrupt {
+        Interrupt::with_parents(self.grace(), vec![self.clone()])
+    }
+
+    /// An interrupt requested whenever this one or `other` is (a call stopped by the agent's
+    /// shutdown or by its caller), with `other`'s grace period.
+    pub fn joining(&self, other: &Interrupt) -> Interrupt {
+        Interrupt::with_parents(other.grace(), vec![self.clone(), other.clone()])
+    }
+
+    /// Asks to stop (first request) or to kill (any later one, or one made while a parent
+    /// already stops it). `signal` is the signal number that caused the first request, if
+    /// any (it decides the exit status: 128 + signal).
     pub fn request(&self, signal: Option<i32>) {
-        let first = self
-            .inner
-            .level
-            .compare_exchange(RUNNING, STOPPING, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok();
+        let first = self.level() == RUNNING
+            && self
+                .inner
+                .level
+                .compare_exchange(RUNNING, STOPPING, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok();
         if first {
             self.inner
                 .signal
@@ -76,34 +111,133 @@ impl Interrupt {
         } else {
             self.inner.level.store(KILLING, Ordering::SeqCst);
         }
+        self.wake();
     }
 
     /// Asks to kill running commands at once.
     pub fn kill(&self) {
         self.inner.level.store(KILLING, Ordering::SeqCst);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        let waiting = std::mem::take(
+            &mut *self
+                .inner
+                .waiting
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for w in waiting {
+            w.wake();
+        }
+    }
+
+    fn level(&self) -> u8 {
+        let own = self.inner.level.load(Ordering::SeqCst);
+        self.inner
+            .parents
+            .iter()
+            .map(Interrupt::level)
+            .fold(own, u8::max)
     }
 
     /// Whether a stop was asked: no new step may start.
     pub fn is_stopping(&self) -> bool {
-        self.inner.level.load(Ordering::SeqCst) >= STOPPING
+        self.level() >= STOPPING
     }
 
     /// Whether running commands must be killed at once.
     pub fn is_killing(&self) -> bool {
-        self.inner.level.load(Ordering::SeqCst) >= KILLING
+        self.level() >= KILLING
     }
 
-    /// The signal of the first request.
+    /// The signal of the first request (this interrupt's own, else its parent's).
     pub fn signal(&self) -> Option<i32> {
         match self.inner.signal.load(Ordering::SeqCst) {
-            0 => None,
+            0 => self.inner.parents.iter().find_map(Interrupt::signal),
             s => Some(s),
         }
     }
 
     /// Time between SIGTERM and SIGKILL.
     pub fn grace(&self) -> Duration {
-        self.inner.grace
+        Duration::from_millis(self.inner.grace_ms.load(Ordering::SeqCst))
+    }
+
+    /// Changes the time between SIGTERM and SIGKILL (a caller stopping a call gives its own).
+    pub fn set_grace(&self, grace: Duration) {
+        self.inner.grace_ms.store(millis(grace), Ordering::SeqCst);
+    }
+
+    /// Completes when this interrupt (or a parent) goes further than `seen`: from running to
+    /// stopping, or from stopping to killing. Give it [`Interrupt::stage`] as last seen.
+    pub fn changed(&self, seen: Stage) -> Changed {
+        Changed {
+            interrupt: self.clone(),
+            seen,
+        }
+    }
+
+    /// How far the interrupt has gone.
+    pub fn stage(&self) -> Stage {
+        match self.level() {
+            RUNNING => Stage::Running,
+            STOPPING => Stage::Stopping,
+            _ => Stage::Killing,
+        }
+    }
+
+    fn register(&self, waker: &Waker) {
+        let mut waiting = self
+            .inner
+            .waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !waiting.iter().any(|w| w.will_wake(waker)) {
+            waiting.push(waker.clone());
+        }
+        drop(waiting);
+        for p in &self.inner.parents {
+            p.register(waker);
+        }
+    }
+}
+
+/// How far an [`Interrupt`] has gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Not requested.
+    Running,
+    /// Stop: no new step, SIGTERM to running ones.
+    Stopping,
+    /// Kill: SIGKILL to running steps.
+    Killing,
+}
+
+/// The future of [`Interrupt::changed`]: the new stage.
+#[derive(Debug)]
+pub struct Changed {
+    interrupt: Interrupt,
+    seen: Stage,
+}
+
+impl Future for Changed {
+    type Output = Stage;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Stage> {
+        let now = self.interrupt.stage();
+        if now > self.seen {
+            return Poll::Ready(now);
+        }
+        self.interrupt.register(cx.waker());
+        // A request between the check and the registration must not be missed.
+        let now = self.interrupt.stage();
+        if now > self.seen {
+            Poll::Ready(now)
+        } else {
+            Poll::Pending
+        }
     }
 }
 
@@ -125,5 +259,54 @@ mod tests {
             Some(2),
             "the first signal decides the exit status"
         );
+    }
+
+    #[test]
+    fn a_child_stops_with_its_parent_and_can_stop_alone() {
+        let parent = Interrupt::new(Duration::from_secs(3));
+        let (a, b) = (parent.child(), parent.child());
+        assert_eq!(a.grace(), Duration::from_secs(3));
+        a.set_grace(Duration::from_millis(200));
+        assert_eq!(a.grace(), Duration::from_millis(200));
+        a.request(Some(2));
+        assert!(a.is_stopping());
+        assert!(!b.is_stopping() && !parent.is_stopping(), "alone");
+        parent.request(Some(15));
+        assert!(b.is_stopping());
+        assert_eq!(b.signal(), Some(15));
+        assert_eq!(a.signal(), Some(2), "its own first");
+        parent.kill();
+        assert!(a.is_killing() && b.is_killing());
+        let caller = Interrupt::new(Duration::from_secs(1));
+        let call = Interrupt::default().joining(&caller);
+        assert_eq!(call.grace(), Duration::from_secs(1), "the caller's grace");
+        caller.request(Some(2));
+        assert!(call.is_stopping());
+    }
+
+    #[test]
+    fn a_task_waiting_for_a_change_is_woken_by_its_parent() {
+        use std::sync::atomic::AtomicBool;
+        use std::task::Wake;
+        struct Flag(AtomicBool);
+        impl Wake for Flag {
+            fn wake(self: Arc<Self>) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let parent = Interrupt::default();
+        let child = parent.child();
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(Arc::clone(&flag));
+        let mut cx = Context::from_waker(&waker);
+        let mut changed = Box::pin(child.changed(Stage::Running));
+        assert!(changed.as_mut().poll(&mut cx).is_pending());
+        parent.request(None);
+        assert!(flag.0.load(Ordering::SeqCst), "woken");
+        assert_eq!(changed.as_mut().poll(&mut cx), Poll::Ready(Stage::Stopping));
+        let mut next = Box::pin(child.changed(Stage::Stopping));
+        assert!(next.as_mut().poll(&mut cx).is_pending());
+        child.request(None);
+        assert_eq!(next.as_mut().poll(&mut cx), Poll::Ready(Stage::Killing));
     }
 }

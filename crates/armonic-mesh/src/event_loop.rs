@@ -1,54 +1,28 @@
 //! The one owner of the swarm: a loop over swarm events, commands from handles, and a tick.
-//! It only dispatches; what is known of peers lives in the [`View`], and calls of the local
-//! API run on blocking threads, their replies coming back as commands.
+//! It only dispatches; what is known of peers lives in the [`View`]. Calls do not pass
+//! through it: each is a stream of its own, opened and served by `calls.rs`.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use armonic_lifecycle::{LogRecord, LogSink};
-use armonic_proto::{ApiError, Catalogue, Digest, Endpoint};
+use armonic_proto::{Catalogue, Digest};
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
-use libp2p::gossipsub::{self, IdentTopic, TopicHash};
-use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
+use libp2p::gossipsub::{self, IdentTopic};
+use libp2p::request_response::{self, ResponseChannel};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{DialError, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, mdns, ping};
 use serde_bytes::ByteBuf;
-use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
-use crate::protocol::{
-    self, Announce, ApiCall, ApiReply, CatalogueReply, CatalogueRequest, LogLine,
-};
+use crate::protocol::{self, Announce, CatalogueReply, CatalogueRequest};
 use crate::swarm::{Behaviour, BehaviourEvent};
 use crate::view::{self, View};
 
-/// Most log lines a reply carries.
-const MAX_REPLY_LINES: usize = 20_000;
-
 /// What handles ask of the loop.
 pub(crate) enum Command {
-    Call {
-        peer: PeerId,
-        call: ApiCall,
-        reply: oneshot::Sender<Result<ApiReply, ApiError>>,
-    },
-    Respond {
-        channel: ResponseChannel<ApiReply>,
-        reply: ApiReply,
-    },
-    Publish {
-        topic: String,
-        data: Vec<u8>,
-    },
-    Subscribe {
-        topic: String,
-        lines: oneshot::Sender<broadcast::Receiver<LogLine>>,
-    },
-    Unsubscribe {
-        topic: String,
-    },
     SetCatalogue(Box<Catalogue>),
     ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
     Shutdown,
@@ -58,17 +32,10 @@ pub(crate) enum Command {
 pub(crate) struct EventLoop {
     pub swarm: Swarm<Behaviour>,
     pub commands: mpsc::Receiver<Command>,
-    /// For inbound calls to send their lines and replies back through the loop.
-    pub to_self: mpsc::Sender<Command>,
     pub view: Arc<RwLock<View>>,
-    pub service: Arc<dyn Endpoint>,
-    pub operators: Option<HashSet<PeerId>>,
     pub bootstrap: Vec<Multiaddr>,
-    pub inbound: Arc<Semaphore>,
-    pub pending: HashMap<OutboundRequestId, oneshot::Sender<Result<ApiReply, ApiError>>>,
     /// Peers whose catalogue is being asked for, and whether their peers are asked too.
     pub fetching: HashMap<PeerId, bool>,
-    pub topics: HashMap<TopicHash, (IdentTopic, broadcast::Sender<LogLine>, usize)>,
     pub digest_pending: bool,
     /// Catalogue questions asked before there was a catalogue: when, by whom, whether the
     /// peers are wanted too, and where the answer goes.
@@ -302,56 +269,6 @@ impl EventLoop {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Call { peer, call, reply } => {
-                let dial = self.addresses_of(peer);
-                let id = self
-                    .swarm
-                    .behaviour_mut()
-                    .api
-                    .send_request_with_addresses(&peer, call, dial);
-                self.pending.insert(id, reply);
-            }
-            Command::Respond { channel, reply } => {
-                if self
-                    .swarm
-                    .behaviour_mut()
-                    .api
-                    .send_response(channel, reply)
-                    .is_err()
-                {
-                    tracing::debug!("a caller left before its reply");
-                }
-            }
-            Command::Publish { topic, data } => {
-                let _ = self
-                    .swarm
-                    .behaviour_mut()
-                    .gossip
-                    .publish(IdentTopic::new(topic), data);
-            }
-            Command::Subscribe { topic, lines } => {
-                let topic = IdentTopic::new(topic);
-                let entry = self
-                    .topics
-                    .entry(topic.hash())
-                    .or_insert_with(|| (topic.clone(), broadcast::channel(4096).0, 0));
-                entry.2 += 1;
-                let rx = entry.1.subscribe();
-                if entry.2 == 1 {
-                    let _ = self.swarm.behaviour_mut().gossip.subscribe(&topic);
-                }
-                let _ = lines.send(rx);
-            }
-            Command::Unsubscribe { topic } => {
-                let topic = IdentTopic::new(topic);
-                if let Some(entry) = self.topics.get_mut(&topic.hash()) {
-                    entry.2 = entry.2.saturating_sub(1);
-                    if entry.2 == 0 {
-                        self.topics.remove(&topic.hash());
-                        self.swarm.behaviour_mut().gossip.unsubscribe(&topic);
-                    }
-                }
-            }
             Command::SetCatalogue(c) => {
                 write(&self.view).local = Some(*c);
                 self.answer_catalogue_questions();
@@ -428,7 +345,8 @@ impl EventLoop {
             }
             BehaviourEvent::Gossip(_) => {}
             BehaviourEvent::Catalogue(event) => self.on_catalogue(event),
-            BehaviourEvent::Api(event) => self.on_api(event),
+            BehaviourEvent::Calls(()) => {}
+            BehaviourEvent::Book(never) => match never {},
         }
     }
 
@@ -455,12 +373,6 @@ impl EventLoop {
                     self.fetching.remove(&source);
                     self.fetch_catalogue(source, false);
                 }
-            }
-            return;
-        }
-        if let Some((_, tx, _)) = self.topics.get(&message.topic) {
-            if let Ok(line) = ciborium::from_reader::<LogLine, _>(message.data.as_slice()) {
-                let _ = tx.send(line);
             }
         }
     }
@@ -497,142 +409,6 @@ impl EventLoop {
                 self.fetching.remove(&peer);
             }
             _ => {}
-        }
-    }
-
-    fn on_api(&mut self, event: request_response::Event<ApiCall, ApiReply>) {
-        match event {
-            request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request {
-                    request, channel, ..
-                } => self.serve(peer, request, channel),
-                request_response::Message::Response {
-                    request_id,
-                    response,
-                } => {
-                    write(&self.view).heard(peer);
-                    if let Some(tx) = self.pending.remove(&request_id) {
-                        let _ = tx.send(Ok(response));
-                    }
-                }
-            },
-            request_response::Event::OutboundFailure {
-                peer,
-                request_id,
-                error,
-                ..
-            } => {
-                if let Some(tx) = self.pending.remove(&request_id) {
-                    let name = read(&self.view)
-                        .peers
-                        .get(&peer)
-                        .and_then(|p| p.catalogue.as_ref().map(|c| c.info.name.clone()))
-                        .unwrap_or_else(|| peer.to_string());
-                    let _ = tx.send(Err(ApiError::Unreachable {
-                        location: name,
-                        message: error.to_string(),
-                    }));
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// An inbound call: checked, then run on a blocking thread; its lines are published on
-    /// its deployment's topic as they come and its reply comes back through the loop.
-    fn serve(&mut self, peer: PeerId, call: ApiCall, channel: ResponseChannel<ApiReply>) {
-        let refuse = |error: ApiError| ApiReply {
-            result: Err(error),
-            logs: Vec::new(),
-            dropped: 0,
-        };
-        if call.request.changes_state()
-            && self
-                .operators
-                .as_ref()
-                .is_some_and(|ops| !ops.contains(&peer))
-        {
-            let reply = refuse(ApiError::Unauthorized {
-                message: format!(
-                    "peer {peer} is not an operator of this agent: it may not change states"
-                ),
-            });
-            let _ = self.swarm.behaviour_mut().api.send_response(channel, reply);
-            return;
-        }
-        let Ok(permit) = Arc::clone(&self.inbound).try_acquire_owned() else {
-            let reply = refuse(ApiError::Busy {
-                message: "too many calls at once: wait for some to end".into(),
-            });
-            let _ = self.swarm.behaviour_mut().api.send_response(channel, reply);
-            return;
-        };
-        let sink = Arc::new(MeshSink {
-            call: call.call.clone(),
-            topic: call
-                .request
-                .deployment()
-                .map(|d| protocol::log_topic(d.as_str())),
-            lines: Mutex::new((Vec::new(), 0)),
-            to_loop: self.to_self.clone(),
-        });
-        let service = Arc::clone(&self.service);
-        let to_loop = self.to_self.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let result = service.call(call.request, Arc::clone(&sink) as Arc<dyn LogSink>);
-            let (logs, dropped) = std::mem::take(
-                &mut *sink
-                    .lines
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
-            );
-            let reply = ApiReply {
-                result,
-                logs,
-                dropped,
-            };
-            let _ = to_loop.blocking_send(Command::Respond { channel, reply });
-        });
-    }
-}
-
-/// The log lines of an inbound call: kept for its reply, published on its deployment's topic.
-struct MeshSink {
-    call: String,
-    topic: Option<String>,
-    /// The lines (at most [`MAX_REPLY_LINES`]), and how many were left out.
-    lines: Mutex<(Vec<LogRecord>, u64)>,
-    to_loop: mpsc::Sender<Command>,
-}
-
-impl LogSink for MeshSink {
-    fn log(&self, record: &LogRecord) {
-        let seq = {
-            let mut lines = self
-                .lines
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let seq = lines.0.len() as u64 + lines.1;
-            if lines.0.len() < MAX_REPLY_LINES {
-                lines.0.push(record.clone());
-            } else {
-                lines.1 += 1;
-            }
-            seq
-        };
-        let Some(topic) = &self.topic else { return };
-        let line = LogLine {
-            call: self.call.clone(),
-            seq,
-            record: record.clone(),
-        };
-        let mut data = Vec::new();
-        if ciborium::into_writer(&line, &mut data).is_ok() {
-            let _ = self.to_loop.blocking_send(Command::Publish {
-                topic: topic.clone(),
-                data,
-            });
         }
     }
 }

@@ -1,6 +1,6 @@
-//! A hostile peer: it has the swarm key, but speaks garbage on the API's protocol. The agent
-//! refuses it (the stream is dropped, nothing is decoded past the size cap) and serves
-//! everyone else.
+//! A hostile peer: it has the swarm key, but speaks garbage on the mesh's protocols. The agent
+//! refuses it (the stream is dropped, nothing is decoded past the size cap), bounds what it may
+//! hold open, and serves everyone else.
 
 use std::io;
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, StreamProtocol};
+use libp2p::{Multiaddr, PeerId, StreamProtocol};
 
 use crate::{Config, Identity, SwarmKey, protocol};
 
@@ -67,17 +67,33 @@ impl request_response::Codec for Raw {
     }
 }
 
-/// A peer that answers pings (as any peer of the mesh) and sends raw requests.
+/// A peer that answers pings (as any peer of the mesh), sends raw requests, and opens raw
+/// streams.
 #[derive(libp2p::swarm::NetworkBehaviour)]
 struct Hostile {
     api: request_response::Behaviour<Raw>,
+    streams: libp2p_stream::Behaviour,
     ping: libp2p::ping::Behaviour,
 }
 
-/// Sends `bytes` as a request of the API to the agent at `addr`: what came back, or the
-/// failure.
-async fn send_raw(key: &SwarmKey, addr: &str, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
-    send_raw_on(protocol::API, key, addr, bytes).await
+fn hostile_swarm(key: &SwarmKey, name: &'static str) -> Result<libp2p::Swarm<Hostile>, String> {
+    let identity = libp2p::identity::Keypair::generate_ed25519();
+    let transport = crate::swarm::transport(&identity, key.0, 1024).map_err(|e| e.to_string())?;
+    let behaviour = Hostile {
+        api: request_response::Behaviour::<Raw>::new(
+            [(StreamProtocol::new(name), ProtocolSupport::Outbound)],
+            request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+        ),
+        streams: libp2p_stream::Behaviour::new(),
+        ping: libp2p::ping::Behaviour::default(),
+    };
+    Ok(libp2p::SwarmBuilder::with_existing_identity(identity)
+        .with_tokio()
+        .with_other_transport(|_| transport)
+        .map_err(|e| e.to_string())?
+        .with_behaviour(|_| behaviour)
+        .map_err(|e| e.to_string())?
+        .build())
 }
 
 /// Sends `bytes` as a request of protocol `name` to the agent at `addr`.
@@ -87,22 +103,7 @@ async fn send_raw_on(
     addr: &str,
     bytes: Vec<u8>,
 ) -> Result<Vec<u8>, String> {
-    let identity = libp2p::identity::Keypair::generate_ed25519();
-    let transport = crate::swarm::transport(&identity, key.0).map_err(|e| e.to_string())?;
-    let behaviour = Hostile {
-        api: request_response::Behaviour::<Raw>::new(
-            [(StreamProtocol::new(name), ProtocolSupport::Outbound)],
-            request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
-        ),
-        ping: libp2p::ping::Behaviour::default(),
-    };
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(identity)
-        .with_tokio()
-        .with_other_transport(|_| transport)
-        .map_err(|e| e.to_string())?
-        .with_behaviour(|_| behaviour)
-        .map_err(|e| e.to_string())?
-        .build();
+    let mut swarm = hostile_swarm(key, name)?;
     let addr: Multiaddr = addr.parse().map_err(|e| format!("{e}"))?;
     swarm.dial(addr).map_err(|e| e.to_string())?;
     loop {
@@ -128,7 +129,53 @@ async fn send_raw_on(
     }
 }
 
-async fn agent(key: &SwarmKey) -> (crate::Handle, String) {
+/// A hostile member connected to the agent at `addr`: a control to open call streams to it
+/// (its swarm runs on a task of its own).
+async fn member(key: &SwarmKey, addr: &str) -> (libp2p_stream::Control, PeerId) {
+    let mut swarm = hostile_swarm(key, protocol::CATALOGUE).unwrap();
+    let control = swarm.behaviour().streams.new_control();
+    swarm.dial(addr.parse::<Multiaddr>().unwrap()).unwrap();
+    let peer = loop {
+        if let SwarmEvent::ConnectionEstablished { peer_id, .. } = swarm.select_next_some().await {
+            break peer_id;
+        }
+    };
+    tokio::spawn(async move {
+        loop {
+            swarm.select_next_some().await;
+        }
+    });
+    (control, peer)
+}
+
+/// Writes `bytes` on a new call stream and reads what comes back until the agent closes it
+/// (or 5 s pass).
+async fn exchange(control: &mut libp2p_stream::Control, peer: PeerId, bytes: &[u8]) -> Vec<u8> {
+    let mut s = control
+        .open_stream(peer, crate::calls::PROTOCOL)
+        .await
+        .unwrap();
+    let _ = s.write_all(bytes).await;
+    let _ = s.flush().await;
+    let mut back = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut back)).await;
+    back
+}
+
+/// The server's messages in `bytes`, after its greeting.
+fn messages(bytes: &[u8]) -> Vec<armonic_proto::ServerMessage> {
+    use armonic_proto::frame;
+    let mut r = bytes;
+    let mut out = Vec::new();
+    while let Ok(Some(p)) = frame::read_frame(&mut r, frame::MAX_FRAME) {
+        if let Ok(m) = frame::decode::<armonic_proto::ServerMessage>(&p) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+async fn agent_with(key: &SwarmKey, limits: crate::Limits) -> (crate::Handle, String) {
     let text = "name = \"Noop\"\ninitial = \"Off\"\ntransitions = [[\"Off\", \"On\"]]\n[states.Off]\n[states.On]\n";
     let def = armonic_lifecycle::format::parse(text, std::path::Path::new("noop.toml")).unwrap();
     let location = armonic_lifecycle::Location::builder(armonic_lifecycle::Config {
@@ -141,8 +188,14 @@ async fn agent(key: &SwarmKey) -> (crate::Handle, String) {
     let mut config = Config::new(Identity::ephemeral(), key.clone());
     config.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
     config.mdns = false;
-    let local = Arc::new(armonic_proto::Local::new(location));
-    let handle = crate::start(config, local).await.unwrap();
+    config.limits = limits;
+    let host = armonic_journal::Host::open(location).unwrap();
+    let handle = crate::start(
+        config,
+        Some(Arc::new(host) as Arc<dyn armonic_proto::serve::Service>),
+    )
+    .await
+    .unwrap();
     let mut addrs = Vec::new();
     for _ in 0..200 {
         addrs = handle.listen_addrs().await;
@@ -154,37 +207,130 @@ async fn agent(key: &SwarmKey) -> (crate::Handle, String) {
     (handle, addrs.remove(0))
 }
 
+async fn agent(key: &SwarmKey) -> (crate::Handle, String) {
+    agent_with(key, crate::Limits::default()).await
+}
+
+fn hello_and_info() -> (Vec<u8>, Vec<u8>) {
+    use armonic_proto::frame;
+    let hello = frame::encode(&armonic_proto::Hello::new("hostile"), frame::MAX_FRAME).unwrap();
+    let call = armonic_proto::ClientMessage::Call {
+        id: 1,
+        call: armonic_proto::CallId::new(),
+        request: armonic_proto::method::Info {}.into(),
+        location: None,
+        deployment: None,
+        from_seq: 0,
+        again: false,
+        on_behalf_of: None,
+    };
+    (hello, frame::encode(&call, frame::MAX_FRAME).unwrap())
+}
+
 #[tokio::test]
-async fn garbage_truncated_and_oversized_requests_are_dropped_and_the_agent_serves_on() {
+async fn garbage_truncated_and_oversized_frames_are_refused_and_the_agent_serves_on() {
     let key = SwarmKey::random().unwrap();
     let (_target, addr) = agent(&key).await;
-    // Not CBOR at all.
-    // Refused: the stream is closed with no answer (or the connection fails).
-    let refused = |r: &Result<Vec<u8>, String>| r.as_ref().map_or(true, Vec::is_empty);
-    let garbage = send_raw(&key, &addr, vec![0xff, 0x00, 0x13, 0x37, 0x42]).await;
-    assert!(refused(&garbage), "{garbage:?}");
-    // A valid call, cut short.
-    let call = protocol::ApiCall {
-        call: "x".into(),
-        request: armonic_proto::Request::Info,
-    };
-    let mut bytes = Vec::new();
-    ciborium::into_writer(&call, &mut bytes).unwrap();
-    let truncated = send_raw(&key, &addr, bytes[..bytes.len() / 2].to_vec()).await;
-    assert!(refused(&truncated), "{truncated:?}");
-    // More than the 8 MiB cap.
-    let oversized = send_raw(&key, &addr, vec![0x41; 9 * 1024 * 1024]).await;
+    let (mut control, peer) = member(&key, &addr).await;
+    // Not a frame: its "length" is far over the cap, refused before anything is read.
+    let garbage = exchange(&mut control, peer, &[0xff, 0x00, 0x13, 0x37, 0x42]).await;
     assert!(
-        refused(&oversized),
-        "oversized: {:?}",
-        oversized.map(|r| r.len())
+        garbage.is_empty()
+            || messages(&garbage)
+                .iter()
+                .all(|m| matches!(m, armonic_proto::ServerMessage::Refused { .. })),
+        "{garbage:?}"
+    );
+    let (hello, call) = hello_and_info();
+    // A valid call, cut short: no answer.
+    let mut cut = hello.clone();
+    cut.extend_from_slice(&call[..call.len() / 2]);
+    let truncated = messages(&exchange(&mut control, peer, &cut).await);
+    assert!(
+        !truncated
+            .iter()
+            .any(|m| matches!(m, armonic_proto::ServerMessage::Reply { .. })),
+        "{truncated:?}"
+    );
+    // A frame announcing more than the cap: refused, naming the cap.
+    let mut oversized = hello.clone();
+    oversized.extend_from_slice(&(9u32 * 1024 * 1024).to_be_bytes());
+    oversized.extend_from_slice(&[0x41; 1024]);
+    let refused = messages(&exchange(&mut control, peer, &oversized).await);
+    assert!(
+        refused.iter().any(|m| matches!(
+            m,
+            armonic_proto::ServerMessage::Refused {
+                error: armonic_proto::ApiError::TooLarge { .. },
+                ..
+            }
+        )),
+        "{refused:?}"
     );
     // The same call, whole: answered.
-    let whole = send_raw(&key, &addr, bytes)
-        .await
-        .expect("a whole call is answered");
-    let reply: protocol::ApiReply = ciborium::from_reader(whole.as_slice()).unwrap();
-    assert!(matches!(reply.result, Ok(armonic_proto::Response::Info(_))));
+    let mut whole = hello;
+    whole.extend_from_slice(&call);
+    let answered = messages(&exchange(&mut control, peer, &whole).await);
+    assert!(
+        answered.iter().any(|m| matches!(
+            m,
+            armonic_proto::ServerMessage::Reply {
+                result: Ok(armonic_proto::Response::Info(_)),
+                ..
+            }
+        )),
+        "{answered:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_member_holding_more_streams_than_allowed_is_refused_the_rest_with_a_reason() {
+    let key = SwarmKey::random().unwrap();
+    let limits = crate::Limits {
+        per_peer: 4,
+        ..crate::Limits::default()
+    };
+    let (_target, addr) = agent_with(&key, limits).await;
+    let (mut control, peer) = member(&key, &addr).await;
+    // Four streams held open, saying nothing.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut s = control
+            .open_stream(peer, crate::calls::PROTOCOL)
+            .await
+            .unwrap();
+        s.write_all(&[0, 0]).await.unwrap();
+        s.flush().await.unwrap();
+        held.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (hello, call) = hello_and_info();
+    let mut whole = hello;
+    whole.extend_from_slice(&call);
+    let refused = messages(&exchange(&mut control, peer, &whole).await);
+    assert!(
+        refused.iter().any(|m| matches!(m, armonic_proto::ServerMessage::Refused { error: armonic_proto::ApiError::Busy { message }, .. } if message.contains("at most 4"))),
+        "{refused:?}"
+    );
+    // Once they go, calls are served again.
+    drop(held);
+    let mut answered = Vec::new();
+    for _ in 0..50 {
+        answered = messages(&exchange(&mut control, peer, &whole).await);
+        if answered
+            .iter()
+            .any(|m| matches!(m, armonic_proto::ServerMessage::Reply { .. }))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        answered
+            .iter()
+            .any(|m| matches!(m, armonic_proto::ServerMessage::Reply { result: Ok(_), .. })),
+        "{answered:?}"
+    );
 }
 
 fn target_catalogue() -> armonic_proto::Catalogue {

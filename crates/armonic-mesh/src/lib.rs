@@ -3,9 +3,9 @@
 //! The network of agents. Agents find each other (mDNS on the LAN with no configuration,
 //! bootstrap peers otherwise), keep each other's catalogue (a digest gossiped on every change
 //! and now and then, the catalogue itself fetched when the digest is new), notice within
-//! seconds when one dies (pings; connections), and call each other's API (`armonic-proto`'s
-//! requests over request/response, CBOR with size caps), the log lines of a call streaming to
-//! its caller and to anyone watching its deployment.
+//! seconds when one dies (pings; connections), and call each other: each call (or journal
+//! read) on a stream of its own carrying the control socket's frames, served by
+//! `armonic_proto::serve` like the socket, re-attached to when the stream breaks.
 //!
 //! Only this crate names libp2p types. One event loop owns the swarm ([`start`] spawns it);
 //! the rest of the agent holds a [`Handle`].
@@ -26,6 +26,8 @@
 //! # Ok(()) }
 //! ```
 
+mod book;
+mod calls;
 mod codec;
 mod event_loop;
 mod handle;
@@ -41,10 +43,11 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use armonic_proto::Endpoint;
+use armonic_proto::serve::Service;
 use libp2p::{Multiaddr, PeerId};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
+pub use calls::Limits;
 pub use handle::Handle;
 pub use key::{IDENTITY, KeyError, SWARM_KEY, generate_swarm_key};
 
@@ -110,10 +113,16 @@ pub struct Config {
     pub operators: Option<Vec<String>>,
     /// Longest a read may take before it fails as `timeout`.
     pub query_timeout: Duration,
-    /// Longest a state change may run on another agent.
-    pub call_timeout: Duration,
-    /// Largest message accepted.
+    /// How long a caller tries to re-attach to a call whose stream broke before it says the
+    /// call's outcome is unknown.
+    pub reattach_for: Duration,
+    /// Largest catalogue accepted.
     pub max_message: u64,
+    /// What calls of other agents may take here.
+    pub limits: Limits,
+    /// Time a call stopped by its caller gets between SIGTERM and SIGKILL, unless the caller
+    /// gives its own.
+    pub grace: Duration,
     /// How often a node pings its peers (a dead peer is noticed in about three times this).
     pub ping_every: Duration,
     /// How often the catalogue digest is said again, changed or not.
@@ -131,8 +140,10 @@ impl Config {
             mdns: true,
             operators: None,
             query_timeout: Duration::from_secs(30),
-            call_timeout: Duration::from_secs(24 * 3600),
+            reattach_for: Duration::from_secs(60),
             max_message: 8 * 1024 * 1024,
+            limits: Limits::default(),
+            grace: armonic_lifecycle::interrupt::DEFAULT_GRACE,
             ping_every: Duration::from_secs(1),
             gossip_every: Duration::from_secs(5),
         }
@@ -185,8 +196,9 @@ fn address(what: &'static str, text: &str) -> Result<Multiaddr, Error> {
 }
 
 /// Starts a node: builds the swarm, listens, dials the bootstrap peers, and spawns the event
-/// loop on the current tokio runtime. Calls from other agents go to `service`.
-pub async fn start(config: Config, service: Arc<dyn Endpoint>) -> Result<Handle, Error> {
+/// loop on the current tokio runtime. Calls and journal reads of other agents go to
+/// `service`; a node without one serves none (it only calls).
+pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<Handle, Error> {
     let listen = config
         .listen
         .iter()
@@ -215,11 +227,18 @@ pub async fn start(config: Config, service: Arc<dyn Endpoint>) -> Result<Handle,
     let options = swarm::Options {
         mdns: config.mdns,
         max_message: config.max_message,
-        call_timeout: config.call_timeout,
         ping_every: config.ping_every,
+        // A peer holding more streams than it may serve gets the rest refused, not queued.
+        max_streams: config.limits.per_peer * 2 + 16,
     };
-    let mut swarm = swarm::build(config.identity.0.clone(), config.swarm_key.0, &options)
-        .map_err(|e| Error::Start(e.to_string()))?;
+    let view = Arc::new(RwLock::new(view::View::default()));
+    let mut swarm = swarm::build(
+        config.identity.0.clone(),
+        config.swarm_key.0,
+        &options,
+        book::Book::new(Arc::clone(&view)),
+    )
+    .map_err(|e| Error::Start(e.to_string()))?;
     for addr in listen {
         swarm
             .listen_on(addr.clone())
@@ -228,33 +247,45 @@ pub async fn start(config: Config, service: Arc<dyn Endpoint>) -> Result<Handle,
     for addr in &bootstrap {
         let _ = swarm.dial(addr.clone());
     }
+    let mut control = swarm.behaviour().calls.new_control();
     let (tx, rx) = mpsc::channel(1024);
-    let view = Arc::new(RwLock::new(view::View::default()));
     let event_loop = event_loop::EventLoop {
         swarm,
         commands: rx,
-        to_self: tx.clone(),
         view: Arc::clone(&view),
-        service,
-        operators,
         bootstrap,
-        inbound: Arc::new(Semaphore::new(64)),
-        pending: HashMap::new(),
         fetching: HashMap::new(),
-        topics: HashMap::new(),
         digest_pending: true,
         unanswered: Vec::new(),
         gossip_every: config.gossip_every,
         silence: config.ping_every * 3,
     };
+    let handle = Handle {
+        inner: Arc::new(handle::Inner {
+            commands: tx,
+            view,
+            local,
+            control: control.clone(),
+            query_timeout: config.query_timeout,
+            reattach_for: config.reattach_for,
+        }),
+    };
+    if let Some(service) = service {
+        let incoming = control
+            .accept(calls::PROTOCOL)
+            .map_err(|e| Error::Start(e.to_string()))?;
+        let serving = Arc::new(calls::Serving {
+            service,
+            budget: armonic_proto::io::Budget::new(config.limits.budget),
+            limits: config.limits.clone(),
+            operators,
+            grace: config.grace,
+            open: std::sync::Mutex::new(HashMap::new()),
+        });
+        tokio::spawn(calls::serve_incoming(incoming, serving, handle.clone()));
+    }
     tokio::spawn(event_loop.run());
-    Ok(Handle {
-        commands: tx,
-        view,
-        local,
-        runtime: tokio::runtime::Handle::current(),
-        query_timeout: config.query_timeout,
-    })
+    Ok(handle)
 }
 
 #[cfg(test)]

@@ -13,26 +13,30 @@ use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{PeerId, StreamProtocol, Swarm, Transport, gossipsub, mdns, noise, ping, tcp, yamux};
 
+use crate::book::Book;
 use crate::codec::Cbor;
-use crate::protocol::{self, ApiCall, ApiReply, CatalogueReply, CatalogueRequest};
+use crate::protocol::{self, CatalogueReply, CatalogueRequest};
 
 /// The behaviours of an agent.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
-    pub api: request_response::Behaviour<Cbor<ApiCall, ApiReply>>,
+    /// Calls and journal reads, each on a stream of its own.
+    pub calls: libp2p_stream::Behaviour,
     pub catalogue: request_response::Behaviour<Cbor<CatalogueRequest, CatalogueReply>>,
     pub gossip: gossipsub::Behaviour,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     pub ping: ping::Behaviour,
+    /// Where peers were seen, for dials by peer id (a call to a peer not connected).
+    pub book: Book,
 }
 
 /// How the swarm is made.
 pub(crate) struct Options {
     pub mdns: bool,
     pub max_message: u64,
-    /// Longest a call may run on the other side.
-    pub call_timeout: Duration,
     pub ping_every: Duration,
+    /// Most streams a peer may open on one connection.
+    pub max_streams: usize,
 }
 
 /// TCP, the private network's handshake (a peer without the key gets no further), Noise
@@ -40,14 +44,17 @@ pub(crate) struct Options {
 pub(crate) fn transport(
     key: &Keypair,
     psk: PreSharedKey,
+    max_streams: usize,
 ) -> std::io::Result<Boxed<(PeerId, StreamMuxerBox)>> {
     let noise = noise::Config::new(key).map_err(std::io::Error::other)?;
+    let mut yamux = yamux::Config::default();
+    yamux.set_max_num_streams(max_streams);
     Ok(
         tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
             .and_then(move |socket, _| PnetConfig::new(psk).handshake(socket))
             .upgrade(Version::V1Lazy)
             .authenticate(noise)
-            .multiplex(yamux::Config::default())
+            .multiplex(yamux)
             .timeout(Duration::from_secs(10))
             .boxed(),
     )
@@ -58,6 +65,7 @@ pub(crate) fn build(
     key: Keypair,
     psk: PreSharedKey,
     opts: &Options,
+    book: Book,
 ) -> std::io::Result<Swarm<Behaviour>> {
     let peer = key.public().to_peer_id();
     let gossip_config = gossipsub::ConfigBuilder::default()
@@ -85,13 +93,6 @@ pub(crate) fn build(
     } else {
         None
     };
-    let api = request_response::Behaviour::with_codec(
-        Cbor::new(opts.max_message),
-        [(StreamProtocol::new(protocol::API), ProtocolSupport::Full)],
-        request_response::Config::default()
-            .with_request_timeout(opts.call_timeout)
-            .with_max_concurrent_streams(256),
-    );
     let catalogue = request_response::Behaviour::with_codec(
         Cbor::new(opts.max_message).requests_up_to(protocol::MAX_CATALOGUE_REQUEST),
         [(
@@ -101,7 +102,7 @@ pub(crate) fn build(
         request_response::Config::default().with_request_timeout(protocol::CATALOGUE_TIMEOUT),
     );
     let behaviour = Behaviour {
-        api,
+        calls: libp2p_stream::Behaviour::new(),
         catalogue,
         gossip,
         mdns: mdns.into(),
@@ -110,16 +111,22 @@ pub(crate) fn build(
                 .with_interval(opts.ping_every)
                 .with_timeout(opts.ping_every * 2),
         ),
+        book,
     };
-    let transport = transport(&key, psk)?;
+    let transport = transport(&key, psk, opts.max_streams)?;
     let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_other_transport(|_| transport)
         .map_err(std::io::Error::other)?
         .with_behaviour(|_| behaviour)
         .map_err(std::io::Error::other)?
-        // Connections stay up while idle: liveness is read from them.
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        // Connections stay up while idle: liveness is read from them. A stream proposing one
+        // protocol carries data at once, without waiting for the other end to agree (every
+        // agent speaks them all; one that does not fails the stream, as it would have).
+        .with_swarm_config(|c| {
+            c.with_idle_connection_timeout(Duration::from_secs(3600))
+                .with_substream_upgrade_protocol_override(Version::V1Lazy)
+        })
         .build();
     Ok(swarm)
 }

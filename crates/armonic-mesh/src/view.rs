@@ -370,6 +370,15 @@ impl View {
             .next()
     }
 
+    /// Seconds since the member named `name` was last heard from, when it is known.
+    pub fn last_seen(&self, name: &str) -> Option<u64> {
+        self.peers
+            .values()
+            .filter(|p| p.name() == Some(name))
+            .map(|p| p.last_seen.elapsed().as_secs())
+            .min()
+    }
+
     /// The live locations, by name: each with its facts.
     pub fn live(&self) -> Vec<Info> {
         let mut out: Vec<Info> = self
@@ -410,6 +419,7 @@ impl View {
                 catalogue: p.catalogue.clone(),
                 last_seen_secs: p.last_seen.elapsed().as_secs(),
                 live: p.live,
+                local: false,
             })
             .collect();
         out.sort_by(|a, b| (&a.name, &a.peer_id).cmp(&(&b.name, &b.peer_id)));

@@ -3,21 +3,36 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use armonic_lifecycle::{Level, MemorySink};
-use armonic_mesh::{Identity, SwarmKey};
-use armonic_proto::{ApiError, DeploymentId, Request, Response};
+use armonic_lifecycle::{Level, LogRecord};
+use armonic_mesh::{Handle, Identity, SwarmKey};
+use armonic_proto::{ApiError, Call, DeploymentId, Event, Listed, Response, finish, method};
 use common::{config, eventually, start, start_with};
 
-fn provide_call(uri: &str, deployment: &DeploymentId) -> Request {
-    Request::ProvideCall {
+fn provide_call(uri: &str, deployment: &DeploymentId) -> Call {
+    Call::new(method::ProvideCall {
         uri: uri.parse().unwrap(),
         values: Default::default(),
         path_idx: 0,
-        deployment: deployment.clone(),
-    }
+    })
+    .in_deployment(deployment.clone())
+}
+
+/// Makes `call` on location `at` of the mesh, keeping its lines.
+async fn call(mesh: &Handle, at: &str, call: Call) -> (Result<Response, ApiError>, Vec<LogRecord>) {
+    let mut lines = Vec::new();
+    let result = finish(mesh.endpoint(at).call(call), |e| {
+        if let Event::Lines { records, .. } = e {
+            lines.extend(records.iter().cloned());
+        }
+    })
+    .await;
+    (result, lines)
+}
+
+fn info() -> Call {
+    Call::new(method::Info {})
 }
 
 #[tokio::test]
@@ -50,23 +65,21 @@ async fn a_remote_call_streams_its_log_lines_in_order_before_its_result() {
     let a = start("a", &key, &[]).await;
     let b = start("b", &key, &[&a]).await;
     eventually("a to see b", || async { a.sees("b") }).await;
-    let logs = MemorySink::new();
     let d = DeploymentId::new();
-    let result = a
-        .handle
-        .call(
-            "b",
-            provide_call("//WebServer//start", &d),
-            Arc::new(logs.clone()),
-        )
-        .await
-        .unwrap();
+    let (result, lines) = call(&a.handle, "b", provide_call("//WebServer//start", &d)).await;
     match result {
-        Response::Returned(Some(v)) => assert_eq!(v.to_string(), r#"{"url":"http://b:80"}"#),
+        Ok(Response::ProvideCall(Some(v))) => {
+            assert_eq!(v.to_string(), r#"{"url":"http://b:80"}"#)
+        }
         other => panic!("{other:?}"),
     }
+    let info: Vec<&str> = lines
+        .iter()
+        .filter(|r| r.level == Level::Info)
+        .map(|r| r.message.as_str())
+        .collect();
     assert_eq!(
-        logs.messages(Level::Info),
+        info,
         [
             "Installation of webserver packages...",
             "Configuration of webserver service...",
@@ -74,7 +87,6 @@ async fn a_remote_call_streams_its_log_lines_in_order_before_its_result() {
             "Activation of webserver service...",
         ]
     );
-    let lines = logs.records();
     assert!(
         lines
             .iter()
@@ -96,44 +108,59 @@ async fn a_remote_call_streams_its_log_lines_in_order_before_its_result() {
 }
 
 #[tokio::test]
-async fn anyone_may_watch_a_deployments_log_lines() {
+async fn any_member_may_read_the_journal_of_another_and_follow_a_deployment() {
+    use armonic_proto::journal::{Query, What};
+    use armonic_proto::serve::{ReadEvent, ReadRequest};
+    use futures::StreamExt;
     let key = SwarmKey::random().unwrap();
     let a = start("a", &key, &[]).await;
     let _b = start("b", &key, &[&a]).await;
     let c = start("c", &key, &[&a]).await;
     eventually("the mesh to form", || async { a.sees("b") && c.sees("b") }).await;
     let d = DeploymentId::new();
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let watcher = {
-        let (handle, seen, d) = (c.handle.clone(), Arc::clone(&seen), d.clone());
-        tokio::spawn(async move {
-            handle
-                .watch(&d, |r| seen.lock().unwrap().push(r.message), async {
-                    let _ = stopped.await;
-                })
-                .await
-        })
+    // A line written before the reader began is read too.
+    let (result, _) = call(&a.handle, "b", provide_call("//WebServer//start", &d)).await;
+    assert!(result.is_ok(), "{result:?}");
+    let read = ReadRequest {
+        query: Query {
+            deployment: Some(d.clone()),
+            follow: true,
+            ..Query::default()
+        },
+        location: None,
+        all: false,
+        caller: armonic_proto::Caller::Process { pid: 0 },
     };
-    // The watcher's subscription takes a moment to reach b: call until it sees a call's lines.
-    eventually("the watcher to see the lines", || async {
-        a.handle
-            .call(
-                "b",
-                provide_call("//WebServer//start", &d),
-                Arc::new(MemorySink::new()),
-            )
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        seen.lock()
-            .unwrap()
+    let mut entries = c.handle.read_journal("b", read);
+    let mut lines = Vec::new();
+    let mut caught_up = false;
+    while let Some(event) = tokio::time::timeout(Duration::from_secs(10), entries.next())
+        .await
+        .expect("entries come")
+    {
+        match event {
+            ReadEvent::Entries { location, entries } => {
+                assert_eq!(location, "b");
+                for e in entries {
+                    if let What::Line { record, .. } = e.what {
+                        lines.push(record.message);
+                    }
+                }
+            }
+            ReadEvent::CaughtUp => {
+                caught_up = true;
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(caught_up);
+    assert!(
+        lines
             .iter()
-            .any(|m| m == "Activation of webserver service...")
-    })
-    .await;
-    let _ = stop.send(());
-    watcher.await.unwrap().unwrap();
+            .any(|m| m == "Activation of webserver service..."),
+        "{lines:?}"
+    );
 }
 
 #[tokio::test]
@@ -147,39 +174,28 @@ async fn only_operators_may_change_states_but_anyone_may_read() {
     let op = start_with("op", config(&key, operator, &[&a])).await;
     eventually("b to be known", || async { a.sees("b") && op.sees("b") }).await;
     let d = DeploymentId::new();
-    let refused = a
-        .handle
-        .call(
-            "b",
-            provide_call("//WebServer//start", &d),
-            Arc::new(MemorySink::new()),
-        )
+    let refused = call(&a.handle, "b", provide_call("//WebServer//start", &d))
         .await
+        .0
         .unwrap_err();
     assert!(
         matches!(refused, ApiError::Unauthorized { .. }),
         "{refused}"
     );
     assert!(refused.to_string().contains("not an operator"), "{refused}");
-    let read = a
-        .handle
-        .call(
-            "b",
-            Request::Provide {
-                xpath: "//WebServer//start".parse().unwrap(),
-            },
-            Arc::new(MemorySink::new()),
-        )
-        .await;
-    assert!(matches!(read, Ok(Response::Provides(_))), "{read:?}");
-    let allowed = op
-        .handle
-        .call(
-            "b",
-            provide_call("//WebServer//start", &d),
-            Arc::new(MemorySink::new()),
-        )
-        .await;
+    let read = call(
+        &a.handle,
+        "b",
+        Call::new(method::Provide {
+            xpath: "//WebServer//start".parse().unwrap(),
+        }),
+    )
+    .await
+    .0;
+    assert!(matches!(read, Ok(Response::Provide(_))), "{read:?}");
+    let allowed = call(&op.handle, "b", provide_call("//WebServer//start", &d))
+        .await
+        .0;
     assert!(allowed.is_ok(), "{allowed:?}");
 }
 
@@ -197,14 +213,11 @@ async fn an_agent_without_the_swarm_key_learns_nothing() {
             .handle
             .peers()
             .iter()
+            .filter(|p| !p.local)
             .all(|p| p.catalogue.is_none() && !p.live)
     );
     assert!(!a.sees("stranger") && !b.sees("stranger"));
-    let err = stranger
-        .handle
-        .call("a", Request::Info, Arc::new(MemorySink::new()))
-        .await
-        .unwrap_err();
+    let err = call(&stranger.handle, "a", info()).await.0.unwrap_err();
     assert!(err.is_unreachable(), "{err}");
 }
 
@@ -221,12 +234,13 @@ async fn a_dead_agent_is_noticed_within_seconds_and_comes_back_when_it_returns()
     eventually("a to see b gone", || async { !a.sees("b") }).await;
     let noticed = start_time.elapsed();
     assert!(noticed < Duration::from_secs(5), "{noticed:?}");
-    let err = a
-        .handle
-        .call("b", Request::Info, Arc::new(MemorySink::new()))
-        .await
-        .unwrap_err();
+    let err = call(&a.handle, "b", info()).await.0.unwrap_err();
     assert!(err.is_unreachable(), "{err}");
+    assert!(
+        err.to_string().contains("has not answered"),
+        "a known member: {err}"
+    );
+    let _ = <method::Info as Listed>::NAME;
     // b returns, same identity, same address: a dials it again.
     let mut again = config(&key, identity, &[]);
     again.listen = vec![addr];

@@ -108,6 +108,9 @@ pub struct PeerInfo {
     pub last_seen_secs: u64,
     /// Whether it is connected and answering.
     pub live: bool,
+    /// Whether it is the node answering (its own row).
+    #[serde(default)]
+    pub local: bool,
 }
 
 /// The catalogue of `location` as it stands, as version `version`.

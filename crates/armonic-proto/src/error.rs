@@ -97,6 +97,15 @@ pub enum ApiError {
         /// Why.
         message: String,
     },
+    /// The call was made but its outcome could not be learned: the agent running it went
+    /// away during the step (it may have partly run). Its journal settles it later.
+    #[error("the outcome on {location} is unknown: {message}")]
+    Unknown {
+        /// The location.
+        location: String,
+        /// What happened.
+        message: String,
+    },
     /// The agent did not answer in time.
     #[error("location {location} did not answer within {seconds} s")]
     Timeout {
@@ -152,6 +161,7 @@ impl ApiError {
             ApiError::Unauthorized { .. } => "unauthorized",
             ApiError::Unreachable { .. } => "unreachable",
             ApiError::Timeout { .. } => "timeout",
+            ApiError::Unknown { .. } => "unknown",
             ApiError::VersionMismatch { .. } => "version_mismatch",
             ApiError::Protocol { .. } => "protocol",
             ApiError::TooLarge { .. } => "too_large",

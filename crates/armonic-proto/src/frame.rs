@@ -12,8 +12,9 @@ use crate::error::ApiError;
 
 /// Name of the protocol.
 pub const PROTOCOL: &str = "armonic-agent";
-/// Version of the protocol this build speaks.
-pub const VERSION: u32 = 1;
+/// Version of the protocol this build speaks (2: calls by id, with re-attachment, batched
+/// lines and journal reads).
+pub const VERSION: u32 = 2;
 /// Largest frame accepted by default (8 MiB).
 pub const MAX_FRAME: u32 = 8 * 1024 * 1024;
 /// Size of the length prefix.

@@ -1,70 +1,182 @@
-//! What goes over a connection to an agent, after the [`Hello`](crate::Hello)s: calls,
-//! their log lines and replies, correlated by the id the client chose.
+//! What goes over a connection to an agent (its control socket, or a call stream of the
+//! mesh), after the [`Hello`](crate::Hello)s: calls, their log lines and answers, journal
+//! reads. Every exchange is named by an `id` the client chose, unique on its connection.
 //!
-//! A call's log lines come as [`ServerMessage::Log`] frames numbered from 0, in order, all of
-//! them before its [`ServerMessage::Reply`]. Watching a deployment streams the log lines of
-//! every call of that deployment, from any client, until the client stops watching.
+//! A call's lines come numbered ([`ServerMessage::Lines`]), in order, then its
+//! [`ServerMessage::Reply`]. A client whose connection broke sends the same call again (same
+//! [`CallId`], `again`, `from_seq` = the next line it wants): the agent does not run it
+//! twice, it sends the rest and the answer.
 
 use armonic_lifecycle::LogRecord;
 use serde::{Deserialize, Serialize};
 
+use crate::call::{CallId, DeploymentId};
 use crate::error::ApiError;
-use crate::request::{DeploymentId, Request, Response};
+use crate::journal::{Entry, Query};
+use crate::method::{Request, Response};
 
 /// From a client to an agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "message", rename_all = "snake_case")]
 pub enum ClientMessage {
-    /// A request; `id` correlates its log lines and reply.
+    /// A call (or a caller re-attaching to one: same `call`, `again`).
     Call {
-        /// Chosen by the client, unique among its pending calls and watches.
+        /// Names this exchange on the connection.
         id: u64,
+        /// The call's own id, across connections.
+        call: CallId,
         /// The request.
         request: Request,
-        /// The location it is for, when the agent should not route it by its address
-        /// (another agent of the mesh, say).
+        /// The location it is for, when the agent should not route it by its address.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         location: Option<String>,
+        /// The deployment it belongs to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deployment: Option<DeploymentId>,
+        /// Lines before this one were received already.
+        #[serde(default)]
+        from_seq: u64,
+        /// Sent before: the agent may have it.
+        #[serde(default)]
+        again: bool,
+        /// Whom the caller acts for (kept beside who the caller is).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on_behalf_of: Option<String>,
     },
-    /// Stream the log lines of every call of `deployment`.
-    Watch {
-        /// Correlates the lines.
+    /// Stop call `id`: SIGTERM to its commands, SIGKILL after `grace_ms` (the agent's own
+    /// grace when absent); with `kill`, SIGKILL at once.
+    Cancel {
+        /// The call.
         id: u64,
-        /// The deployment.
-        deployment: DeploymentId,
+        /// Kill at once.
+        #[serde(default)]
+        kill: bool,
+        /// Time between SIGTERM and SIGKILL.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grace_ms: Option<u64>,
     },
-    /// Stop the watch `id`.
-    Unwatch {
-        /// The watch.
+    /// Read the journal: the entries `query` selects, and with `query.follow` new ones as
+    /// they come, until [`ClientMessage::Close`].
+    Read {
+        /// Names this exchange.
+        id: u64,
+        /// What to read.
+        query: Query,
+        /// Of this location only (another agent of the mesh); of every agent of the mesh
+        /// when `all`, else of the agent's own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        location: Option<String>,
+        /// Of every live agent of the mesh.
+        #[serde(default)]
+        all: bool,
+    },
+    /// Stop read `id`.
+    Close {
+        /// The read.
         id: u64,
     },
+}
+
+impl ClientMessage {
+    /// The exchange it belongs to.
+    pub fn id(&self) -> u64 {
+        match self {
+            ClientMessage::Call { id, .. }
+            | ClientMessage::Cancel { id, .. }
+            | ClientMessage::Read { id, .. }
+            | ClientMessage::Close { id } => *id,
+        }
+    }
+
+    /// Decodes a frame's payload; when it does not decode, the error comes with the id of
+    /// the exchange if that much could be read, so that the client waiting for it hears why.
+    pub fn decode(payload: &[u8]) -> Result<ClientMessage, (Option<u64>, ApiError)> {
+        crate::frame::decode::<ClientMessage>(payload).map_err(|error| {
+            let id = ciborium::from_reader::<ciborium::Value, _>(payload)
+                .ok()
+                .and_then(|v| {
+                    v.as_map()?.iter().find_map(|(k, v)| {
+                        (k.as_text() == Some("id"))
+                            .then(|| v.as_integer().and_then(|i| u64::try_from(i).ok()))
+                            .flatten()
+                    })
+                });
+            (id, error)
+        })
+    }
 }
 
 /// From an agent to a client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "message", rename_all = "snake_case")]
 pub enum ServerMessage {
-    /// A log line of call (or watch) `id`; `seq` counts from 0 without gaps.
-    Log {
-        /// The call or watch.
+    /// Log lines of call `id`, the first numbered `seq` (from 0 without gaps, unless a
+    /// [`ServerMessage::Missed`] says otherwise).
+    Lines {
+        /// The call.
         id: u64,
-        /// Its position.
+        /// The number of the first.
         seq: u64,
-        /// The line.
-        record: LogRecord,
+        /// The lines.
+        records: Vec<LogRecord>,
     },
-    /// The end of call `id`: after its last log line.
+    /// The client fell so far behind call `id` that `count` lines were not kept for it.
+    Missed {
+        /// The call.
+        id: u64,
+        /// How many.
+        count: u64,
+    },
+    /// The end of call `id`, after its last line.
     Reply {
         /// The call.
         id: u64,
         /// What it gave.
         result: Result<Response, ApiError>,
     },
-    /// Something the agent could not take (an undecodable frame…); `id` when it is known.
+    /// Entries of read `id`, from the journal of `location`.
+    Entries {
+        /// The read.
+        id: u64,
+        /// Whose journal.
+        location: String,
+        /// The entries, in the journal's order.
+        entries: Vec<Entry>,
+    },
+    /// Read `id` has sent what the journals held when it began: what follows is new.
+    CaughtUp {
+        /// The read.
+        id: u64,
+    },
+    /// The end of read `id` (it was closed, or failed).
+    Ended {
+        /// The read.
+        id: u64,
+        /// Why it ended, if not because it was closed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<ApiError>,
+    },
+    /// Something the agent could not take (an undecodable frame, too many calls…); `id`
+    /// when it is known. A refusal without an id ends every exchange of the connection.
     Refused {
-        /// The call it concerns, if known.
+        /// The exchange it concerns, if known.
         id: Option<u64>,
         /// Why.
         error: ApiError,
     },
+}
+
+impl ServerMessage {
+    /// The exchange it belongs to, if it names one.
+    pub fn id(&self) -> Option<u64> {
+        match self {
+            ServerMessage::Lines { id, .. }
+            | ServerMessage::Missed { id, .. }
+            | ServerMessage::Reply { id, .. }
+            | ServerMessage::Entries { id, .. }
+            | ServerMessage::CaughtUp { id }
+            | ServerMessage::Ended { id, .. } => Some(*id),
+            ServerMessage::Refused { id, .. } => *id,
+        }
+    }
 }

@@ -1,77 +1,25 @@
 //! The wire format: every request and response survives a round trip, and no input, however
 //! broken, panics the decoder.
 
-use armonic_lifecycle::{Kind, Level, LogRecord, Value, Values};
+use armonic_lifecycle::{Level, LogRecord, Value};
 use armonic_proto::frame::{self, MAX_FRAME};
-use armonic_proto::{ApiError, ClientMessage, DeploymentId, Request, Response, ServerMessage};
+use armonic_proto::journal::{Entry, Query, What};
+use armonic_proto::{
+    ApiError, CallId, Caller, ClientMessage, DeploymentId, Request, Response, ServerMessage,
+};
 use proptest::prelude::*;
 
-fn addr(s: &str) -> armonic_lifecycle::Address {
-    s.parse().unwrap()
-}
-
-fn every_request() -> Vec<Request> {
-    let values = Values::new().set("//conf/port", 8080);
-    let deployment = DeploymentId::new();
-    vec![
-        Request::Info,
-        Request::Lifecycle { xpath: addr("//*") },
-        Request::State {
-            xpath: addr("//WebServer"),
-        },
-        Request::StateCurrent {
-            xpath: addr("//WebServer"),
-        },
-        Request::StateGotoPath {
-            xpath: addr("//WebServer/Active"),
-        },
-        Request::StateGotoRequires {
-            uri: addr("//WebServer/Active"),
-            path_idx: 1,
-        },
-        Request::StateGoto {
-            uri: addr("//WebServer/Configured"),
-            values: values.clone(),
-            path_idx: 0,
-            deployment: deployment.clone(),
-        },
-        Request::Provide {
-            xpath: addr("//start"),
-        },
-        Request::ProvideCallPath {
-            xpath: addr("//start"),
-        },
-        Request::ProvideCallRequires {
-            uri: addr("//WebServer//start"),
-            path_idx: 0,
-        },
-        Request::ProvideCallValidate {
-            uri: addr("//WebServer//start"),
-            values: values.clone(),
-            path_idx: 0,
-        },
-        Request::ProvideCall {
-            uri: addr("//WebServer//start"),
-            values,
-            path_idx: 0,
-            deployment,
-        },
-        Request::ToDot {
-            lifecycle: "WebServer".into(),
-            reachable: true,
-        },
-        Request::ToPrimitive {
-            lifecycle: "/vm/WebServer".into(),
-        },
-        Request::Uri {
-            xpath: addr("//*"),
-            relative: true,
-            kind: Some(Kind::Provide),
-        },
-        Request::Xpath {
-            xpath: addr("//port"),
-        },
-    ]
+fn call(id: u64, request: Request) -> ClientMessage {
+    ClientMessage::Call {
+        id,
+        call: CallId::new(),
+        request,
+        location: None,
+        deployment: Some(DeploymentId::new()),
+        from_seq: 0,
+        again: false,
+        on_behalf_of: None,
+    }
 }
 
 fn round_trip<T>(msg: &T) -> T
@@ -86,36 +34,54 @@ where
 }
 
 #[test]
-fn every_request_round_trips() {
-    for (id, request) in every_request().into_iter().enumerate() {
-        let msg = ClientMessage::Call {
-            id: id as u64,
-            request,
-            location: None,
-        };
+fn every_request_of_every_method_round_trips() {
+    for (id, request) in Request::examples().into_iter().enumerate() {
+        let msg = call(id as u64, request);
         assert_eq!(round_trip(&msg), msg);
     }
 }
 
 #[test]
-fn replies_logs_and_errors_round_trip() {
+fn requests_keep_the_originals_method_names_on_the_wire() {
+    let json = serde_json::to_value(Request::from(armonic_proto::method::ProvideCallPath {
+        xpath: "//start".parse().unwrap(),
+    }))
+    .unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"method": "provide_call_path", "xpath": "//start"})
+    );
+    let info = serde_json::to_value(Request::from(armonic_proto::method::Info {})).unwrap();
+    assert_eq!(info, serde_json::json!({"method": "info"}));
+    let back: Request = serde_json::from_value(info).unwrap();
+    assert_eq!(back.method(), "info");
+}
+
+fn line(message: &str) -> LogRecord {
+    LogRecord {
+        level: Level::Info,
+        location: "vm".into(),
+        lifecycle: "WebServer".into(),
+        state: Some("Active".into()),
+        provide: Some("start".into()),
+        deployment: Some("d".into()),
+        message: message.into(),
+    }
+}
+
+#[test]
+fn lines_replies_journal_entries_and_errors_round_trip() {
+    let id = CallId::new();
     let msgs = vec![
-        ServerMessage::Log {
+        ServerMessage::Lines {
             id: 3,
             seq: 0,
-            record: LogRecord {
-                level: Level::Info,
-                location: "vm".into(),
-                lifecycle: "WebServer".into(),
-                state: Some("Active".into()),
-                provide: Some("start".into()),
-                deployment: Some("d".into()),
-                message: "Activation of webserver service...".into(),
-            },
+            records: vec![line("Activation of webserver service..."), line("done")],
         },
+        ServerMessage::Missed { id: 3, count: 12 },
         ServerMessage::Reply {
             id: 3,
-            result: Ok(Response::Returned(Some(Value::from("x")))),
+            result: Ok(Response::ProvideCall(Some(Value::from("x")))),
         },
         ServerMessage::Reply {
             id: 4,
@@ -124,6 +90,51 @@ fn replies_logs_and_errors_round_trip() {
                 matches: vec!["/a/X/S/start".into(), "/b/X/S/start".into()],
             }),
         },
+        ServerMessage::Entries {
+            id: 5,
+            location: "web2".into(),
+            entries: vec![
+                Entry {
+                    n: 1,
+                    time_ms: 1_700_000_000_000,
+                    what: What::Call {
+                        id: id.clone(),
+                        caller: Some(Caller::Peer {
+                            peer_id: "12D3KooW".into(),
+                            name: Some("web1".into()),
+                        }),
+                        on_behalf_of: Some("root@web1".into()),
+                        deployment: None,
+                        lifecycle: Some("WebServer".into()),
+                        request: Request::examples().remove(14),
+                    },
+                },
+                Entry {
+                    n: 2,
+                    time_ms: 1_700_000_000_001,
+                    what: What::Line {
+                        id: id.clone(),
+                        seq: 0,
+                        record: line("x"),
+                    },
+                },
+                Entry {
+                    n: 3,
+                    time_ms: 1_700_000_000_002,
+                    what: What::End {
+                        id,
+                        lines: 1,
+                        millis: 2,
+                        result: Err(ApiError::Unknown {
+                            location: "web2".into(),
+                            message: "the agent stopped during the step".into(),
+                        }),
+                    },
+                },
+            ],
+        },
+        ServerMessage::CaughtUp { id: 5 },
+        ServerMessage::Ended { id: 5, error: None },
         ServerMessage::Refused {
             id: None,
             error: ApiError::TooLarge { size: 9, max: 8 },
@@ -132,33 +143,51 @@ fn replies_logs_and_errors_round_trip() {
     for msg in msgs {
         assert_eq!(round_trip(&msg), msg);
     }
+    let read = ClientMessage::Read {
+        id: 9,
+        query: Query {
+            deployment: Some(DeploymentId::new()),
+            follow: true,
+            ..Query::default()
+        },
+        location: None,
+        all: true,
+    };
+    assert_eq!(round_trip(&read), read);
+}
+
+#[derive(serde::Serialize)]
+struct Raw<'a> {
+    message: &'a str,
+    id: u64,
+    call: &'a str,
+    request: RawRequest<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct RawRequest<'a> {
+    method: &'a str,
+    xpath: &'a str,
 }
 
 #[test]
-fn a_malformed_address_is_refused_when_decoding() {
-    #[derive(serde::Serialize)]
-    struct Raw<'a> {
-        message: &'a str,
-        id: u64,
-        request: RawRequest<'a>,
-    }
-    #[derive(serde::Serialize)]
-    struct RawRequest<'a> {
-        method: &'a str,
-        xpath: &'a str,
-    }
+fn a_malformed_request_is_refused_naming_the_exchange_it_belongs_to() {
     let raw = Raw {
         message: "call",
-        id: 1,
+        id: 41,
+        call: "c",
         request: RawRequest {
             method: "state",
             xpath: "///bad",
         },
     };
     let bytes = frame::encode(&raw, MAX_FRAME).unwrap();
-    let err = frame::decode::<ClientMessage>(&bytes[frame::HEADER..]).unwrap_err();
+    let (id, err) = ClientMessage::decode(&bytes[frame::HEADER..]).unwrap_err();
+    assert_eq!(id, Some(41), "the client waiting for exchange 41 hears why");
     assert_eq!(err.kind(), "protocol");
     assert!(err.to_string().contains("not valid"), "{err}");
+    let (id, _) = ClientMessage::decode(b"\xff\x00").unwrap_err();
+    assert_eq!(id, None);
 }
 
 proptest! {
@@ -166,7 +195,7 @@ proptest! {
 
     #[test]
     fn no_bytes_panic_the_decoders(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-        let _ = frame::decode::<ClientMessage>(&bytes);
+        let _ = ClientMessage::decode(&bytes);
         let _ = frame::decode::<ServerMessage>(&bytes);
         let _ = frame::decode::<armonic_proto::Hello>(&bytes);
         let _ = frame::read_frame(&mut &bytes[..], 256);
@@ -174,12 +203,12 @@ proptest! {
 
     #[test]
     fn no_mutation_of_a_valid_call_panics_the_decoder(
-        index in 0usize..16,
+        index in 0usize..32,
         flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
         cut in any::<usize>(),
     ) {
-        let requests = every_request();
-        let msg = ClientMessage::Call { id: 7, request: requests[index % requests.len()].clone(), location: None };
+        let requests = Request::examples();
+        let msg = call(7, requests[index % requests.len()].clone());
         let mut bytes = frame::encode(&msg, MAX_FRAME).unwrap()[frame::HEADER..].to_vec();
         for (at, byte) in flips {
             let n = bytes.len();
@@ -187,6 +216,6 @@ proptest! {
         }
         let n = bytes.len();
         bytes.truncate(cut % (n + 1));
-        let _ = frame::decode::<ClientMessage>(&bytes);
+        let _ = ClientMessage::decode(&bytes);
     }
 }

@@ -68,6 +68,7 @@ fn mesh(locations: usize) -> Embedded {
             })
             .collect(),
     )
+    .expect("journals in memory open")
 }
 
 /// Answers: the root on loc0, `mids` Mid instances spread over every location, the rest by
@@ -168,6 +169,7 @@ fn tree(c: &mut Criterion) {
                                 .build(defs.clone())
                                 .expect("location"),
                         ])
+                        .expect("a journal in memory opens")
                     },
                     |mesh| {
                         let mut fe = Autofill::default();

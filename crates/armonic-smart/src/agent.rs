@@ -6,8 +6,10 @@
 use std::sync::Arc;
 
 use armonic_lifecycle::info::{Info, Paths, ProvideInfo, Validation};
-use armonic_lifecycle::{Address, LogSink, Value, Values};
-use armonic_proto::{ApiError, DeploymentId, Endpoint, Request, Response};
+use armonic_lifecycle::{Address, Interrupt, Values};
+use armonic_proto::{
+    ApiError, Call, CallStream, DeploymentId, Endpoint, EndpointExt, Listed, method,
+};
 
 /// The agent of one location, as the engine uses it. Cheap to clone, usable from several
 /// threads at once.
@@ -16,23 +18,10 @@ pub struct Agent {
     endpoint: Arc<dyn Endpoint>,
 }
 
-/// Log lines of calls that are not steps (listings, validations): none are expected.
-struct Nowhere;
-
-impl LogSink for Nowhere {
-    fn log(&self, _: &armonic_lifecycle::LogRecord) {}
-}
-
 fn address(xpath: &str) -> Result<Address, ApiError> {
     Address::parse(xpath).map_err(|e| ApiError::InvalidAddress {
         message: e.to_string(),
     })
-}
-
-fn unexpected(asked: &Request, got: &Response) -> ApiError {
-    ApiError::Protocol {
-        message: format!("the agent answered {} with {}", asked.method(), got.name()),
-    }
 }
 
 impl Agent {
@@ -41,47 +30,37 @@ impl Agent {
         Agent { endpoint }
     }
 
-    /// The endpoint, for any other request.
+    /// The endpoint, for any other call.
     pub fn endpoint(&self) -> &Arc<dyn Endpoint> {
         &self.endpoint
     }
 
-    fn ask(&self, request: Request, logs: Arc<dyn LogSink>) -> Result<Response, ApiError> {
-        self.endpoint.call(request, logs)
+    /// A read of this location, waited for on this thread.
+    fn ask<M: Listed>(&self, method: M) -> Result<M::Answer, ApiError> {
+        self.endpoint.ask(method)
     }
 
     /// Facts about the location (its public address is the host of the services it runs).
     pub fn info(&self) -> Result<Info, ApiError> {
-        let request = Request::Info;
-        match self.ask(request.clone(), Arc::new(Nowhere))? {
-            Response::Info(i) => Ok(i),
-            other => Err(unexpected(&request, &other)),
-        }
+        self.ask(method::Info {})
     }
 
     /// Provides matching a generic address (none when it matches nothing there).
     pub fn provide(&self, xpath: &str) -> Result<Vec<ProvideInfo>, ApiError> {
-        let request = Request::Provide {
+        match self.ask(method::Provide {
             xpath: address(xpath)?,
-        };
-        match self.ask(request.clone(), Arc::new(Nowhere)) {
-            Ok(Response::Provides(p)) => Ok(p),
+        }) {
             // Every location is asked: matching nothing is an answer, not a failure.
             Err(ApiError::NoMatch { .. }) => Ok(Vec::new()),
-            Ok(other) => Err(unexpected(&request, &other)),
-            Err(e) => Err(e),
+            other => other,
         }
     }
 
     /// Paths to the state of the provides matching `xpath`.
     pub fn provide_call_path(&self, xpath: &str) -> Result<Vec<Paths>, ApiError> {
-        let request = Request::ProvideCallPath {
+        self.ask(method::ProvideCallPath {
             xpath: address(xpath)?,
-        };
-        match self.ask(request.clone(), Arc::new(Nowhere))? {
-            Response::Paths(p) => Ok(p),
-            other => Err(unexpected(&request, &other)),
-        }
+        })
     }
 
     /// Enter provides (with requires) along path `path_idx`, then the provide.
@@ -90,14 +69,10 @@ impl Agent {
         uri: &str,
         path_idx: usize,
     ) -> Result<Vec<ProvideInfo>, ApiError> {
-        let request = Request::ProvideCallRequires {
+        self.ask(method::ProvideCallRequires {
             uri: address(uri)?,
             path_idx,
-        };
-        match self.ask(request.clone(), Arc::new(Nowhere))? {
-            Response::Provides(p) => Ok(p),
-            other => Err(unexpected(&request, &other)),
-        }
+        })
     }
 
     /// Validates values without changing anything.
@@ -107,35 +82,30 @@ impl Agent {
         values: &Values,
         path_idx: usize,
     ) -> Result<Validation, ApiError> {
-        let request = Request::ProvideCallValidate {
+        self.ask(method::ProvideCallValidate {
             uri: address(uri)?,
             values: values.clone(),
             path_idx,
-        };
-        match self.ask(request.clone(), Arc::new(Nowhere))? {
-            Response::Validation(v) => Ok(v),
-            other => Err(unexpected(&request, &other)),
-        }
+        })
     }
 
-    /// Calls the provide; log lines of the call go to `logs`, tagged with `deployment`.
+    /// Starts a call of the provide, part of `deployment`, stopped by `interrupt`: its lines
+    /// and answer ([`armonic_proto::Response::ProvideCall`]) come on the stream.
     pub fn provide_call(
         &self,
         uri: &str,
         values: &Values,
         deployment: &DeploymentId,
-        logs: Arc<dyn LogSink>,
-    ) -> Result<Option<Value>, ApiError> {
-        let request = Request::ProvideCall {
+        interrupt: &Interrupt,
+    ) -> Result<CallStream, ApiError> {
+        let call = Call::new(method::ProvideCall {
             uri: address(uri)?,
             values: values.clone(),
             path_idx: 0,
-            deployment: deployment.clone(),
-        };
-        match self.ask(request.clone(), logs)? {
-            Response::Returned(v) => Ok(v),
-            other => Err(unexpected(&request, &other)),
-        }
+        })
+        .in_deployment(deployment.clone())
+        .stopped_by(interrupt.clone());
+        Ok(self.endpoint.call(call))
     }
 }
 

@@ -6,10 +6,12 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::Arc;
-use std::sync::{Mutex, mpsc};
+use std::time::Duration;
 
-use armonic_lifecycle::{Interrupt, LogRecord, LogSink, Value, Values};
+use armonic_lifecycle::{Interrupt, Value};
+use armonic_proto::{ApiError, Event as CallEvent, Listed, method};
+use futures::StreamExt;
+use futures::stream::{BoxStream, SelectAll};
 use serde::Serialize;
 
 use crate::agent::Mesh;
@@ -29,6 +31,12 @@ pub enum Status {
     /// It ran and failed.
     Failed {
         /// The error.
+        error: String,
+    },
+    /// Its agent went away while it ran: it may have partly run (the agent's journal will
+    /// say).
+    Unknown {
+        /// What is known.
         error: String,
     },
     /// It was running when the deployment was interrupted, and was stopped.
@@ -66,31 +74,15 @@ pub struct Outcome {
     pub interrupted: bool,
 }
 
-/// A step handed to a worker.
-struct Job {
-    node: usize,
-    location: String,
-    xpath: String,
-    values: Values,
-}
+/// What a running step said: its node, and one event of its call.
+type Said = (usize, CallEvent);
 
-enum Msg {
-    Log(LogRecord),
-    Done(usize, Result<Option<Value>, String>),
-}
-
-struct ChannelSink(mpsc::Sender<Msg>);
-
-impl LogSink for ChannelSink {
-    fn log(&self, record: &LogRecord) {
-        // The receiver lives until every step has reported; a closed channel means the run
-        // is over and there is nobody left to show the line to.
-        let _ = self.0.send(Msg::Log(record.clone()));
-    }
-}
+/// How often a frontend hears that steps are still running.
+const TICK: Duration = Duration::from_secs(1);
 
 impl Plan {
-    /// Runs the plan, at most `parallelism` steps at a time, reporting to `fe`.
+    /// Runs the plan, at most `parallelism` steps at a time, reporting to `fe`; waits on this
+    /// thread.
     pub fn execute(
         &mut self,
         mesh: &dyn Mesh,
@@ -100,9 +92,22 @@ impl Plan {
         self.execute_until(mesh, fe, parallelism, &Interrupt::default())
     }
 
-    /// Like [`Plan::execute`], but once `interrupt` is requested no step starts; running
-    /// steps are the agents' to stop (they share the interrupt when they are embedded).
+    /// Like [`Plan::execute`], stopped by `interrupt`: once it is requested no step starts,
+    /// and the running ones are stopped wherever they run (SIGTERM to their commands, then
+    /// SIGKILL after the interrupt's grace period).
     pub fn execute_until(
+        &mut self,
+        mesh: &dyn Mesh,
+        fe: &mut dyn Frontend,
+        parallelism: usize,
+        interrupt: &Interrupt,
+    ) -> Outcome {
+        futures::executor::block_on(self.run(mesh, fe, parallelism, interrupt))
+    }
+
+    /// Runs the plan: every step is a call whose events come back on a stream; the streams
+    /// of the running steps are read together, on the caller's task.
+    pub async fn run(
         &mut self,
         mesh: &dyn Mesh,
         fe: &mut dyn Frontend,
@@ -136,124 +141,123 @@ impl Plan {
             .collect();
         let mut status: HashMap<usize, Status> = HashMap::new();
         let mut stopped = false;
-        let (tx, rx) = mpsc::channel::<Msg>();
-        let sink: Arc<dyn LogSink> = Arc::new(ChannelSink(tx.clone()));
-        // A pool of `parallelism` workers: starting a thread per step would cost more than
-        // a step does on a large plan. The main thread hands out at most that many jobs.
-        let (jobs, queue) = mpsc::sync_channel::<Job>(parallelism);
-        let queue = Mutex::new(queue);
-        let id = self.id.clone();
-        std::thread::scope(|scope| {
-            for _ in 0..parallelism.min(self.order.len()) {
-                let (tx, sink, queue, id) = (tx.clone(), Arc::clone(&sink), &queue, &id);
-                scope.spawn(move || {
-                    loop {
-                        // One worker waits on the queue at a time; it closes when the run is over.
-                        let next = match queue.lock() {
-                            Ok(q) => q.recv(),
-                            Err(_) => break,
-                        };
-                        let Ok(job) = next else { break };
-                        let result = match mesh.agent(&job.location) {
-                            Some(agent) => agent
-                                .provide_call(&job.xpath, &job.values, id, Arc::clone(&sink))
-                                .map_err(|e| e.to_string()),
-                            None => Err(format!("no location {}", job.location)),
-                        };
-                        let _ = tx.send(Msg::Done(job.node, result));
-                    }
+        let mut running: SelectAll<BoxStream<'static, Said>> = SelectAll::new();
+        let mut unfinished = 0usize;
+        loop {
+            while !stopped && !interrupt.is_stopping() && unfinished < parallelism {
+                let Some(Reverse(r)) = ready.pop() else { break };
+                let n = self.order[r];
+                let node = &self.nodes[n];
+                let location = node.location.clone().unwrap_or_default();
+                let xpath = node.xpath.clone().unwrap_or_default();
+                let values = self.node_values(n);
+                fe.notify(&Event::StepStarted {
+                    node: node.id.clone(),
+                    location: location.clone(),
+                    xpath: xpath.clone(),
                 });
-            }
-            let mut running = 0usize;
-            loop {
-                while !stopped && !interrupt.is_stopping() && running < parallelism {
-                    let Some(Reverse(r)) = ready.pop() else { break };
-                    let n = self.order[r];
-                    let node = &self.nodes[n];
-                    let location = node.location.clone().unwrap_or_default();
-                    let xpath = node.xpath.clone().unwrap_or_default();
-                    let values = self.node_values(n);
-                    fe.notify(&Event::StepStarted {
-                        node: node.id.clone(),
-                        location: location.clone(),
-                        xpath: xpath.clone(),
-                    });
-                    let job = Job {
-                        node: n,
-                        location,
-                        xpath,
-                        values,
-                    };
-                    // Never blocks: at most `parallelism` jobs are out at once. It fails only
-                    // once the queue is gone, which it is not before this function returns.
-                    if jobs.send(job).is_err() {
-                        break;
-                    }
-                    running += 1;
-                }
-                if running == 0 {
-                    break;
-                }
-                // A tick a second while steps run, so a frontend can show they are alive.
-                let msg = match rx.recv_timeout(std::time::Duration::from_secs(1)) {
-                    Ok(msg) => msg,
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        fe.notify(&Event::Tick);
-                        continue;
-                    }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                let call = match mesh.agent(&location) {
+                    Some(agent) => agent
+                        .provide_call(&xpath, &values, &self.id, interrupt)
+                        .map_err(|e| e.to_string()),
+                    None => Err(format!("no location {location}")),
                 };
-                match msg {
-                    Msg::Log(record) => fe.notify(&Event::Log(record)),
-                    Msg::Done(n, result) => {
-                        running -= 1;
-                        let node_id = self.nodes[n].id.clone();
-                        let xpath = self.nodes[n].xpath.clone().unwrap_or_default();
-                        match result {
-                            Ok(returned) => {
-                                self.take_returned(n, returned.as_ref());
-                                fe.notify(&Event::StepDone {
-                                    node: node_id,
-                                    xpath,
-                                    returned: returned.clone(),
-                                });
-                                status.insert(n, Status::Done { returned });
-                                for succ in self.graph.neighbors_directed(
-                                    self.index[&n],
-                                    petgraph::Direction::Outgoing,
-                                ) {
-                                    let s = self.graph[succ];
-                                    if let Some(w) = waiting.get_mut(&s) {
-                                        *w -= 1;
-                                        if *w == 0 {
-                                            ready.push(Reverse(rank[s]));
-                                        }
-                                    }
-                                }
-                            }
-                            Err(error) => {
-                                fe.notify(&Event::StepFailed {
-                                    node: node_id,
-                                    xpath,
-                                    error: error.clone(),
-                                });
-                                let s = if interrupt.is_stopping() {
-                                    Status::Interrupted { error }
-                                } else {
-                                    Status::Failed { error }
-                                };
-                                status.insert(n, s);
-                                stopped = true;
+                let events: BoxStream<'static, Said> = match call {
+                    Ok(stream) => stream.map(move |e| (n, e)).boxed(),
+                    Err(error) => futures::stream::once(futures::future::ready((
+                        n,
+                        CallEvent::Done(Err(ApiError::Agent { message: error })),
+                    )))
+                    .boxed(),
+                };
+                running.push(ended_or_lost(n, location, events));
+                unfinished += 1;
+            }
+            if unfinished == 0 {
+                break;
+            }
+            // A tick a second while steps run, so a frontend can show they are alive.
+            let next = futures::future::select(
+                running.next(),
+                futures::future::select(
+                    futures_timer::Delay::new(TICK),
+                    interrupt.changed(interrupt.stage()),
+                ),
+            )
+            .await;
+            let (n, event) = match next {
+                futures::future::Either::Left((Some(said), _)) => said,
+                futures::future::Either::Left((None, _)) => break,
+                futures::future::Either::Right((futures::future::Either::Left(_), _)) => {
+                    fe.notify(&Event::Tick);
+                    continue;
+                }
+                // Stopping: the running steps' calls carry the interrupt and end with it.
+                futures::future::Either::Right((futures::future::Either::Right(_), _)) => {
+                    continue;
+                }
+            };
+            let result = match event {
+                CallEvent::Lines { records, .. } => {
+                    for record in records {
+                        fe.notify(&Event::Log(record));
+                    }
+                    continue;
+                }
+                CallEvent::Missed { count } => {
+                    fe.notify(&Event::Notice(format!(
+                        "{count} log lines of {} could not be shown (this terminal fell too far behind); the agent's journal has them",
+                        self.nodes[n].xpath.clone().unwrap_or_default()
+                    )));
+                    continue;
+                }
+                CallEvent::Done(result) => result,
+            };
+            unfinished -= 1;
+            let node_id = self.nodes[n].id.clone();
+            let xpath = self.nodes[n].xpath.clone().unwrap_or_default();
+            let returned = result.and_then(<method::ProvideCall as Listed>::answer);
+            match returned {
+                Ok(returned) => {
+                    self.take_returned(n, returned.as_ref());
+                    fe.notify(&Event::StepDone {
+                        node: node_id,
+                        xpath,
+                        returned: returned.clone(),
+                    });
+                    status.insert(n, Status::Done { returned });
+                    for succ in self
+                        .graph
+                        .neighbors_directed(self.index[&n], petgraph::Direction::Outgoing)
+                    {
+                        let s = self.graph[succ];
+                        if let Some(w) = waiting.get_mut(&s) {
+                            *w -= 1;
+                            if *w == 0 {
+                                ready.push(Reverse(rank[s]));
                             }
                         }
                     }
                 }
+                Err(error) => {
+                    let unknown = matches!(error, ApiError::Unknown { .. });
+                    let error = error.to_string();
+                    fe.notify(&Event::StepFailed {
+                        node: node_id,
+                        xpath,
+                        error: error.clone(),
+                    });
+                    let s = if unknown {
+                        Status::Unknown { error }
+                    } else if interrupt.is_stopping() {
+                        Status::Interrupted { error }
+                    } else {
+                        Status::Failed { error }
+                    };
+                    status.insert(n, s);
+                    stopped = true;
+                }
             }
-            drop(jobs);
-        });
-        // Lines sent after the last step reported.
-        while let Ok(Msg::Log(record)) = rx.try_recv() {
-            fe.notify(&Event::Log(record));
         }
         let steps: Vec<StepOutcome> = self
             .order
@@ -301,4 +305,29 @@ impl Plan {
             }
         }
     }
+}
+
+/// `events`, and a last event saying the answer was lost when they end without one.
+fn ended_or_lost(
+    n: usize,
+    location: String,
+    events: BoxStream<'static, Said>,
+) -> BoxStream<'static, Said> {
+    let lost = futures::stream::once(futures::future::ready((
+        n,
+        CallEvent::Done(Err(ApiError::Unknown {
+            location,
+            message: "the answer was lost on the way: the step may or may not have run".into(),
+        })),
+    )));
+    // Whatever comes after an answer is not read: the step is over.
+    let mut over = false;
+    events
+        .chain(lost)
+        .take_while(move |(_, e)| {
+            let go = !over;
+            over |= matches!(e, CallEvent::Done(_));
+            futures::future::ready(go)
+        })
+        .boxed()
 }

@@ -342,6 +342,23 @@ fn resolving_calls_nothing() {
     )
     .unwrap();
     assert!(logs.records().is_empty(), "{:?}", logs.records());
+    // The location's journal shows reads, and no call that changes states.
+    let journal = mesh.host("vm").unwrap().journal();
+    let found = futures::executor::block_on(futures::StreamExt::collect::<Vec<_>>(
+        armonic_journal::Entries::new(journal, armonic_proto::journal::Query::default()),
+    ));
+    let mut reads = 0;
+    for f in found {
+        if let armonic_journal::Found::Entries(entries) = f {
+            for e in entries {
+                match e.what {
+                    armonic_proto::journal::What::Read { .. } => reads += 1,
+                    other => panic!("resolving made a call: {other:?}"),
+                }
+            }
+        }
+    }
+    assert!(reads > 0, "the resolver's reads are journaled");
     assert_eq!(
         mesh.location("vm").unwrap().stack("WebServer").unwrap(),
         ["NotInstalled"]

@@ -1,7 +1,7 @@
 //! A call of the original API (`method` and its arguments) as a request of ours.
 
 use armonic_lifecycle::{Address, Kind, Values};
-use armonic_proto::{DeploymentId, Request};
+use armonic_proto::{DeploymentId, Request, method as m};
 use serde_json::Value as Json;
 
 use super::Fault;
@@ -76,6 +76,8 @@ pub enum Call {
         request: Request,
         /// How to shape its answer.
         shape: Shape,
+        /// The deployment it belongs to (state changes).
+        deployment: Option<DeploymentId>,
     },
     /// The XML of what an address matches: `xpath` (every match, a list) or `to_xml` (exactly
     /// one, a string).
@@ -117,19 +119,26 @@ pub fn changes_state(method: &str) -> bool {
 impl Call {
     /// Reads a call of `method` with `params`; `deployment` is the call's `<deployment_id>`.
     pub fn parse(method: &str, params: Params, deployment: Option<&str>) -> Result<Call, Fault> {
-        let one = |request, shape| Ok(Call::One { request, shape });
+        let one = |request: Request, shape| {
+            Ok(Call::One {
+                request,
+                shape,
+                deployment: None,
+            })
+        };
         match method {
             "info" => {
                 params.bind(method, &[])?;
-                one(Request::Info, Shape::Info)
+                one(m::Info {}.into(), Shape::Info)
             }
             "lifecycle" => {
                 let b = params.bind(method, &[req(&["xpath"]), opt(&["long_description"])])?;
                 let long = truthy(b[1].as_ref());
                 one(
-                    Request::Lifecycle {
+                    m::Lifecycle {
                         xpath: address(method, "xpath", &b[0])?,
-                    },
+                    }
+                    .into(),
                     Shape::Lifecycles { long },
                 )
             }
@@ -137,27 +146,30 @@ impl Call {
                 let b = params.bind(method, &[req(&["xpath", "state_xpath"]), opt(&["doc"])])?;
                 let long = truthy(b[1].as_ref());
                 one(
-                    Request::State {
+                    m::State {
                         xpath: address(method, "xpath", &b[0])?,
-                    },
+                    }
+                    .into(),
                     Shape::States { long },
                 )
             }
             "state_current" => {
                 let b = params.bind(method, &[req(&["xpath", "lifecycle_xpath"])])?;
                 one(
-                    Request::StateCurrent {
+                    m::StateCurrent {
                         xpath: address(method, "xpath", &b[0])?,
-                    },
+                    }
+                    .into(),
                     Shape::Current,
                 )
             }
             "state_goto_path" => {
                 let b = params.bind(method, &[req(&["state_xpath", "xpath"])])?;
                 one(
-                    Request::StateGotoPath {
+                    m::StateGotoPath {
                         xpath: address(method, "state_xpath", &b[0])?,
-                    },
+                    }
+                    .into(),
                     Shape::Paths,
                 )
             }
@@ -168,10 +180,11 @@ impl Call {
                 )?;
                 let uri = address(method, "state_xpath_uri", &b[0])?;
                 one(
-                    Request::StateGotoRequires {
+                    m::StateGotoRequires {
                         uri: uri.clone(),
                         path_idx: index(method, "path_idx", b[1].as_ref())?,
-                    },
+                    }
+                    .into(),
                     Shape::GotoRequires {
                         xpath: uri.to_string(),
                     },
@@ -192,31 +205,39 @@ impl Call {
                     .map(DeploymentId::from_text)
                     .or_else(|| submitted.uuid.map(DeploymentId::from_text))
                     .unwrap_or_default();
+                let changes = |request: Request, shape| {
+                    Ok(Call::One {
+                        request,
+                        shape,
+                        deployment: Some(deployment.clone()),
+                    })
+                };
                 match method {
-                    "state_goto" => one(
-                        Request::StateGoto {
+                    "state_goto" => changes(
+                        m::StateGoto {
                             uri,
                             values: submitted.values,
                             path_idx,
-                            deployment,
-                        },
+                        }
+                        .into(),
                         Shape::Nothing,
                     ),
-                    "provide_call" => one(
-                        Request::ProvideCall {
+                    "provide_call" => changes(
+                        m::ProvideCall {
                             uri,
                             values: submitted.values,
                             path_idx,
-                            deployment,
-                        },
+                        }
+                        .into(),
                         Shape::Returned,
                     ),
                     _ => one(
-                        Request::ProvideCallValidate {
+                        m::ProvideCallValidate {
                             uri: uri.clone(),
                             values: submitted.values,
                             path_idx,
-                        },
+                        }
+                        .into(),
                         Shape::Validation {
                             xpath: uri.to_string(),
                         },
@@ -227,9 +248,9 @@ impl Call {
                 let b = params.bind(method, &[req(&["provide_xpath", "xpath"])])?;
                 let xpath = address(method, "provide_xpath", &b[0])?;
                 if method == "provide" {
-                    one(Request::Provide { xpath }, Shape::Provides)
+                    one(m::Provide { xpath }.into(), Shape::Provides)
                 } else {
-                    one(Request::ProvideCallPath { xpath }, Shape::Paths)
+                    one(m::ProvideCallPath { xpath }.into(), Shape::Paths)
                 }
             }
             "provide_call_requires" => {
@@ -238,29 +259,32 @@ impl Call {
                     &[req(&["provide_xpath_uri", "xpath"]), opt(&["path_idx"])],
                 )?;
                 one(
-                    Request::ProvideCallRequires {
+                    m::ProvideCallRequires {
                         uri: address(method, "provide_xpath_uri", &b[0])?,
                         path_idx: index(method, "path_idx", b[1].as_ref())?,
-                    },
+                    }
+                    .into(),
                     Shape::CallRequires,
                 )
             }
             "to_dot" => {
                 let b = params.bind(method, &[req(&["lf_name", "module"]), opt(&["reachable"])])?;
                 one(
-                    Request::ToDot {
+                    m::ToDot {
                         lifecycle: lifecycle_name(method, &b[0])?,
                         reachable: truthy(b[1].as_ref()),
-                    },
+                    }
+                    .into(),
                     Shape::Dot,
                 )
             }
             "to_primitive" => {
                 let b = params.bind(method, &[req(&["lf_name", "module"]), opt(&["reachable"])])?;
                 one(
-                    Request::ToPrimitive {
+                    m::ToPrimitive {
                         lifecycle: lifecycle_name(method, &b[0])?,
-                    },
+                    }
+                    .into(),
                     Shape::Primitive,
                 )
             }
@@ -290,11 +314,12 @@ impl Call {
                     }
                 };
                 one(
-                    Request::Uri {
+                    m::Uri {
                         xpath,
                         relative: truthy(b[1].as_ref()),
                         kind,
-                    },
+                    }
+                    .into(),
                     Shape::Uris,
                 )
             }
@@ -437,23 +462,32 @@ mod tests {
 
     #[test]
     fn provide_call_takes_the_originals_argument_names() {
-        let r = request(
+        let c = call(
             "provide_call",
             json!({"args": [], "kwargs": {
                 "requires": [["//conf/port", {"0": 8080}]],
                 "provide_xpath_uri": "//WebServer//start",
                 "path_idx": 0
             }}),
-        );
+        )
+        .unwrap();
+        let Call::One {
+            request,
+            deployment,
+            ..
+        } = c
+        else {
+            panic!("{c:?}")
+        };
         assert_eq!(
-            r,
-            Request::ProvideCall {
+            request,
+            Request::from(m::ProvideCall {
                 uri: "//WebServer//start".parse().unwrap(),
                 values: values(json!([["//conf/port", {"0": 8080}]])),
                 path_idx: 0,
-                deployment: DeploymentId::from_text("d-1"),
-            }
+            })
         );
+        assert_eq!(deployment, Some(DeploymentId::from_text("d-1")));
     }
 
     #[test]
@@ -509,7 +543,8 @@ mod tests {
         let with_uuid = json!({"args": ["//WebServer/Active", [[], {"uuid": "u-2"}]]});
         let deployment = |c: Call| match c {
             Call::One {
-                request: Request::StateGoto { deployment, .. },
+                request: Request::StateGoto(_),
+                deployment: Some(deployment),
                 ..
             } => deployment,
             other => panic!("{other:?}"),
@@ -527,97 +562,109 @@ mod tests {
     fn every_method_reads_its_arguments() {
         let x = |s: &str| -> Address { s.parse().unwrap() };
         let cases: Vec<(&str, Json, Request)> = vec![
-            ("info", json!({}), Request::Info),
+            ("info", json!({}), m::Info {}.into()),
             (
                 "lifecycle",
                 json!({"args": ["//*[@ressource='lifecycle']"]}),
-                Request::Lifecycle {
+                m::Lifecycle {
                     xpath: x("//*[@ressource='lifecycle']"),
-                },
+                }
+                .into(),
             ),
             (
                 "state",
                 json!({"kwargs": {"xpath": "//WebServer/*", "doc": true}}),
-                Request::State {
+                m::State {
                     xpath: x("//WebServer/*"),
-                },
+                }
+                .into(),
             ),
             (
                 "state_current",
                 json!({"args": ["//WebServer"]}),
-                Request::StateCurrent {
+                m::StateCurrent {
                     xpath: x("//WebServer"),
-                },
+                }
+                .into(),
             ),
             (
                 "state_goto_path",
                 json!({"kwargs": {"state_xpath": "//Active"}}),
-                Request::StateGotoPath {
+                m::StateGotoPath {
                     xpath: x("//Active"),
-                },
+                }
+                .into(),
             ),
             (
                 "state_goto_requires",
                 json!({"args": ["//WebServer/Active", 1]}),
-                Request::StateGotoRequires {
+                m::StateGotoRequires {
                     uri: x("//WebServer/Active"),
                     path_idx: 1,
-                },
+                }
+                .into(),
             ),
             (
                 "provide",
                 json!({"kwargs": {"provide_xpath": "//start"}}),
-                Request::Provide {
+                m::Provide {
                     xpath: x("//start"),
-                },
+                }
+                .into(),
             ),
             (
                 "provide_call_path",
                 json!({"args": ["//start"]}),
-                Request::ProvideCallPath {
+                m::ProvideCallPath {
                     xpath: x("//start"),
-                },
+                }
+                .into(),
             ),
             (
                 "provide_call_requires",
                 json!({"kwargs": {"provide_xpath_uri": "//WebSite//start", "path_idx": 0}}),
-                Request::ProvideCallRequires {
+                m::ProvideCallRequires {
                     uri: x("//WebSite//start"),
                     path_idx: 0,
-                },
+                }
+                .into(),
             ),
             (
                 "provide_call_validate",
                 json!({"args": ["//WebSite//start", [[["//path", "/a"]]]]}),
-                Request::ProvideCallValidate {
+                m::ProvideCallValidate {
                     uri: x("//WebSite//start"),
                     values: values(json!([["//path", {"0": "/a"}]])),
                     path_idx: 0,
-                },
+                }
+                .into(),
             ),
             (
                 "to_dot",
                 json!({"args": ["WebServer"], "kwargs": {"reachable": 1}}),
-                Request::ToDot {
+                m::ToDot {
                     lifecycle: "WebServer".into(),
                     reachable: true,
-                },
+                }
+                .into(),
             ),
             (
                 "to_primitive",
                 json!({"args": ["WebServer"]}),
-                Request::ToPrimitive {
+                m::ToPrimitive {
                     lifecycle: "WebServer".into(),
-                },
+                }
+                .into(),
             ),
             (
                 "uri",
                 json!({"kwargs": {"xpath": "//start", "relative": true, "resource": "provide"}}),
-                Request::Uri {
+                m::Uri {
                     xpath: x("//start"),
                     relative: true,
                     kind: Some(Kind::Provide),
-                },
+                }
+                .into(),
             ),
         ];
         for (method, params, expected) in cases {

@@ -61,6 +61,7 @@ pub fn class_of(error: &ApiError) -> &'static str {
         ApiError::Busy { .. } => "Busy",
         ApiError::Unreachable { .. } => "Unreachable",
         ApiError::Timeout { .. } => "Timeout",
+        ApiError::Unknown { .. } => "OutcomeUnknown",
         ApiError::VersionMismatch { .. } => "VersionMismatch",
         ApiError::Protocol { .. } | ApiError::TooLarge { .. } => "ProtocolError",
         ApiError::Agent { .. } => "AgentError",

@@ -11,42 +11,47 @@ pub fn shape(shape: &Shape, response: Response) -> Result<Json, Fault> {
     let list = |items: Vec<Json>| Ok(Json::Array(items));
     match (shape, response) {
         (Shape::Info, Response::Info(i)) => Ok(primitive::info(&i)),
-        (Shape::Lifecycles { long: false }, Response::Lifecycles(l)) => {
+        (Shape::Lifecycles { long: false }, Response::Lifecycle(l)) => {
             list(l.iter().map(|l| json!(l.xpath)).collect())
         }
-        (Shape::Lifecycles { long: true }, Response::Lifecycles(l)) => {
+        (Shape::Lifecycles { long: true }, Response::Lifecycle(l)) => {
             list(l.iter().map(primitive::lifecycle_long).collect())
         }
-        (Shape::States { long: false }, Response::States(s)) => {
+        (Shape::States { long: false }, Response::State(s)) => {
             list(s.iter().map(|s| json!(s.xpath)).collect())
         }
-        (Shape::States { long: true }, Response::States(s)) => {
+        (Shape::States { long: true }, Response::State(s)) => {
             list(s.iter().map(primitive::state).collect())
         }
-        (Shape::Current, Response::Current(c)) => list(c.iter().map(primitive::current).collect()),
-        (Shape::Paths, Response::Paths(p)) => list(p.iter().map(primitive::paths).collect()),
-        (Shape::GotoRequires { xpath }, Response::Provides(p)) => Ok(json!({
+        (Shape::Current, Response::StateCurrent(c)) => {
+            list(c.iter().map(primitive::current).collect())
+        }
+        (Shape::Paths, Response::StateGotoPath(p) | Response::ProvideCallPath(p)) => {
+            list(p.iter().map(primitive::paths).collect())
+        }
+        (Shape::GotoRequires { xpath }, Response::StateGotoRequires(p)) => Ok(json!({
             "xpath": xpath,
             "requires": p.iter().map(primitive::provide).collect::<Vec<_>>(),
         })),
-        (Shape::Nothing, Response::Moved(_)) => Ok(Json::Null),
-        (Shape::Provides | Shape::CallRequires, Response::Provides(p)) => {
+        (Shape::Nothing, Response::StateGoto(_)) => Ok(Json::Null),
+        (Shape::Provides, Response::Provide(p))
+        | (Shape::CallRequires, Response::ProvideCallRequires(p)) => {
             list(p.iter().map(primitive::provide).collect())
         }
-        (Shape::Validation { xpath }, Response::Validation(v)) => {
+        (Shape::Validation { xpath }, Response::ProvideCallValidate(v)) => {
             Ok(primitive::validation(xpath, &v))
         }
-        (Shape::Returned, Response::Returned(v)) => Ok(v.map_or(Json::Null, |v| {
+        (Shape::Returned, Response::ProvideCall(v)) => Ok(v.map_or(Json::Null, |v| {
             serde_json::to_value(v).unwrap_or(Json::Null)
         })),
-        (Shape::Dot, Response::Dot(d)) => Ok(json!(d)),
-        (Shape::Primitive, Response::Lifecycle(l)) => Ok(primitive::lifecycle(&l)),
-        (Shape::Uris, Response::Uris(u)) => Ok(json!(u)),
+        (Shape::Dot, Response::ToDot(d)) => Ok(json!(d)),
+        (Shape::Primitive, Response::ToPrimitive(l)) => Ok(primitive::lifecycle(&l)),
+        (Shape::Uris, Response::Uri(u)) => Ok(json!(u)),
         (shape, other) => Err(Fault::new(
             "ProtocolError",
             format!(
                 "the agent answered with {} where {shape:?} was expected",
-                other.name()
+                other.method()
             ),
         )),
     }
@@ -69,20 +74,20 @@ mod tests {
         assert_eq!(
             shape(
                 &Shape::Lifecycles { long: false },
-                Response::Lifecycles(l.clone())
+                Response::Lifecycle(l.clone())
             )
             .unwrap(),
             json!(["/vm/WebServer"])
         );
         assert_eq!(
-            shape(&Shape::Lifecycles { long: true }, Response::Lifecycles(l)).unwrap(),
+            shape(&Shape::Lifecycles { long: true }, Response::Lifecycle(l)).unwrap(),
             json!([{"name": "WebServer", "xpath": "/vm/WebServer", "doc": "A web server"}])
         );
     }
 
     #[test]
     fn state_goto_returns_none_and_provide_call_what_the_provide_returned() {
-        let moved = Response::Moved(vec![CurrentState {
+        let moved = Response::StateGoto(vec![CurrentState {
             xpath: "/vm/WebServer/Active".into(),
             state: "Active".into(),
             lifecycle: "WebServer".into(),
@@ -93,11 +98,11 @@ mod tests {
             Value::from("http://vm:80"),
         )]));
         assert_eq!(
-            shape(&Shape::Returned, Response::Returned(Some(url))).unwrap(),
+            shape(&Shape::Returned, Response::ProvideCall(Some(url))).unwrap(),
             json!({"url": "http://vm:80"})
         );
         assert_eq!(
-            shape(&Shape::Returned, Response::Returned(None)).unwrap(),
+            shape(&Shape::Returned, Response::ProvideCall(None)).unwrap(),
             Json::Null
         );
     }
@@ -108,7 +113,7 @@ mod tests {
             &Shape::GotoRequires {
                 xpath: "//WebServer/Active".into(),
             },
-            Response::Provides(vec![]),
+            Response::StateGotoRequires(vec![]),
         )
         .unwrap();
         assert_eq!(got, json!({"xpath": "//WebServer/Active", "requires": []}));
@@ -116,7 +121,7 @@ mod tests {
 
     #[test]
     fn current_states_and_uris_and_dot() {
-        let c = Response::Current(vec![CurrentState {
+        let c = Response::StateCurrent(vec![CurrentState {
             xpath: "/vm/WebServer/NotInstalled".into(),
             state: "NotInstalled".into(),
             lifecycle: "WebServer".into(),
@@ -128,20 +133,20 @@ mod tests {
         assert_eq!(
             shape(
                 &Shape::Uris,
-                Response::Uris(vec!["WebServer/Active/start".into()])
+                Response::Uri(vec!["WebServer/Active/start".into()])
             )
             .unwrap(),
             json!(["WebServer/Active/start"])
         );
         assert_eq!(
-            shape(&Shape::Dot, Response::Dot("digraph {}".into())).unwrap(),
+            shape(&Shape::Dot, Response::ToDot("digraph {}".into())).unwrap(),
             json!("digraph {}")
         );
     }
 
     #[test]
     fn an_unexpected_answer_is_a_fault_not_a_panic() {
-        let e = shape(&Shape::Info, Response::Dot("x".into())).unwrap_err();
+        let e = shape(&Shape::Info, Response::ToDot("x".into())).unwrap_err();
         assert_eq!(e.code, "ProtocolError");
     }
 

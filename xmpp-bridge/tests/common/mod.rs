@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use armonic_lifecycle::{Config as LocationConfig, Location, OsType, load_dirs};
 use armonic_mesh::{Handle, Identity, SwarmKey};
-use armonic_proto::{Endpoint, Local, catalogue_of};
+use armonic_proto::catalogue_of;
+use armonic_proto::serve::Service;
 use armonic_xmpp_bridge::{Bridge, Config};
 
 pub use client::{Outcome, TestClient, WAIT};
@@ -93,10 +94,10 @@ fn mesh_config(key: &SwarmKey, peers: Vec<String>) -> armonic_mesh::Config {
 
 /// Starts agent `name` in the mesh of `key`, dialing `peers`.
 pub async fn start_node(name: &str, key: &SwarmKey, peers: Vec<String>, extra: &Path) -> Node {
-    let local = Arc::new(Local::new(location(name, extra)));
+    let local = armonic_journal::Host::open(location(name, extra)).expect("a journal in memory");
     let handle = armonic_mesh::start(
         mesh_config(key, peers),
-        Arc::clone(&local) as Arc<dyn Endpoint>,
+        Some(Arc::new(local.clone()) as Arc<dyn Service>),
     )
     .await
     .expect("mesh starts");

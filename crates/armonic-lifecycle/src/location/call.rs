@@ -139,7 +139,7 @@ impl Location {
         let idle = reach.idle;
         let def = &self.instances[lf].def;
         let state = &def.states[s].name;
-        if self.interrupt.is_stopping() {
+        if self.interrupt_of(opts).is_stopping() {
             return Err(Error::Interrupted {
                 lifecycle: def.name.clone(),
                 step: kind.describe(state, &pdef.name),
@@ -236,7 +236,7 @@ impl Location {
             state: &def.states[state].name,
             provide,
             deployment: opts.deployment.as_deref(),
-            interrupt: &self.interrupt,
+            interrupt: self.interrupt_of(opts),
             started: &no_group,
             base_dir: def
                 .source

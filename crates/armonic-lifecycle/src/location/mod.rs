@@ -90,6 +90,9 @@ pub struct CallOptions {
     pub skip_validation: bool,
     /// Where this call's log lines go (the location's sink when `None`).
     pub sink: Option<Arc<dyn LogSink>>,
+    /// What stops this call (the location's interrupt when `None`); make it a
+    /// [child](Interrupt::child) of the location's, so that stopping the location stops it.
+    pub interrupt: Option<Interrupt>,
 }
 
 impl std::fmt::Debug for CallOptions {
@@ -425,6 +428,10 @@ impl Location {
 
     fn sink<'a>(&'a self, opts: &'a CallOptions) -> &'a dyn LogSink {
         opts.sink.as_deref().unwrap_or(&*self.sink)
+    }
+
+    fn interrupt_of<'a>(&'a self, opts: &'a CallOptions) -> &'a Interrupt {
+        opts.interrupt.as_ref().unwrap_or(&self.interrupt)
     }
 
     fn event(&self, opts: &CallOptions, lifecycle: &str, state: &str, message: String) {

@@ -7,15 +7,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use armonic_journal::Host;
 use armonic_lifecycle::{Config as LocationConfig, Location, OsType, load_dirs};
 use armonic_mesh::{Config, Handle, Identity, SwarmKey};
-use armonic_proto::{Endpoint, Local, catalogue_of};
+use armonic_proto::catalogue_of;
+use armonic_proto::serve::Service;
 
 /// One agent of the test mesh.
 pub struct Node {
     pub name: String,
     pub handle: Handle,
-    pub local: Arc<Local>,
+    pub local: Host,
     pub identity: Identity,
     pub addr: String,
 }
@@ -49,9 +51,9 @@ pub fn config(key: &SwarmKey, identity: Identity, peers: &[&Node]) -> Config {
 
 /// Starts node `name` with `config` (its listen address is read back).
 pub async fn start_with(name: &str, config: Config) -> Node {
-    let local = Arc::new(Local::new(location(name)));
+    let local = Host::open(location(name)).expect("journal in memory");
     let identity = config.identity.clone();
-    let handle = armonic_mesh::start(config, Arc::clone(&local) as Arc<dyn Endpoint>)
+    let handle = armonic_mesh::start(config, Some(Arc::new(local.clone()) as Arc<dyn Service>))
         .await
         .expect("mesh starts");
     let mut addr = String::new();

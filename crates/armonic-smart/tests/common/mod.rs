@@ -29,7 +29,7 @@ pub fn mesh_of(dir: &str, names: &[&str], logs: &MemorySink) -> Embedded {
                 .unwrap()
         })
         .collect();
-    Embedded::new(locations)
+    Embedded::new(locations).expect("journals in memory open")
 }
 
 /// A temporary lifecycle directory with `files` (name, text) and locations `names` on it.

@@ -1,16 +1,14 @@
 //! `armonic agent`: the agent of this machine, in the foreground until SIGINT or SIGTERM.
 
+use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use armonic_lifecycle::Config;
 use tokio::signal::unix::{SignalKind, signal};
 
-use std::path::Path;
-
-use crate::cli::{AgentArgs, Format, Global};
-use crate::logs::StderrSink;
+use super::Ctx;
+use crate::cli::AgentArgs;
 use crate::report::Usage;
 use crate::settings::Settings;
 
@@ -47,11 +45,15 @@ fn mesh_config(
     config.mdns = !args.no_mdns && file.mdns.unwrap_or(true);
     let operators = pick(&args.operator, &file.operators);
     config.operators = (!operators.is_empty()).then_some(operators);
+    if let Some(secs) = args.reattach_for.or(file.reattach_for) {
+        config.reattach_for = std::time::Duration::from_secs(secs);
+    }
     Ok(Some(config))
 }
 
 /// Starts the agent, prints one line when it is ready, serves until a signal.
-pub fn run(g: &Global, args: &AgentArgs, settings: &Settings) -> Result<ExitCode> {
+pub fn run(cx: &Ctx<'_>, args: &AgentArgs) -> Result<ExitCode> {
+    let settings = cx.settings;
     let [spec] = settings.locations.as_slice() else {
         bail!(Usage(
             "an agent serves one location: name it with --name, not --location".into()
@@ -74,9 +76,6 @@ pub fn run(g: &Global, args: &AgentArgs, settings: &Settings) -> Result<ExitCode
     let mesh = mesh_config(args, settings, &state_dir)?;
     let mut config = armonic_agent::Config::new(location, lifecycles);
     config.grace = settings.grace;
-    let mut sink = StderrSink::new(g.verbose, g.quiet, g.no_color, g.format == Format::Json);
-    sink.show_location = true;
-    config.logs = Arc::new(sink);
     config.mesh = mesh;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

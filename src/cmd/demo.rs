@@ -4,18 +4,17 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use armonic_lifecycle::{Config, Interrupt, OsType};
 use tokio::sync::oneshot;
 
+use super::Ctx;
+use super::deploy::{DeployArgs, deploy};
 use crate::backend::Backend;
 use crate::cli::{Format, Global};
-use crate::deploy::{DeployArgs, deploy};
 use crate::logs::StderrSink;
-use crate::settings::Settings;
 
 /// Where the demo's answers are: beside the shipped lifecycles.
 fn answers() -> Result<PathBuf> {
@@ -32,7 +31,9 @@ fn answers() -> Result<PathBuf> {
 }
 
 /// Runs the demo; its exit status is the deployment's.
-pub fn run(g: &Global, settings: &Settings, interrupt: &Interrupt) -> Result<ExitCode> {
+pub fn run(cx: &Ctx<'_>) -> Result<ExitCode> {
+    let (g, settings, interrupt) = (cx.global, cx.settings, cx.interrupt);
+    check(g)?;
     let answers = answers()?;
     let lifecycles = crate::local::lifecycles(settings)?;
     let dir = tempfile::tempdir().context("cannot make the demo's state directories")?;
@@ -65,7 +66,6 @@ pub fn run(g: &Global, settings: &Settings, interrupt: &Interrupt) -> Result<Exi
         let mut config = armonic_agent::Config::new(location, lifecycles.clone());
         config.mesh = Some(mesh);
         config.grace = settings.grace;
-        config.logs = Arc::new(armonic_lifecycle::MemorySink::new());
         let agent = runtime.block_on(armonic_agent::Agent::start(config))?;
         let handle = agent.mesh().cloned();
         let addr = runtime.block_on(async {
@@ -94,7 +94,7 @@ pub fn run(g: &Global, settings: &Settings, interrupt: &Interrupt) -> Result<Exi
         }));
         stops.push(stop);
     }
-    let result = drive(g, &sockets[2], &answers, interrupt);
+    let result = drive(g, &sockets[2], &answers, interrupt, runtime.handle());
     for stop in stops {
         let _ = stop.send(());
     }
@@ -108,11 +108,12 @@ fn drive(
     socket: &std::path::Path,
     answers: &std::path::Path,
     interrupt: &Interrupt,
+    runtime: &tokio::runtime::Handle,
 ) -> Result<ExitCode> {
     let sink = StderrSink::new(g.verbose, g.quiet, g.no_color, g.format == Format::Json);
     let deadline = Instant::now() + Duration::from_secs(15);
     let backend = loop {
-        let backend = Backend::connect(socket, sink.clone())?;
+        let backend = Backend::connect(socket, sink.clone(), interrupt, runtime.clone())?;
         if backend.mesh().locations().len() == 3 {
             break backend;
         }
@@ -141,7 +142,7 @@ fn drive(
 }
 
 /// The settings the demo may take (others make no sense for it).
-pub fn check(g: &Global) -> Result<()> {
+fn check(g: &Global) -> Result<()> {
     if g.local || !g.locations.is_empty() || g.state_dir.is_some() {
         bail!(crate::report::Usage(
             "the demo makes its own agents: --local, --location and --state-dir do not apply"

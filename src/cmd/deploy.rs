@@ -1,4 +1,5 @@
-//! `armonic deploy`: resolve, show, run and record a deployment on embedded locations.
+//! `armonic deploy`: resolve, show, run and record a deployment, through the agent or on
+//! embedded locations.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -9,22 +10,17 @@ use armonic_lifecycle::Interrupt;
 use armonic_proto::DeploymentId;
 use armonic_smart::{Options, Record, Status, resolve_keeping_answers};
 
+use super::Ctx;
 use crate::backend::Backend;
+pub use crate::cli::DeployArgs;
 use crate::cli::{Format, Global};
 use crate::prompt::Prompt;
 use crate::render;
 
-/// What `deploy` was asked.
-pub struct DeployArgs {
-    pub xpath: String,
-    pub manage: bool,
-    pub autofill: bool,
-    pub answers: Option<PathBuf>,
-    pub save: Option<PathBuf>,
-    pub force: bool,
-    pub dry_run: bool,
-    pub parallel: usize,
-    pub yes: bool,
+/// `armonic deploy`.
+pub fn run(cx: &Ctx<'_>, args: &DeployArgs) -> Result<ExitCode> {
+    let backend = cx.backend()?;
+    deploy(cx.global, &backend, args, cx.interrupt)
 }
 
 fn save(path: &PathBuf, record: &Record) -> Result<()> {
@@ -116,7 +112,7 @@ pub fn deploy(
         eprintln!("Nothing was done.");
         return Ok(ExitCode::SUCCESS);
     }
-    if backend.client().is_some() && !json && !g.quiet {
+    if backend.through_agent() && !json && !g.quiet {
         eprintln!(
             "Deployment {}: `armonic watch {}` follows it from anywhere.",
             options.id, options.id

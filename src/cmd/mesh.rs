@@ -3,15 +3,14 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use armonic_lifecycle::Interrupt;
-use armonic_proto::{PeerInfo, Request, Response};
+use armonic_proto::{PeerInfo, method};
 
-use crate::backend::{Backend, unexpected};
+use super::Ctx;
 use crate::cli::Format;
 use crate::render;
 
 fn table(peers: &[PeerInfo]) -> String {
-    if peers.is_empty() {
+    if peers.iter().all(|p| p.local) {
         return "No other agent is known: see `armonic agent --help` (--peer, mDNS).\n".into();
     }
     let mut rows = vec![
@@ -38,12 +37,21 @@ fn table(peers: &[PeerInfo]) -> String {
                     .join(",")
             })
             .unwrap_or_else(|| "?".into());
+        let name = p.name.clone().unwrap_or_else(|| "?".into());
         rows.push(vec![
-            p.name.clone().unwrap_or_else(|| "?".into()),
+            if p.local {
+                format!("{name} (here)")
+            } else {
+                name
+            },
             p.peer_id.clone(),
             p.addresses.first().cloned().unwrap_or_else(|| "-".into()),
             lifecycles,
-            format!("{}s ago", p.last_seen_secs),
+            if p.local {
+                "-".into()
+            } else {
+                format!("{}s ago", p.last_seen_secs)
+            },
             if p.live { "yes" } else { "NO" }.into(),
         ]);
     }
@@ -51,14 +59,12 @@ fn table(peers: &[PeerInfo]) -> String {
 }
 
 /// Prints the mesh once, or every second with `watch` until Ctrl-C.
-pub fn show(backend: &Backend, format: Format, watch: bool, interrupt: &Interrupt) -> Result<()> {
+pub fn run(cx: &Ctx<'_>, watch: bool) -> Result<()> {
+    let backend = cx.backend()?;
+    let interrupt = cx.interrupt;
     loop {
-        let request = Request::Mesh;
-        let peers = match backend.ask(request.clone())? {
-            Response::Peers(p) => p,
-            other => return Err(unexpected(&request, &other).into()),
-        };
-        match format {
+        let peers = backend.ask(method::Mesh {})?;
+        match cx.format() {
             Format::Json => println!("{}", serde_json::to_string_pretty(&peers)?),
             Format::Text if watch => print!("\x1b[2J\x1b[H{}", table(&peers)),
             Format::Text => print!("{}", table(&peers)),

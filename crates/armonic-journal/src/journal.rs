@@ -1,0 +1,534 @@
+//! The journal: appended to by the calls a location runs, read by anyone with a cursor.
+//!
+//! Recent records stay in memory (a bounded tail) for the readers following along; every
+//! record also goes to the files (when the journal has a directory), written out at every
+//! boundary of a call (its start and end) and at least every 100 ms, made durable by a
+//! thread of its own as soon as a boundary asks. A reader that falls behind the tail reads
+//! the files; one that falls behind the files is told what it missed. No reader ever holds
+//! up a writer.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use armonic_lifecycle::LogRecord;
+use armonic_proto::{ApiError, CallId, Caller, DeploymentId, Request, Response};
+
+use crate::files::{self, Files, Limits, now_ms};
+use crate::record::{self, Meta, Record};
+
+/// How a journal is kept.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where its files go (`STATE_DIR/journal`); in memory only when `None`.
+    pub dir: Option<PathBuf>,
+    /// How much the files keep.
+    pub limits: Limits,
+    /// Bytes of recent records kept in memory for readers following along.
+    pub memory: usize,
+}
+
+impl Config {
+    /// A journal kept in `dir`, with the default limits.
+    pub fn in_dir(dir: impl Into<PathBuf>) -> Config {
+        Config {
+            dir: Some(dir.into()),
+            ..Config::in_memory()
+        }
+    }
+
+    /// A journal kept in memory only (its recent records, for the readers following along).
+    pub fn in_memory() -> Config {
+        Config {
+            dir: None,
+            limits: Limits::default(),
+            memory: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why a journal cannot be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the journal in {}: {source}", .dir.display())]
+pub struct OpenError {
+    /// The directory.
+    pub dir: PathBuf,
+    /// The cause.
+    pub source: std::io::Error,
+}
+
+/// A record in memory, with its size as written.
+pub(crate) struct Stored {
+    pub record: Arc<Record>,
+    size: usize,
+}
+
+/// Most calls whose meta is kept in memory once ended.
+const METAS: usize = 4096;
+
+pub(crate) struct State {
+    /// The position of the next record.
+    pub next: u64,
+    pub tail: VecDeque<Stored>,
+    tail_bytes: usize,
+    files: Option<Files>,
+    /// Calls begun and not ended.
+    pub open: HashMap<u64, Arc<Meta>>,
+    /// Calls recently ended, oldest first.
+    ended: VecDeque<(u64, Arc<Meta>)>,
+    /// Where each recent deployment's first call began.
+    deployments: HashMap<DeploymentId, u64>,
+    dirty: bool,
+    sync_wanted: bool,
+    last_flush: Instant,
+}
+
+impl State {
+    /// The files, oldest first.
+    pub(crate) fn files(&self) -> Vec<(u64, PathBuf)> {
+        self.files.as_ref().map(Files::list).unwrap_or_default()
+    }
+}
+
+pub(crate) struct Shared {
+    pub location: String,
+    pub state: Mutex<State>,
+    memory: usize,
+    /// Wakes the thread that writes out and makes durable.
+    work: Condvar,
+    /// Readers waiting for a record.
+    waiting: Mutex<Vec<Waker>>,
+}
+
+/// A journal: clonable handle.
+#[derive(Clone)]
+pub struct Journal {
+    pub(crate) shared: Arc<Shared>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A call the journal found begun and not ended when it was opened: its process died
+/// during it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unfinished {
+    /// The call's position.
+    pub key: u64,
+    /// Its id, when its start is still in the files.
+    pub id: Option<CallId>,
+}
+
+impl Journal {
+    /// Opens the journal of location `location` as `config` says. Calls the files show begun
+    /// and never ended (the process died during them) are returned, to be ended by the
+    /// caller ([`Journal::call_ended`]) with what it knows.
+    pub fn open(location: &str, config: &Config) -> Result<(Journal, Vec<Unfinished>), OpenError> {
+        let (files, found) = match &config.dir {
+            Some(dir) => {
+                let (files, found) =
+                    Files::open(dir, config.limits.clone()).map_err(|source| OpenError {
+                        dir: dir.clone(),
+                        source,
+                    })?;
+                (Some(files), found)
+            }
+            None => (None, files::Found::default()),
+        };
+        let mut open = HashMap::new();
+        let mut unfinished = Vec::new();
+        for (key, start) in found.open {
+            let meta = match start {
+                Some(r) => meta_of(&r),
+                None => files
+                    .as_ref()
+                    .and_then(|f| files::find(&f.list(), key))
+                    .and_then(|r| meta_of(&r)),
+            };
+            unfinished.push(Unfinished {
+                key,
+                id: meta.as_ref().map(|m| m.id.clone()),
+            });
+            if let Some(m) = meta {
+                open.insert(key, Arc::new(m));
+            }
+        }
+        let shared = Arc::new(Shared {
+            location: location.to_owned(),
+            state: Mutex::new(State {
+                next: found.next,
+                tail: VecDeque::new(),
+                tail_bytes: 0,
+                files,
+                open,
+                ended: VecDeque::new(),
+                deployments: HashMap::new(),
+                dirty: false,
+                sync_wanted: false,
+                last_flush: Instant::now(),
+            }),
+            memory: config.memory.max(64 * 1024),
+            work: Condvar::new(),
+            waiting: Mutex::new(Vec::new()),
+        });
+        if config.dir.is_some() {
+            let weak = Arc::downgrade(&shared);
+            let spawned = std::thread::Builder::new()
+                .name("journal".into())
+                .spawn(move || write_out(&weak));
+            if let Err(e) = spawned {
+                tracing::warn!(
+                    "cannot start the journal's writer: records are written at call boundaries only: {e}"
+                );
+            }
+        }
+        Ok((Journal { shared }, unfinished))
+    }
+
+    /// A journal in memory only, for `location`.
+    pub fn in_memory(location: &str) -> Journal {
+        match Journal::open(location, &Config::in_memory()) {
+            Ok((j, _)) => j,
+            Err(e) => unreachable!("a journal in memory opens: {e}"),
+        }
+    }
+
+    /// The location whose journal this is.
+    pub fn location(&self) -> &str {
+        &self.shared.location
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.shared.state)
+    }
+
+    /// Appends `make(n, t)`; a boundary is written out at once and made durable soon.
+    fn append(&self, boundary: bool, make: impl FnOnce(u64, u64) -> Record) -> u64 {
+        let t = now_ms();
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let n = state.next;
+        state.next += 1;
+        let record = make(n, t);
+        let line = record::to_line(&record);
+        let size = line.len();
+        if let Some(files) = state.files.as_mut() {
+            let open = &state.open;
+            files.write(n, t, &line, || {
+                let mut keys: Vec<u64> = open.keys().copied().collect();
+                keys.sort_unstable();
+                keys
+            });
+            if boundary {
+                files.flush();
+            }
+        }
+        if boundary {
+            state.last_flush = Instant::now();
+            state.sync_wanted = true;
+        } else {
+            state.dirty = true;
+        }
+        state.tail.push_back(Stored {
+            record: Arc::new(record),
+            size,
+        });
+        state.tail_bytes += size;
+        if state.tail_bytes > self.shared.memory {
+            // Down to three quarters at once: the files get what leaves memory first.
+            if state.dirty {
+                if let Some(files) = state.files.as_mut() {
+                    files.flush();
+                }
+                state.dirty = false;
+                state.last_flush = Instant::now();
+            }
+            while state.tail_bytes > self.shared.memory / 4 * 3 {
+                let Some(old) = state.tail.pop_front() else {
+                    break;
+                };
+                state.tail_bytes -= old.size;
+            }
+        }
+        drop(guard);
+        if boundary {
+            self.shared.work.notify_one();
+        }
+        self.wake();
+        n
+    }
+
+    fn wake(&self) {
+        let waiting = std::mem::take(&mut *lock(&self.shared.waiting));
+        for w in waiting {
+            w.wake();
+        }
+    }
+
+    /// Wakes `waker` at the next record.
+    pub(crate) fn wait(&self, waker: &Waker) {
+        let mut waiting = lock(&self.shared.waiting);
+        if !waiting.iter().any(|w| w.will_wake(waker)) {
+            waiting.push(waker.clone());
+        }
+    }
+
+    /// A call that changes states begins: returns its key (its position).
+    pub fn call_started(
+        &self,
+        id: &CallId,
+        caller: Option<&Caller>,
+        on_behalf_of: Option<&String>,
+        deployment: Option<&DeploymentId>,
+        lifecycle: Option<&String>,
+        request: &Request,
+    ) -> u64 {
+        let meta = Arc::new(Meta {
+            id: id.clone(),
+            deployment: deployment.cloned(),
+            caller: caller.cloned(),
+            on_behalf_of: on_behalf_of.cloned(),
+            lifecycle: lifecycle.cloned(),
+        });
+        let key = self.append(true, |n, t| Record::Call {
+            n,
+            t,
+            id: id.clone(),
+            by: caller.cloned(),
+            on_behalf_of: on_behalf_of.cloned(),
+            dep: deployment.cloned(),
+            lc: lifecycle.cloned(),
+            req: request.clone(),
+        });
+        let mut state = self.state();
+        state.open.insert(key, meta);
+        if let Some(d) = deployment {
+            if state.deployments.len() >= METAS {
+                state.deployments.clear();
+            }
+            state.deployments.entry(d.clone()).or_insert(key);
+        }
+        key
+    }
+
+    /// Line `seq` of the call `key`.
+    pub fn line(&self, key: u64, seq: u64, record: &LogRecord) {
+        self.append(false, |n, t| Record::Line {
+            n,
+            t,
+            c: key,
+            s: seq,
+            v: record.level,
+            lc: record.lifecycle.clone(),
+            st: record.state.clone(),
+            p: record.provide.clone(),
+            m: record.message.clone(),
+        });
+    }
+
+    /// The call `key` ended after writing `lines` lines in `millis` ms, with `result`.
+    pub fn call_ended(
+        &self,
+        key: u64,
+        lines: u64,
+        millis: u64,
+        result: &Result<Response, ApiError>,
+    ) {
+        self.append(true, |n, t| Record::End {
+            n,
+            t,
+            c: key,
+            lines,
+            ms: millis,
+            res: result.clone(),
+        });
+        let mut state = self.state();
+        if let Some(meta) = state.open.remove(&key) {
+            state.ended.push_back((key, meta));
+            if state.ended.len() > METAS {
+                state.ended.pop_front();
+            }
+        }
+    }
+
+    /// A read was answered.
+    pub fn read_answered(
+        &self,
+        caller: Option<&Caller>,
+        on_behalf_of: Option<&String>,
+        request: &Request,
+        error: Option<&ApiError>,
+    ) {
+        self.append(false, |n, t| Record::Read {
+            n,
+            t,
+            by: caller.cloned(),
+            on_behalf_of: on_behalf_of.cloned(),
+            m: request.method().to_owned(),
+            a: request.address().map(ToString::to_string),
+            err: error.map(|e| e.kind().to_owned()),
+        });
+    }
+
+    /// Something of the agent itself (it started, stopped…).
+    pub fn agent(&self, message: &str) {
+        self.append(true, |n, t| Record::Agent {
+            n,
+            t,
+            m: message.to_owned(),
+        });
+    }
+
+    /// What is known of call `key`: from memory, else from the files.
+    pub(crate) fn meta(&self, key: u64) -> Option<Arc<Meta>> {
+        let list = {
+            let state = self.state();
+            if let Some(m) = state.open.get(&key) {
+                return Some(Arc::clone(m));
+            }
+            if let Some((_, m)) = state.ended.iter().rev().find(|(k, _)| *k == key) {
+                return Some(Arc::clone(m));
+            }
+            state.files.as_ref()?.list()
+        };
+        let meta = Arc::new(meta_of(&files::find(&list, key)?)?);
+        let mut state = self.state();
+        state.ended.push_front((key, Arc::clone(&meta)));
+        if state.ended.len() > METAS {
+            state.ended.pop_back();
+        }
+        Some(meta)
+    }
+
+    /// Where the first call of `deployment` began, when the journal remembers.
+    pub(crate) fn first_of(&self, deployment: &DeploymentId) -> Option<u64> {
+        self.state().deployments.get(deployment).copied()
+    }
+
+    /// The position of call `id` in the files, if they still hold its start.
+    pub(crate) fn find_call(&self, id: &CallId) -> Option<u64> {
+        let list = self.state().files.as_ref()?.list();
+        files::find_call(&list, id.as_str()).map(|(n, _)| n)
+    }
+
+    /// The oldest position still held (in the files or in memory).
+    pub(crate) fn oldest(&self) -> u64 {
+        let state = self.state();
+        state
+            .files
+            .as_ref()
+            .and_then(|f| f.list().first().map(|(n, _)| *n))
+            .or_else(|| state.tail.front().map(|s| s.record.n()))
+            .unwrap_or(state.next)
+    }
+
+    /// Writes out and makes durable everything appended so far, now.
+    pub fn sync(&self) {
+        let handle = {
+            let mut state = self.state();
+            state.dirty = false;
+            state.sync_wanted = false;
+            state.files.as_mut().and_then(|f| {
+                f.flush();
+                f.sync_handle()
+            })
+        };
+        if let Some(h) = handle {
+            if let Err(e) = h.sync_data() {
+                tracing::warn!("cannot make the journal durable: {e}");
+            }
+        }
+    }
+}
+
+/// What a call's start record says of it.
+fn meta_of(r: &Record) -> Option<Meta> {
+    match r {
+        Record::Call {
+            id,
+            by,
+            on_behalf_of,
+            dep,
+            lc,
+            ..
+        } => Some(Meta {
+            id: id.clone(),
+            deployment: dep.clone(),
+            caller: by.clone(),
+            on_behalf_of: on_behalf_of.clone(),
+            lifecycle: lc.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// How long lines may stay in the writer's buffer.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// The journal's own thread: writes out what is buffered at least every [`FLUSH_EVERY`], and
+/// makes the file durable as soon as a boundary asks. Ends with the journal.
+fn write_out(shared: &Weak<Shared>) {
+    loop {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let handle = {
+            let state = lock(&shared.state);
+            let (mut state, _) = shared
+                .work
+                .wait_timeout(state, FLUSH_EVERY)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if state.dirty && state.last_flush.elapsed() >= FLUSH_EVERY {
+                state.dirty = false;
+                state.last_flush = Instant::now();
+                if let Some(f) = state.files.as_mut() {
+                    f.flush();
+                }
+            }
+            if state.sync_wanted {
+                state.sync_wanted = false;
+                state.files.as_ref().and_then(Files::sync_handle)
+            } else {
+                None
+            }
+        };
+        if let Some(h) = handle {
+            if let Err(e) = h.sync_data() {
+                tracing::warn!("cannot make the journal durable: {e}");
+            }
+        }
+    }
+}
+
+impl Drop for Journal {
+    /// What is buffered is written out whenever a handle goes, so that a process ending
+    /// soon after loses nothing of it.
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.shared.state.try_lock() {
+            if state.dirty {
+                state.dirty = false;
+                if let Some(f) = state.files.as_mut() {
+                    f.flush();
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let state = self
+            .state
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(f) = state.files.as_mut() {
+            f.flush();
+            if let Some(h) = f.sync_handle() {
+                let _ = h.sync_data();
+            }
+        }
+    }
+}

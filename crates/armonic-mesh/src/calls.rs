@@ -1,0 +1,443 @@
+//! Calls between agents: each on a stream of its own (`/armonic/call/2`), carrying the same
+//! frames as the control socket, served by the same server (`armonic_proto::serve`).
+//!
+//! Serving: every stream a peer opens is a door whose caller is that peer (Noise proved
+//! it); the operators' rule says whether it may change states; a peer may hold only so many
+//! streams at once, and all peers together only so many, their frames within one budget of
+//! memory. Beyond, the stream is refused with a reason.
+//!
+//! Calling ([`Remote`]): a read is asked again when its stream breaks, within the read's
+//! time; a call that changes states whose stream breaks is re-attached to (the same call
+//! id, from the next line wanted) until its agent answers again, for a while: nothing runs
+//! twice, and the caller gets the rest and the real outcome. Only when the agent stays away
+//! is the outcome `unknown` (the step may have partly run); a call that could not even be
+//! sent is `unreachable`.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use armonic_proto::client::{self, Broken};
+use armonic_proto::io::Budget;
+use armonic_proto::serve::{self, Door, ReadEvent, ReadRequest, ReadStream, Service};
+use armonic_proto::{ApiError, Call, CallStream, Caller, Endpoint, Event, ServerMessage, frame};
+use futures::{AsyncRead, AsyncWrite, Stream, StreamExt};
+use libp2p::{PeerId, StreamProtocol};
+
+use crate::handle::Handle;
+use crate::protocol;
+
+/// The protocol of call streams.
+pub(crate) const PROTOCOL: StreamProtocol = StreamProtocol::new(protocol::CALLS);
+
+/// A stream to or from another agent.
+pub(crate) struct Conn(pub libp2p::Stream);
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+}
+
+/// What calls of other agents may take here.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Streams one peer may hold open at once.
+    pub per_peer: usize,
+    /// Streams all peers together may hold open at once.
+    pub total: usize,
+    /// Bytes of frames being read at once, from all peers together.
+    pub budget: usize,
+    /// Largest frame a peer may send.
+    pub max_frame: u32,
+    /// Time a peer has to greet on a new stream.
+    pub hello_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            per_peer: 32,
+            total: 256,
+            budget: 16 * 1024 * 1024,
+            max_frame: 1024 * 1024,
+            hello_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// How this node serves the streams peers open.
+pub(crate) struct Serving {
+    pub service: Arc<dyn Service>,
+    pub limits: Limits,
+    pub budget: Budget,
+    /// Peers allowed to change states; every member when `None`.
+    pub operators: Option<std::collections::HashSet<PeerId>>,
+    pub grace: Duration,
+    pub open: Mutex<HashMap<PeerId, usize>>,
+}
+
+/// One stream served: its place counted until it ends.
+struct Admitted {
+    serving: Arc<Serving>,
+    peer: PeerId,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut open = self
+            .serving
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&self.peer) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.peer);
+            }
+        }
+    }
+}
+
+impl Serving {
+    /// A place for a stream of `peer`, or why there is none.
+    fn admit(self: &Arc<Self>, peer: PeerId) -> Result<Admitted, ApiError> {
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let total: usize = open.values().sum();
+        let mine = open.get(&peer).copied().unwrap_or(0);
+        if mine >= self.limits.per_peer {
+            return Err(ApiError::Busy {
+                message: format!(
+                    "peer {peer} has {mine} calls open here already (at most {}): wait for some to end",
+                    self.limits.per_peer
+                ),
+            });
+        }
+        if total >= self.limits.total {
+            return Err(ApiError::Busy {
+                message: format!(
+                    "this agent serves {total} calls of the mesh already (at most {}): try again shortly",
+                    self.limits.total
+                ),
+            });
+        }
+        *open.entry(peer).or_insert(0) += 1;
+        Ok(Admitted {
+            serving: Arc::clone(self),
+            peer,
+        })
+    }
+}
+
+/// Serves the streams peers open, until the node stops.
+pub(crate) async fn serve_incoming(
+    mut incoming: libp2p_stream::IncomingStreams,
+    serving: Arc<Serving>,
+    handle: Handle,
+) {
+    while let Some((peer, stream)) = incoming.next().await {
+        let conn = Conn(stream);
+        let admitted = match serving.admit(peer) {
+            Ok(a) => a,
+            Err(error) => {
+                tracing::debug!(%peer, "refused a stream: {error}");
+                let max = serving.limits.max_frame;
+                tokio::spawn(async move {
+                    let mut conn = conn;
+                    let refusal = ServerMessage::Refused { id: None, error };
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(2),
+                        armonic_proto::io::write_frame(&mut conn, &refusal, max),
+                    )
+                    .await;
+                });
+                continue;
+            }
+        };
+        let name = handle.name_of(peer);
+        let refused_changes = serving
+            .operators
+            .as_ref()
+            .filter(|ops| !ops.contains(&peer))
+            .map(|_| {
+                format!("peer {peer} is not an operator of this agent: it may not change states")
+            });
+        let door = Door {
+            name: handle.local_name().unwrap_or_else(|| handle.peer_id()),
+            caller: Caller::Peer {
+                peer_id: peer.to_string(),
+                name,
+            },
+            refused_changes,
+            limits: serve::Limits {
+                max_frame: serving.limits.max_frame,
+                calls: 1,
+                reads: 1,
+                budget: Some(serving.budget.clone()),
+            },
+            grace: serving.grace,
+        };
+        let serving = Arc::clone(&serving);
+        tokio::spawn(async move {
+            let _place = admitted;
+            let deadline = tokio::time::sleep(serving.limits.hello_timeout);
+            serve::serve(conn, door, &*serving.service, deadline).await;
+        });
+    }
+}
+
+/// Another location of the mesh, as an endpoint.
+pub(crate) struct Remote {
+    pub name: String,
+    pub mesh: Handle,
+}
+
+/// The events of one attempt at a call: one stream to the agent.
+type Attempt = Pin<Box<dyn Stream<Item = Result<Event, Broken>> + Send>>;
+
+/// Lines and answers of one call to another agent, re-attached to when its stream breaks.
+struct Attempts {
+    mesh: Handle,
+    name: String,
+    call: Call,
+    peer: Option<PeerId>,
+    /// The stream of the current attempt.
+    events: Option<Attempt>,
+    /// Whether the call may have reached the agent (an attempt sent it).
+    sent: bool,
+    /// When the agent was last heard, for liveness.
+    heard: Instant,
+    over: bool,
+}
+
+impl Attempts {
+    fn lost(&self, why: &str) -> ApiError {
+        ApiError::Unknown {
+            location: self.name.clone(),
+            message: format!(
+                "the agent went away during the call and did not come back within {} s ({why}): it may have partly run; `armonic journal` on it says what it did",
+                self.mesh.inner.reattach_for.as_secs()
+            ),
+        }
+    }
+
+    /// The next event of the call, opening (or re-opening) streams as needed.
+    async fn next(&mut self) -> Option<Event> {
+        if self.over {
+            return None;
+        }
+        let changes = self.call.request.changes_state();
+        let give_up = Instant::now()
+            + if changes {
+                self.mesh.inner.reattach_for
+            } else {
+                self.mesh.inner.query_timeout
+            };
+        let mut wait = Duration::from_millis(100);
+        let mut last_error: Option<ApiError> = None;
+        loop {
+            if self.events.is_none() {
+                if Instant::now() >= give_up {
+                    self.over = true;
+                    let error = last_error.unwrap_or(ApiError::Unreachable {
+                        location: self.name.clone(),
+                        message: "it does not answer".into(),
+                    });
+                    return Some(Event::Done(Err(if self.sent && changes {
+                        self.lost(&error.to_string())
+                    } else if self.sent {
+                        ApiError::Timeout {
+                            location: self.name.clone(),
+                            seconds: self.mesh.inner.query_timeout.as_secs(),
+                        }
+                    } else {
+                        error
+                    })));
+                }
+                let peer = match self.peer {
+                    Some(p) => p,
+                    None => match self.mesh.live_peer(&self.name) {
+                        Ok(p) => {
+                            self.peer = Some(p);
+                            p
+                        }
+                        Err(e) => {
+                            self.over = true;
+                            return Some(Event::Done(Err(e)));
+                        }
+                    },
+                };
+                let open = tokio::time::timeout(
+                    Duration::from_secs(5).min(give_up.saturating_duration_since(Instant::now())),
+                    self.mesh.open(peer),
+                )
+                .await;
+                match open {
+                    Ok(Ok(conn)) => {
+                        let mut call = self.call.clone();
+                        call.again = self.sent;
+                        self.events = Some(Box::pin(client::converse(
+                            conn,
+                            self.mesh.peer_id(),
+                            call,
+                            frame::MAX_FRAME,
+                        )));
+                    }
+                    Ok(Err(e)) => {
+                        last_error = Some(ApiError::Unreachable {
+                            location: self.name.clone(),
+                            message: e,
+                        });
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(2));
+                        continue;
+                    }
+                    Err(_) => {
+                        last_error = Some(ApiError::Unreachable {
+                            location: self.name.clone(),
+                            message: "no stream could be opened in time".into(),
+                        });
+                        continue;
+                    }
+                }
+            }
+            let Some(events) = self.events.as_mut() else {
+                continue;
+            };
+            let got = if changes {
+                events.next().await
+            } else {
+                match tokio::time::timeout_at(give_up.into(), events.next()).await {
+                    Ok(got) => got,
+                    Err(_) => {
+                        self.over = true;
+                        return Some(Event::Done(Err(ApiError::Timeout {
+                            location: self.name.clone(),
+                            seconds: self.mesh.inner.query_timeout.as_secs(),
+                        })));
+                    }
+                }
+            };
+            match got {
+                Some(Ok(event)) => {
+                    self.sent = true;
+                    if self.heard.elapsed() >= Duration::from_millis(500) {
+                        self.heard = Instant::now();
+                        if let Some(p) = self.peer {
+                            // A peer answering on its stream is alive, whatever its pings.
+                            self.mesh.heard(p);
+                        }
+                    }
+                    match &event {
+                        Event::Lines { seq, records } => {
+                            self.call.from_seq = seq + records.len() as u64;
+                        }
+                        Event::Missed { count } => self.call.from_seq += count,
+                        Event::Done(_) => self.over = true,
+                    }
+                    return Some(event);
+                }
+                Some(Err(Broken::NotSent(e))) => {
+                    // Not written on this stream: tried again as it was.
+                    self.events = None;
+                    last_error = Some(e);
+                }
+                Some(Err(Broken::Lost(e))) => {
+                    self.events = None;
+                    self.sent = true;
+                    tracing::debug!(location = self.name, "call stream broke: {e}; re-attaching");
+                    last_error = Some(e);
+                }
+                None => self.events = None,
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(2));
+        }
+    }
+}
+
+impl Endpoint for Remote {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn call(&self, call: Call) -> CallStream {
+        let attempts = Attempts {
+            mesh: self.mesh.clone(),
+            name: self.name.clone(),
+            call: call.at(self.name.clone()),
+            peer: None,
+            events: None,
+            sent: false,
+            heard: Instant::now(),
+            over: false,
+        };
+        Box::pin(futures::stream::unfold(attempts, |mut a| async move {
+            a.next().await.map(|e| (e, a))
+        }))
+    }
+}
+
+/// Reads the journal of location `name` as `read` says.
+pub(crate) fn read_journal(mesh: &Handle, name: &str, read: ReadRequest) -> ReadStream {
+    let mesh = mesh.clone();
+    let name = name.to_owned();
+    let events = futures::stream::once(async move {
+        let peer = match mesh.live_peer(&name) {
+            Ok(p) => p,
+            Err(e) => return futures::stream::iter(vec![ReadEvent::Ended(Some(e))]).boxed(),
+        };
+        match tokio::time::timeout(Duration::from_secs(5), mesh.open(peer)).await {
+            Ok(Ok(conn)) => client::read_journal(conn, mesh.peer_id(), read, frame::MAX_FRAME)
+                .map(|r| r.unwrap_or_else(|e| ReadEvent::Ended(Some(e))))
+                .boxed(),
+            Ok(Err(e)) => {
+                futures::stream::iter(vec![ReadEvent::Ended(Some(ApiError::Unreachable {
+                    location: name,
+                    message: e,
+                }))])
+                .boxed()
+            }
+            Err(_) => futures::stream::iter(vec![ReadEvent::Ended(Some(ApiError::Unreachable {
+                location: name,
+                message: "no stream could be opened in time".into(),
+            }))])
+            .boxed(),
+        }
+    })
+    .flatten();
+    // Whatever the other end says, the read ends once it says so.
+    let mut over = false;
+    Box::pin(events.take_while(move |e| {
+        let go = !over;
+        over |= matches!(e, ReadEvent::Ended(_));
+        futures::future::ready(go)
+    }))
+}

@@ -1,0 +1,275 @@
+//! The one shape of a call: a [`Call`] goes to an [`Endpoint`], which answers with a
+//! [`CallStream`]: the call's log lines as they come, then its end ([`Event::Done`]).
+//!
+//! Every way of reaching a location is an endpoint: a location in this process (the host
+//! of `armonic-journal`), the agent of this machine over its control socket, another agent of
+//! the mesh, a router over several of them. A call's lines come from the journal of the
+//! agent that runs it; a reader that fell too far behind is told how many lines it missed
+//! ([`Event::Missed`]) rather than holding up the step.
+//!
+//! ```
+//! use armonic_proto::{Call, Event, method};
+//!
+//! let call = Call::new(method::Info {});
+//! assert_eq!(call.request.method(), "info");
+//! assert!(matches!(Event::Missed { count: 3 }, Event::Missed { .. }));
+//! ```
+
+use std::fmt;
+use std::pin::Pin;
+
+use armonic_lifecycle::{Interrupt, LogRecord};
+use futures::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::method::{Listed, Request, Response};
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        ///
+        /// Cheap to clone (shared text).
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(std::sync::Arc<str>);
+
+        impl $name {
+            /// A new, random id.
+            pub fn new() -> $name {
+                $name(uuid::Uuid::new_v4().to_string().into())
+            }
+
+            /// An id given by someone else (a replayed record, the original's `uuid`, the
+            /// command line).
+            pub fn from_text(text: impl AsRef<str>) -> $name {
+                $name(text.as_ref().into())
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> $name {
+                $name::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// Identifies a deployment (or a single command) across machines: a UUID v4.
+    DeploymentId
+);
+
+uuid_id!(
+    /// Identifies one call across the mesh and across reconnections: a UUID v4 chosen by the
+    /// caller. An agent runs a call once: the same id again re-attaches to it.
+    CallId
+);
+
+/// Who made a call, as the agent running it knows: the door it came through says, never the
+/// caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "door", rename_all = "snake_case")]
+pub enum Caller {
+    /// A user of this machine, through the control socket (the kernel says who).
+    Local {
+        /// The user id.
+        uid: u32,
+        /// The user's name, when the system knows it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+        /// The calling process.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<i32>,
+    },
+    /// Another member of the mesh (Noise proved its peer id).
+    Peer {
+        /// Its peer id.
+        peer_id: String,
+        /// Its location name, when its catalogue is known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// This process (locations embedded in the command line, `--local`).
+    Process {
+        /// The process id.
+        pid: u32,
+    },
+}
+
+impl fmt::Display for Caller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Caller::Local { uid, user, pid } => {
+                match user {
+                    Some(u) => write!(f, "local user {u} (uid {uid})")?,
+                    None => write!(f, "local uid {uid}")?,
+                }
+                if let Some(pid) = pid {
+                    write!(f, " pid {pid}")?;
+                }
+                Ok(())
+            }
+            Caller::Peer { peer_id, name } => match name {
+                Some(n) => write!(f, "peer {n} ({peer_id})"),
+                None => write!(f, "peer {peer_id}"),
+            },
+            Caller::Process { pid } => write!(f, "process {pid}"),
+        }
+    }
+}
+
+/// A call: a request and what comes with it.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// Its id: the same id again re-attaches to the call instead of making another.
+    pub id: CallId,
+    /// The request.
+    pub request: Request,
+    /// The location it is for, whatever its address says (a location of the mesh reached
+    /// through another); routed by its address when `None`.
+    pub location: Option<String>,
+    /// The deployment it belongs to.
+    pub deployment: Option<DeploymentId>,
+    /// Lines before this one were already received (a caller re-attaching).
+    pub from_seq: u64,
+    /// Whether this is a caller re-attaching: the call was sent before, and may or may not
+    /// have arrived.
+    pub again: bool,
+    /// Who made it; the door it came through fills it in.
+    pub caller: Option<Caller>,
+    /// Whom the caller says it acts for: an XMPP account through the bridge, a user of
+    /// another machine through its agent. Kept as said, beside the caller.
+    pub on_behalf_of: Option<String>,
+    /// What stops it: a request stops the step wherever it runs (SIGTERM, then SIGKILL
+    /// after the interrupt's grace period), a second kills it.
+    pub interrupt: Option<Interrupt>,
+}
+
+impl Call {
+    /// A call of `request` with a new id, nothing else set.
+    pub fn new(request: impl Into<Request>) -> Call {
+        Call {
+            id: CallId::new(),
+            request: request.into(),
+            location: None,
+            deployment: None,
+            from_seq: 0,
+            again: false,
+            caller: None,
+            on_behalf_of: None,
+            interrupt: None,
+        }
+    }
+
+    /// The same call aimed at `location`.
+    pub fn at(mut self, location: impl Into<String>) -> Call {
+        self.location = Some(location.into());
+        self
+    }
+
+    /// The same call, part of `deployment`.
+    pub fn in_deployment(mut self, deployment: DeploymentId) -> Call {
+        self.deployment = Some(deployment);
+        self
+    }
+
+    /// The same call, stopped by `interrupt`.
+    pub fn stopped_by(mut self, interrupt: Interrupt) -> Call {
+        self.interrupt = Some(interrupt);
+        self
+    }
+}
+
+/// What a call streams back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Log lines, the first numbered `seq` (a call's lines are numbered from 0, without gaps).
+    Lines {
+        /// The number of the first.
+        seq: u64,
+        /// The lines.
+        records: Vec<LogRecord>,
+    },
+    /// This reader fell so far behind that `count` lines were not kept for it.
+    Missed {
+        /// How many.
+        count: u64,
+    },
+    /// The call is over: its answer. Nothing follows.
+    Done(Result<Response, ApiError>),
+}
+
+/// The events of one call, in order, ending with [`Event::Done`]. A stream that ends without
+/// it lost its agent: [`finish`] says so.
+pub type CallStream = Pin<Box<dyn Stream<Item = Event> + Send>>;
+
+/// A stream of one event: the call is answered without lines.
+pub fn answered(result: Result<Response, ApiError>) -> CallStream {
+    Box::pin(futures::stream::once(futures::future::ready(Event::Done(
+        result,
+    ))))
+}
+
+/// Something that answers calls: one location, a remote agent, a router.
+pub trait Endpoint: Send + Sync {
+    /// The location's name (a router's is empty).
+    fn name(&self) -> &str;
+    /// Starts `call`; its events come on the stream. Dropping the stream leaves the call
+    /// running (ask the call's interrupt to stop it).
+    fn call(&self, call: Call) -> CallStream;
+}
+
+/// Reads a call's events to its end: lines and missed lines go to `each`, the answer is
+/// returned. A stream ending without an answer is [`ApiError::Unknown`]: the agent went away
+/// and nobody can say whether the call ran.
+pub async fn finish(
+    mut events: CallStream,
+    mut each: impl FnMut(&Event),
+) -> Result<Response, ApiError> {
+    while let Some(event) = events.next().await {
+        match event {
+            Event::Done(result) => return result,
+            other => each(&other),
+        }
+    }
+    Err(ApiError::Unknown {
+        location: String::new(),
+        message: "the answer was lost on the way: the call may or may not have run".into(),
+    })
+}
+
+/// Typed calls on any endpoint: send a method, get its own answer back, checked once.
+pub trait EndpointExt: Endpoint {
+    /// Calls `method`, as `dress` makes the call (its location, deployment, interrupt…); its
+    /// log lines go to `each`; its answer comes back.
+    fn ask_with<M: Listed>(
+        &self,
+        method: M,
+        dress: impl FnOnce(Call) -> Call,
+        each: impl FnMut(&Event) + Send,
+    ) -> impl std::future::Future<Output = Result<M::Answer, ApiError>> + Send {
+        let events = self.call(dress(Call::new(method.request())));
+        async move { finish(events, each).await.and_then(M::answer) }
+    }
+
+    /// Calls `method` and waits for its answer on this thread; its log lines are dropped.
+    /// For reads (they have none), from threads that no async runtime needs.
+    fn ask<M: Listed>(&self, method: M) -> Result<M::Answer, ApiError> {
+        let events = self.call(Call::new(method.request()));
+        futures::executor::block_on(finish(events, |_| {})).and_then(M::answer)
+    }
+}
+
+impl<E: Endpoint + ?Sized> EndpointExt for E {}
