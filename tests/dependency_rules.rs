@@ -1,12 +1,17 @@
-//! The workspace's dependency rules (docs/architecture.md): the model, the resolver and the
-//! wire types stay free of tokio and libp2p.
+//! The workspace's dependency rules (docs/architecture.md): the model, the resolver, the
+//! wire types and the journal stay free of tokio and libp2p.
 //!
 //! The graph comes from `cargo tree` for the host platform: it needs only the crates a build
 //! of this machine has downloaded (unlike `cargo metadata`, which wants every platform's).
 
 use std::process::Command;
 
-const PURE_CRATES: &[&str] = &["armonic-lifecycle", "armonic-smart", "armonic-proto"];
+const PURE_CRATES: &[&str] = &[
+    "armonic-lifecycle",
+    "armonic-smart",
+    "armonic-proto",
+    "armonic-journal",
+];
 const FORBIDDEN: &[&str] = &["tokio", "libp2p", "async-std"];
 
 /// Workspace members, by package name.
