@@ -166,9 +166,9 @@ impl Backend {
         let id = call.id.clone();
         let logs = Arc::clone(&self.logs);
         finish(self.endpoint.call(call), move |e| match e {
-            Event::Lines { records, .. } => {
-                for r in records {
-                    logs.log(r);
+            Event::Lines { lines, .. } => {
+                for r in lines.records() {
+                    logs.log(&r);
                 }
             }
             Event::Missed { count } => eprintln!(

@@ -1,5 +1,8 @@
-//! Helpers shared by the end-to-end tests: signals to processes and process groups.
+//! Helpers shared by the end-to-end tests: signals to processes and process groups, a mesh
+//! of agents.
 #![allow(dead_code)]
+
+pub mod mesh;
 
 pub use nix::sys::signal::Signal;
 use nix::sys::signal::{kill, killpg};

@@ -273,8 +273,8 @@ impl Caller {
                             answer = Some(r);
                             break;
                         }
-                        (Event::Lines { records, .. }, Some((room, deployment))) => {
-                            for r in records {
+                        (Event::Lines { lines, .. }, Some((room, deployment))) => {
+                            for r in lines.records() {
                                 self.outbox.send(logs::message(room, &r, deployment)).await;
                             }
                         }

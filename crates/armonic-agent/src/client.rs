@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use armonic_proto::client::{self, Broken};
+use armonic_proto::client::{self, Broken, Heard};
 use armonic_proto::frame::{self, MAX_FRAME};
 use armonic_proto::serve::{ReadEvent, ReadRequest, ReadStream};
 use armonic_proto::{ApiError, Call, CallStream, Endpoint, Event, Hello, ServerMessage};
@@ -149,17 +149,18 @@ impl Endpoint for Client {
         let events = futures::stream::once(async move {
             match tokio::net::UnixStream::connect(&socket).await {
                 Ok(s) => client::converse(s.compat(), ME.into(), call, MAX_FRAME)
-                    .map(move |r| match r {
-                        Ok(e) => e,
-                        Err(Broken::NotSent(e)) => Event::Done(Err(gone(&agent, &e))),
-                        Err(Broken::Lost(e)) if changes => Event::Done(Err(ApiError::Unknown {
+                        .filter_map(move |r| futures::future::ready(match r {
+                        Ok(Heard::Alive) => None,
+                        Ok(Heard::Event(e)) => Some(e),
+                        Err(Broken::NotSent(e)) => Some(Event::Done(Err(gone(&agent, &e)))),
+                        Err(Broken::Lost(e)) if changes => Some(Event::Done(Err(ApiError::Unknown {
                             location: agent.clone(),
                             message: format!(
                                 "the connection to the agent broke during the call ({e}): it may have partly run; `armonic journal` says what it did"
                             ),
-                        })),
-                        Err(Broken::Lost(e)) => Event::Done(Err(gone(&agent, &e))),
-                    })
+                        }))),
+                        Err(Broken::Lost(e)) => Some(Event::Done(Err(gone(&agent, &e)))),
+                    }))
                     .boxed(),
                 Err(e) => futures::stream::iter([Event::Done(Err(gone(&agent, &e)))]).boxed(),
             }

@@ -137,7 +137,10 @@ pub(crate) async fn accept(
                     let service = Arc::clone(&service);
                     let hello = door.limits.hello_timeout;
                     connections.spawn(async move {
-                        serve::serve(stream.compat(), d, &*service, tokio::time::sleep(hello)).await;
+                        // A local socket closes when the agent dies: no need to say it is alive.
+                        let ticks = futures::stream::pending();
+                        serve::serve(stream.compat(), d, &*service, tokio::time::sleep(hello), ticks)
+                            .await;
                     });
                 }
                 Err(e) => {

@@ -296,6 +296,8 @@ pub(crate) struct DiskCursor {
     file_first: u64,
     reader: BufReader<File>,
     line: Vec<u8>,
+    /// `line` is a whole line read and not given yet (it was past what was asked).
+    held: bool,
 }
 
 /// What a read from the files gave.
@@ -334,6 +336,7 @@ pub(crate) fn read(
                         file_first: *first,
                         reader: BufReader::with_capacity(64 * 1024, f),
                         line: Vec::new(),
+                        held: false,
                     });
                 }
                 Err(_) => {
@@ -355,13 +358,15 @@ pub(crate) fn read(
             if out.len() >= max {
                 return DiskRead::Records(out);
             }
-            c.line.clear();
-            match c.reader.read_until(b'\n', &mut c.line) {
-                Ok(0) | Err(_) => break true,
-                Ok(_) => {}
-            }
-            if c.line.last() != Some(&b'\n') {
-                break true;
+            if !std::mem::take(&mut c.held) {
+                c.line.clear();
+                match c.reader.read_until(b'\n', &mut c.line) {
+                    Ok(0) | Err(_) => break true,
+                    Ok(_) => {}
+                }
+                if c.line.last() != Some(&b'\n') {
+                    break true;
+                }
             }
             let Some(n) = record::position(&c.line) else {
                 continue;
@@ -371,6 +376,8 @@ pub(crate) fn read(
                 continue;
             }
             if n >= until {
+                // Kept for the next read, which begins there.
+                c.held = true;
                 return DiskRead::Records(out);
             }
             if let Ok(r) = serde_json::from_slice::<Record>(&c.line) {
@@ -421,4 +428,53 @@ pub(crate) fn find_call(files: &[(u64, PathBuf)], id: &str) -> Option<(u64, Reco
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(n: u64) -> Record {
+        Record::Agent {
+            n,
+            t: 0,
+            m: format!("entry {n}"),
+        }
+    }
+
+    #[test]
+    fn a_read_stopped_at_a_limit_goes_on_from_there_with_the_same_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut files, _) = Files::open(dir.path(), Limits::default()).unwrap();
+        for n in 0..10 {
+            files.write(n, 0, &record::to_line(&agent(n)), Vec::new);
+        }
+        files.flush();
+        let list = files.list();
+        let mut cursor = None;
+        let first = match read(&list, &mut cursor, 0, 5, 100) {
+            DiskRead::Records(r) => r.iter().map(Record::n).collect::<Vec<_>>(),
+            DiskRead::Gone { .. } => panic!("gone"),
+        };
+        assert_eq!(first, [0, 1, 2, 3, 4]);
+        // The limit moved on: the next read begins where the first stopped, line 5 included.
+        let second = match read(&list, &mut cursor, 5, 10, 100) {
+            DiskRead::Records(r) => r.iter().map(Record::n).collect::<Vec<_>>(),
+            DiskRead::Gone { .. } => panic!("gone"),
+        };
+        assert_eq!(second, [5, 6, 7, 8, 9]);
+    }
+
+    #[test]
+    fn positions_no_file_holds_any_more_are_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut files, _) = Files::open(dir.path(), Limits::default()).unwrap();
+        let _ = std::fs::remove_file(files.list()[0].1.clone());
+        files.flush();
+        let mut cursor = None;
+        assert!(matches!(
+            read(&files.list(), &mut cursor, 0, 3, 100),
+            DiskRead::Gone { .. }
+        ));
+    }
 }

@@ -18,7 +18,8 @@ use std::time::Instant;
 
 use armonic_lifecycle::{Interrupt, Location, LogRecord, LogSink};
 use armonic_proto::{
-    ApiError, Call, CallId, CallStream, Caller, Endpoint, Event, Request, Response, answered_later,
+    ApiError, Call, CallId, CallStream, Caller, Endpoint, Event, LogBatch, Request, Response,
+    answered_later,
 };
 use futures::Stream;
 
@@ -401,8 +402,12 @@ struct CallEvents {
     gapped: bool,
 }
 
+/// Lines gathered for the caller: the number of the first, and the lines.
+type Gathered = Option<(u64, LogBatch)>;
+
 impl CallEvents {
-    fn line(&mut self, batch: &mut Option<(u64, Vec<LogRecord>)>, seq: u64, record: LogRecord) {
+    /// Line `seq` from `place`, saying `message`: gathered, unless the caller has it.
+    fn line(&mut self, batch: &mut Gathered, seq: u64, place: &Record) {
         if seq < self.next_seq {
             return;
         }
@@ -412,16 +417,29 @@ impl CallEvents {
                 count: seq - self.next_seq,
             });
         }
-        batch
-            .get_or_insert_with(|| (seq, Vec::new()))
-            .1
-            .push(record);
+        if let Record::Line {
+            v, lc, st, p, m, ..
+        } = place
+        {
+            batch
+                .get_or_insert_with(|| (seq, LogBatch::new()))
+                .1
+                .push_parts(
+                    *v,
+                    &self.location,
+                    lc,
+                    st.as_deref(),
+                    p.as_deref(),
+                    self.deployment.as_deref(),
+                    m.clone(),
+                );
+        }
         self.next_seq = seq + 1;
     }
 
-    fn flush(&mut self, batch: &mut Option<(u64, Vec<LogRecord>)>) {
-        if let Some((seq, records)) = batch.take() {
-            self.out.push_back(Event::Lines { seq, records });
+    fn flush(&mut self, batch: &mut Gathered) {
+        if let Some((seq, lines)) = batch.take() {
+            self.out.push_back(Event::Lines { seq, lines });
         }
     }
 
@@ -440,27 +458,7 @@ impl CallEvents {
         let mut batch = None;
         for r in records {
             match &*r {
-                Record::Line {
-                    c,
-                    s,
-                    v,
-                    lc,
-                    st,
-                    p,
-                    m,
-                    ..
-                } if *c == key => {
-                    let record = LogRecord {
-                        level: *v,
-                        location: self.location.clone(),
-                        lifecycle: lc.clone(),
-                        state: st.clone(),
-                        provide: p.clone(),
-                        deployment: self.deployment.clone(),
-                        message: m.clone(),
-                    };
-                    self.line(&mut batch, *s, record);
-                }
+                Record::Line { c, s, .. } if *c == key => self.line(&mut batch, *s, &r),
                 Record::End { c, lines, res, .. } if *c == key => {
                     self.flush(&mut batch);
                     self.end(*lines, res.clone());

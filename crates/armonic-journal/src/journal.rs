@@ -44,7 +44,7 @@ impl Config {
         Config {
             dir: None,
             limits: Limits::default(),
-            memory: 4 * 1024 * 1024,
+            memory: 2 * 1024 * 1024,
         }
     }
 }
@@ -83,6 +83,38 @@ pub(crate) struct State {
     dirty: bool,
     sync_wanted: bool,
     last_flush: Instant,
+    /// Where a record is written before it goes to the file.
+    scratch: Vec<u8>,
+}
+
+impl Shared {
+    /// Records were appended: the readers waiting are woken now if `now` or if they were not
+    /// for a while, else soon by the writer's thread.
+    fn wake(&self, now: bool) {
+        let mut waiting = lock(&self.waiting);
+        if waiting.wakers.is_empty() {
+            waiting.pending = false;
+            return;
+        }
+        if now || waiting.last.elapsed() >= WAKE_EVERY {
+            waiting.last = Instant::now();
+            waiting.pending = false;
+            let wakers = std::mem::take(&mut waiting.wakers);
+            drop(waiting);
+            for w in wakers {
+                w.wake();
+            }
+        } else if !waiting.pending {
+            waiting.pending = true;
+            drop(waiting);
+            self.work.notify_one();
+        }
+    }
+
+    /// Whether readers wait for records already appended.
+    fn wake_pending(&self) -> bool {
+        lock(&self.waiting).pending
+    }
 }
 
 impl State {
@@ -99,8 +131,20 @@ pub(crate) struct Shared {
     /// Wakes the thread that writes out and makes durable.
     work: Condvar,
     /// Readers waiting for a record.
-    waiting: Mutex<Vec<Waker>>,
+    waiting: Mutex<Waiting>,
 }
+
+/// Readers waiting for records, and when they were last woken: a step printing fast wakes
+/// them every [`WAKE_EVERY`] at most, not at every line.
+struct Waiting {
+    wakers: Vec<Waker>,
+    last: Instant,
+    /// Records were appended since the last wake.
+    pending: bool,
+}
+
+/// Least time between two wakes of the readers while records keep coming.
+const WAKE_EVERY: Duration = Duration::from_millis(2);
 
 /// A journal: clonable handle.
 #[derive(Clone)]
@@ -169,21 +213,24 @@ impl Journal {
                 dirty: false,
                 sync_wanted: false,
                 last_flush: Instant::now(),
+                scratch: Vec::new(),
             }),
             memory: config.memory.max(64 * 1024),
             work: Condvar::new(),
-            waiting: Mutex::new(Vec::new()),
+            waiting: Mutex::new(Waiting {
+                wakers: Vec::new(),
+                last: Instant::now(),
+                pending: false,
+            }),
         });
-        if config.dir.is_some() {
-            let weak = Arc::downgrade(&shared);
-            let spawned = std::thread::Builder::new()
-                .name("journal".into())
-                .spawn(move || write_out(&weak));
-            if let Err(e) = spawned {
-                tracing::warn!(
-                    "cannot start the journal's writer: records are written at call boundaries only: {e}"
-                );
-            }
+        let weak = Arc::downgrade(&shared);
+        let spawned = std::thread::Builder::new()
+            .name("journal".into())
+            .spawn(move || write_out(&weak));
+        if let Err(e) = spawned {
+            tracing::warn!(
+                "cannot start the journal's writer: records are written and readers woken at call boundaries only: {e}"
+            );
         }
         Ok((Journal { shared }, unfinished))
     }
@@ -213,11 +260,15 @@ impl Journal {
         let n = state.next;
         state.next += 1;
         let record = make(n, t);
-        let line = record::to_line(&record);
-        let size = line.len();
+        let size = if state.files.is_some() {
+            record::write_line(&record, &mut state.scratch);
+            state.scratch.len()
+        } else {
+            record.size_in_memory()
+        };
         if let Some(files) = state.files.as_mut() {
             let open = &state.open;
-            files.write(n, t, &line, || {
+            files.write(n, t, &state.scratch, || {
                 let mut keys: Vec<u64> = open.keys().copied().collect();
                 keys.sort_unstable();
                 keys
@@ -257,22 +308,15 @@ impl Journal {
         if boundary {
             self.shared.work.notify_one();
         }
-        self.wake();
+        self.shared.wake(boundary);
         n
-    }
-
-    fn wake(&self) {
-        let waiting = std::mem::take(&mut *lock(&self.shared.waiting));
-        for w in waiting {
-            w.wake();
-        }
     }
 
     /// Wakes `waker` at the next record.
     pub(crate) fn wait(&self, waker: &Waker) {
         let mut waiting = lock(&self.shared.waiting);
-        if !waiting.iter().any(|w| w.will_wake(waker)) {
-            waiting.push(waker.clone());
+        if !waiting.wakers.iter().any(|w| w.will_wake(waker)) {
+            waiting.wakers.push(waker.clone());
         }
     }
 
@@ -468,18 +512,28 @@ fn meta_of(r: &Record) -> Option<Meta> {
 /// How long lines may stay in the writer's buffer.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
-/// The journal's own thread: writes out what is buffered at least every [`FLUSH_EVERY`], and
-/// makes the file durable as soon as a boundary asks. Ends with the journal.
+/// The journal's own thread: writes out what is buffered at least every [`FLUSH_EVERY`],
+/// makes the file durable as soon as a boundary asks, and wakes the readers a flood of lines
+/// left waiting. Ends with the journal.
 fn write_out(shared: &Weak<Shared>) {
     loop {
         let Some(shared) = shared.upgrade() else {
             return;
         };
+        if shared.wake_pending() {
+            std::thread::sleep(WAKE_EVERY);
+            shared.wake(true);
+        }
         let handle = {
             let state = lock(&shared.state);
+            let wait = if shared.wake_pending() {
+                WAKE_EVERY
+            } else {
+                FLUSH_EVERY
+            };
             let (mut state, _) = shared
                 .work
-                .wait_timeout(state, FLUSH_EVERY)
+                .wait_timeout(state, wait)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if state.dirty && state.last_flush.elapsed() >= FLUSH_EVERY {
                 state.dirty = false;

@@ -18,7 +18,7 @@ use crate::journal::Journal;
 use crate::record::{Meta, Record};
 
 /// Most records handed over at once.
-const BATCH: usize = 512;
+const BATCH: usize = 256;
 
 /// What a cursor gives.
 pub(crate) enum Step {

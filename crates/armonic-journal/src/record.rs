@@ -94,6 +94,19 @@ impl Record {
         }
     }
 
+    /// About what it takes in memory, for a journal kept only there.
+    pub fn size_in_memory(&self) -> usize {
+        match self {
+            Record::Line { lc, st, p, m, .. } => {
+                128 + lc.len()
+                    + m.len()
+                    + st.as_ref().map_or(0, String::len)
+                    + p.as_ref().map_or(0, String::len)
+            }
+            _ => 512,
+        }
+    }
+
     /// The call it is about, by the position of its start.
     pub fn key(&self) -> Option<u64> {
         match self {
@@ -203,17 +216,27 @@ impl Record {
 
 /// The line a record is written as (with its newline).
 pub(crate) fn to_line(record: &Record) -> Vec<u8> {
-    let mut out = serde_json::to_vec(record).unwrap_or_else(|e| {
-        // Everything in a record serializes; say so rather than lose the entry silently.
-        format!(
-            r#"{{"agent":{{"n":{},"t":0,"m":"unwritable entry: {}"}}}}"#,
-            record.n(),
-            e.to_string().replace('"', "'")
-        )
-        .into_bytes()
-    });
-    out.push(b'\n');
+    let mut out = Vec::new();
+    write_line(record, &mut out);
     out
+}
+
+/// Writes the line of `record` (with its newline) to `out`, emptied first.
+pub(crate) fn write_line(record: &Record, out: &mut Vec<u8>) {
+    out.clear();
+    if let Err(e) = serde_json::to_writer(&mut *out, record) {
+        // Everything in a record serializes; say so rather than lose the entry silently.
+        out.clear();
+        out.extend_from_slice(
+            format!(
+                r#"{{"agent":{{"n":{},"t":0,"m":"unwritable entry: {}"}}}}"#,
+                record.n(),
+                e.to_string().replace('"', "'")
+            )
+            .as_bytes(),
+        );
+    }
+    out.push(b'\n');
 }
 
 /// The position a line of a journal file holds, read without decoding the rest of it:

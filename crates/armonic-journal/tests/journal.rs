@@ -71,10 +71,10 @@ fn messages(events: &[Event]) -> Vec<String> {
     events
         .iter()
         .flat_map(|e| match e {
-            Event::Lines { records, .. } => records
+            Event::Lines { lines, .. } => lines
                 .iter()
                 .filter(|r| r.level == armonic_lifecycle::Level::Process)
-                .map(|r| r.message.clone())
+                .map(|r| r.message.to_owned())
                 .collect(),
             _ => Vec::new(),
         })
@@ -215,8 +215,8 @@ fn a_reader_that_does_not_read_never_holds_up_the_step_and_catches_up_from_the_f
     let result = block_on(async {
         while let Some(e) = stream.next().await {
             match e {
-                Event::Lines { seq, records } => {
-                    seqs.extend(seq..seq + records.len() as u64);
+                Event::Lines { seq, lines } => {
+                    seqs.extend(seq..seq + lines.len() as u64);
                 }
                 Event::Missed { count } => missed += count,
                 Event::Done(r) => return Some(r),
@@ -254,7 +254,7 @@ fn a_reader_of_a_journal_kept_in_memory_is_told_how_many_lines_it_missed() {
     block_on(async {
         while let Some(e) = stream.next().await {
             match e {
-                Event::Lines { records, .. } => lines += records.len() as u64,
+                Event::Lines { lines: batch, .. } => lines += batch.len() as u64,
                 Event::Missed { count } => missed += count,
                 Event::Done(r) => done = Some(r),
             }
@@ -278,10 +278,10 @@ fn a_caller_re_attaching_gets_the_rest_and_the_outcome_and_nothing_runs_twice() 
     // The first connection reads some lines and goes away.
     let mut first = host.call(call.clone());
     let got = block_on(first.next()).unwrap();
-    let Event::Lines { seq: 0, records } = &got else {
+    let Event::Lines { seq: 0, lines } = &got else {
         panic!("{got:?}")
     };
-    let read = records.len() as u64;
+    let read = lines.len() as u64;
     drop(first);
     // The caller comes back with the same call, wanting the lines it did not get.
     call.again = true;
@@ -394,7 +394,7 @@ fn old_files_are_removed_past_the_size_kept_and_a_late_reader_is_told_what_it_mi
     let done = block_on(async {
         while let Some(e) = stream.next().await {
             match e {
-                Event::Lines { records, .. } => lines += records.len() as u64,
+                Event::Lines { lines: batch, .. } => lines += batch.len() as u64,
                 Event::Missed { count } => missed += count,
                 Event::Done(r) => return Some(r),
             }
@@ -403,5 +403,37 @@ fn old_files_are_removed_past_the_size_kept_and_a_late_reader_is_told_what_it_mi
     });
     assert!(missed > 0);
     assert_eq!(lines + missed, 30_000 + 1);
+    assert!(matches!(done, Some(Ok(_))));
+}
+
+#[test]
+fn a_reader_going_back_and_forth_between_memory_and_the_files_misses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        memory: 64 * 1024,
+        ..Config::in_dir(dir.path().join("journal"))
+    };
+    let host = Host::new(location(Some(dir.path())), &config).unwrap();
+    let _ = events(&host, talk(1));
+    // A reader slower than the step: it falls behind memory, reads the files, catches up
+    // with memory, falls behind again, while the step writes.
+    let mut stream = host.call(talk(60_000));
+    let (mut next, mut missed) = (0u64, 0u64);
+    let mut done = None;
+    block_on(async {
+        while let Some(e) = stream.next().await {
+            match e {
+                Event::Lines { seq, lines } => {
+                    assert_eq!(seq, next, "lines follow each other");
+                    next += lines.len() as u64;
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                Event::Missed { count } => missed += count,
+                Event::Done(r) => done = Some(r),
+            }
+        }
+    });
+    assert_eq!(missed, 0, "the files had every line");
+    assert_eq!(next, 60_000 + 1);
     assert!(matches!(done, Some(Ok(_))));
 }

@@ -7,7 +7,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -102,12 +101,65 @@ pub struct SystemRunner;
 /// How often a running command's timeout and interruption are checked.
 const TICK: Duration = Duration::from_millis(25);
 
+/// How long the output of a command that was stopped (or that exited) is still read, for a
+/// process it left holding it.
+const DRAIN: Duration = Duration::from_millis(300);
+
+/// One output pipe of a running command.
+struct Pipe {
+    stream: Stream,
+    fd: Option<std::os::fd::OwnedFd>,
+    splitter: lines::Splitter,
+}
+
+impl Pipe {
+    fn new(stream: Stream, fd: Option<std::os::fd::OwnedFd>) -> std::io::Result<Pipe> {
+        if let Some(fd) = &fd {
+            use nix::fcntl::{FcntlArg, OFlag, fcntl};
+            fcntl(fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(std::io::Error::from)?;
+        }
+        Ok(Pipe {
+            stream,
+            fd,
+            splitter: lines::Splitter::default(),
+        })
+    }
+
+    /// Reads what the pipe holds now (up to four buffers: the lines are handed out before
+    /// more is read, so memory stays bounded however fast the command prints) into `out`;
+    /// closes the pipe at its end.
+    fn drain(&mut self, buf: &mut [u8], out: &mut Vec<String>) {
+        let Some(fd) = &self.fd else { return };
+        for _ in 0..4 {
+            match nix::unistd::read(fd, buf) {
+                Ok(0) => {
+                    self.splitter.finish(out);
+                    self.fd = None;
+                    return;
+                }
+                Ok(n) => self.splitter.push(&buf[..n], Instant::now(), out),
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(nix::errno::Errno::EAGAIN) => return,
+                Err(_) => {
+                    self.splitter.finish(out);
+                    self.fd = None;
+                    return;
+                }
+            }
+        }
+    }
+}
+
 impl CommandRunner for SystemRunner {
+    /// Runs `spec` as a child process in a process group of its own, reading its output on
+    /// this thread as it comes (both pipes at once, `poll`), checking its timeout and
+    /// interruption every [`TICK`] at most.
     fn run(
         &self,
         spec: &CommandSpec,
         sup: &mut Supervision<'_>,
     ) -> std::io::Result<CommandOutcome> {
+        use std::os::fd::AsFd;
         use std::os::unix::process::CommandExt;
         if sup.interrupt.is_stopping() {
             return Ok(CommandOutcome {
@@ -128,49 +180,69 @@ impl CommandRunner for SystemRunner {
             cmd.current_dir(cwd);
         }
         let mut child = cmd.spawn()?;
-        let group = Group::new(child.id());
+        let mut group = Group::new(child.id());
         (sup.started)(child.id());
-        let (tx, rx) = mpsc::sync_channel::<(Stream, String)>(256);
-        let mut readers = Vec::new();
-        if let Some(out) = child.stdout.take() {
-            readers.push(spawn_reader(out, Stream::Stdout, tx.clone()));
-        }
-        if let Some(err) = child.stderr.take() {
-            readers.push(spawn_reader(err, Stream::Stderr, tx.clone()));
-        }
-        drop(tx);
+        let mut pipes = [
+            Pipe::new(Stream::Stdout, child.stdout.take().map(Into::into))?,
+            Pipe::new(Stream::Stderr, child.stderr.take().map(Into::into))?,
+        ];
         let deadline = Instant::now() + spec.timeout;
         let mut tail: Vec<String> = Vec::new();
-        let mut group = group;
-        let mut output_closed = false;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut lines = Vec::new();
+        let mut status = None;
+        let mut exited: Option<Instant> = None;
+        // How long to wait for the command once its output is closed: short at first (a
+        // command ending closes its output a moment before it can be waited for).
+        let mut nap = Duration::from_micros(50);
         let status = loop {
-            if output_closed {
-                // Output is closed; the process may still run (a daemon keeping no pipe open).
-                if let Some(status) = child.try_wait()? {
-                    break status;
+            let open = pipes.iter().any(|p| p.fd.is_some());
+            if open {
+                let mut fds: Vec<nix::poll::PollFd<'_>> = pipes
+                    .iter()
+                    .filter_map(|p| p.fd.as_ref())
+                    .map(|fd| nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN))
+                    .collect();
+                let wait = u16::try_from(TICK.as_millis()).unwrap_or(u16::MAX);
+                match nix::poll::poll(&mut fds, wait) {
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => return Err(e.into()),
                 }
-                std::thread::sleep(TICK / 5);
-            } else {
-                match rx.recv_timeout(TICK) {
-                    Ok((stream, line)) => {
-                        if stream == Stream::Stderr {
+                drop(fds);
+                for p in &mut pipes {
+                    p.drain(&mut buf, &mut lines);
+                    for line in lines.drain(..) {
+                        if p.stream == Stream::Stderr {
                             tail.push(line.clone());
                             if tail.len() > STDERR_TAIL_LINES {
                                 tail.remove(0);
                             }
                         }
-                        (sup.output)(stream, &line);
-                    }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => output_closed = true,
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                }
-                if group.stopping() {
-                    // A process that left the group may hold the output open: once the
-                    // command itself is gone, do not wait for it.
-                    if let Some(status) = child.try_wait()? {
-                        break status;
+                        (sup.output)(p.stream, &line);
                     }
                 }
+            }
+            if status.is_none() {
+                status = child.try_wait()?;
+                if status.is_some() {
+                    exited = Some(Instant::now());
+                }
+            }
+            let open = pipes.iter().any(|p| p.fd.is_some());
+            match (status, open) {
+                (Some(status), false) => break status,
+                // The command ended, leaving a process that holds its output: when it was
+                // being stopped, that process gets no more than a moment.
+                (Some(status), true)
+                    if group.stopping() && exited.is_some_and(|t| t.elapsed() >= DRAIN) =>
+                {
+                    break status;
+                }
+                (None, false) => {
+                    std::thread::sleep(nap);
+                    nap = (nap * 2).min(TICK / 5);
+                }
+                _ => {}
             }
             if sup.interrupt.is_killing() {
                 group.kill();
@@ -185,11 +257,6 @@ impl CommandRunner for SystemRunner {
         if group.stopping() {
             // Whatever the step left in its group gets the same treatment as the step.
             group.finish(sup.interrupt);
-        }
-        if output_closed {
-            for r in readers {
-                let _ = r.join();
-            }
         }
         Ok(CommandOutcome {
             code: status.code(),
@@ -266,38 +333,6 @@ impl Group {
             std::thread::sleep(TICK / 5);
         }
     }
-}
-
-fn spawn_reader<R: Read + Send + 'static>(
-    mut r: R,
-    stream: Stream,
-    tx: mpsc::SyncSender<(Stream, String)>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        // Fixed-size reads: memory stays bounded however long a line is (see `lines`).
-        let mut buf = vec![0u8; 8 * 1024];
-        let mut splitter = lines::Splitter::default();
-        let mut out = Vec::new();
-        loop {
-            match r.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => splitter.push(&buf[..n], Instant::now(), &mut out),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-            for line in out.drain(..) {
-                if tx.send((stream, line)).is_err() {
-                    return;
-                }
-            }
-        }
-        splitter.finish(&mut out);
-        for line in out {
-            if tx.send((stream, line)).is_err() {
-                return;
-            }
-        }
-    })
 }
 
 /// Why an action failed.

@@ -28,6 +28,9 @@ use std::time::Duration;
 /// The grace period a running command gets between SIGTERM and SIGKILL, by default.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
+/// A grace period that is a parent's, as it is when asked.
+const FOLLOW: u64 = u64::MAX;
+
 const RUNNING: u8 = 0;
 const STOPPING: u8 = 1;
 const KILLING: u8 = 2;
@@ -48,6 +51,7 @@ struct Inner {
     level: AtomicU8,
     /// The signal of the first request, 0 when none (or not a signal).
     signal: AtomicI32,
+    /// [`FOLLOW`]: the grace of `parents[0]`, whatever it becomes.
     grace_ms: AtomicU64,
     parents: Vec<Interrupt>,
     /// Tasks waiting for a change.
@@ -61,7 +65,9 @@ impl Default for Interrupt {
 }
 
 fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    u64::try_from(d.as_millis())
+        .unwrap_or(FOLLOW - 1)
+        .min(FOLLOW - 1)
 }
 
 impl Interrupt {
@@ -89,9 +95,12 @@ impl Interrupt {
     }
 
     /// An interrupt requested whenever this one or `other` is (a call stopped by the agent's
-    /// shutdown or by its caller), with `other`'s grace period.
+    /// shutdown or by its caller), with `other`'s grace period: the one `other` has when the
+    /// grace is needed (a caller stopping a call says its own as it stops it).
     pub fn joining(&self, other: &Interrupt) -> Interrupt {
-        Interrupt::with_parents(other.grace(), vec![self.clone(), other.clone()])
+        let joined = Interrupt::with_parents(Duration::ZERO, vec![other.clone(), self.clone()]);
+        joined.inner.grace_ms.store(FOLLOW, Ordering::SeqCst);
+        joined
     }
 
     /// Asks to stop (first request) or to kill (any later one, or one made while a parent
@@ -162,7 +171,14 @@ impl Interrupt {
 
     /// Time between SIGTERM and SIGKILL.
     pub fn grace(&self) -> Duration {
-        Duration::from_millis(self.inner.grace_ms.load(Ordering::SeqCst))
+        match self.inner.grace_ms.load(Ordering::SeqCst) {
+            FOLLOW => self
+                .inner
+                .parents
+                .first()
+                .map_or(DEFAULT_GRACE, Interrupt::grace),
+            ms => Duration::from_millis(ms),
+        }
     }
 
     /// Changes the time between SIGTERM and SIGKILL (a caller stopping a call gives its own).
@@ -280,6 +296,12 @@ mod tests {
         let caller = Interrupt::new(Duration::from_secs(1));
         let call = Interrupt::default().joining(&caller);
         assert_eq!(call.grace(), Duration::from_secs(1), "the caller's grace");
+        caller.set_grace(Duration::from_millis(300));
+        assert_eq!(
+            call.grace(),
+            Duration::from_millis(300),
+            "as the caller says when it stops"
+        );
         caller.request(Some(2));
         assert!(call.is_stopping());
     }

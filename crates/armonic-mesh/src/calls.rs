@@ -19,11 +19,11 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use armonic_proto::client::{self, Broken};
+use armonic_proto::client::{self, Broken, Heard};
 use armonic_proto::io::Budget;
 use armonic_proto::serve::{self, Door, ReadEvent, ReadRequest, ReadStream, Service};
 use armonic_proto::{ApiError, Call, CallStream, Caller, Endpoint, Event, ServerMessage, frame};
-use futures::{AsyncRead, AsyncWrite, Stream, StreamExt};
+use futures::{AsyncRead, AsyncWrite, FutureExt, Stream, StreamExt};
 use libp2p::{PeerId, StreamProtocol};
 
 use crate::handle::Handle;
@@ -208,7 +208,10 @@ pub(crate) async fn serve_incoming(
         tokio::spawn(async move {
             let _place = admitted;
             let deadline = tokio::time::sleep(serving.limits.hello_timeout);
-            serve::serve(conn, door, &*serving.service, deadline).await;
+            let mut ticks = tokio::time::interval(Duration::from_secs(1));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let ticks = futures::stream::poll_fn(move |cx| ticks.poll_tick(cx).map(|_| Some(())));
+            serve::serve(conn, door, &*serving.service, deadline, ticks).await;
         });
     }
 }
@@ -219,8 +222,8 @@ pub(crate) struct Remote {
     pub mesh: Handle,
 }
 
-/// The events of one attempt at a call: one stream to the agent.
-type Attempt = Pin<Box<dyn Stream<Item = Result<Event, Broken>> + Send>>;
+/// What one attempt at a call hears: one stream to the agent.
+type Attempt = Pin<Box<dyn Stream<Item = Result<Heard, Broken>> + Send>>;
 
 /// Lines and answers of one call to another agent, re-attached to when its stream breaks.
 struct Attempts {
@@ -237,7 +240,21 @@ struct Attempts {
     over: bool,
 }
 
+/// How long a call's stream may say nothing before it is taken for dead (its agent says
+/// it is there every second).
+const SILENCE: Duration = Duration::from_secs(10);
+
 impl Attempts {
+    /// The peer answered on its stream: it is alive, whatever its pings say.
+    fn alive(&mut self) {
+        if self.heard.elapsed() >= Duration::from_millis(500) {
+            self.heard = Instant::now();
+            if let Some(p) = self.peer {
+                self.mesh.heard(p);
+            }
+        }
+    }
+
     fn lost(&self, why: &str) -> ApiError {
         ApiError::Unknown {
             location: self.name.clone(),
@@ -331,33 +348,50 @@ impl Attempts {
             let Some(events) = self.events.as_mut() else {
                 continue;
             };
-            let got = if changes {
-                events.next().await
+            // A call's agent says it is there at least every second: silence this long means
+            // the stream is dead (a frozen agent, a connection that will not close), and the
+            // call is re-attached to on a new one. Reads wait no longer than their time.
+            let until = if changes {
+                tokio::time::Instant::now() + SILENCE
             } else {
-                match tokio::time::timeout_at(give_up.into(), events.next()).await {
-                    Ok(got) => got,
-                    Err(_) => {
+                give_up.into()
+            };
+            let got = match tokio::time::timeout_at(until, events.next()).await {
+                Ok(got) => got,
+                // This process may have been the one held up: what arrived meanwhile counts.
+                Err(_) => match events.next().now_or_never() {
+                    Some(got) => got,
+                    None if changes => {
+                        tracing::debug!(location = self.name, "call stream silent: re-attaching");
+                        self.events = None;
+                        self.sent = true;
+                        last_error = Some(ApiError::Unreachable {
+                            location: self.name.clone(),
+                            message: format!("it said nothing for {} s", SILENCE.as_secs()),
+                        });
+                        continue;
+                    }
+                    None => {
                         self.over = true;
                         return Some(Event::Done(Err(ApiError::Timeout {
                             location: self.name.clone(),
                             seconds: self.mesh.inner.query_timeout.as_secs(),
                         })));
                     }
-                }
+                },
             };
             match got {
-                Some(Ok(event)) => {
+                Some(Ok(Heard::Alive)) => {
                     self.sent = true;
-                    if self.heard.elapsed() >= Duration::from_millis(500) {
-                        self.heard = Instant::now();
-                        if let Some(p) = self.peer {
-                            // A peer answering on its stream is alive, whatever its pings.
-                            self.mesh.heard(p);
-                        }
-                    }
+                    self.alive();
+                    continue;
+                }
+                Some(Ok(Heard::Event(event))) => {
+                    self.sent = true;
+                    self.alive();
                     match &event {
-                        Event::Lines { seq, records } => {
-                            self.call.from_seq = seq + records.len() as u64;
+                        Event::Lines { seq, lines } => {
+                            self.call.from_seq = seq + lines.len() as u64;
                         }
                         Event::Missed { count } => self.call.from_seq += count,
                         Event::Done(_) => self.over = true,

@@ -23,8 +23,8 @@ fn provide_call(uri: &str, deployment: &DeploymentId) -> Call {
 async fn call(mesh: &Handle, at: &str, call: Call) -> (Result<Response, ApiError>, Vec<LogRecord>) {
     let mut lines = Vec::new();
     let result = finish(mesh.endpoint(at).call(call), |e| {
-        if let Event::Lines { records, .. } = e {
-            lines.extend(records.iter().cloned());
+        if let Event::Lines { lines: batch, .. } = e {
+            lines.extend(batch.records());
         }
     })
     .await;

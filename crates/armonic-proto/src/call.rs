@@ -18,11 +18,12 @@
 use std::fmt;
 use std::pin::Pin;
 
-use armonic_lifecycle::{Interrupt, LogRecord};
+use armonic_lifecycle::Interrupt;
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::lines::LogBatch;
 use crate::method::{Listed, Request, Response};
 
 macro_rules! uuid_id {
@@ -200,7 +201,7 @@ pub enum Event {
         /// The number of the first.
         seq: u64,
         /// The lines.
-        records: Vec<LogRecord>,
+        lines: LogBatch,
     },
     /// This reader fell so far behind that `count` lines were not kept for it.
     Missed {

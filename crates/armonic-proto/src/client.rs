@@ -17,6 +17,15 @@ use crate::io::{FrameReader, write_frame};
 use crate::message::{ClientMessage, ServerMessage};
 use crate::serve::{ReadEvent, ReadRequest};
 
+/// What a conversation hears.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Heard {
+    /// An event of the call.
+    Event(Event),
+    /// The agent is there, though the call said nothing for a while.
+    Alive,
+}
+
 /// Why a conversation ended without an answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Broken {
@@ -64,14 +73,14 @@ async fn greeted<R: AsyncRead + Unpin>(reader: &mut FrameReader<R>) -> Result<He
     Ok(hello)
 }
 
-/// Makes `call` over `io` (greeting as `me`), streaming its events; the stream ends after
+/// Makes `call` over `io` (greeting as `me`), streaming what is heard; the stream ends after
 /// [`Event::Done`], or with a [`Broken`].
 pub fn converse<S>(
     io: S,
     me: String,
     call: Call,
     max: u32,
-) -> impl Stream<Item = Result<Event, Broken>> + Send
+) -> impl Stream<Item = Result<Heard, Broken>> + Send
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -89,8 +98,9 @@ where
     futures::stream::unfold(state, |state| async move {
         let mut state = state?;
         match state.step().await {
-            Step::Event(e @ Event::Done(_)) => Some((Ok(e), None)),
-            Step::Event(e) => Some((Ok(e), Some(state))),
+            Step::Event(e @ Event::Done(_)) => Some((Ok(Heard::Event(e)), None)),
+            Step::Event(e) => Some((Ok(Heard::Event(e)), Some(state))),
+            Step::Alive => Some((Ok(Heard::Alive), Some(state))),
             Step::Broken(b) => Some((Err(b), None)),
         }
     })
@@ -110,6 +120,7 @@ struct State<R, W> {
 
 enum Step {
     Event(Event),
+    Alive,
     Broken(Broken),
 }
 
@@ -184,7 +195,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> State<R, W> {
                 Err(e) => return Step::Broken(Broken::Lost(e)),
             };
             return Step::Event(match msg {
-                ServerMessage::Lines { seq, records, .. } => Event::Lines { seq, records },
+                ServerMessage::Alive => return Step::Alive,
+                ServerMessage::Lines { seq, lines, .. } => Event::Lines { seq, lines },
                 ServerMessage::Missed { count, .. } => Event::Missed { count },
                 ServerMessage::Reply { result, .. } => Event::Done(result),
                 // Refused, with or without the exchange's id: this call is over.
@@ -236,19 +248,26 @@ where
                     return Some((Err(e), None));
                 }
             }
-            let payload = match reader.next().await {
-                Ok(Some(p)) => p,
-                Ok(None) => {
-                    return Some((
-                        Err(ApiError::Protocol {
-                            message: "the connection closed before the read ended".into(),
-                        }),
-                        None,
-                    ));
+            let message = loop {
+                let payload = match reader.next().await {
+                    Ok(Some(p)) => p,
+                    Ok(None) => {
+                        return Some((
+                            Err(ApiError::Protocol {
+                                message: "the connection closed before the read ended".into(),
+                            }),
+                            None,
+                        ));
+                    }
+                    Err(e) => return Some((Err(lost(&e)), None)),
+                };
+                match frame::decode::<ServerMessage>(&payload) {
+                    // A read following a quiet journal: nothing to give.
+                    Ok(ServerMessage::Alive) => {}
+                    other => break other,
                 }
-                Err(e) => return Some((Err(lost(&e)), None)),
             };
-            let event = match frame::decode::<ServerMessage>(&payload) {
+            let event = match message {
                 Ok(ServerMessage::Entries {
                     location, entries, ..
                 }) => ReadEvent::Entries { location, entries },

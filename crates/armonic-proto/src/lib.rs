@@ -45,6 +45,7 @@ mod error;
 pub mod frame;
 pub mod io;
 pub mod journal;
+mod lines;
 mod message;
 pub mod method;
 mod route;
@@ -56,6 +57,7 @@ pub use call::{
 pub use catalogue::{Catalogue, Digest, LifecycleEntry, PeerInfo, catalogue_of};
 pub use error::ApiError;
 pub use frame::Hello;
+pub use lines::{LineRef, LogBatch};
 pub use message::{ClientMessage, ServerMessage};
 pub use method::{Context, Listed, Method, Request, Response, Route};
 pub use route::{At, Router, answered_later};

@@ -7,12 +7,12 @@
 //! [`CallId`], `again`, `from_seq` = the next line it wants): the agent does not run it
 //! twice, it sends the rest and the answer.
 
-use armonic_lifecycle::LogRecord;
 use serde::{Deserialize, Serialize};
 
 use crate::call::{CallId, DeploymentId};
 use crate::error::ApiError;
 use crate::journal::{Entry, Query};
+use crate::lines::LogBatch;
 use crate::method::{Request, Response};
 
 /// From a client to an agent.
@@ -118,7 +118,7 @@ pub enum ServerMessage {
         /// The number of the first.
         seq: u64,
         /// The lines.
-        records: Vec<LogRecord>,
+        lines: LogBatch,
     },
     /// The client fell so far behind call `id` that `count` lines were not kept for it.
     Missed {
@@ -156,6 +156,10 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<ApiError>,
     },
+    /// The agent is there: said on a connection with exchanges open when nothing else was
+    /// said for a while (a step printing nothing), so that the client can tell a silent step
+    /// from an agent gone.
+    Alive,
     /// Something the agent could not take (an undecodable frame, too many calls…); `id`
     /// when it is known. A refusal without an id ends every exchange of the connection.
     Refused {
@@ -177,6 +181,7 @@ impl ServerMessage {
             | ServerMessage::CaughtUp { id }
             | ServerMessage::Ended { id, .. } => Some(*id),
             ServerMessage::Refused { id, .. } => *id,
+            ServerMessage::Alive => None,
         }
     }
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::time::Duration;
 
-use armonic_lifecycle::{Interrupt, LogRecord};
+use armonic_lifecycle::Interrupt;
 use futures::future::Either;
 use futures::stream::{AbortHandle, Abortable, BoxStream, SelectAll};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, Stream, StreamExt};
@@ -21,6 +21,7 @@ use crate::error::ApiError;
 use crate::frame::{self, Hello, ReadError};
 use crate::io::{Budget, FrameReader, write_frame};
 use crate::journal::{Entry, Query};
+use crate::lines::LogBatch;
 use crate::message::{ClientMessage, ServerMessage};
 
 /// A read of journals, as a door hands it to the service.
@@ -109,7 +110,7 @@ pub struct Door {
 }
 
 /// Largest batch of lines sent in one frame, about.
-const LINES_PER_FRAME: usize = 1024 * 1024;
+const LINES_PER_FRAME: usize = 256 * 1024;
 
 /// What the streams of a connection give: an event of call `id`, an event of read `id`, or
 /// the end of one of them.
@@ -121,12 +122,15 @@ enum Out {
 }
 
 /// Serves one connection `io` of `door` until the client leaves (its calls go on running).
-/// `hello_deadline` completes when the client has waited too long to greet.
+/// `hello_deadline` completes when the client has waited too long to greet; at each of
+/// `ticks`, a connection with exchanges open that said nothing since the last one says
+/// [`ServerMessage::Alive`].
 pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin>(
     io: S,
     door: Door,
     service: &dyn Service,
     hello_deadline: impl std::future::Future<Output = ()>,
+    mut ticks: impl Stream<Item = ()> + Unpin,
 ) {
     let (rd, mut wr) = io.split();
     let max = door.limits.max_frame;
@@ -163,6 +167,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin>(
         reads: HashMap::new(),
         calls: 0,
     };
+    // Whether something was said since the last tick.
+    let mut said = false;
     loop {
         let next = {
             let frame = futures::future::poll_fn(|cx| reader.poll_frame(cx));
@@ -173,22 +179,40 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin>(
                     conn.active.next().await
                 }
             };
-            match futures::future::select(std::pin::pin!(frame), std::pin::pin!(event)).await {
-                Either::Left((f, _)) => Either::Left(f),
-                Either::Right((e, _)) => Either::Right(e),
+            let tick = ticks.next();
+            match futures::future::select(
+                std::pin::pin!(frame),
+                futures::future::select(std::pin::pin!(event), tick),
+            )
+            .await
+            {
+                Either::Left((f, _)) => Next::Frame(f),
+                Either::Right((Either::Left((e, _)), _)) => Next::Event(e),
+                Either::Right((Either::Right(_), _)) => Next::Tick,
             }
         };
         let sent = match next {
-            Either::Left(Ok(Some(payload))) => conn.take(&payload, service, &mut wr).await,
-            Either::Left(Ok(None)) | Either::Left(Err(ReadError::Io(_))) => break,
-            Either::Left(Err(ReadError::Refused(error))) => {
+            Next::Frame(Ok(Some(payload))) => conn.take(&payload, service, &mut wr).await,
+            Next::Frame(Ok(None)) | Next::Frame(Err(ReadError::Io(_))) => break,
+            Next::Frame(Err(ReadError::Refused(error))) => {
                 // A frame not read whole leaves the stream unusable: say why, close.
                 let _ =
                     write_frame(&mut wr, &ServerMessage::Refused { id: None, error }, max).await;
                 break;
             }
-            Either::Right(Some((id, out))) => conn.give(id, out, &mut wr).await,
-            Either::Right(None) => Ok(()),
+            Next::Event(Some((id, out))) => {
+                said = true;
+                conn.give(id, out, &mut wr).await
+            }
+            Next::Event(None) => Ok(()),
+            Next::Tick => {
+                let quiet = !std::mem::take(&mut said);
+                if quiet && !(conn.interrupts.is_empty() && conn.reads.is_empty()) {
+                    write_frame(&mut wr, &ServerMessage::Alive, max).await
+                } else {
+                    Ok(())
+                }
+            }
         };
         if sent.is_err() {
             break;
@@ -198,6 +222,13 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + Unpin>(
     for (_, h) in conn.reads {
         h.abort();
     }
+}
+
+/// What the connection's loop woke up for.
+enum Next {
+    Frame(Result<Option<Vec<u8>>, ReadError>),
+    Event(Option<(u64, Out)>),
+    Tick,
 }
 
 struct Connection {
@@ -345,7 +376,7 @@ impl Connection {
     ) -> Result<(), ApiError> {
         let max = self.door.limits.max_frame;
         match out {
-            Out::Call(Event::Lines { seq, records }) => send_lines(wr, id, seq, records, max).await,
+            Out::Call(Event::Lines { seq, lines }) => send_lines(wr, id, seq, lines, max).await,
             Out::Call(Event::Missed { count }) => {
                 write_frame(wr, &ServerMessage::Missed { id, count }, max).await
             }
@@ -411,33 +442,22 @@ async fn send_lines<W: AsyncWrite + Unpin>(
     wr: &mut W,
     id: u64,
     mut seq: u64,
-    records: Vec<LogRecord>,
+    lines: LogBatch,
     max: u32,
 ) -> Result<(), ApiError> {
-    let mut batch = Vec::new();
-    let mut size = 0;
-    for r in records {
-        size += r.message.len() + r.lifecycle.len() + 64;
-        batch.push(r);
-        if size >= LINES_PER_FRAME {
-            let n = batch.len() as u64;
-            let records = std::mem::take(&mut batch);
-            write_frame(wr, &ServerMessage::Lines { id, seq, records }, max).await?;
-            seq += n;
-            size = 0;
-        }
-    }
-    if !batch.is_empty() {
+    for part in lines.split(LINES_PER_FRAME) {
+        let n = part.len() as u64;
         write_frame(
             wr,
             &ServerMessage::Lines {
                 id,
                 seq,
-                records: batch,
+                lines: part,
             },
             max,
         )
         .await?;
+        seq += n;
     }
     Ok(())
 }

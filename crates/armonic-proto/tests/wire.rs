@@ -76,7 +76,9 @@ fn lines_replies_journal_entries_and_errors_round_trip() {
         ServerMessage::Lines {
             id: 3,
             seq: 0,
-            records: vec![line("Activation of webserver service..."), line("done")],
+            lines: [line("Activation of webserver service..."), line("done")]
+                .into_iter()
+                .collect(),
         },
         ServerMessage::Missed { id: 3, count: 12 },
         ServerMessage::Reply {

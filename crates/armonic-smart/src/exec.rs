@@ -198,8 +198,8 @@ impl Plan {
                 }
             };
             let result = match event {
-                CallEvent::Lines { records, .. } => {
-                    for record in records {
+                CallEvent::Lines { lines, .. } => {
+                    for record in lines.records() {
                         fe.notify(&Event::Log(record));
                     }
                     continue;
