@@ -369,7 +369,7 @@ struct Build {
     root: String,
     stage: Stage,
     /// Answers to the engine's thread; dropping it cancels the build.
-    answers: Option<std::sync::mpsc::Sender<Answer>>,
+    answers: Option<std::sync::mpsc::SyncSender<Answer>>,
     steps: Option<mpsc::Receiver<Step>>,
     touched: Instant,
     room: Option<BareJid>,
@@ -727,7 +727,7 @@ impl Commands {
             },
         };
         if let Some(a) = answer {
-            let sent = b.answers.as_ref().is_some_and(|tx| tx.send(a).is_ok());
+            let sent = b.answers.as_ref().is_some_and(|tx| tx.try_send(a).is_ok());
             if !sent {
                 self.end(&id, &mut b).await;
                 return Ok(CommandResponse::new("build", &id, Status::Completed)
@@ -752,7 +752,8 @@ impl Commands {
     /// Starts the engine of build `id` on `root`.
     fn start(&self, id: &str, b: &mut Build, root: String) {
         let (steps_tx, steps_rx) = mpsc::channel(4);
-        let (answers_tx, answers_rx) = std::sync::mpsc::channel();
+        // One question waits for one answer at a time.
+        let (answers_tx, answers_rx) = std::sync::mpsc::sync_channel(1);
         let Ok(room) = self.room(id) else { return };
         let fe = FormFrontend {
             steps: steps_tx,

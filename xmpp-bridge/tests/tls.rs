@@ -195,6 +195,8 @@ impl Bridge {
         };
         let mut child = c.spawn().expect("the bridge starts");
         let stderr = child.stderr.take().unwrap();
+        // Every line the bridge says is kept for the test to look through.
+        #[allow(clippy::disallowed_methods)]
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
