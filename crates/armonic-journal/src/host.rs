@@ -244,9 +244,15 @@ impl Host {
             lifecycle.as_ref(),
             &call.request,
         );
-        tracing::info!(
+        let span = tracing::info_span!(
+            "call",
             location = inner.name,
             call = %call.id,
+            deployment = call.deployment.as_ref().map(ToString::to_string),
+            method = call.request.method(),
+        );
+        tracing::info!(
+            parent: &span,
             caller = %caller,
             on_behalf_of = call.on_behalf_of.as_deref().unwrap_or("-"),
             "{} {}",
@@ -267,6 +273,7 @@ impl Host {
             let deployment = call.deployment.as_ref().map(ToString::to_string);
             let id = call.id.clone();
             move || {
+                let _in = span.enter();
                 let began = Instant::now();
                 let sink = Arc::new(JournalSink {
                     journal: inner.journal.clone(),

@@ -362,7 +362,7 @@ impl Attempts {
                 Err(_) => match events.next().now_or_never() {
                     Some(got) => got,
                     None if changes => {
-                        tracing::debug!(location = self.name, "call stream silent: re-attaching");
+                        tracing::debug!(location = self.name, call = %self.call.id, "call stream silent: re-attaching");
                         self.events = None;
                         self.sent = true;
                         last_error = Some(ApiError::Unreachable {
@@ -406,7 +406,7 @@ impl Attempts {
                 Some(Err(Broken::Lost(e))) => {
                     self.events = None;
                     self.sent = true;
-                    tracing::debug!(location = self.name, "call stream broke: {e}; re-attaching");
+                    tracing::debug!(location = self.name, call = %self.call.id, "call stream broke: {e}; re-attaching");
                     last_error = Some(e);
                 }
                 None => self.events = None,

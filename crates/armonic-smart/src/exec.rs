@@ -102,7 +102,9 @@ impl Plan {
         parallelism: usize,
         interrupt: &Interrupt,
     ) -> Outcome {
-        futures::executor::block_on(self.run(mesh, fe, parallelism, interrupt))
+        use tracing::Instrument;
+        let span = tracing::info_span!("deployment", id = %self.id);
+        futures::executor::block_on(self.run(mesh, fe, parallelism, interrupt).instrument(span))
     }
 
     /// Runs the plan: every step is a call whose events come back on a stream; the streams
@@ -151,6 +153,7 @@ impl Plan {
                 let location = node.location.clone().unwrap_or_default();
                 let xpath = node.xpath.clone().unwrap_or_default();
                 let values = self.node_values(n);
+                tracing::info!(node = node.id, location, xpath, "step starts");
                 fe.notify(&Event::StepStarted {
                     node: node.id.clone(),
                     location: location.clone(),
