@@ -138,6 +138,12 @@ impl Mesh {
             .unwrap()
     }
 
+    /// Where agent `name` listens for the mesh.
+    pub fn addr(&self, name: &str) -> String {
+        let port = 20_000 + (std::process::id() % 20_000) as u16 + self.port_of(name);
+        format!("/ip4/127.0.0.1/tcp/{port}")
+    }
+
     pub fn port_of(&self, name: &str) -> u16 {
         name.bytes().map(u16::from).sum::<u16>() % 1000
     }

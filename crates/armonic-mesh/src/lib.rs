@@ -33,6 +33,8 @@ mod event_loop;
 mod handle;
 #[cfg(test)]
 mod hostile;
+#[cfg(feature = "intruder")]
+pub mod intruder;
 mod key;
 mod protocol;
 mod swarm;
