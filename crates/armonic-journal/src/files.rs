@@ -409,11 +409,12 @@ pub(crate) fn find(files: &[(u64, PathBuf)], n: u64) -> Option<Record> {
     found
 }
 
-/// The position of the call with id `id` in `files`, if they still hold its start (a slow
-/// search: for a caller re-attaching to a call the agent no longer has in memory).
+/// The position of the call with id `id` in the newest files, if they hold its start (a
+/// slow search, for a caller re-attaching to a call the agent no longer has in memory: after
+/// a restart of the agent; a call older than the two newest files is not looked for).
 pub(crate) fn find_call(files: &[(u64, PathBuf)], id: &str) -> Option<(u64, Record)> {
     let needle = format!("\"id\":\"{id}\"");
-    for (_, path) in files.iter().rev() {
+    for (_, path) in files.iter().rev().take(2) {
         let mut found = None;
         let _ = scan(path, |n, line| {
             if found.is_none()

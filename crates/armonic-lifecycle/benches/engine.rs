@@ -197,6 +197,60 @@ fn chain_goto(c: &mut Criterion) {
     group.finish();
 }
 
+/// A chain of 500 states, each running `/bin/true` as it is entered: what a step running a
+/// command costs beyond the command, against the cost of spawning it alone.
+fn shell_steps(c: &mut Criterion) {
+    let n = 500;
+    let mut text = String::from("name = \"Shell\"\ninitial = \"s0\"\ntransitions = [\n");
+    for i in 1..n {
+        text.push_str(&format!("  [\"s{}\", \"s{i}\"],\n", i - 1));
+    }
+    text.push_str("]\n[states.s0]\n");
+    for i in 1..n {
+        text.push_str(&format!(
+            "[states.s{i}]\nenter.do = [{{ run = \"/bin/true\" }}]\n"
+        ));
+    }
+    let def = format::parse(&text, Path::new("shell.toml")).expect("valid lifecycle");
+    let values = Values::new();
+    let opts = CallOptions::default();
+    let mut group = c.benchmark_group("shell");
+    group.sample_size(10);
+    group.bench_function("state_goto along 500 states running /bin/true each", |b| {
+        b.iter_batched(
+            || {
+                let config = Config {
+                    name: "bench".into(),
+                    os: OsType::all(),
+                    ..Config::default()
+                };
+                Location::builder(config)
+                    .sink(std::sync::Arc::new(NullSink))
+                    .build(vec![def.clone()])
+                    .expect("location")
+            },
+            |loc| {
+                loc.state_goto("/bench/Shell/s499", &values, &opts)
+                    .expect("goto");
+                loc
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("spawning /bin/true 500 times (the floor)", |b| {
+        b.iter(|| {
+            for _ in 0..499 {
+                std::process::Command::new("/bin/true")
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .status()
+                    .expect("true runs");
+            }
+        })
+    });
+    group.finish();
+}
+
 /// Drops log lines: the benchmarks measure the engine, not a sink.
 struct NullSink;
 
@@ -240,5 +294,12 @@ initial = "A"
     });
 }
 
-criterion_group!(benches, load_files, path_search, chain_goto, noop_call);
+criterion_group!(
+    benches,
+    load_files,
+    path_search,
+    chain_goto,
+    noop_call,
+    shell_steps
+);
 criterion_main!(benches);

@@ -169,17 +169,34 @@ impl CommandRunner for SystemRunner {
                 stderr_tail: Vec::new(),
             });
         }
-        let mut cmd = Command::new(&spec.program);
-        cmd.args(&spec.args)
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null());
-        cmd.stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        if let Some(cwd) = &spec.cwd {
-            cmd.current_dir(cwd);
-        }
-        let mut child = cmd.spawn()?;
+        let command = |program: &str, args: &[String]| {
+            let mut cmd = Command::new(program);
+            cmd.args(args)
+                .envs(spec.env.iter().map(|(k, v)| (k, v)))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0);
+            if let Some(cwd) = &spec.cwd {
+                cmd.current_dir(cwd);
+            }
+            cmd
+        };
+        // A shell command that is only a program's path and plain words needs no shell to
+        // be split: it is run directly, saving the shell's start (the shell runs it when
+        // the program cannot be started, and says why as it would).
+        let direct = match spec.args.as_slice() {
+            [flag, line] if spec.program == "/bin/sh" && flag == "-c" => plain_command(line),
+            _ => None,
+        };
+        let spawned = match direct {
+            Some((program, args)) => match command(program, &args).spawn() {
+                Ok(child) => Ok(child),
+                Err(_) => command(&spec.program, &spec.args).spawn(),
+            },
+            None => command(&spec.program, &spec.args).spawn(),
+        };
+        let mut child = spawned?;
         let mut group = Group::new(child.id());
         (sup.started)(child.id());
         let mut pipes = [
@@ -195,6 +212,7 @@ impl CommandRunner for SystemRunner {
         // How long to wait for the command once its output is closed: short at first (a
         // command ending closes its output a moment before it can be waited for).
         let mut nap = Duration::from_micros(50);
+        let mut spins = 0;
         let status = loop {
             let open = pipes.iter().any(|p| p.fd.is_some());
             if open {
@@ -239,8 +257,16 @@ impl CommandRunner for SystemRunner {
                     break status;
                 }
                 (None, false) => {
-                    std::thread::sleep(nap);
-                    nap = (nap * 2).min(TICK / 5);
+                    // Its output closed, a command ending is waitable a moment later:
+                    // yielding a few times costs less than sleeping (which lasts 50 µs
+                    // at least) for the common case.
+                    if spins < 32 {
+                        spins += 1;
+                        std::thread::yield_now();
+                    } else {
+                        std::thread::sleep(nap);
+                        nap = (nap * 2).min(TICK / 5);
+                    }
                 }
                 _ => {}
             }
@@ -265,6 +291,22 @@ impl CommandRunner for SystemRunner {
             stderr_tail: tail,
         })
     }
+}
+
+/// `line` as a program and its arguments, when a shell would only split it into words: a
+/// path (`/bin/true`, `./run.sh`), then words without quotes, variables, globs,
+/// redirections, separators or anything else a shell would interpret.
+fn plain_command(line: &str) -> Option<(&str, Vec<String>)> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || " \t_./,:+@%=-".contains(c);
+    if !line.chars().all(plain) {
+        return None;
+    }
+    let mut words = line.split([' ', '\t']).filter(|w| !w.is_empty());
+    let program = words.next()?;
+    if !program.contains('/') || program.contains('=') {
+        return None;
+    }
+    Some((program, words.map(str::to_owned).collect()))
 }
 
 /// The process group of a running command, and how far stopping it has gone.
@@ -977,6 +1019,52 @@ mod tests {
         assert!(out.interrupted);
         assert!(start.elapsed() < Duration::from_secs(10));
         assert!(!group_alive(group));
+    }
+
+    #[test]
+    fn only_a_path_and_plain_words_skip_the_shell() {
+        assert_eq!(plain_command("/bin/true"), Some(("/bin/true", Vec::new())));
+        assert_eq!(
+            plain_command("  /usr/bin/env   a=1 b.c "),
+            Some(("/usr/bin/env", vec!["a=1".to_owned(), "b.c".to_owned()]))
+        );
+        assert_eq!(
+            plain_command("./run.sh -x"),
+            Some(("./run.sh", vec!["-x".to_owned()]))
+        );
+        for shell in [
+            "true",
+            "echo hi",
+            "/bin/echo $HOME",
+            "/bin/echo 'a b'",
+            "/bin/ls *",
+            "/bin/true; /bin/false",
+            "/bin/true > /tmp/x",
+            "A=1 /bin/true",
+            "/bin/echo ~",
+            "/bin/true\n/bin/false",
+            "",
+        ] {
+            assert_eq!(plain_command(shell), None, "{shell:?} needs a shell");
+        }
+    }
+
+    #[test]
+    fn a_command_run_without_the_shell_behaves_as_with_it() {
+        let mut spec = shell("/bin/echo one  two", Duration::from_secs(5));
+        let (out, lines, _) = run(&spec, &Interrupt::default());
+        assert_eq!(out.code, Some(0));
+        assert_eq!(lines, [(Stream::Stdout, "one two".to_owned())]);
+        // A program that is not there: the shell says so, as it would have.
+        spec.args[1] = "/no/such/program".into();
+        let (out, lines, _) = run(&spec, &Interrupt::default());
+        assert_eq!(out.code, Some(127));
+        assert!(
+            lines
+                .iter()
+                .any(|(s, l)| *s == Stream::Stderr && l.contains("/no/such/program")),
+            "{lines:?}"
+        );
     }
 
     #[test]

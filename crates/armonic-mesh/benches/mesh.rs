@@ -40,6 +40,19 @@ transitions = [["Off", "On"]]
 [states.On.provides.ping]
 "#;
 
+/// A lifecycle whose provide prints `lines` lines of 72 bytes: the output measured.
+const FLOOD: &str = r#"
+name = "Flood"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On]
+[states.On.provides.flood.requires.how.variables]
+lines = { type = "int", default = 1000 }
+[states.On.provides.flood]
+do = [{ run = 'seq 1 "$how_lines" | sed "s/$/ .............................................................../"', timeout = "10m" }]
+"#;
+
 const ROUND_TRIPS: usize = 2000;
 const CONVERGENCE_RUNS: usize = 3;
 const STATE_CHANGES: usize = 5;
@@ -58,6 +71,7 @@ fn lifecycles() -> Vec<LifecycleDef> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lifecycles");
     let mut defs = load_dirs(&[dir]).lifecycles;
     defs.push(parse(NOOP, Path::new("noop.toml")).expect("Noop parses"));
+    defs.push(parse(FLOOD, Path::new("flood.toml")).expect("Flood parses"));
     defs
 }
 
@@ -93,7 +107,18 @@ async fn start(name: &str, defs: &[LifecycleDef], config: Config) -> Node {
     .sink(Arc::new(Quiet))
     .build(defs.to_vec())
     .expect("location starts");
-    let local = Host::open(location).expect("a journal in memory");
+    // As in the agent: calls run on the runtime's blocking threads, the journal on disk.
+    static JOURNALS: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = JOURNALS
+        .get_or_init(|| tempfile::tempdir().expect("a directory for the journals"))
+        .path()
+        .join(format!("{name}-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
+    let local = Host::new(location, &armonic_journal::Config::in_dir(dir))
+        .expect("a journal")
+        .spawning(Arc::new(|job| {
+            tokio::task::spawn_blocking(job);
+        }));
     let identity = config.identity.clone();
     let handle = armonic_mesh::start(config, Some(Arc::new(local.clone()) as Arc<dyn Service>))
         .await
@@ -261,12 +286,14 @@ fn secs(d: Duration) -> String {
 }
 
 fn millis(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
 fn verdict(took: Duration, target: Duration) -> String {
     if took <= target {
         "met".into()
+    } else if target < Duration::from_secs(1) {
+        format!("missed by {}", millis(took - target))
     } else {
         format!("missed by {}", secs(took - target))
     }
@@ -486,6 +513,47 @@ async fn state_changes(nodes: &[Node]) {
         ),
         times.last().copied(),
         target,
+    );
+}
+
+/// How fast a step's output reaches its caller on another agent: 100 MB of lines.
+async fn throughput(defs: &[LifecycleDef]) {
+    let key = SwarmKey::random().expect("swarm key");
+    let a = start("a", defs, config(&key, &[])).await;
+    let _b = start("b", defs, config(&key, &[&a])).await;
+    eventually("a to see b", || async { a.sees("b") }).await;
+    let lines: u64 = 1_400_000;
+    let flood = |n: u64| {
+        Call::new(method::ProvideCall {
+            uri: "//Flood//flood".parse().unwrap(),
+            values: armonic_lifecycle::Values::new().set("//how/lines", n as i64),
+            path_idx: 0,
+        })
+    };
+    // Enters On once.
+    call(&a.handle, "b", flood(1)).await.expect("a first flood");
+    let started = Instant::now();
+    let (mut got, mut bytes, mut missed) = (0u64, 0u64, 0u64);
+    let result = finish(a.handle.endpoint("b").call(flood(lines)), |e| match e {
+        armonic_proto::Event::Lines { lines, .. } => {
+            for l in lines.iter() {
+                got += 1;
+                bytes += l.message.len() as u64 + 1;
+            }
+        }
+        armonic_proto::Event::Missed { count } => missed += count,
+        armonic_proto::Event::Done(_) => {}
+    })
+    .await;
+    let took = started.elapsed();
+    let rate = bytes as f64 / 1e6 / took.as_secs_f64();
+    println!(
+        "remote output to the caller: {} lines, {:.0} MB in {} = {rate:.1} MB/s, {missed} missed, {} (target >= 20 MB/s: {})",
+        got,
+        bytes as f64 / 1e6,
+        secs(took),
+        if result.is_ok() { "ok" } else { "FAILED" },
+        if rate >= 20.0 { "met" } else { "missed" },
     );
 }
 
@@ -735,6 +803,11 @@ fn main() {
             load_average().map_or_else(|| "unknown".into(), |l| format!("{l:.2}")),
         );
         let lag = Lag::start();
+        if std::env::var_os("MESH_BENCH_CALLS_ONLY").is_some() {
+            round_trips(&defs).await;
+            throughput(&defs).await;
+            return;
+        }
         let sizes: Vec<usize> = match std::env::var("MESH_BENCH_SIZES") {
             Ok(list) => list
                 .split(',')
@@ -746,6 +819,7 @@ fn main() {
                 .collect(),
             Err(_) => {
                 round_trips(&defs).await;
+                throughput(&defs).await;
                 vec![10, 50]
             }
         };

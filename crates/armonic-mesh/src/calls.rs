@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use armonic_proto::client::{self, Broken, Heard};
+use armonic_proto::client::{self, Broken, Heard, Session};
 use armonic_proto::io::Budget;
 use armonic_proto::serve::{self, Door, ReadEvent, ReadRequest, ReadStream, Service};
 use armonic_proto::{ApiError, Call, CallStream, Caller, Endpoint, Event, ServerMessage, frame};
@@ -311,6 +311,14 @@ impl Attempts {
                         }
                     },
                 };
+                let mut call = self.call.clone();
+                call.again = self.sent;
+                let mesh = self.mesh.clone();
+                let back = move |session| mesh.keep(peer, session);
+                if let Some(session) = self.mesh.reuse(peer) {
+                    self.events = Some(Box::pin(session.call(call, back)));
+                    continue;
+                }
                 let open = tokio::time::timeout(
                     Duration::from_secs(5).min(give_up.saturating_duration_since(Instant::now())),
                     self.mesh.open(peer),
@@ -318,14 +326,8 @@ impl Attempts {
                 .await;
                 match open {
                     Ok(Ok(conn)) => {
-                        let mut call = self.call.clone();
-                        call.again = self.sent;
-                        self.events = Some(Box::pin(client::converse(
-                            conn,
-                            self.mesh.peer_id(),
-                            call,
-                            frame::MAX_FRAME,
-                        )));
+                        let session = Session::new(conn, self.mesh.peer_id(), frame::MAX_FRAME);
+                        self.events = Some(Box::pin(session.call(call, back)));
                     }
                     Ok(Err(e)) => {
                         last_error = Some(ApiError::Unreachable {

@@ -1,11 +1,13 @@
 //! The handle: what the rest of the agent holds of the mesh. Clonable; talks to the event
 //! loop through a bounded channel, reads the view directly, opens call streams itself.
 
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use armonic_lifecycle::Address;
 use armonic_lifecycle::info::Info;
+use armonic_proto::client::Session;
 use armonic_proto::serve::{ReadRequest, ReadStream};
 use armonic_proto::{ApiError, Catalogue, Endpoint, PeerInfo};
 use libp2p::PeerId;
@@ -28,7 +30,18 @@ pub(crate) struct Inner {
     pub control: libp2p_stream::Control,
     pub query_timeout: Duration,
     pub reattach_for: Duration,
+    /// Call streams kept open between calls, per peer, with when each was last used.
+    pub idle: Mutex<HashMap<PeerId, Vec<Kept>>>,
 }
+
+/// A call stream kept between calls, and when it was last used.
+pub(crate) type Kept = (Instant, Session<Conn>);
+
+/// Most call streams kept open to one peer between calls.
+const IDLE_PER_PEER: usize = 4;
+
+/// How long a call stream is kept unused.
+const IDLE_FOR: Duration = Duration::from_secs(30);
 
 impl Handle {
     fn view(&self) -> std::sync::RwLockReadGuard<'_, View> {
@@ -142,6 +155,36 @@ impl Handle {
             location: name.to_owned(),
             message: "no live agent of the mesh has this name".into(),
         }))
+    }
+
+    /// A call stream to `peer` kept from an earlier call, if one was.
+    pub(crate) fn reuse(&self, peer: PeerId) -> Option<Session<Conn>> {
+        let mut idle = self
+            .inner
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let kept = idle.get_mut(&peer)?;
+        while let Some((since, session)) = kept.pop() {
+            if since.elapsed() < IDLE_FOR {
+                return Some(session);
+            }
+        }
+        None
+    }
+
+    /// Keeps `session`, whose exchange is over, for the next call to `peer`.
+    pub(crate) fn keep(&self, peer: PeerId, session: Session<Conn>) {
+        let mut idle = self
+            .inner
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let kept = idle.entry(peer).or_default();
+        kept.retain(|(since, _)| since.elapsed() < IDLE_FOR);
+        if kept.len() < IDLE_PER_PEER {
+            kept.push((Instant::now(), session));
+        }
     }
 
     /// A new call stream to `peer`, dialing it if needed.

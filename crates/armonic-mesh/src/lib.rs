@@ -270,6 +270,7 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
             control: control.clone(),
             query_timeout: config.query_timeout,
             reattach_for: config.reattach_for,
+            idle: std::sync::Mutex::new(HashMap::new()),
         }),
     };
     if let Some(service) = service {

@@ -8,6 +8,7 @@
 
 use armonic_lifecycle::Stage;
 use futures::future::Either;
+use futures::io::{ReadHalf, WriteHalf};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, Stream};
 
 use crate::call::{Call, Event};
@@ -84,35 +85,75 @@ pub fn converse<S>(
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let (rd, wr) = io.split();
-    let reader = FrameReader::new(rd, max, None);
-    let state = Some(State {
-        reader,
-        wr,
-        call: Some(call),
-        me,
-        max,
-        stage: Stage::Running,
-        interrupt: None,
-    });
-    futures::stream::unfold(state, |state| async move {
-        let mut state = state?;
-        match state.step().await {
-            Step::Event(e @ Event::Done(_)) => Some((Ok(Heard::Event(e)), None)),
-            Step::Event(e) => Some((Ok(Heard::Event(e)), Some(state))),
-            Step::Alive => Some((Ok(Heard::Alive), Some(state))),
-            Step::Broken(b) => Some((Err(b), None)),
-        }
-    })
+    Session::new(io, me, max).call(call, |_| {})
 }
 
-struct State<R, W> {
-    reader: FrameReader<R>,
-    wr: W,
-    /// The call, until it is sent.
-    call: Option<Call>,
+/// A connection to an agent carrying one exchange at a time: greeted with the first, kept
+/// for the next once an exchange is over (an agent of the mesh is called again and again;
+/// a stream kept saves opening one).
+pub struct Session<S> {
+    reader: FrameReader<ReadHalf<S>>,
+    wr: WriteHalf<S>,
     me: String,
     max: u32,
+    greeted: bool,
+    /// The id of the next exchange.
+    next: u64,
+}
+
+impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Session<S> {
+    /// A session over `io`, greeting as `me`, frames of at most `max` bytes.
+    pub fn new(io: S, me: String, max: u32) -> Session<S> {
+        let (rd, wr) = io.split();
+        Session {
+            reader: FrameReader::new(rd, max, None),
+            wr,
+            me,
+            max,
+            greeted: false,
+            next: 1,
+        }
+    }
+
+    /// Makes `call`, streaming what is heard; the stream ends after [`Event::Done`], or with
+    /// a [`Broken`]. When the call got its answer, `back` gets the session, ready for the
+    /// next exchange.
+    pub fn call(
+        self,
+        call: Call,
+        back: impl FnOnce(Session<S>) + Send + 'static,
+    ) -> impl Stream<Item = Result<Heard, Broken>> + Send {
+        let state = Some((
+            State {
+                session: self,
+                call: Some(call),
+                id: 0,
+                stage: Stage::Running,
+                interrupt: None,
+            },
+            back,
+        ));
+        futures::stream::unfold(state, |state| async move {
+            let (mut state, back) = state?;
+            match state.step().await {
+                Step::Event(e @ Event::Done(_)) => {
+                    back(state.session);
+                    Some((Ok(Heard::Event(e)), None))
+                }
+                Step::Event(e) => Some((Ok(Heard::Event(e)), Some((state, back)))),
+                Step::Alive => Some((Ok(Heard::Alive), Some((state, back)))),
+                Step::Broken(b) => Some((Err(b), None)),
+            }
+        })
+    }
+}
+
+struct State<S> {
+    session: Session<S>,
+    /// The call, until it is sent.
+    call: Option<Call>,
+    /// Its exchange's id.
+    id: u64,
     /// How far the call's interrupt was passed on.
     stage: Stage,
     interrupt: Option<armonic_lifecycle::Interrupt>,
@@ -124,18 +165,30 @@ enum Step {
     Broken(Broken),
 }
 
-impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> State<R, W> {
+impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> State<S> {
     async fn step(&mut self) -> Step {
+        let Session {
+            reader,
+            wr,
+            me,
+            max,
+            greeted: was_greeted,
+            next,
+        } = &mut self.session;
+        let max = *max;
         if let Some(call) = self.call.take() {
             // The greeting and the call go together; the other end's greeting comes back
             // first.
-            if let Err(e) = write_frame(&mut self.wr, &Hello::new(self.me.clone()), self.max).await
-            {
-                return Step::Broken(Broken::NotSent(e));
+            if !*was_greeted {
+                if let Err(e) = write_frame(wr, &Hello::new(me.clone()), max).await {
+                    return Step::Broken(Broken::NotSent(e));
+                }
             }
             self.interrupt = call.interrupt.clone();
+            self.id = *next;
+            *next += 1;
             let msg = ClientMessage::Call {
-                id: ID,
+                id: self.id,
                 call: call.id,
                 request: call.request,
                 location: call.location,
@@ -144,19 +197,21 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> State<R, W> {
                 again: call.again,
                 on_behalf_of: call.on_behalf_of,
             };
-            if let Err(e) = write_frame(&mut self.wr, &msg, self.max).await {
+            if let Err(e) = write_frame(wr, &msg, max).await {
                 return Step::Broken(Broken::NotSent(e));
             }
-            match greeted(&mut self.reader).await {
-                Ok(_) => {}
-                // Refused at the door: the call was not taken, and that is its answer.
-                Err(Ungreeted::Refused(e)) => return Step::Event(Event::Done(Err(e))),
-                Err(Ungreeted::Broken(e)) => return Step::Broken(Broken::Lost(e)),
+            if !*was_greeted {
+                match greeted(reader).await {
+                    Ok(_) => *was_greeted = true,
+                    // Refused at the door: the call was not taken, and that is its answer.
+                    Err(Ungreeted::Refused(e)) => return Step::Event(Event::Done(Err(e))),
+                    Err(Ungreeted::Broken(e)) => return Step::Broken(Broken::Lost(e)),
+                }
             }
         }
         loop {
             let next = {
-                let frame = futures::future::poll_fn(|cx| self.reader.poll_frame(cx));
+                let frame = futures::future::poll_fn(|cx| reader.poll_frame(cx));
                 let stop = async {
                     match &self.interrupt {
                         Some(i) => i.changed(self.stage).await,
@@ -173,11 +228,11 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> State<R, W> {
                     self.stage = stage;
                     let grace = self.interrupt.as_ref().map(|i| i.grace());
                     let cancel = ClientMessage::Cancel {
-                        id: ID,
+                        id: self.id,
                         kill: stage == Stage::Killing,
                         grace_ms: grace.map(|g| u64::try_from(g.as_millis()).unwrap_or(u64::MAX)),
                     };
-                    if let Err(e) = write_frame(&mut self.wr, &cancel, self.max).await {
+                    if let Err(e) = write_frame(wr, &cancel, max).await {
                         return Step::Broken(Broken::Lost(e));
                     }
                     continue;
@@ -194,6 +249,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> State<R, W> {
                 Ok(m) => m,
                 Err(e) => return Step::Broken(Broken::Lost(e)),
             };
+            if msg.id().is_some_and(|id| id != self.id) {
+                // What a previous exchange left unread.
+                continue;
+            }
             return Step::Event(match msg {
                 ServerMessage::Alive => return Step::Alive,
                 ServerMessage::Lines { seq, lines, .. } => Event::Lines { seq, lines },
