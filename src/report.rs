@@ -7,6 +7,38 @@ use armonic_lifecycle::Interrupt;
 
 use crate::cli::Format;
 
+/// Writes to standard output like `print!`, returning the error instead of panicking (a
+/// closed pipe, as with `armonic journal | head`, ends the command quietly: see [`failure`]).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// Writes a line to standard output like `println!`, returning the error instead of
+/// panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+pub(crate) use {out, outln};
+
+/// The exit status of a command whose output was closed under it (`| head`): what a
+/// process killed by SIGPIPE gets, without a word.
+const CLOSED_OUTPUT: u8 = 128 + 13;
+
+/// Whether `e` comes from standard output closed by its reader.
+fn closed_output(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// A command line that cannot be used as given (exit status 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -67,13 +99,19 @@ pub fn interrupted_status(interrupt: &Interrupt) -> Option<ExitCode> {
 
 /// Prints `e` and returns the exit status.
 pub fn failure(e: &anyhow::Error, format: Format, interrupt: &Interrupt) -> ExitCode {
+    if closed_output(e) {
+        return ExitCode::from(CLOSED_OUTPUT);
+    }
     let kind = kind(e, interrupt);
     let message = message(e);
     match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::json!({ "error": { "kind": kind, "message": message } })
-        ),
+        Format::Json => {
+            // Nowhere left to say it if this fails too.
+            let _ = outln!(
+                "{}",
+                serde_json::json!({ "error": { "kind": kind, "message": message } })
+            );
+        }
         Format::Text => eprintln!("error: {message}"),
     }
     if let Some(code) = interrupted_status(interrupt) {

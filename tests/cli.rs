@@ -298,3 +298,26 @@ fn with_several_locations_listings_cover_all_and_calls_go_where_the_address_poin
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v[1]["name"], "web2");
 }
+
+#[test]
+fn output_closed_by_its_reader_ends_the_command_quietly_as_sigpipe_would() {
+    // `armonic … | head -1`: the reader is gone before the command writes.
+    for args in [
+        &["lifecycle"][..],
+        &["--format", "json", "lifecycle"][..],
+        &["provide-call", "//WebServer//start"][..],
+    ] {
+        let (read, write) = nix::unistd::pipe().unwrap();
+        drop(read);
+        let o = Command::new(env!("CARGO_BIN_EXE_armonic"))
+            .args(["--local", "--name", "vm", "--no-color", "--quiet"])
+            .args(args)
+            .env_remove("ARMONIC_STATE_DIR")
+            .env_remove("ARMONIC_LIFECYCLE_DIRS")
+            .stdout(std::process::Stdio::from(write))
+            .output()
+            .expect("armonic runs");
+        assert_eq!(o.status.code(), Some(141), "armonic {args:?}");
+        assert_eq!(stderr(&o), "", "armonic {args:?}");
+    }
+}

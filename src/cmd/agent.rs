@@ -10,6 +10,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use super::Ctx;
 use crate::cli::AgentArgs;
 use crate::report::Usage;
+use crate::report::outln;
 use crate::settings::Settings;
 
 /// How the agent joins the mesh: its options over the configuration file's.
@@ -102,12 +103,12 @@ pub fn run(cx: &Ctx<'_>, args: &AgentArgs) -> Result<ExitCode> {
             }
             None => String::new(),
         };
-        println!(
+        outln!(
             "armonic agent {} ready: {} lifecycles, socket {}{mesh}",
             agent.location().config().name,
             agent.location().lifecycle_names().len(),
             agent.socket().display()
-        );
+        )?;
         let shutdown = async move {
             tokio::select! {
                 _ = term.recv() => {}

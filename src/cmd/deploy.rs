@@ -16,6 +16,7 @@ pub use crate::cli::DeployArgs;
 use crate::cli::{Format, Global};
 use crate::prompt::Prompt;
 use crate::render;
+use crate::report::{out, outln};
 
 /// `armonic deploy`.
 pub fn run(cx: &Ctx<'_>, args: &DeployArgs) -> Result<ExitCode> {
@@ -83,23 +84,23 @@ pub fn deploy(
     if plan.is_empty() {
         eprintln!("Nothing to deploy: {} was declined.", args.xpath);
         if json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({ "deployment": options.id, "steps": [], "result": null })
-            );
+            )?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     if args.dry_run {
         if json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(
                     &serde_json::json!({ "deployment": options.id, "steps": plan.steps() })
                 )?
-            );
+            )?;
         } else {
-            print!("{}", plan.render());
+            out!("{}", plan.render())?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -123,7 +124,7 @@ pub fn deploy(
     prompt.end_run();
     if json {
         let out = serde_json::json!({ "deployment": options.id, "steps": outcome.steps, "result": outcome.result });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?)?;
     } else {
         prompt.summary(&outcome);
         if plan.root_called()
@@ -138,7 +139,7 @@ pub fn deploy(
                     plan.root_xpath().unwrap_or_default()
                 );
             }
-            println!(
+            outln!(
                 "{}",
                 render::value(
                     outcome
@@ -146,7 +147,7 @@ pub fn deploy(
                         .as_ref()
                         .unwrap_or(&armonic_lifecycle::Value::Null)
                 )
-            );
+            )?;
         } else if !plan.root_called() {
             eprintln!("{} was not called: nothing returned.", args.xpath);
         }

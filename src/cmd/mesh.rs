@@ -8,6 +8,7 @@ use armonic_proto::{PeerInfo, method};
 use super::Ctx;
 use crate::cli::Format;
 use crate::render;
+use crate::report::{out, outln};
 
 fn table(peers: &[PeerInfo]) -> String {
     if peers.iter().all(|p| p.local) {
@@ -65,9 +66,9 @@ pub fn run(cx: &Ctx<'_>, watch: bool) -> Result<()> {
     loop {
         let peers = backend.ask(method::Mesh {})?;
         match cx.format() {
-            Format::Json => println!("{}", serde_json::to_string_pretty(&peers)?),
-            Format::Text if watch => print!("\x1b[2J\x1b[H{}", table(&peers)),
-            Format::Text => print!("{}", table(&peers)),
+            Format::Json => outln!("{}", serde_json::to_string_pretty(&peers)?)?,
+            Format::Text if watch => out!("\x1b[2J\x1b[H{}", table(&peers))?,
+            Format::Text => out!("{}", table(&peers))?,
         }
         if !watch {
             return Ok(());

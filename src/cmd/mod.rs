@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::cli::{Cli, Command, Format, Global};
+use crate::report::{out, outln};
 use crate::settings::Settings;
 
 /// What every command has at hand.
@@ -49,8 +50,8 @@ impl Ctx<'_> {
     /// Prints `result` as JSON, or `text()` for people.
     pub fn print<T: Serialize>(&self, result: &T, text: impl FnOnce() -> String) -> Result<()> {
         match self.format() {
-            Format::Json => println!("{}", serde_json::to_string_pretty(result)?),
-            Format::Text => print!("{}", text()),
+            Format::Json => outln!("{}", serde_json::to_string_pretty(result)?)?,
+            Format::Text => out!("{}", text())?,
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use armonic_proto::method;
 use super::Ctx;
 use crate::backend::address;
 use crate::cli::{Format, PlotArgs, PlotType};
+use crate::report::{out, outln};
 
 /// Prints the lifecycle named (or every one) as `args` asks.
 pub fn run(cx: &Ctx<'_>, args: &PlotArgs) -> Result<()> {
@@ -27,16 +28,16 @@ pub fn run(cx: &Ctx<'_>, args: &PlotArgs) -> Result<()> {
                 lifecycle: n.clone(),
             })?);
         }
-        println!("{}", serde_json::to_string_pretty(&details)?);
+        outln!("{}", serde_json::to_string_pretty(&details)?)?;
     } else {
         for n in &names {
-            print!(
+            out!(
                 "{}",
                 backend.ask(method::ToDot {
                     lifecycle: n.clone(),
                     reachable: args.reachable,
                 })?
-            );
+            )?;
         }
     }
     Ok(())

@@ -11,6 +11,7 @@ use super::{Ctx, lines};
 use crate::backend::{Backend, address};
 use crate::cli::{Format, ProvideCallArgs};
 use crate::render;
+use crate::report::{out, outln};
 use crate::values::{Given, values};
 
 /// Calls the provide as `args` says; Ctrl-C stops it wherever it runs.
@@ -111,7 +112,7 @@ fn fan_out(
                     }),
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&rows)?);
+            outln!("{}", serde_json::to_string_pretty(&rows)?)?;
         }
         Format::Text => {
             let mut rows = vec![("LOCATION".to_owned(), "RESULT".to_owned())];
@@ -124,7 +125,7 @@ fn fan_out(
                     },
                 ));
             }
-            print!("{}", render::table(&rows));
+            out!("{}", render::table(&rows))?;
         }
     }
     if let Some(code) = crate::report::interrupted_status(cx.interrupt) {
