@@ -374,6 +374,14 @@ pub struct AgentArgs {
     /// breaks, before its outcome is said unknown [default: 60]
     #[arg(long, value_name = "SECONDS")]
     pub reattach_for: Option<u64>,
+    /// Most room the journal's files take, in bytes or with a unit (800MiB, 2G); the oldest
+    /// go first [default: 512MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub journal_max_size: Option<String>,
+    /// Journal files whose newest entry is older than this are removed (12h, 30d, 1y)
+    /// [default: 30d]
+    #[arg(long, value_name = "AGE")]
+    pub journal_max_age: Option<String>,
     /// Run alone, in no mesh
     #[arg(long, conflicts_with_all = ["listen", "peer", "no_mdns", "operator", "swarm_key", "reattach_for"])]
     pub no_mesh: bool,

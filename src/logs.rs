@@ -68,16 +68,22 @@ impl LogSink for StderrSink {
     }
 }
 
-/// Library diagnostics (`tracing`): warnings by default, more with -v.
-pub fn init_tracing(verbose: u8, quiet: bool, no_color: bool) {
+/// Library diagnostics (`tracing`): warnings by default, more with -v. An agent (`agent`)
+/// also says each call it runs, as it begins and ends (its lines are in its journal).
+pub fn init_tracing(verbose: u8, quiet: bool, no_color: bool, agent: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0 | 1) => "warn",
         (false, 2) => "debug",
         _ => "trace",
     };
+    let calls = if agent && !quiet && verbose < 2 {
+        ",armonic_journal::host=info"
+    } else {
+        ""
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ARMONIC_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{level},armonic::action=off"))
+        tracing_subscriber::EnvFilter::new(format!("{level},armonic::action=off{calls}"))
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -22,14 +22,15 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let g = &cli.global;
-    logs::init_tracing(g.verbose, g.quiet, g.no_color);
+    let agent = matches!(cli.command, cli::Command::Agent(_));
+    logs::init_tracing(g.verbose, g.quiet, g.no_color, agent);
     let settings = match settings::Settings::new(g) {
         Ok(s) => s,
         Err(e) => return report::failure(&e, g.format, &Interrupt::default()),
     };
     let interrupt = Interrupt::new(settings.grace);
     // The agent catches its signals itself, to shut down in order.
-    if !matches!(cli.command, cli::Command::Agent(_)) {
+    if !agent {
         if let Err(e) = signals::install(&interrupt) {
             eprintln!("warning: cannot catch Ctrl-C and SIGTERM: {e}");
         }

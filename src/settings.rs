@@ -30,6 +30,16 @@ struct File {
     operators: Option<Vec<String>>,
     swarm_key: Option<PathBuf>,
     reattach_for: Option<u64>,
+    journal_max_size: Option<String>,
+    journal_max_age: Option<String>,
+}
+
+/// How much the agent's journal keeps, from the configuration file (the agent's options
+/// win).
+#[derive(Debug, Clone, Default)]
+pub struct JournalFile {
+    pub max_size: Option<String>,
+    pub max_age: Option<String>,
 }
 
 /// How the agent joins the mesh, from the configuration file (the agent's options win).
@@ -68,6 +78,8 @@ pub struct Settings {
     pub state_dir: Option<PathBuf>,
     /// The mesh options of the configuration file.
     pub mesh: MeshFile,
+    /// The journal options of the configuration file.
+    pub journal: JournalFile,
 }
 
 fn read_file(path: &Path) -> Result<File> {
@@ -167,6 +179,10 @@ impl Settings {
                 operators: file.operators.unwrap_or_default(),
                 swarm_key: file.swarm_key,
                 reattach_for: file.reattach_for,
+            },
+            journal: JournalFile {
+                max_size: file.journal_max_size,
+                max_age: file.journal_max_age,
             },
         })
     }

@@ -52,6 +52,77 @@ fn mesh_config(
     Ok(Some(config))
 }
 
+/// A size: bytes, or a number with a unit (`K`, `M`, `G`, `T`, with or without `iB`/`B`,
+/// all powers of 1024).
+fn size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let unit = unit
+        .strip_suffix("ib")
+        .or_else(|| unit.strip_suffix('b'))
+        .unwrap_or(&unit);
+    let scale: u64 = match unit {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return None,
+    };
+    let bytes = number * scale as f64;
+    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
+/// Smallest room the journal may be given: a few files of calls.
+const JOURNAL_MIN_SIZE: u64 = 1 << 20;
+
+/// How much the journal keeps: the agent's options over the configuration file's.
+fn journal_limits(args: &AgentArgs, settings: &Settings) -> Result<armonic_journal::Limits> {
+    let mut limits = armonic_journal::Limits::default();
+    if let Some(text) = args
+        .journal_max_size
+        .as_ref()
+        .or(settings.journal.max_size.as_ref())
+    {
+        let bytes = size(text).ok_or_else(|| {
+            Usage(format!(
+                "journal max size {text}: give bytes or a size with a unit (800MiB, 2G)"
+            ))
+        })?;
+        if bytes < JOURNAL_MIN_SIZE {
+            bail!(Usage(format!(
+                "journal max size {text}: give at least 1MiB (the journal is also the agent's audit log)"
+            )));
+        }
+        limits.max_size = bytes;
+        // Several files, so that removing the oldest frees room in steps.
+        limits.file_size = limits.file_size.min(bytes / 4);
+    }
+    if let Some(text) = args
+        .journal_max_age
+        .as_ref()
+        .or(settings.journal.max_age.as_ref())
+    {
+        let age = humantime::parse_duration(text).map_err(|_| {
+            Usage(format!(
+                "journal max age {text}: give a duration (12h, 30d, 1y)"
+            ))
+        })?;
+        if age < std::time::Duration::from_secs(60) {
+            bail!(Usage(format!(
+                "journal max age {text}: give at least a minute (the journal is also the agent's audit log)"
+            )));
+        }
+        limits.max_age = age;
+    }
+    Ok(limits)
+}
+
 /// Starts the agent, prints one line when it is ready, serves until a signal.
 pub fn run(cx: &Ctx<'_>, args: &AgentArgs) -> Result<ExitCode> {
     let settings = cx.settings;
@@ -78,6 +149,7 @@ pub fn run(cx: &Ctx<'_>, args: &AgentArgs) -> Result<ExitCode> {
     let mut config = armonic_agent::Config::new(location, lifecycles);
     config.grace = settings.grace;
     config.mesh = mesh;
+    config.journal = journal_limits(args, settings)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -128,4 +200,23 @@ pub fn run(cx: &Ctx<'_>, args: &AgentArgs) -> Result<ExitCode> {
         eprintln!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size;
+
+    #[test]
+    fn sizes_are_bytes_or_numbers_with_a_binary_unit() {
+        assert_eq!(size("4096"), Some(4096));
+        assert_eq!(size("800MiB"), Some(800 << 20));
+        assert_eq!(size("800M"), Some(800 << 20));
+        assert_eq!(size("2G"), Some(2 << 30));
+        assert_eq!(size("1.5 GB"), Some(3 << 29));
+        assert_eq!(size("64k"), Some(64 << 10));
+        assert_eq!(size("lots"), None);
+        assert_eq!(size("12 parsecs"), None);
+        assert_eq!(size("-1M"), None);
+        assert_eq!(size(""), None);
+    }
 }

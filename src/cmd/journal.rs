@@ -119,8 +119,9 @@ pub fn line(location: &str, e: &Entry) -> String {
                 },
                 Err(e) => format!("failed ({}): {e}", e.kind()),
             };
+            let plural = if *lines == 1 { "" } else { "s" };
             format!(
-                "{at} {location} end {id}: {outcome} ({lines} lines, {:.1} s)",
+                "{at} {location} end {id}: {outcome} ({lines} line{plural}, {:.1} s)",
                 *millis as f64 / 1000.0
             )
         }

@@ -239,7 +239,7 @@ impl Files {
 
     /// Removes the oldest files (never the current one) while they take too much room or
     /// are too old.
-    fn retain(&mut self) {
+    pub fn retain(&mut self) {
         let now = now_ms();
         let max_age = u64::try_from(self.limits.max_age.as_millis()).unwrap_or(u64::MAX);
         loop {

@@ -296,10 +296,10 @@ impl Host {
                 let lines = running.lines.load(Ordering::SeqCst);
                 match &result {
                     Ok(_) => {
-                        tracing::info!(location = inner.name, call = %id, millis, lines, "done")
+                        tracing::info!(millis, lines, "done")
                     }
                     Err(e) => {
-                        tracing::info!(location = inner.name, call = %id, millis, lines, "failed: {e}")
+                        tracing::info!(millis, lines, "failed: {e}")
                     }
                 }
                 *lock(&running.done) = Some(result.clone());

@@ -83,6 +83,8 @@ pub(crate) struct State {
     dirty: bool,
     sync_wanted: bool,
     last_flush: Instant,
+    /// When files too old were last looked for.
+    last_retain: Instant,
     /// Where a record is written before it goes to the file.
     scratch: Vec<u8>,
 }
@@ -213,6 +215,7 @@ impl Journal {
                 dirty: false,
                 sync_wanted: false,
                 last_flush: Instant::now(),
+                last_retain: Instant::now(),
                 scratch: Vec::new(),
             }),
             memory: config.memory.max(64 * 1024),
@@ -515,6 +518,10 @@ const GROUP_COMMIT: Duration = Duration::from_millis(2);
 /// How long lines may stay in the writer's buffer.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
+/// How often a quiet journal looks for files past their age (a busy one does whenever it
+/// begins a file).
+const RETAIN_EVERY: Duration = Duration::from_secs(3600);
+
 /// The journal's own thread: writes out what is buffered at least every [`FLUSH_EVERY`],
 /// makes the file durable as soon as a boundary asks, and wakes the readers a flood of lines
 /// left waiting. Ends with the journal.
@@ -543,6 +550,12 @@ fn write_out(shared: &Weak<Shared>) {
                 state.last_flush = Instant::now();
                 if let Some(f) = state.files.as_mut() {
                     f.flush();
+                }
+            }
+            if state.last_retain.elapsed() >= RETAIN_EVERY {
+                state.last_retain = Instant::now();
+                if let Some(f) = state.files.as_mut() {
+                    f.retain();
                 }
             }
             if state.sync_wanted {
