@@ -8,7 +8,8 @@
 //! caller send any method and get its own answer back, checked once
 //! ([`crate::EndpointExt::ask`]).
 //!
-//! Adding a method is a file here and a line in the list.
+//! Adding a method is a file here (`ping.rs`, defining `Ping`) and a line in the list
+//! (`ping::Ping,`): the file's name is the method's name on the wire.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -19,46 +20,6 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-
-mod info;
-mod lifecycle;
-mod locations;
-mod mesh;
-mod offering;
-mod provide;
-mod provide_call;
-mod provide_call_path;
-mod provide_call_requires;
-mod provide_call_validate;
-mod state;
-mod state_current;
-mod state_goto;
-mod state_goto_path;
-mod state_goto_requires;
-mod to_dot;
-mod to_primitive;
-mod uri;
-mod xpath;
-
-pub use info::Info;
-pub use lifecycle::Lifecycle;
-pub use locations::Locations;
-pub use mesh::Mesh;
-pub use offering::Offering;
-pub use provide::Provide;
-pub use provide_call::ProvideCall;
-pub use provide_call_path::ProvideCallPath;
-pub use provide_call_requires::ProvideCallRequires;
-pub use provide_call_validate::ProvideCallValidate;
-pub use state::State;
-pub use state_current::StateCurrent;
-pub use state_goto::StateGoto;
-pub use state_goto_path::StateGotoPath;
-pub use state_goto_requires::StateGotoRequires;
-pub use to_dot::ToDot;
-pub use to_primitive::ToPrimitive;
-pub use uri::Uri;
-pub use xpath::Xpath;
 
 /// What a location needs, besides the request, to answer a call.
 #[derive(Clone)]
@@ -176,7 +137,12 @@ fn unexpected(asked: &str, got: &Response) -> ApiError {
 }
 
 macro_rules! methods {
-    ($( $(#[$doc:meta])* $name:literal => $variant:ident, )*) => {
+    ($( $(#[$doc:meta])* $module:ident :: $variant:ident, )*) => {
+        $(
+            mod $module;
+            pub use $module::$variant;
+        )*
+
         /// A request to an agent: one of the methods of the API.
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         #[serde(tag = "method", rename_all = "snake_case")]
@@ -192,18 +158,18 @@ macro_rules! methods {
         }
 
         /// Every method's name, in the order of the list.
-        pub const NAMES: &[&str] = &[$($name),*];
+        pub const NAMES: &[&str] = &[$(stringify!($module)),*];
 
         $(
             impl Listed for $variant {
-                const NAME: &'static str = $name;
+                const NAME: &'static str = stringify!($module);
                 fn request(self) -> Request {
                     Request::$variant(self)
                 }
                 fn answer(response: Response) -> Result<Self::Answer, ApiError> {
                     match response {
                         Response::$variant(a) => Ok(a),
-                        other => Err(unexpected($name, &other)),
+                        other => Err(unexpected(stringify!($module), &other)),
                     }
                 }
                 fn response(answer: Self::Answer) -> Response {
@@ -221,7 +187,7 @@ macro_rules! methods {
         impl Request {
             /// The method's name, as the original spelled it (`provide_call`).
             pub fn method(&self) -> &'static str {
-                match self { $( Request::$variant(_) => $name, )* }
+                match self { $( Request::$variant(_) => stringify!($module), )* }
             }
 
             /// Whether it changes states (and may be limited to operators).
@@ -250,7 +216,7 @@ macro_rules! methods {
         impl Response {
             /// The name of the method it answers.
             pub fn method(&self) -> &'static str {
-                match self { $( Response::$variant(_) => $name, )* }
+                match self { $( Response::$variant(_) => stringify!($module), )* }
             }
 
             /// Two answers of the same method from two locations, as one (a listing's
@@ -270,43 +236,43 @@ macro_rules! methods {
 
 methods! {
     /// Facts about the location.
-    "info" => Info,
+    info::Info,
     /// Every location this end reaches, with facts about each.
-    "locations" => Locations,
+    locations::Locations,
     /// The live locations whose catalogue offers a provide an address matches.
-    "offering" => Offering,
+    offering::Offering,
     /// What this end knows of the mesh.
-    "mesh" => Mesh,
+    mesh::Mesh,
     /// Lifecycles enclosing what an address matches.
-    "lifecycle" => Lifecycle,
+    lifecycle::Lifecycle,
     /// States enclosing what an address matches.
-    "state" => State,
+    state::State,
     /// The current state of each lifecycle enclosing what an address matches.
-    "state_current" => StateCurrent,
+    state_current::StateCurrent,
     /// The paths from the current state to each state an address matches.
-    "state_goto_path" => StateGotoPath,
+    state_goto_path::StateGotoPath,
     /// The enter provides with requires along a path to a state.
-    "state_goto_requires" => StateGotoRequires,
+    state_goto_requires::StateGotoRequires,
     /// Goes to a state.
-    "state_goto" => StateGoto,
+    state_goto::StateGoto,
     /// The provides an address names whose state is entered or reachable.
-    "provide" => Provide,
+    provide::Provide,
     /// The paths to the state of each provide an address names.
-    "provide_call_path" => ProvideCallPath,
+    provide_call_path::ProvideCallPath,
     /// What calling a provide along a path needs.
-    "provide_call_requires" => ProvideCallRequires,
+    provide_call_requires::ProvideCallRequires,
     /// Validates values for a call of a provide; changes nothing.
-    "provide_call_validate" => ProvideCallValidate,
+    provide_call_validate::ProvideCallValidate,
     /// Calls a provide, entering its state first.
-    "provide_call" => ProvideCall,
+    provide_call::ProvideCall,
     /// A lifecycle's state machine as a Graphviz digraph.
-    "to_dot" => ToDot,
+    to_dot::ToDot,
     /// A lifecycle with its states, transitions and stack.
-    "to_primitive" => ToPrimitive,
+    to_primitive::ToPrimitive,
     /// The addresses of what an address matches.
-    "uri" => Uri,
+    uri::Uri,
     /// Every resource an address matches, with its kind.
-    "xpath" => Xpath,
+    xpath::Xpath,
 }
 
 impl Request {
