@@ -209,19 +209,24 @@ impl CommandRunner for SystemRunner {
         let mut lines = Vec::new();
         let mut status = None;
         let mut exited: Option<Instant> = None;
-        // How long to wait for the command once its output is closed: short at first (a
-        // command ending closes its output a moment before it can be waited for).
+        // A descriptor that becomes readable when the command ends (Linux 5.3 and later): the
+        // command's end wakes the wait like its output does. Without one, the end is looked
+        // for after short naps.
+        let ended = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap_or(-1))
+            .and_then(|pid| {
+                rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+            });
         let mut nap = Duration::from_micros(50);
-        let mut spins = 0;
         let status = loop {
             let open = pipes.iter().any(|p| p.fd.is_some());
-            if open {
+            let wait = u16::try_from(TICK.as_millis()).unwrap_or(u16::MAX);
+            if open || (status.is_none() && ended.is_some()) {
                 let mut fds: Vec<nix::poll::PollFd<'_>> = pipes
                     .iter()
                     .filter_map(|p| p.fd.as_ref())
+                    .chain(ended.as_ref().filter(|_| status.is_none()))
                     .map(|fd| nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN))
                     .collect();
-                let wait = u16::try_from(TICK.as_millis()).unwrap_or(u16::MAX);
                 match nix::poll::poll(&mut fds, wait) {
                     Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                     Err(e) => return Err(e.into()),
@@ -256,17 +261,9 @@ impl CommandRunner for SystemRunner {
                 {
                     break status;
                 }
-                (None, false) => {
-                    // Its output closed, a command ending is waitable a moment later:
-                    // yielding a few times costs less than sleeping (which lasts 50 µs
-                    // at least) for the common case.
-                    if spins < 32 {
-                        spins += 1;
-                        std::thread::yield_now();
-                    } else {
-                        std::thread::sleep(nap);
-                        nap = (nap * 2).min(TICK / 5);
-                    }
+                (None, false) if ended.is_none() => {
+                    std::thread::sleep(nap);
+                    nap = (nap * 2).min(TICK / 5);
                 }
                 _ => {}
             }
