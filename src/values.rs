@@ -14,8 +14,17 @@ pub struct Given {
     pub deployment: Option<String>,
 }
 
-/// Turns -R groups or --json into values.
+/// Turns -R groups or --json into values, every address checked (what an agent would
+/// refuse is said here, as `--local` says it).
 pub fn values(args: &ValueArgs) -> Result<Given> {
+    let given = given(args)?;
+    for entry in &given.values.0 {
+        armonic_lifecycle::Address::parse(&entry.xpath).map_err(|e| Usage(e.to_string()))?;
+    }
+    Ok(given)
+}
+
+fn given(args: &ValueArgs) -> Result<Given> {
     if let Some(json) = &args.json {
         return from_json(json);
     }

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{Signal, text};
+use common::{Signal, greeted, next_message, text};
 
 const SLOW: &str = r#"
 name = "Slow"
@@ -230,25 +230,6 @@ fn concurrent_clients_are_all_served() {
     }
     let current = agent.run(&["state-current", "//WebServer"]);
     assert_eq!(text(&current.stdout), "WebServer  /vm/WebServer/Active\n");
-}
-
-/// A connection that greeted the agent properly.
-fn greeted(socket: &Path) -> UnixStream {
-    use armonic_proto::frame;
-    let mut s = UnixStream::connect(socket).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    frame::write_frame(&mut s, &armonic_proto::Hello::new("test"), frame::MAX_FRAME).unwrap();
-    let hello = frame::read_frame(&mut s, frame::MAX_FRAME)
-        .unwrap()
-        .unwrap();
-    frame::decode::<armonic_proto::Hello>(&hello).unwrap();
-    s
-}
-
-fn next_message(s: &mut UnixStream) -> Option<armonic_proto::ServerMessage> {
-    use armonic_proto::frame;
-    let payload = frame::read_frame(s, frame::MAX_FRAME).ok()??;
-    frame::decode(&payload).ok()
 }
 
 #[test]

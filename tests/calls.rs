@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::mesh::Mesh;
-use common::{Signal, eventually, text};
+use common::{Signal, eventually, rss, text};
 
 /// A lifecycle whose provides print a lot, steadily, never, or resist being stopped.
 const CHATTY: &str = r#"
@@ -56,17 +56,6 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
-/// Resident memory of process `pid`, in bytes.
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse::<u64>().ok())
-        .map_or(0, |kib| kib * 1024)
-}
-
 /// Waits for `child` until `limit`, failing the test past it.
 fn wait_within(child: &mut Child, limit: Duration, what: &str) -> std::process::ExitStatus {
     let deadline = Instant::now() + limit;
@@ -80,6 +69,16 @@ fn wait_within(child: &mut Child, limit: Duration, what: &str) -> std::process::
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// `got` shows the 100 ticks of web2's Chatty, each once, in order.
+fn assert_every_tick_once_in_order(got: &str) {
+    let ticks: Vec<&str> = got
+        .lines()
+        .filter_map(|l| l.strip_prefix("PROCESS  [web2/Chatty] "))
+        .collect();
+    let expected: Vec<String> = (1..=100).map(|i| format!("tick {i}")).collect();
+    assert_eq!(ticks, expected, "{got}");
 }
 
 #[test]
@@ -198,12 +197,7 @@ fn a_stopped_caller_holds_up_neither_the_step_nor_other_calls_and_catches_up_whe
     let status = wait_within(&mut caller, Duration::from_secs(30), "the caller");
     let got = read(&err);
     assert!(status.success(), "{got}");
-    let ticks: Vec<&str> = got
-        .lines()
-        .filter_map(|l| l.strip_prefix("PROCESS  [web2/Chatty] "))
-        .collect();
-    let expected: Vec<String> = (1..=100).map(|i| format!("tick {i}")).collect();
-    assert_eq!(ticks, expected, "{got}");
+    assert_every_tick_once_in_order(&got);
 }
 
 #[test]
@@ -345,12 +339,7 @@ fn a_watch_on_a_third_agent_shows_every_line_of_a_deployment_those_before_it_inc
     let status = wait_within(&mut watcher, Duration::from_secs(10), "the watcher");
     assert_eq!(status.code(), Some(130));
     let got = read(&watched);
-    let ticks: Vec<&str> = got
-        .lines()
-        .filter_map(|l| l.strip_prefix("PROCESS  [web2/Chatty] "))
-        .collect();
-    let expected: Vec<String> = (1..=100).map(|i| format!("tick {i}")).collect();
-    assert_eq!(ticks, expected, "{got}");
+    assert_every_tick_once_in_order(&got);
 }
 
 #[test]

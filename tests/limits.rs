@@ -4,22 +4,11 @@
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::time::Duration;
 
 mod common;
 use common::mesh::Mesh;
-use common::text;
-
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse::<u64>().ok())
-        .map_or(0, |kib| kib * 1024)
-}
+use common::{greeted, next_message as next, rss, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_holding_256_streams_with_frames_begun_cannot_push_an_agent_past_100_mb() {
@@ -46,25 +35,6 @@ async fn a_member_holding_256_streams_with_frames_begun_cannot_push_an_agent_pas
     // Everyone else is served meanwhile.
     let out = mesh.run("web1", &["provide-call", "//WebServer//start"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-}
-
-/// A connection to the agent's socket, greeted.
-fn greeted(socket: &Path) -> UnixStream {
-    use armonic_proto::frame;
-    let mut s = UnixStream::connect(socket).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    frame::write_frame(&mut s, &armonic_proto::Hello::new("test"), frame::MAX_FRAME).unwrap();
-    let hello = frame::read_frame(&mut s, frame::MAX_FRAME)
-        .unwrap()
-        .unwrap();
-    frame::decode::<armonic_proto::Hello>(&hello).unwrap();
-    s
-}
-
-fn next(s: &mut UnixStream) -> Option<armonic_proto::ServerMessage> {
-    use armonic_proto::frame;
-    let payload = frame::read_frame(s, frame::MAX_FRAME).ok()??;
-    frame::decode(&payload).ok()
 }
 
 #[test]

@@ -80,3 +80,37 @@ pub fn swarm_key(path: &std::path::Path) {
         .expect("armonic runs");
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// Resident memory of process `pid`, in bytes (0 once it is gone).
+pub fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// A connection to an agent's socket that greeted it properly (reads time out after 10 s).
+pub fn greeted(socket: &std::path::Path) -> std::os::unix::net::UnixStream {
+    use armonic_proto::frame;
+    let mut s = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    frame::write_frame(&mut s, &armonic_proto::Hello::new("test"), frame::MAX_FRAME).unwrap();
+    let hello = frame::read_frame(&mut s, frame::MAX_FRAME)
+        .unwrap()
+        .unwrap();
+    frame::decode::<armonic_proto::Hello>(&hello).unwrap();
+    s
+}
+
+/// The next message the agent sends on `s`, if one comes and decodes.
+pub fn next_message(
+    s: &mut std::os::unix::net::UnixStream,
+) -> Option<armonic_proto::ServerMessage> {
+    use armonic_proto::frame;
+    let payload = frame::read_frame(s, frame::MAX_FRAME).ok()??;
+    frame::decode(&payload).ok()
+}

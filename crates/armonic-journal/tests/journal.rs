@@ -94,6 +94,16 @@ fn entries(host: &Host, query: Query) -> Vec<armonic_proto::journal::Entry> {
     )
 }
 
+/// A host keeping its journal in `dir` with only 64 KiB of it in memory: readers soon fall
+/// behind memory and read the files.
+fn host_with_little_memory(dir: &std::path::Path) -> Host {
+    let config = Config {
+        memory: 64 * 1024,
+        ..Config::in_dir(dir.join("journal"))
+    };
+    Host::new(location(Some(dir)), &config).unwrap()
+}
+
 #[test]
 fn a_call_is_journaled_with_its_caller_lines_and_outcome_and_read_back_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -194,11 +204,7 @@ fn a_call_is_journaled_with_its_caller_lines_and_outcome_and_read_back_after_a_r
 #[test]
 fn a_reader_that_does_not_read_never_holds_up_the_step_and_catches_up_from_the_files() {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        memory: 64 * 1024,
-        ..Config::in_dir(dir.path().join("journal"))
-    };
-    let host = Host::new(location(Some(dir.path())), &config).unwrap();
+    let host = host_with_little_memory(dir.path());
     // The caller takes its stream but reads nothing until the step is over: a second call
     // on the lifecycle, which waits for the first to end, ends.
     // On is entered first: the call timed only calls the provide.
@@ -409,11 +415,7 @@ fn old_files_are_removed_past_the_size_kept_and_a_late_reader_is_told_what_it_mi
 #[test]
 fn a_reader_going_back_and_forth_between_memory_and_the_files_misses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        memory: 64 * 1024,
-        ..Config::in_dir(dir.path().join("journal"))
-    };
-    let host = Host::new(location(Some(dir.path())), &config).unwrap();
+    let host = host_with_little_memory(dir.path());
     let _ = events(&host, talk(1));
     // A reader slower than the step: it falls behind memory, reads the files, catches up
     // with memory, falls behind again, while the step writes.

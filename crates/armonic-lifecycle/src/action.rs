@@ -152,8 +152,8 @@ impl Pipe {
 
 impl CommandRunner for SystemRunner {
     /// Runs `spec` as a child process in a process group of its own, reading its output on
-    /// this thread as it comes (both pipes at once, `poll`), checking its timeout and
-    /// interruption every [`TICK`] at most.
+    /// this thread as it comes (both pipes and the command's end at once, `poll`), checking
+    /// its timeout and interruption every 25 ms at most.
     fn run(
         &self,
         spec: &CommandSpec,

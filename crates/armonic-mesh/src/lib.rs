@@ -16,12 +16,14 @@
 //! State-changing calls may be limited to operator peers.
 //!
 //! ```no_run
-//! # async fn demo(service: std::sync::Arc<dyn armonic_proto::Endpoint>) -> Result<(), armonic_mesh::Error> {
+//! # async fn demo(service: std::sync::Arc<dyn armonic_proto::serve::Service>) -> Result<(), armonic_mesh::Error> {
 //! use armonic_mesh::{Config, Identity, SwarmKey};
 //! let dir = std::path::Path::new("/var/lib/armonic");
 //! let mut config = Config::new(Identity::load(&dir.join("identity.key"))?, SwarmKey::read(&dir.join("swarm.key"))?);
 //! config.peers = vec!["/ip4/10.0.0.2/tcp/7301".into()];
-//! let handle = armonic_mesh::start(config, service).await?;
+//! // The agent's service answers the calls members make; a node serving nothing (the XMPP
+//! // bridge) gives `None`.
+//! let handle = armonic_mesh::start(config, Some(service)).await?;
 //! println!("peer id {}", handle.peer_id());
 //! # Ok(()) }
 //! ```

@@ -221,3 +221,49 @@ proptest! {
         let _ = ClientMessage::decode(&bytes);
     }
 }
+
+/// An agent on the other end of `client`: greets, reads one frame, answers `answer`.
+fn agent_answering(mut server: std::os::unix::net::UnixStream, answer: ServerMessage) {
+    let hello = frame::read_frame(&mut server, MAX_FRAME).unwrap().unwrap();
+    frame::decode::<armonic_proto::Hello>(&hello).unwrap();
+    frame::write_frame(&mut server, &armonic_proto::Hello::new("web1"), MAX_FRAME).unwrap();
+    let _call = frame::read_frame(&mut server, MAX_FRAME).unwrap().unwrap();
+    frame::write_frame(&mut server, &answer, MAX_FRAME).unwrap();
+}
+
+#[test]
+fn a_refusal_without_an_exchange_id_ends_the_call_with_its_reason() {
+    use futures::StreamExt;
+    let (client, server) = std::os::unix::net::UnixStream::pair().unwrap();
+    let agent = std::thread::spawn(move || {
+        agent_answering(
+            server,
+            ServerMessage::Refused {
+                id: None,
+                error: ApiError::Protocol {
+                    message: "undecodable message".into(),
+                },
+            },
+        )
+    });
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let call = armonic_proto::Call::new(armonic_proto::method::Info {});
+    let heard: Vec<_> = futures::executor::block_on(
+        armonic_proto::client::converse(
+            futures::io::AllowStdIo::new(client),
+            "cli".into(),
+            call,
+            MAX_FRAME,
+        )
+        .collect(),
+    );
+    agent.join().unwrap();
+    match heard.as_slice() {
+        [Ok(armonic_proto::client::Heard::Event(armonic_proto::Event::Done(Err(e))))] => {
+            assert_eq!(e.kind(), "protocol", "{e}");
+        }
+        other => panic!("the call should end with the refusal, heard {other:?}"),
+    }
+}
