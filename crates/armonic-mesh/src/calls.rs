@@ -16,52 +16,16 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use armonic_proto::client::{self, Broken, Heard, Session};
 use armonic_proto::io::Budget;
 use armonic_proto::serve::{self, Door, ReadEvent, ReadRequest, ReadStream, Service};
 use armonic_proto::{ApiError, Call, CallStream, Caller, Endpoint, Event, ServerMessage, frame};
-use futures::{AsyncRead, AsyncWrite, FutureExt, Stream, StreamExt};
-use libp2p::{PeerId, StreamProtocol};
+use futures::{FutureExt, Stream, StreamExt};
+use libp2p::PeerId;
 
-use crate::handle::Handle;
-use crate::protocol;
-
-/// The protocol of call streams.
-pub(crate) const PROTOCOL: StreamProtocol = StreamProtocol::new(protocol::CALLS);
-
-/// A stream to or from another agent.
-pub(crate) struct Conn(pub libp2p::Stream);
-
-impl AsyncRead for Conn {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Conn {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_close(cx)
-    }
-}
+use crate::links::{Conn, Links};
 
 /// What calls of other agents may take here.
 #[derive(Debug, Clone)]
@@ -160,7 +124,7 @@ impl Serving {
 pub(crate) async fn serve_incoming(
     mut incoming: libp2p_stream::IncomingStreams,
     serving: Arc<Serving>,
-    handle: Handle,
+    links: Arc<Links>,
 ) {
     while let Some((peer, stream)) = incoming.next().await {
         let conn = Conn(stream);
@@ -181,7 +145,7 @@ pub(crate) async fn serve_incoming(
                 continue;
             }
         };
-        let name = handle.name_of(peer);
+        let name = links.name_of(peer);
         let refused_changes = serving
             .operators
             .as_ref()
@@ -190,7 +154,7 @@ pub(crate) async fn serve_incoming(
                 format!("peer {peer} is not an operator of this agent: it may not change states")
             });
         let door = Door {
-            name: handle.local_name().unwrap_or_else(|| handle.peer_id()),
+            name: links.local_name().unwrap_or_else(|| links.peer_id()),
             caller: Caller::Peer {
                 peer_id: peer.to_string(),
                 name,
@@ -219,7 +183,7 @@ pub(crate) async fn serve_incoming(
 /// Another location of the mesh, as an endpoint.
 pub(crate) struct Remote {
     pub name: String,
-    pub mesh: Handle,
+    pub mesh: Arc<Links>,
 }
 
 /// What one attempt at a call hears: one stream to the agent.
@@ -227,7 +191,7 @@ type Attempt = Pin<Box<dyn Stream<Item = Result<Heard, Broken>> + Send>>;
 
 /// Lines and answers of one call to another agent, re-attached to when its stream breaks.
 struct Attempts {
-    mesh: Handle,
+    mesh: Arc<Links>,
     name: String,
     call: Call,
     peer: Option<PeerId>,
@@ -260,7 +224,7 @@ impl Attempts {
             location: self.name.clone(),
             message: format!(
                 "the agent went away during the call and did not come back within {} s ({why}): it may have partly run; `armonic journal` on it says what it did",
-                self.mesh.inner.reattach_for.as_secs()
+                self.mesh.reattach_for.as_secs()
             ),
         }
     }
@@ -273,9 +237,9 @@ impl Attempts {
         let changes = self.call.request.changes_state();
         let give_up = Instant::now()
             + if changes {
-                self.mesh.inner.reattach_for
+                self.mesh.reattach_for
             } else {
-                self.mesh.inner.query_timeout
+                self.mesh.query_timeout
             };
         let mut wait = Duration::from_millis(100);
         let mut last_error: Option<ApiError> = None;
@@ -292,7 +256,7 @@ impl Attempts {
                     } else if self.sent {
                         ApiError::Timeout {
                             location: self.name.clone(),
-                            seconds: self.mesh.inner.query_timeout.as_secs(),
+                            seconds: self.mesh.query_timeout.as_secs(),
                         }
                     } else {
                         error
@@ -377,7 +341,7 @@ impl Attempts {
                         self.over = true;
                         return Some(Event::Done(Err(ApiError::Timeout {
                             location: self.name.clone(),
-                            seconds: self.mesh.inner.query_timeout.as_secs(),
+                            seconds: self.mesh.query_timeout.as_secs(),
                         })));
                     }
                 },
@@ -426,7 +390,7 @@ impl Endpoint for Remote {
 
     fn call(&self, call: Call) -> CallStream {
         let attempts = Attempts {
-            mesh: self.mesh.clone(),
+            mesh: Arc::clone(&self.mesh),
             name: self.name.clone(),
             call: call.at(self.name.clone()),
             peer: None,
@@ -442,8 +406,8 @@ impl Endpoint for Remote {
 }
 
 /// Reads the journal of location `name` as `read` says.
-pub(crate) fn read_journal(mesh: &Handle, name: &str, read: ReadRequest) -> ReadStream {
-    let mesh = mesh.clone();
+pub(crate) fn read_journal(mesh: &Arc<Links>, name: &str, read: ReadRequest) -> ReadStream {
+    let mesh = Arc::clone(mesh);
     let name = name.to_owned();
     let events = futures::stream::once(async move {
         let peer = match mesh.live_peer(&name) {

@@ -152,7 +152,7 @@ async fn member(key: &SwarmKey, addr: &str) -> (libp2p_stream::Control, PeerId) 
 /// (or 5 s pass).
 async fn exchange(control: &mut libp2p_stream::Control, peer: PeerId, bytes: &[u8]) -> Vec<u8> {
     let mut s = control
-        .open_stream(peer, crate::calls::PROTOCOL)
+        .open_stream(peer, crate::links::PROTOCOL)
         .await
         .unwrap();
     let _ = s.write_all(bytes).await;
@@ -296,7 +296,7 @@ async fn a_member_holding_more_streams_than_allowed_is_refused_the_rest_with_a_r
     let mut held = Vec::new();
     for _ in 0..4 {
         let mut s = control
-            .open_stream(peer, crate::calls::PROTOCOL)
+            .open_stream(peer, crate::links::PROTOCOL)
             .await
             .unwrap();
         s.write_all(&[0, 0]).await.unwrap();

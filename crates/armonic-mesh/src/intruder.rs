@@ -70,7 +70,7 @@ impl Intruder {
         for _ in 0..n {
             let Ok(mut s) = self
                 .control
-                .open_stream(self.peer, crate::calls::PROTOCOL)
+                .open_stream(self.peer, crate::links::PROTOCOL)
                 .await
             else {
                 refused += 1;

@@ -38,6 +38,7 @@ mod hostile;
 #[cfg(feature = "intruder")]
 pub mod intruder;
 mod key;
+mod links;
 mod protocol;
 mod swarm;
 mod view;
@@ -264,20 +265,23 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
         gossip_every: config.gossip_every,
         silence: config.ping_every * 3,
     };
+    let links = Arc::new(links::Links {
+        view,
+        local,
+        control: control.clone(),
+        query_timeout: config.query_timeout,
+        reattach_for: config.reattach_for,
+        idle: std::sync::Mutex::new(HashMap::new()),
+    });
     let handle = Handle {
         inner: Arc::new(handle::Inner {
             commands: tx,
-            view,
-            local,
-            control: control.clone(),
-            query_timeout: config.query_timeout,
-            reattach_for: config.reattach_for,
-            idle: std::sync::Mutex::new(HashMap::new()),
+            links: Arc::clone(&links),
         }),
     };
     if let Some(service) = service {
         let incoming = control
-            .accept(calls::PROTOCOL)
+            .accept(links::PROTOCOL)
             .map_err(|e| Error::Start(e.to_string()))?;
         let serving = Arc::new(calls::Serving {
             service,
@@ -287,7 +291,7 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
             grace: config.grace,
             open: std::sync::Mutex::new(HashMap::new()),
         });
-        tokio::spawn(calls::serve_incoming(incoming, serving, handle.clone()));
+        tokio::spawn(calls::serve_incoming(incoming, serving, links));
     }
     tokio::spawn(event_loop.run());
     Ok(handle)
