@@ -296,6 +296,8 @@ struct RawVariable {
     min_length: Option<usize>,
     max_length: Option<usize>,
     modifier: Option<String>,
+    #[serde(default)]
+    secret: bool,
     items: Option<Box<RawVariable>>,
 }
 
@@ -756,6 +758,7 @@ fn variable_from(name: &str, r: &RawVariable) -> Result<VariableDef, String> {
         .map(|(k, x)| (k.clone(), Value::from_toml(x)))
         .collect();
     v.modifier = r.modifier.clone();
+    v.secret |= r.secret;
     if let Some(p) = &r.pattern {
         v.rules.pattern = Some(Pattern::new(p, r.pattern_error.clone()).map_err(|e| {
             format!("variable '{name}': pattern is not a valid regular expression: {e}")

@@ -147,6 +147,10 @@ pub struct VariableInfo {
     /// Pattern of accepted strings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// Whether the value is a secret: its default and value are then never sent (`None`),
+    /// and frontends hide what is typed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
 }
 
 impl VariableInfo {
@@ -171,8 +175,8 @@ impl VariableInfo {
             name: def.name.clone(),
             xpath,
             ty: def.ty.name().to_owned(),
-            default: def.default.clone(),
-            value: value.filter(|v| !v.is_null()),
+            default: def.default.clone().filter(|_| !def.secret),
+            value: value.filter(|v| !v.is_null() && !def.secret),
             required: def.required,
             error,
             from_xpath: def.from_xpath.clone(),
@@ -181,6 +185,7 @@ impl VariableInfo {
             min: def.rules.min.clone(),
             max: def.rules.max.clone(),
             pattern: def.rules.pattern.as_ref().map(|p| p.source.clone()),
+            secret: def.secret,
         }
     }
 

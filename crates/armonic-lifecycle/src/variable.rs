@@ -180,11 +180,19 @@ pub struct VariableDef {
     pub rules: Rules,
     /// A `%s` template applied to string values (the original `modifier`).
     pub modifier: Option<String>,
+    /// Whether the value is a secret, never shown, logged or written in clear (always true
+    /// for `password` variables).
+    pub secret: bool,
 }
 
 impl VariableDef {
     /// A required variable with no default and no rules.
     pub fn new(name: impl Into<String>, ty: VarType) -> VariableDef {
+        let secret = match &ty {
+            VarType::Password => true,
+            VarType::List(item) => item.secret,
+            _ => false,
+        };
         VariableDef {
             name: name.into(),
             ty,
@@ -197,6 +205,7 @@ impl VariableDef {
             extra: IndexMap::new(),
             rules: Rules::default(),
             modifier: None,
+            secret,
         }
     }
 

@@ -209,6 +209,7 @@ mod tests {
             min: None,
             max: None,
             pattern: None,
+            secret: false,
         }
     }
 

@@ -237,6 +237,7 @@ mod tests {
             min: None,
             max: None,
             pattern: None,
+            secret: false,
         }
     }
 
