@@ -90,18 +90,43 @@ impl ClientMessage {
 
     /// Decodes a frame's payload; when it does not decode, the error comes with the id of
     /// the exchange if that much could be read, so that the client waiting for it hears why.
+    /// A call's method must be named, and named as in the list of methods: anything else
+    /// is refused, saying which methods there are ([`crate::method::check_name`]).
     pub fn decode(payload: &[u8]) -> Result<ClientMessage, (Option<u64>, ApiError)> {
-        crate::frame::decode::<ClientMessage>(payload).map_err(|error| {
-            let id = ciborium::from_reader::<ciborium::Value, _>(payload)
-                .ok()
-                .and_then(|v| {
-                    v.as_map()?.iter().find_map(|(k, v)| {
-                        (k.as_text() == Some("id"))
-                            .then(|| v.as_integer().and_then(|i| u64::try_from(i).ok()))
-                            .flatten()
-                    })
-                });
-            (id, error)
+        let value = crate::frame::decode::<ciborium::Value>(payload).map_err(|e| (None, e))?;
+        let field = |map: &ciborium::Value, name: &str| {
+            map.as_map()?
+                .iter()
+                .find(|(k, _)| k.as_text() == Some(name))
+                .map(|(_, v)| v.clone())
+        };
+        let id = field(&value, "id")
+            .and_then(|v| v.as_integer())
+            .and_then(|i| u64::try_from(i).ok());
+        if field(&value, "message")
+            .and_then(|m| m.into_text().ok())
+            .as_deref()
+            == Some("call")
+        {
+            let method = field(&value, "request").and_then(|r| field(&r, "method"));
+            let named = match &method {
+                Some(ciborium::Value::Text(name)) => crate::method::check_name(name),
+                _ => Err(ApiError::InvalidRequest {
+                    message: format!(
+                        "a call names its method: one of {}",
+                        crate::method::NAMES.join(", ")
+                    ),
+                }),
+            };
+            named.map_err(|e| (id, e))?;
+        }
+        value.deserialized::<ClientMessage>().map_err(|e| {
+            (
+                id,
+                ApiError::Protocol {
+                    message: format!("undecodable message: {e}"),
+                },
+            )
         })
     }
 }

@@ -10,6 +10,34 @@
 //!
 //! Adding a method is a file here (`ping.rs`, defining `Ping`) and a line in the list
 //! (`ping::Ping,`): the file's name is the method's name on the wire.
+//!
+//! Nothing else reaches an agent: a request is decoded into [`Request`], whose variants are
+//! the list, and a method name that is not in the list is refused as it arrives
+//! ([`check_name`]), naming the methods there are.
+//!
+//! A method that does not say whether it changes states does not build:
+//!
+//! ```compile_fail,E0046
+//! use armonic_lifecycle::Location;
+//! use armonic_proto::{ApiError, Context, Method, Route};
+//!
+//! #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+//! struct Ping {}
+//!
+//! impl Method for Ping {
+//!     type Answer = Vec<String>;
+//!     // No `const CHANGES_STATE`: error[E0046], not all trait items implemented.
+//!     fn route(&self) -> Route<'_> {
+//!         Route::Here
+//!     }
+//!     fn apply(self, _: &Location, _: &Context) -> Result<Vec<String>, ApiError> {
+//!         Ok(Vec::new())
+//!     }
+//!     fn example() -> Self {
+//!         Ping {}
+//!     }
+//! }
+//! ```
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -283,6 +311,20 @@ impl Request {
             Route::Here | Route::Everywhere | Route::Lifecycle(_) => None,
         }
     }
+}
+
+/// Refuses `name` unless it is a method of the list: the error names the methods there are.
+pub fn check_name(name: &str) -> Result<(), ApiError> {
+    if NAMES.contains(&name) {
+        return Ok(());
+    }
+    Err(ApiError::InvalidRequest {
+        message: format!(
+            "unknown method '{}': the agent API's methods are {}",
+            name.chars().take(64).collect::<String>().escape_debug(),
+            NAMES.join(", ")
+        ),
+    })
 }
 
 /// `text` as an address, for examples.
