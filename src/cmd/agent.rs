@@ -135,6 +135,9 @@ pub fn run(cx: &Ctx<'_>, args: &AgentArgs) -> Result<ExitCode> {
         .state_dir
         .clone()
         .unwrap_or_else(armonic_agent::default_state_dir);
+    // Before anything is read from it or written to it (the mesh's identity, the socket).
+    armonic_lifecycle::safefs::private_dir(&state_dir)
+        .with_context(|| format!("refusing state directory {}", state_dir.display()))?;
     let lifecycles = crate::local::lifecycles(settings)?;
     let location = Config {
         name: spec.name.clone(),

@@ -2,7 +2,6 @@
 //! embedded locations.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -24,11 +23,12 @@ pub fn run(cx: &Ctx<'_>, args: &DeployArgs) -> Result<ExitCode> {
     deploy(cx.global, &backend, args, cx.interrupt)
 }
 
-fn save(path: &PathBuf, record: &Record) -> Result<()> {
+fn save(path: &std::path::Path, record: &Record) -> Result<()> {
     let text = serde_json::to_string_pretty(record)?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text + "\n").with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    // Owner-only: a record may hold secrets (with --save-secrets) and always holds what
+    // the deployment was given.
+    armonic_lifecycle::safefs::replace_file(path, (text + "\n").as_bytes(), 0o600)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     eprintln!("Deployment values written in {}", path.display());
     Ok(())
 }

@@ -29,6 +29,14 @@ pub enum ConnectError {
     /// The socket exists but this user may not use it.
     #[error("cannot use the agent's socket {}: permission denied (the agent runs as another user?)", .0.display())]
     PermissionDenied(PathBuf),
+    /// The socket, or the directory it is in, could have been put there by another user.
+    #[error("refusing the agent's socket {}: {reason}", .path.display())]
+    Untrusted {
+        /// The socket.
+        path: PathBuf,
+        /// Why it is not trusted.
+        reason: String,
+    },
     /// Something else went wrong while connecting.
     #[error("cannot connect to the agent at {}: {source}", .path.display())]
     Io {
@@ -60,7 +68,12 @@ const ME: &str = "armonic";
 impl Client {
     /// Checks that an agent listens at `socket` and speaks this protocol; its connections
     /// will run on `runtime`.
+    ///
+    /// Values sent to the agent may be secrets, and its answers are trusted: the socket must
+    /// belong to this user, in a directory only this user can change (as the agent makes its
+    /// state directory), and the process answering on it must run as this user or as root.
     pub fn connect(socket: &Path, runtime: tokio::runtime::Handle) -> Result<Client, ConnectError> {
+        trusted_socket(socket)?;
         let mut stream = UnixStream::connect(socket).map_err(|e| match e.kind() {
             ErrorKind::NotFound | ErrorKind::ConnectionRefused => {
                 ConnectError::NotRunning(socket.to_owned())
@@ -75,6 +88,10 @@ impl Client {
             path: socket.to_owned(),
             error,
         };
+        trusted_peer(&stream).map_err(|reason| ConnectError::Untrusted {
+            path: socket.to_owned(),
+            reason,
+        })?;
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
         frame::write_frame(&mut stream, &Hello::new(ME), MAX_FRAME).map_err(protocol)?;
         let payload = match frame::read_frame(&mut stream, MAX_FRAME) {
@@ -114,7 +131,7 @@ impl Client {
         let socket = self.socket.clone();
         let agent = self.agent.clone();
         let events = futures::stream::once(async move {
-            match tokio::net::UnixStream::connect(&socket).await {
+            match open(&socket).await {
                 Ok(s) => client::read_journal(s.compat(), ME.into(), read, MAX_FRAME)
                     .map(|r| r.unwrap_or_else(|e| ReadEvent::Ended(Some(e))))
                     .boxed(),
@@ -128,6 +145,75 @@ impl Client {
             inner: events,
         })
     }
+}
+
+/// Whether `socket` may be the agent's: a socket of this user, in a directory private to it.
+fn trusted_socket(socket: &Path) -> Result<(), ConnectError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let untrusted = |reason: String| ConnectError::Untrusted {
+        path: socket.to_owned(),
+        reason,
+    };
+    let dir = socket
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match armonic_lifecycle::safefs::check_private_dir(dir) {
+        Ok(()) => {}
+        Err(armonic_lifecycle::safefs::UnsafeDir::Io { source, .. })
+            if source.kind() == ErrorKind::NotFound =>
+        {
+            return Err(ConnectError::NotRunning(socket.to_owned()));
+        }
+        Err(e) => return Err(untrusted(e.to_string())),
+    }
+    let meta = match std::fs::symlink_metadata(socket) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return Err(ConnectError::NotRunning(socket.to_owned()));
+        }
+        Err(source) => {
+            return Err(ConnectError::Io {
+                path: socket.to_owned(),
+                source,
+            });
+        }
+    };
+    let me = rustix::process::geteuid().as_raw();
+    if !meta.file_type().is_socket() {
+        return Err(untrusted("it is not a socket".into()));
+    }
+    if meta.uid() != me {
+        return Err(untrusted(format!(
+            "it belongs to user {}, not to user {me}",
+            meta.uid()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether the process at the other end of `stream` runs as this user or as root.
+fn trusted_peer(stream: &impl std::os::fd::AsFd) -> Result<(), String> {
+    let me = rustix::process::geteuid().as_raw();
+    let peer = rustix::net::sockopt::socket_peercred(stream)
+        .map_err(|e| format!("cannot tell who answers on it: {e}"))?;
+    let uid = peer.uid.as_raw();
+    if uid == me || uid == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "the process answering on it (pid {}) runs as user {uid}",
+            peer.pid.as_raw_nonzero()
+        ))
+    }
+}
+
+/// A new connection to the agent, checked as [`Client::connect`] checks the first.
+async fn open(socket: &Path) -> std::io::Result<tokio::net::UnixStream> {
+    let stream = tokio::net::UnixStream::connect(socket).await?;
+    trusted_peer(&stream)
+        .map_err(|reason| std::io::Error::new(ErrorKind::PermissionDenied, reason))?;
+    Ok(stream)
 }
 
 fn gone(agent: &str, e: &dyn std::fmt::Display) -> ApiError {
@@ -147,7 +233,7 @@ impl Endpoint for Client {
         let agent = self.agent.clone();
         let changes = call.request.changes_state();
         let events = futures::stream::once(async move {
-            match tokio::net::UnixStream::connect(&socket).await {
+            match open(&socket).await {
                 Ok(s) => client::converse(s.compat(), ME.into(), call, MAX_FRAME)
                         .filter_map(move |r| futures::future::ready(match r {
                         Ok(Heard::Alive) => None,

@@ -4,7 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -104,10 +104,8 @@ impl Files {
     /// Opens the journal in `dir` (made, owner-only, if missing): finds its files and what
     /// the newest one left open, and begins a new file.
     pub fn open(dir: &Path, limits: Limits) -> std::io::Result<(Files, Found)> {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
+        // Private, as the state directory it lives in: nobody else may add or swap files.
+        armonic_lifecycle::safefs::private_dir(dir)?;
         let mut segments: Vec<Segment> = Vec::new();
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;

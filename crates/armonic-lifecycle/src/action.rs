@@ -6,7 +6,6 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -71,6 +70,9 @@ pub struct CommandOutcome {
     pub interrupted: bool,
     /// The last lines of standard error.
     pub stderr_tail: Vec<String>,
+    /// Whether the command exited while a process it started still held its output, which
+    /// was then no longer read.
+    pub output_left_open: bool,
 }
 
 /// What a runner watches and reports to while a command runs.
@@ -104,6 +106,10 @@ const TICK: Duration = Duration::from_millis(25);
 /// How long the output of a command that was stopped (or that exited) is still read, for a
 /// process it left holding it.
 const DRAIN: Duration = Duration::from_millis(300);
+
+/// How long the output of a command that exited by itself is still read while a process it
+/// started in the background holds it open.
+const LEFT_OPEN: Duration = Duration::from_secs(1);
 
 /// One output pipe of a running command.
 struct Pipe {
@@ -167,6 +173,7 @@ impl CommandRunner for SystemRunner {
                 timed_out: false,
                 interrupted: true,
                 stderr_tail: Vec::new(),
+                output_left_open: false,
             });
         }
         let command = |program: &str, args: &[String]| {
@@ -209,6 +216,7 @@ impl CommandRunner for SystemRunner {
         let mut lines = Vec::new();
         let mut status = None;
         let mut exited: Option<Instant> = None;
+        let mut left_open = false;
         // A descriptor that becomes readable when the command ends (Linux 5.3 and later): the
         // command's end wakes the wait like its output does. Without one, the end is looked
         // for after short naps.
@@ -261,6 +269,13 @@ impl CommandRunner for SystemRunner {
                 {
                     break status;
                 }
+                // The command ended by itself, and a process it started in the background
+                // still holds its output (`daemon &`): the step ends with the command, not
+                // with that process, after a moment for what is already written.
+                (Some(status), true) if exited.is_some_and(|t| t.elapsed() >= LEFT_OPEN) => {
+                    left_open = true;
+                    break status;
+                }
                 (None, false) if ended.is_none() => {
                     std::thread::sleep(nap);
                     nap = (nap * 2).min(TICK / 5);
@@ -286,6 +301,7 @@ impl CommandRunner for SystemRunner {
             timed_out: group.timed_out,
             interrupted: group.stopping() && !group.timed_out,
             stderr_tail: tail,
+            output_left_open: left_open,
         })
     }
 }
@@ -522,14 +538,25 @@ impl Exec<'_> {
     fn supervised(&self, spec: &CommandSpec) -> std::io::Result<CommandOutcome> {
         let mut started = |pgid| (self.started)(pgid);
         let mut output = |_, line: &str| self.log(Level::Process, line);
-        self.runner.run(
+        let outcome = self.runner.run(
             spec,
             &mut Supervision {
                 interrupt: self.interrupt,
                 started: &mut started,
                 output: &mut output,
             },
-        )
+        )?;
+        if outcome.output_left_open {
+            self.log(
+                Level::Warning,
+                format!(
+                    "`{}` exited, leaving a process that still holds its output: that output is \
+                     no longer read (redirect the output of what a step leaves running)",
+                    spec.display()
+                ),
+            );
+        }
+        Ok(outcome)
     }
 
     fn command(&self, spec: &CommandSpec) -> Result<(), ActionError> {
@@ -603,6 +630,12 @@ impl Exec<'_> {
         })?;
         let mut full_env: Vec<(String, String)> = env.vars().to_vec();
         full_env.push(("ARMONIC_RETURN".into(), ret_file.path.display().to_string()));
+        ret_file
+            .context(&mut full_env)
+            .map_err(|source| ActionError::Spawn {
+                command: command.to_owned(),
+                source,
+            })?;
         for (k, v) in extra {
             let v = template::render(v, context).map_err(|message| ActionError::Template {
                 what: format!("env {k}"),
@@ -647,9 +680,11 @@ impl Exec<'_> {
                     message,
                 }
             })?;
-            write_file(&path, text.as_bytes(), f.mode).map_err(|source| ActionError::File {
-                path: path.clone(),
-                source,
+            crate::safefs::replace_file(&path, text.as_bytes(), f.mode).map_err(|source| {
+                ActionError::File {
+                    path: path.clone(),
+                    source,
+                }
             })?;
             self.log(Level::Event, format!("wrote {}", path.display()));
         }
@@ -783,56 +818,43 @@ fn systemctl(verb: &str, unit: &str) -> CommandSpec {
     }
 }
 
-/// Writes `data` to `path` atomically (temporary file, fsync, rename) with `mode`.
-pub(crate) fn write_file(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
+/// The largest `ARMONIC_CONTEXT` given inline; a larger context is only in its file.
+const MAX_INLINE_CONTEXT: usize = 32 * 1024;
 
-/// The file a `run` step writes its returned values to (`$ARMONIC_RETURN`).
+/// The private directory of a `run` step (mode 0700, random name, removed after the step):
+/// the file its command may write returned values to (`$ARMONIC_RETURN`) and the file of its
+/// context (`$ARMONIC_CONTEXT_FILE`). Nobody but the agent's user can create, replace or read
+/// them.
 struct ReturnFile {
+    dir: crate::safefs::PrivateTemp,
     path: PathBuf,
 }
 
 impl ReturnFile {
     fn new() -> std::io::Result<ReturnFile> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path =
-            std::env::temp_dir().join(format!("armonic-return-{}-{n}-{nanos}", std::process::id()));
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        Ok(ReturnFile { path })
+        let dir = crate::safefs::PrivateTemp::new("armonic-step-")?;
+        let path = dir.path().join("return");
+        crate::safefs::open_private_file(&path)?;
+        Ok(ReturnFile { dir, path })
+    }
+
+    /// Moves the context out of `env` into its file: `ARMONIC_CONTEXT_FILE` names it, and
+    /// `ARMONIC_CONTEXT` stays only when small (an environment string is at most 128 KiB).
+    fn context(&self, env: &mut Vec<(String, String)>) -> std::io::Result<()> {
+        let Some(at) = env.iter().position(|(k, _)| k == "ARMONIC_CONTEXT") else {
+            return Ok(());
+        };
+        let path = self.dir.path().join("context.json");
+        {
+            use std::io::Write;
+            let mut f = crate::safefs::open_private_file(&path)?;
+            f.write_all(env[at].1.as_bytes())?;
+        }
+        if env[at].1.len() > MAX_INLINE_CONTEXT {
+            env.remove(at);
+        }
+        env.push(("ARMONIC_CONTEXT_FILE".into(), path.display().to_string()));
+        Ok(())
     }
 
     /// JSON, or `key=value` lines; nothing written means nothing returned.
@@ -863,12 +885,6 @@ impl ReturnFile {
             map.insert(k.trim().to_owned(), Value::Str(v.to_owned()));
         }
         Ok(Some(Value::Map(map)))
-    }
-}
-
-impl Drop for ReturnFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 

@@ -51,6 +51,7 @@ pub mod names;
 pub mod os;
 pub mod paths;
 pub mod persist;
+pub mod safefs;
 mod template;
 mod value;
 pub mod values;

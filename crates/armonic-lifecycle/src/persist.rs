@@ -27,7 +27,6 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::action::write_file;
 use crate::names;
 use crate::values::ProvideValues;
 
@@ -234,6 +233,15 @@ pub enum OpenError {
         #[source]
         source: std::io::Error,
     },
+    /// The directory could be changed by another user.
+    #[error("refusing state directory {}: {source}", .dir.display())]
+    Unsafe {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: crate::safefs::UnsafeDir,
+    },
 }
 
 fn holder(pid: Option<u32>) -> String {
@@ -272,30 +280,20 @@ pub struct StateStore {
 impl StateStore {
     /// Opens (creating it, owner-only) the state directory `dir` and takes its lock.
     pub fn open(dir: impl Into<PathBuf>, wait: &LockWait) -> Result<StateStore, OpenError> {
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
         let dir = dir.into();
         let io = |source| OpenError::Io {
             dir: dir.clone(),
             source,
         };
-        let lifecycles = dir.join("lifecycles");
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&lifecycles)
-            .map_err(io)?;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
-        let path = dir.join("lock");
-        let open = || {
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(&path)
+        let unsafe_dir = |source| OpenError::Unsafe {
+            dir: dir.clone(),
+            source,
         };
-        let mut file = open().map_err(io)?;
+        // Private, all the way down: what root writes here nobody else can replace.
+        crate::safefs::private_dir(&dir).map_err(unsafe_dir)?;
+        crate::safefs::private_dir(&dir.join("lifecycles")).map_err(unsafe_dir)?;
+        let path = dir.join("lock");
+        let mut file = crate::safefs::open_private_file(&path).map_err(io)?;
         let mut lock = loop {
             match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
                 Ok(lock) => break lock,
@@ -400,7 +398,7 @@ impl StateStore {
             )
         })?;
         let data = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
-        write_file(&path, &data, 0o600)
+        crate::safefs::replace_file(&path, &data, 0o600)
     }
 
     /// Moves the file of `name` aside and returns where it went.

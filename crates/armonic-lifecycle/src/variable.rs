@@ -226,9 +226,27 @@ impl VariableDef {
     /// `Value::Null` stands for "no value". On success the typed value is returned; on failure
     /// the message says what is wrong, in the original's words where it had some.
     pub fn check(&self, raw: &Value) -> Result<Value, String> {
+        let checked = self.check_shown(raw);
+        if self.secret {
+            // A secret's value is never quoted, even when it is wrong.
+            checked.map_err(|m| match m.find(" (current value is ") {
+                Some(at) => format!("{} (the value is a secret: not shown)", &m[..at]),
+                None => m,
+            })
+        } else {
+            checked
+        }
+    }
+
+    fn check_shown(&self, raw: &Value) -> Result<Value, String> {
         let name = &self.name;
         // Measured first, so an oversized value costs no coercion or pattern matching.
         check_size(name, raw)?;
+        if has_nul(raw) {
+            return Err(format!(
+                "{name} contains a NUL character, which no command can be given"
+            ));
+        }
         if raw.is_null() {
             return if self.required {
                 Err(format!("{name} is required"))
@@ -428,6 +446,17 @@ impl VariableDef {
 /// as JSON; a list as a whole). Values travel in environment variables and messages, where a
 /// few hundred kilobytes fail late (E2BIG) and far from the variable that caused it.
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+
+/// Whether a string in `value` holds a NUL character (which no environment variable,
+/// argument or path can carry).
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::Str(s) => s.contains('\0'),
+        Value::List(l) => l.iter().any(has_nul),
+        Value::Map(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
 
 fn check_size(name: &str, value: &Value) -> Result<(), String> {
     let size = value.plain_size();

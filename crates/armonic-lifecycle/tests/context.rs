@@ -103,6 +103,7 @@ impl CommandRunner for Witness {
             timed_out: false,
             interrupted: false,
             stderr_tail: vec![],
+            output_left_open: false,
         })
     }
 }

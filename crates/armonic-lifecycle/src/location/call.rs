@@ -658,9 +658,49 @@ pub(super) fn check_provide(
         values.insert(req.name.clone(), req_values);
         sets_view.push(req_view);
     }
+    if let Some(e) = environment_overflow(xpath, pdef, &values) {
+        errors.push(e);
+    }
     Checked {
         values,
         sets: sets_view,
         errors,
     }
+}
+
+/// The most the values of one call may take of its commands' environment together (Linux
+/// allows about 2 MiB for the arguments and environment of a command, with each string at
+/// most 128 KiB; each value is at most 64 KiB).
+pub const MAX_ENVIRONMENT_VALUES: usize = 1024 * 1024;
+
+/// A call whose values could not all reach the environment of its commands is refused
+/// before anything runs, on its largest variable.
+fn environment_overflow(
+    xpath: &str,
+    pdef: &ProvideDef,
+    values: &ProvideValues,
+) -> Option<VariableError> {
+    let mut total = 0;
+    let mut largest: Option<(usize, &str, &str, usize)> = None;
+    for req in &pdef.requires {
+        for (index, set) in values.get(&req.name).into_iter().flatten().enumerate() {
+            for (name, value) in set {
+                // `REQUIRE_NAME_I=value` and its pointer.
+                let size = req.name.len() + name.len() + value.plain_size() + 16;
+                total += size;
+                if largest.is_none_or(|(s, ..)| size > s) {
+                    largest = Some((size, &req.name, name, index));
+                }
+            }
+        }
+    }
+    let (_, req, name, index) = largest.filter(|_| total > MAX_ENVIRONMENT_VALUES)?;
+    Some(VariableError {
+        xpath: format!("{xpath}/{req}/{name}"),
+        index,
+        message: format!(
+            "{name}: the values of this call are too large together to reach its commands' \
+             environment ({total} bytes, at most {MAX_ENVIRONMENT_VALUES}); {name} is the largest"
+        ),
+    })
 }

@@ -103,6 +103,7 @@ impl CommandRunner for RecordingRunner {
             timed_out: false,
             interrupted: false,
             stderr_tail: if fail { vec!["boom".into()] } else { vec![] },
+            output_left_open: false,
         })
     }
 }
