@@ -17,6 +17,7 @@ use xmpp_parsers::minidom::Element;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
 use crate::config::Config;
+use crate::limits;
 use crate::logs;
 use crate::original::{self, Call, Fault, Params, xml};
 use crate::outbox::Outbox;
@@ -55,14 +56,20 @@ fn stanza_error(fault: &Fault, deployment: Option<&str>) -> StanzaError {
     error
 }
 
-/// An error IQ to `to` carrying `fault` as the original's `<exception>`.
+/// An error IQ to `to` carrying `fault` as the original's `<exception>`. Its message is
+/// shortened to [`limits::MESSAGE_BYTES`] (it is carried three times: the stanza error's
+/// text, its application condition, the payload).
 pub fn exception_iq(to: Jid, id: String, fault: &Fault, deployment: Option<&str>) -> Iq {
+    let fault = Fault {
+        code: limits::cut(&fault.code, limits::QUOTED_CHARS),
+        message: limits::clip(&fault.message, limits::MESSAGE_BYTES),
+    };
     Iq::Error {
         from: None,
         to: Some(to),
         id,
-        error: stanza_error(fault, deployment),
-        payload: Some(stanza::exception(fault, deployment)),
+        error: stanza_error(&fault, deployment),
+        payload: Some(stanza::exception(&fault, deployment)),
     }
 }
 
@@ -80,10 +87,12 @@ impl Caller {
     /// Takes call `id` from `from` and gives the immediate answer: `executing`, or the
     /// exception that stops it before it runs.
     pub(crate) fn call(self: &Arc<Self>, from: Jid, id: String, payload: &Element) -> Iq {
+        // Said back with the answer: only one that can be a deployment's (a longer one is
+        // refused by `accept`).
         let deployment = payload
             .get_child("deployment_id", stanza::NS)
             .map(Element::text)
-            .filter(|d| !d.trim().is_empty());
+            .filter(|d| !d.trim().is_empty() && d.len() <= stanza::MAX_DEPLOYMENT_ID);
         match self.accept(&from, payload) {
             Ok((method, call, permit)) => {
                 let reply = Iq::Result {
@@ -203,13 +212,28 @@ impl Caller {
         deployment: Option<&str>,
         outcome: Result<Json, Fault>,
     ) {
+        let outcome = outcome.and_then(|value| {
+            let payload = stanza::result(&value, deployment);
+            let size = limits::size(&payload) + id.len();
+            let room = self.config.stanza_limit.saturating_sub(limits::ENVELOPE);
+            if size > room {
+                return Err(Fault::new(
+                    "ResultTooLarge",
+                    format!(
+                        "the answer of {method} is {size} bytes, more than the {room} bytes a \
+                         stanza may carry to this XMPP server: ask for less (a narrower xpath)"
+                    ),
+                ));
+            }
+            Ok(payload)
+        });
         match outcome {
-            Ok(value) => {
+            Ok(payload) => {
                 let iq = Iq::Set {
                     from: None,
                     to: Some(caller.clone()),
                     id: result_id(id),
-                    payload: stanza::result(&value, deployment),
+                    payload,
                 };
                 match self.outbox.request(iq, self.config.reply_timeout).await {
                     Ok(Iq::Result { .. }) => {
@@ -397,6 +421,27 @@ mod tests {
             "{xml}"
         );
         assert!(xml.contains("<item-not-found"), "{xml}");
+    }
+
+    #[test]
+    fn an_exception_quotes_a_huge_input_once_and_short() {
+        let huge = format!("//{}[", "x".repeat(45_000));
+        let params = Params::positional(vec![Json::String(huge)]);
+        let fault = Call::parse("provide", params, None).unwrap_err();
+        assert_eq!(fault.code, "XpathInvalidExpression");
+        assert!(fault.message.len() < 1000, "{}", fault.message);
+        // Quoted once: one run of the input's characters.
+        let runs = fault.message.split(|c| c != 'x').filter(|r| r.len() > 10);
+        assert_eq!(runs.count(), 1, "{}", fault.message);
+        assert!(fault.message.contains("(45003 bytes)"), "{}", fault.message);
+        let iq = exception_iq(Jid::new("a@b/c").unwrap(), "c1".into(), &fault, None);
+        assert!(limits::size(&Element::from(iq)) < 4096);
+        // A message built elsewhere is shortened too.
+        let long = Fault::new("ProvideError", "y".repeat(1_000_000));
+        let iq = exception_iq(Jid::new("a@b/c").unwrap(), "c1".into(), &long, None);
+        assert!(limits::size(&Element::from(iq)) < 4 * limits::MESSAGE_BYTES);
+        let unknown = Fault::not_exposed(&"m".repeat(100_000));
+        assert!(unknown.message.len() < 400, "{}", unknown.message);
     }
 
     #[test]

@@ -80,6 +80,10 @@ pub struct Args {
     /// Longest a read may take, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub query_timeout: u64,
+    /// The XMPP server's stanza size limit, in bytes (default 262144, Prosody's and
+    /// ejabberd's): no stanza the bridge sends is larger.
+    #[arg(long, value_name = "BYTES")]
+    pub stanza_limit: Option<usize>,
     /// More details (-v: debug, -vv: trace).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -173,6 +177,15 @@ pub fn config(args: Args) -> Result<Config> {
         config.muc_domain = muc;
     }
     config.register = args.register || file.register.unwrap_or(false);
+    if let Some(limit) = args.stanza_limit.or(file.stanza_limit) {
+        if limit < armonic_xmpp_bridge::limits::MIN_STANZA_LIMIT {
+            bail!(
+                "--stanza-limit {limit} is too small: at least {} bytes",
+                armonic_xmpp_bridge::limits::MIN_STANZA_LIMIT
+            );
+        }
+        config.stanza_limit = limit;
+    }
     config.allow = pick(&args.allow, &file.allow)
         .iter()
         .map(|j| bare_jid("--allow", j))

@@ -27,6 +27,7 @@ use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
 use crate::config::Config;
 use crate::forms;
+use crate::limits;
 use crate::logs;
 use crate::outbox::Outbox;
 use crate::shared::Shared;
@@ -95,10 +96,10 @@ impl CommandRequest {
             "prev" => Action::Prev,
             "complete" => Action::Complete,
             "cancel" => Action::Cancel,
-            other => return Err(format!("unknown action '{other}'")),
+            other => return Err(format!("unknown action {}", limits::quote(other))),
         };
         let form = match payload.get_child("x", ns::DATA_FORMS) {
-            Some(x) => Some(DataForm::try_from(x.clone()).map_err(|e| format!("bad form: {e}"))?),
+            Some(x) => Some(forms::submitted(x).map_err(|e| format!("bad form: {e}"))?),
             None => None,
         };
         Ok(CommandRequest {
@@ -151,9 +152,11 @@ impl CommandResponse {
         self
     }
 
-    /// Adds a note of `kind` (`info`, `warn`, `error`).
+    /// Adds a note of `kind` (`info`, `warn`, `error`), shortened to
+    /// [`limits::MESSAGE_BYTES`].
     pub fn note(mut self, kind: &'static str, text: impl Into<String>) -> Self {
-        self.notes.push((kind, text.into()));
+        self.notes
+            .push((kind, limits::clip(&text.into(), limits::MESSAGE_BYTES)));
         self
     }
 
@@ -189,11 +192,121 @@ impl CommandResponse {
                     .build(),
             );
         }
-        if let Some(form) = self.form {
+        if let Some(mut form) = self.form {
+            forms::type_fields(&mut form);
             b = b.append(form);
         }
         b.build()
     }
+}
+
+/// Longest text of one value in a response's form before it is cut, in bytes.
+const LONG_VALUE: usize = 16 * 1024;
+
+/// Cuts the text of `e` to `max` bytes, if longer.
+fn cut_text(e: &mut Element, max: usize) {
+    let text = e.text();
+    if text.len() > max {
+        let _ = e.take_nodes();
+        e.append_text_node(limits::cut(&text, max));
+    }
+}
+
+/// Leaves out the last children of `parent` named `name` whose sizes add up to at least
+/// `excess` bytes; how many were left out.
+fn leave_out_last(parent: &mut Element, name: &str, excess: usize) -> usize {
+    let mut removed_bytes = 0;
+    let mut removed = 0;
+    let mut kept = Vec::new();
+    for node in parent.take_nodes().into_iter().rev() {
+        match node {
+            xmpp_parsers::minidom::Node::Element(e)
+                if removed_bytes < excess && e.is(name, ns::DATA_FORMS) =>
+            {
+                removed_bytes += limits::size(&e);
+                removed += 1;
+            }
+            other => kept.push(other),
+        }
+    }
+    for node in kept.into_iter().rev() {
+        parent.append_node(node);
+    }
+    removed
+}
+
+/// Command response `response` within `room` bytes: long values of its form cut, then its
+/// last items (or the last values of its longest field) left out with a note saying how
+/// many, and as a last resort its form left out with a note. An XMPP server closes the stream
+/// of a client sending a stanza over its limit: the master would go offline.
+pub fn fit(mut response: Element, room: usize) -> Element {
+    let over = |r: &Element| limits::size(r).saturating_sub(room);
+    if over(&response) == 0 {
+        return response;
+    }
+    // Room for the note saying what was left out.
+    const NOTE: usize = 200;
+    let mut left_out = 0;
+    if let Some(form) = response.get_child_mut("x", ns::DATA_FORMS) {
+        for field in form.children_mut() {
+            let fields: Vec<&mut Element> = if field.is("item", ns::DATA_FORMS) {
+                field.children_mut().collect()
+            } else {
+                vec![field]
+            };
+            for f in fields {
+                for value in f.children_mut() {
+                    if value.is("value", ns::DATA_FORMS) {
+                        cut_text(value, LONG_VALUE);
+                    }
+                }
+            }
+        }
+    }
+    // Sizes of children written alone are a little larger than within their parent: a few
+    // rounds.
+    for _ in 0..8 {
+        let excess = over(&response);
+        if excess == 0 {
+            break;
+        }
+        let Some(form) = response.get_child_mut("x", ns::DATA_FORMS) else {
+            break;
+        };
+        let mut removed = leave_out_last(form, "item", excess + NOTE);
+        if removed == 0 {
+            let longest = form
+                .children_mut()
+                .filter(|f| f.is("field", ns::DATA_FORMS))
+                .max_by_key(|f| f.children().count());
+            if let Some(field) = longest {
+                removed = leave_out_last(field, "value", excess + NOTE);
+            }
+        }
+        if removed == 0 {
+            break;
+        }
+        left_out += removed;
+    }
+    let note = |text: String| {
+        Element::builder("note", NS)
+            .attr(name("type"), "warn")
+            .append(text)
+            .build()
+    };
+    if over(&response) > 0 {
+        let size = limits::size(&response);
+        let _ = response.remove_child("x", ns::DATA_FORMS);
+        response.append_child(note(format!(
+            "the answer's form is left out: {size} bytes, more than the XMPP server accepts"
+        )));
+    } else if left_out > 0 {
+        response.append_child(note(format!(
+            "{left_out} lines are left out: the whole answer is more than the XMPP server \
+             accepts"
+        )));
+    }
+    response
 }
 
 /// An error of a command: `condition`, the commands' specific condition if any, and text.
@@ -203,7 +316,12 @@ pub fn command_error(
     specific: Option<&str>,
     text: impl Into<String>,
 ) -> Box<StanzaError> {
-    let mut e = StanzaError::new(kind, condition, "en", text.into());
+    let mut e = StanzaError::new(
+        kind,
+        condition,
+        "en",
+        limits::clip(&text.into(), limits::MESSAGE_BYTES),
+    );
     e.other = specific.map(|s| Element::builder(s, NS).build());
     Box::new(e)
 }
@@ -373,6 +491,79 @@ struct Build {
     steps: Option<mpsc::Receiver<Step>>,
     touched: Instant,
     room: Option<BareJid>,
+    /// The secret values of this build: never said in clear in its forms, notes and room.
+    secrets: Secrets,
+}
+
+/// What stands for a secret value in text the bridge writes.
+pub const HIDDEN: &str = "••••••";
+
+/// The secret values a build has seen (typed in `text-private` fields, or proposed for
+/// secret variables), shared by its session and its engine's thread.
+#[derive(Clone, Default)]
+struct Secrets(Arc<Mutex<Vec<String>>>);
+
+impl Secrets {
+    /// Keeps the text of `value` (and of each item of a list) as a secret.
+    fn keep(&self, value: &armonic_lifecycle::Value) {
+        let mut texts = vec![forms::shown(value)];
+        if let armonic_lifecycle::Value::List(items) = value {
+            texts.extend(items.iter().map(forms::shown));
+        }
+        let mut secrets = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for t in texts {
+            if !t.is_empty() && !secrets.contains(&t) {
+                secrets.push(t);
+            }
+        }
+        // Longest first: a secret holding another is hidden whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    /// `text` with every secret replaced by [`HIDDEN`].
+    fn hide(&self, text: &str) -> String {
+        let secrets = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut text = text.to_owned();
+        for s in secrets.iter() {
+            if text.contains(s.as_str()) {
+                text = text.replace(s.as_str(), HIDDEN);
+            }
+        }
+        text
+    }
+
+    /// Hides the secrets in every text of `e`, but for the values of boolean fields (`1`, `0`).
+    fn hide_in(&self, e: &mut Element) {
+        if e.is("field", ns::DATA_FORMS) && e.attr("type") == Some("boolean") {
+            return;
+        }
+        for node in e.nodes_mut() {
+            match node {
+                xmpp_parsers::minidom::Node::Text(t) => *t = self.hide(t),
+                xmpp_parsers::minidom::Node::Element(child) => self.hide_in(child),
+            }
+        }
+    }
+
+    /// Keeps what question `q` proposes for a secret variable.
+    fn keep_proposed(&self, q: &Question) {
+        if let Question::Value { variable, .. } = q {
+            if forms::is_secret(variable) {
+                if let Some(v) = &variable.suggestion {
+                    self.keep(v);
+                }
+            }
+        }
+    }
+
+    /// Keeps what `answer` gives question `q`, if it is a secret.
+    fn keep_answer(&self, q: &Question, answer: &Answer) {
+        if let (Question::Value { variable, .. }, Answer::Value(v)) = (q, answer) {
+            if forms::is_secret(variable) {
+                self.keep(v);
+            }
+        }
+    }
 }
 
 /// The frontend of a build's engine: each question goes to the session, each answer comes
@@ -384,6 +575,7 @@ struct FormFrontend {
     outbox: Outbox,
     room: BareJid,
     deployment: String,
+    secrets: Secrets,
 }
 
 impl FormFrontend {
@@ -413,7 +605,9 @@ impl FormFrontend {
     }
 
     fn line(&self, record: &LogRecord) {
-        let m = logs::message(&self.room, record, &self.deployment);
+        let mut record = record.clone();
+        record.message = self.secrets.hide(&record.message);
+        let m = logs::message(&self.room, &record, &self.deployment);
         self.outbox.send_blocking(m);
     }
 }
@@ -526,14 +720,18 @@ impl Commands {
                 e,
             )
         })?;
+        let room = self.config.stanza_limit.saturating_sub(limits::ENVELOPE);
         match request.node.as_str() {
-            "provides" => Ok(self.provides().await),
-            "build" => self.build(from, request).await,
+            "provides" => Ok(fit(self.provides().await, room)),
+            "build" => self.build(from, request).await.map(|r| fit(r, room)),
             other => Err(command_error(
                 ErrorType::Cancel,
                 DefinedCondition::ItemNotFound,
                 None,
-                format!("there is no command '{other}': the commands are provides and build"),
+                format!(
+                    "there is no command {}: the commands are provides and build",
+                    limits::quote(other)
+                ),
             )),
         }
     }
@@ -636,6 +834,7 @@ impl Commands {
                 steps: None,
                 touched: Instant::now(),
                 room: None,
+                secrets: Secrets::default(),
             };
             if let Ok(mut builds) = self.builds.lock() {
                 builds.insert(id.clone(), Arc::new(tokio::sync::Mutex::new(build)));
@@ -650,7 +849,10 @@ impl Commands {
                 ErrorType::Modify,
                 DefinedCondition::BadRequest,
                 Some("bad-sessionid"),
-                format!("there is no build session {id} (it ended, or was given up)"),
+                format!(
+                    "there is no build session {} (it ended, or was given up)",
+                    limits::quote(&id)
+                ),
             ));
         };
         let mut b = session.lock().await;
@@ -662,10 +864,20 @@ impl Commands {
                 "this build session belongs to another client",
             ));
         }
+        let secrets = b.secrets.clone();
+        self.advance(&id, &mut b, request).await.map(|mut r| {
+            secrets.hide_in(&mut r);
+            r
+        })
+    }
+
+    /// Takes `request`'s answer to where build `id` stands, and says what comes next.
+    async fn advance(&self, id: &str, b: &mut Build, request: CommandRequest) -> Reply {
+        let id = id.to_owned();
         b.touched = Instant::now();
         match request.action {
             Action::Cancel => {
-                self.end(&id, &mut b).await;
+                self.end(&id, b).await;
                 return Ok(CommandResponse::new("build", &id, Status::Canceled).build());
             }
             Action::Prev => {
@@ -698,18 +910,21 @@ impl Commands {
         };
         let answer = match &b.stage {
             Stage::Root => match forms::root(form) {
-                Err(e) => return again(&b, e),
+                Err(e) => return again(b, e),
                 Ok(root) => {
-                    self.start(&id, &mut b, root);
+                    self.start(&id, b, root);
                     None
                 }
             },
             Stage::Asking(q) => match forms::answer(q, form) {
-                Err(e) => return again(&b, e),
-                Ok(a) => Some(a),
+                Err(e) => return again(b, e),
+                Ok(a) => {
+                    b.secrets.keep_answer(q, &a);
+                    Some(a)
+                }
             },
             Stage::Confirm(_) => match forms::applied(form) {
-                Err(e) => return again(&b, e),
+                Err(e) => return again(b, e),
                 Ok(true) => {
                     let room = self.room(&id)?;
                     if let Err(e) = self
@@ -729,13 +944,13 @@ impl Commands {
         if let Some(a) = answer {
             let sent = b.answers.as_ref().is_some_and(|tx| tx.try_send(a).is_ok());
             if !sent {
-                self.end(&id, &mut b).await;
+                self.end(&id, b).await;
                 return Ok(CommandResponse::new("build", &id, Status::Completed)
                     .note("error", "the build had already stopped")
                     .build());
             }
         }
-        self.next_step(&id, &mut b).await
+        self.next_step(&id, b).await
     }
 
     fn room(&self, id: &str) -> Result<BareJid, Box<StanzaError>> {
@@ -762,6 +977,7 @@ impl Commands {
             outbox: self.outbox.clone(),
             room,
             deployment: id.to_owned(),
+            secrets: b.secrets.clone(),
         };
         let mesh = MeshView {
             mesh: self.mesh.clone(),
@@ -795,6 +1011,7 @@ impl Commands {
         let response = CommandResponse::new("build", id, Status::Executing);
         match step {
             Some(Step::Ask(q)) => {
+                b.secrets.keep_proposed(&q);
                 let form = forms::ask(&q, &b.root);
                 b.stage = Stage::Asking(Box::new(q));
                 Ok(response.actions("next", vec!["next"]).form(form).build())
@@ -911,6 +1128,123 @@ mod tests {
         );
         assert!(xml.contains("<note type='error'>again</note>"), "{xml}");
         assert!(xml.contains("var='xpath'"), "{xml}");
+    }
+
+    #[test]
+    fn a_form_with_empty_fields_is_read_not_refused() {
+        let r = parse(&format!(
+            "<command xmlns='{NS}' node='build' sessionid='s1' action='next'>\
+             <x xmlns='jabber:x:data' type='submit'><field/><field var='root'/>\
+             <field var='xpath'><value>//WebSite//start</value></field></x></command>"
+        ))
+        .unwrap();
+        let form = r.form.unwrap();
+        assert_eq!(form.fields.len(), 1);
+        assert_eq!(form.fields[0].values, ["//WebSite//start"]);
+    }
+
+    #[test]
+    fn forms_in_responses_say_the_type_of_every_field() {
+        let xml = String::from(
+            &CommandResponse::new("build", "s1", Status::Executing)
+                .form(forms::ask_root())
+                .build(),
+        );
+        assert!(
+            xml.contains("type='text-single'") && xml.contains("var='xpath'"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn an_error_quoting_a_huge_input_is_short() {
+        // (The XML parser takes attributes of a few kilobytes only.)
+        let action = "n".repeat(4_000);
+        let e = parse(&format!(
+            "<command xmlns='{NS}' node='b' action='{action}'/>"
+        ))
+        .unwrap_err();
+        assert!(e.len() < 400, "{}", e.len());
+        let huge = "n".repeat(300_000);
+        let error = command_error(ErrorType::Modify, DefinedCondition::BadRequest, None, huge);
+        let text = error.texts.values().next().unwrap();
+        assert!(text.len() <= limits::MESSAGE_BYTES + 64, "{}", text.len());
+        let note = CommandResponse::new("build", "s", Status::Completed)
+            .note("error", "e".repeat(300_000))
+            .build();
+        assert!(limits::size(&note) < 2 * limits::MESSAGE_BYTES);
+    }
+
+    #[test]
+    fn a_response_over_the_limit_leaves_out_its_last_lines_and_says_so() {
+        let mut listed = BTreeMap::new();
+        for i in 0..5000 {
+            listed.insert(
+                format!("Lifecycle{i:04}/Active/start"),
+                Listed {
+                    label: "A provide with a label".into(),
+                    help: "and some help".into(),
+                    tags: String::new(),
+                    locations: vec!["web1".into()],
+                },
+            );
+        }
+        let whole = CommandResponse::new("provides", "s", Status::Completed)
+            .form(provides_form(&listed))
+            .build();
+        assert!(limits::size(&whole) > 256 * 1024);
+        let room = 16 * 1024;
+        let fitted = fit(whole, room);
+        assert!(limits::size(&fitted) <= room, "{}", limits::size(&fitted));
+        let xml = String::from(&fitted);
+        assert!(xml.contains("<value>Lifecycle0000/Active/start</value>"));
+        assert!(xml.contains("lines are left out"), "{xml}");
+        // One value too long for any room: cut, then the form left out if need be.
+        let mut big = forms::done("//x", "d", true, None, vec!["s".repeat(100_000)]);
+        big.fields.truncate(3);
+        let r = CommandResponse::new("build", "s", Status::Completed)
+            .form(big)
+            .build();
+        let fitted = fit(r, 8 * 1024);
+        assert!(
+            limits::size(&fitted) <= 8 * 1024,
+            "{}",
+            limits::size(&fitted)
+        );
+        let small = CommandResponse::new("build", "s", Status::Completed)
+            .form(forms::ask_root())
+            .build();
+        assert_eq!(fit(small.clone(), 8 * 1024), small);
+    }
+
+    #[test]
+    fn secrets_are_hidden_in_every_text_of_a_response_and_in_room_lines() {
+        let secrets = Secrets::default();
+        secrets.keep(&armonic_lifecycle::Value::from("hunter2-secret"));
+        let mut form = forms::confirm(
+            "Deployment of //x\n  Db/Configured/enter/conf/password = hunter2-secret",
+            "//x",
+        );
+        form.fields.push({
+            let mut f = xmpp_parsers::data_forms::Field::new(
+                "flag",
+                xmpp_parsers::data_forms::FieldType::Boolean,
+            );
+            f.values = vec!["1".into()];
+            f
+        });
+        let mut r = CommandResponse::new("build", "s", Status::Executing)
+            .note("error", "'hunter2-secret' is refused")
+            .form(form)
+            .build();
+        secrets.hide_in(&mut r);
+        let xml = String::from(&r);
+        assert!(!xml.contains("hunter2-secret"), "{xml}");
+        assert!(xml.contains(HIDDEN), "{xml}");
+        assert_eq!(
+            secrets.hide("connecting with hunter2-secret"),
+            format!("connecting with {HIDDEN}")
+        );
     }
 
     #[test]

@@ -57,6 +57,10 @@ pub struct Config {
     pub watch_every: Duration,
     /// Longest a build session waits for its next form before it is given up.
     pub build_idle_timeout: Duration,
+    /// The XMPP server's stanza size limit, in bytes: no stanza the bridge sends is larger
+    /// (a server closes the stream of a client that sends one). Prosody's and ejabberd's
+    /// default, 256 KiB, unless set lower on the server.
+    pub stanza_limit: usize,
 }
 
 impl Config {
@@ -86,6 +90,7 @@ impl Config {
             max_calls: 32,
             watch_every: Duration::from_millis(500),
             build_idle_timeout: Duration::from_secs(30 * 60),
+            stanza_limit: crate::limits::DEFAULT_STANZA_LIMIT,
         })
     }
 
@@ -191,6 +196,8 @@ pub struct FileConfig {
     pub listen: Vec<String>,
     /// mDNS discovery.
     pub mdns: Option<bool>,
+    /// The XMPP server's stanza size limit, in bytes.
+    pub stanza_limit: Option<usize>,
     /// Per-agent settings, by location name.
     #[serde(default)]
     pub agents: BTreeMap<String, AgentFile>,

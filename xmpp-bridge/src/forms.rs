@@ -5,10 +5,96 @@
 //! `specialize`, `multiplicity`, `validation`, `call`) and field names (`manage`, `host`,
 //! `specialize`, `multiplicity`, the variable's address, `call`). The specialize answer is
 //! read from `specialize`, or from `xpath` as the original read it.
+//!
+//! Every field says its XEP-0004 type, `text-single` included (clients such as profanity
+//! leave a field without one unfillable); secrets are asked in `text-private` fields, never
+//! proposed in clear. Submitted forms are read leniently: a field without a name or without a
+//! value (poezio sends one) is ignored.
 
 use armonic_lifecycle::Value;
 use armonic_smart::{Answer, Question, VariableQuestion, parse_value};
 use xmpp_parsers::data_forms::{DataForm, DataFormType, Field, FieldType, Option_};
+use xmpp_parsers::minidom::Element;
+use xmpp_parsers::minidom::rxml::{Namespace, NcName};
+use xmpp_parsers::ns;
+
+use crate::limits;
+
+/// The longest provide address a build takes, in bytes.
+pub const MAX_ROOT: usize = 1000;
+
+/// `form` as XML, every field with its `type` written out. (xmpp-parsers leaves out
+/// `text-single`, the default of XEP-0004, which profanity does not assume.)
+pub fn element(form: DataForm) -> Element {
+    let mut e = Element::from(form);
+    type_fields(&mut e);
+    e
+}
+
+/// Writes `type='text-single'` on every field of form `e` that has no type.
+pub fn type_fields(e: &mut Element) {
+    for field in e.children_mut() {
+        if field.is("field", ns::DATA_FORMS) && field.attr("type").is_none() {
+            if let Ok(name) = NcName::try_from("type") {
+                field.set_attr(Namespace::NONE, name, "text-single");
+            }
+        }
+    }
+}
+
+/// Reads a submitted form (`<x xmlns='jabber:x:data'>`) leniently: what a standard client
+/// sends is taken as it means it. A field without a name or without a value says nothing and
+/// is ignored (poezio sends `<field/>` for the fixed fields of the form it answers); a type
+/// that is not one of XEP-0004's is taken for text; options, media and validation rules of a
+/// submitted field are not read.
+pub fn submitted(x: &Element) -> Result<DataForm, String> {
+    if !x.is("x", ns::DATA_FORMS) {
+        return Err("not a data form".into());
+    }
+    let type_ = match x.attr("type").unwrap_or("submit") {
+        "submit" => DataFormType::Submit,
+        "cancel" => DataFormType::Cancel,
+        "form" => DataFormType::Form,
+        "result" => DataFormType::Result_,
+        other => return Err(format!("unknown form type {}", limits::quote(other))),
+    };
+    let text = |name: &str| x.get_child(name, ns::DATA_FORMS).map(Element::text);
+    let fields = x
+        .children()
+        .filter(|f| f.is("field", ns::DATA_FORMS))
+        .filter_map(|f| {
+            let var = f.attr("var").filter(|v| !v.is_empty())?;
+            let values: Vec<String> = f
+                .children()
+                .filter(|v| v.is("value", ns::DATA_FORMS))
+                .map(Element::text)
+                .collect();
+            if values.is_empty() {
+                return None;
+            }
+            let type_ = f
+                .attr("type")
+                .and_then(|t| t.parse::<FieldType>().ok())
+                .unwrap_or(FieldType::TextSingle);
+            let mut field = Field::new(var, type_);
+            field.values = values;
+            Some(field)
+        })
+        .collect();
+    Ok(DataForm {
+        type_,
+        title: text("title"),
+        instructions: text("instructions"),
+        fields,
+    })
+}
+
+/// Whether the value `v` asks for is a secret: asked in a `text-private` field, its proposed
+/// value never shown. (A `password` variable is one; variables marked `secret` are too once
+/// the engine's questions say so.)
+pub fn is_secret(v: &VariableQuestion) -> bool {
+    v.ty == "password"
+}
 
 /// The form asking for the provide to build.
 pub fn ask_root() -> DataForm {
@@ -25,8 +111,12 @@ pub fn ask_root() -> DataForm {
 
 /// The provide address a submitted first form names.
 pub fn root(submitted: Option<&DataForm>) -> Result<String, String> {
-    match submitted.and_then(|f| single(f, "xpath")) {
-        Some(x) if !x.trim().is_empty() => Ok(x.trim().to_owned()),
+    match submitted.and_then(|f| single(f, "xpath")).map(str::trim) {
+        Some(x) if x.len() > MAX_ROOT => Err(format!(
+            "the address {} is too long: at most {MAX_ROOT} bytes",
+            limits::quote(x)
+        )),
+        Some(x) if !x.is_empty() => Ok(x.to_owned()),
         _ => Err("give the address of a provide to build, such as //WebSite//start".into()),
     }
 }
@@ -98,7 +188,10 @@ fn yes_no(text: &str) -> Result<bool, String> {
     match text.trim() {
         "1" | "true" => Ok(true),
         "0" | "false" => Ok(false),
-        other => Err(format!("'{other}' is neither true (1) nor false (0)")),
+        other => Err(format!(
+            "{} is neither true (1) nor false (0)",
+            limits::quote(other)
+        )),
     }
 }
 
@@ -243,6 +336,9 @@ pub fn ask(question: &Question, root: &str) -> DataForm {
                 help.push(h.clone());
             }
             help.push(format!("type {}", v.ty));
+            if is_secret(v) && v.suggestion.is_some() {
+                help.push("a value is proposed: leave the field empty to keep it".into());
+            }
             if v.sets > 1 {
                 help.push(format!("value set {} of {}", v.index + 1, v.sets));
             }
@@ -266,6 +362,10 @@ fn title(question: &Question) -> String {
 fn value_field(v: &VariableQuestion) -> Field {
     let var = variable_var(v);
     let label = format!("{} ({})", v.label, v.xpath);
+    if is_secret(v) {
+        // Typed hidden; the proposed value stays with the bridge (left empty, it is kept).
+        return field(&var, FieldType::TextPrivate, &label);
+    }
     let mut f = if !v.choices.is_empty() {
         let mut f = field(&var, FieldType::ListSingle, &label);
         f.options = options(&v.choices.iter().map(shown).collect::<Vec<_>>());
@@ -273,7 +373,6 @@ fn value_field(v: &VariableQuestion) -> Field {
     } else {
         match v.ty.as_str() {
             "bool" | "armonic_first_instance" => field(&var, FieldType::Boolean, &label),
-            "password" => field(&var, FieldType::TextPrivate, &label),
             "list" | "armonic_hosts" => field(&var, FieldType::TextMulti, &label),
             _ => field(&var, FieldType::TextSingle, &label),
         }
@@ -327,7 +426,8 @@ pub fn answer(question: &Question, submitted: Option<&DataForm>) -> Result<Answe
                 Ok(Answer::Choice(chosen.to_owned()))
             } else {
                 Err(format!(
-                    "{chosen} is not one of the choices: {}",
+                    "{} is not one of the choices: {}",
+                    limits::quote(chosen),
                     choices
                         .iter()
                         .map(|c| c.xpath.as_str())
@@ -360,10 +460,12 @@ pub fn answer(question: &Question, submitted: Option<&DataForm>) -> Result<Answe
             } else {
                 match given("multiplicity") {
                     None => Ok(Answer::Count(*suggestion)),
-                    Some(t) => t
-                        .parse::<usize>()
-                        .map(Answer::Count)
-                        .map_err(|_| format!("multiplicity: '{t}' is not a number of instances")),
+                    Some(t) => t.parse::<usize>().map(Answer::Count).map_err(|_| {
+                        format!(
+                            "multiplicity: {} is not a number of instances",
+                            limits::quote(t)
+                        )
+                    }),
                 }
             }
         }
@@ -696,6 +798,114 @@ mod tests {
         }
         let f = ask(&q, "//x");
         assert_eq!(field_of(&f, "error").values, ["'x' is not an integer"]);
+    }
+
+    /// Every `<field>` of `form` written out, with its `type` attribute.
+    fn types_written(form: DataForm) -> Vec<(String, Option<String>)> {
+        element(form)
+            .children()
+            .filter(|f| f.is("field", ns::DATA_FORMS))
+            .map(|f| {
+                (
+                    f.attr("var").unwrap_or_default().to_owned(),
+                    f.attr("type").map(str::to_owned),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_field_of_every_form_says_its_type_text_single_included() {
+        assert_eq!(
+            types_written(ask_root()),
+            [("xpath".to_owned(), Some("text-single".to_owned()))]
+        );
+        let mut forms = vec![
+            ask(&variable("port", Some(Value::Int(80)), true), "//x"),
+            ask(&variable("password", None, true), "//x"),
+            ask(&variable("bool", None, true), "//x"),
+            ask(&variable("list", None, true), "//x"),
+            confirm("Deployment of //x\nOrder: node_0", "//x"),
+            done("//x", "d1", true, Some(&Value::Int(1)), vec!["a".into()]),
+        ];
+        forms.push(ask(
+            &Question::Manage {
+                node: "n".into(),
+                depth: 0,
+                xpath: "//x".into(),
+            },
+            "//x",
+        ));
+        for form in forms {
+            let shown = format!("{form:?}");
+            for (var, type_) in types_written(form) {
+                assert!(type_.is_some(), "field {var} has no type in {shown}");
+            }
+        }
+        let port = types_written(ask(&variable("port", None, true), "//x"));
+        assert!(port.contains(&(
+            "WebServer/Configured/enter/conf/port".to_owned(),
+            Some("text-single".to_owned())
+        )));
+        let root = types_written(ask(&variable("port", None, true), "//x"));
+        assert!(root.contains(&("root".to_owned(), Some("fixed".to_owned()))));
+    }
+
+    #[test]
+    fn a_password_is_asked_in_a_private_field_and_its_proposed_value_never_shown() {
+        let q = variable("password", Some(Value::from("hunter2-secret")), true);
+        let f = ask(&q, "//x");
+        let field = field_of(&f, "WebServer/Configured/enter/conf/port");
+        assert_eq!(field.type_, FieldType::TextPrivate);
+        assert!(field.values.is_empty(), "{field:?}");
+        let xml = String::from(&element(f));
+        assert!(!xml.contains("hunter2-secret"), "{xml}");
+        assert!(xml.contains("type='text-private'"), "{xml}");
+        // Left empty, the proposed value is kept; typed, the typed one is taken.
+        assert_eq!(
+            answer(&q, Some(&submit(&[]))),
+            Ok(Answer::Value(Value::from("hunter2-secret")))
+        );
+        let typed = submit(&[("WebServer/Configured/enter/conf/port", &["other-secret"])]);
+        assert_eq!(
+            answer(&q, Some(&typed)),
+            Ok(Answer::Value(Value::from("other-secret")))
+        );
+        assert!(is_secret(match &q {
+            Question::Value { variable, .. } => variable,
+            _ => unreachable!(),
+        }));
+    }
+
+    #[test]
+    fn empty_fields_of_a_submitted_form_are_ignored() {
+        let x: Element = "<x xmlns='jabber:x:data' type='submit'>\
+             <field/><field type='fixed'/><field var='root'/>\
+             <field var='xpath'><value>//WebSite//start</value></field>\
+             <field var='odd' type='no-such-type'><value>v</value></field></x>"
+            .parse()
+            .unwrap();
+        let form = submitted(&x).unwrap();
+        let vars: Vec<_> = form.fields.iter().map(|f| f.var.clone().unwrap()).collect();
+        assert_eq!(vars, ["xpath", "odd"]);
+        assert_eq!(root(Some(&form)).unwrap(), "//WebSite//start");
+        let other: Element = "<y xmlns='jabber:x:data'/>".parse().unwrap();
+        assert!(submitted(&other).is_err());
+    }
+
+    #[test]
+    fn a_huge_answer_is_refused_quoting_it_once_and_short() {
+        let huge = "x".repeat(45_000);
+        let e = root(Some(&submit(&[("xpath", &[huge.as_str()])]))).unwrap_err();
+        assert!(e.len() < 400, "{e}");
+        assert!(e.contains("(45000 bytes)"), "{e}");
+        let manage = Question::Manage {
+            node: "n".into(),
+            depth: 0,
+            xpath: "//x".into(),
+        };
+        let e = answer(&manage, Some(&submit(&[("manage", &[huge.as_str()])]))).unwrap_err();
+        assert!(e.len() < 400, "{e}");
     }
 
     #[test]

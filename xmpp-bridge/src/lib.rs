@@ -37,6 +37,7 @@ mod bridge;
 pub mod commands;
 pub mod config;
 pub mod forms;
+pub mod limits;
 mod logs;
 pub mod original;
 mod outbox;

@@ -8,10 +8,17 @@ use xmpp_parsers::message::{Lang, Message};
 use crate::stanza;
 
 /// The groupchat message carrying one log line to `room`: a `<log>` payload with the
-/// original's level number and name, and the text without terminal escapes as the body.
+/// original's level number and name, and the text without terminal escapes as the body (cut
+/// at [`LOG_LINE_BYTES`](crate::limits::LOG_LINE_BYTES), saying its size).
 pub fn message(room: &BareJid, record: &LogRecord, deployment: &str) -> Message {
     Message::groupchat(Some(Jid::from(room.clone())))
-        .with_body(Lang::new(), stanza::strip_ansi(&record.message))
+        .with_body(
+            Lang::new(),
+            crate::limits::cut(
+                &stanza::strip_ansi(&record.message),
+                crate::limits::LOG_LINE_BYTES,
+            ),
+        )
         .with_payloads(vec![stanza::log(record.level, deployment)])
 }
 

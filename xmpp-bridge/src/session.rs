@@ -80,6 +80,8 @@ pub(crate) struct Spec {
 /// The state of a logged-in client.
 struct Online {
     role: Role,
+    /// The server's stanza size limit: nothing larger is sent.
+    stanza_limit: usize,
     outbox: Outbox,
     jid: FullJid,
     nick: String,
@@ -199,6 +201,7 @@ pub(crate) async fn run(spec: Spec, shared: Arc<Shared>, mut stop: oneshot::Rece
         backoff = Duration::from_secs(1);
         let mut state = Online {
             role: spec.role,
+            stanza_limit: config.stanza_limit,
             outbox: outbox.clone(),
             jid: spec.jid.clone(),
             nick: spec.location.clone(),
@@ -401,8 +404,12 @@ impl Online {
         }
     }
 
-    /// Queues `stanza` for the server (waiting only while the queue is full).
+    /// Queues `stanza` for the server (waiting only while the queue is full), if it is within
+    /// the server's size limit (else what [`within_limit`] sends instead).
     async fn send(&self, client: &mut Client, stanza: Stanza) {
+        let Some(stanza) = within_limit(stanza, self.stanza_limit, &self.jid) else {
+            return;
+        };
         tracing::trace!("{} sends {stanza:?}", self.jid);
         let _ = client.send(Box::new(stanza)).await;
     }
@@ -642,6 +649,62 @@ impl Online {
             }
         }
     }
+}
+
+/// The size of `stanza` written out, in bytes.
+fn stanza_size(stanza: &Stanza) -> usize {
+    let element = match stanza {
+        Stanza::Iq(iq) => Element::from(iq.clone()),
+        Stanza::Message(m) => Element::from(m.clone()),
+        Stanza::Presence(p) => Element::from(p.clone()),
+    };
+    crate::limits::size(&element)
+}
+
+/// `stanza` if it is within `limit` bytes; else, for an answer, an error saying it was too
+/// large, for a message, its text cut to fit, and nothing for anything else. A server closes
+/// the stream of a client that sends a stanza over its limit: the agent would go offline for
+/// everyone. What builds stanzas from data keeps them within the limit itself; this is the
+/// last resort.
+fn within_limit(stanza: Stanza, limit: usize, me: &FullJid) -> Option<Stanza> {
+    let size = stanza_size(&stanza);
+    if size <= limit {
+        return Some(stanza);
+    }
+    tracing::warn!(
+        "{me}: a stanza of {size} bytes is over the server's limit ({limit} bytes): not sent whole"
+    );
+    let instead = match stanza {
+        Stanza::Iq(Iq::Result { to, id, .. } | Iq::Error { to, id, .. }) => {
+            let text = format!(
+                "the answer is {size} bytes, more than the {limit} bytes the XMPP server \
+                 accepts in a stanza"
+            );
+            Stanza::Iq(Iq::Error {
+                from: None,
+                to,
+                id,
+                error: StanzaError::new(
+                    ErrorType::Cancel,
+                    DefinedCondition::ResourceConstraint,
+                    "en",
+                    text,
+                ),
+                payload: None,
+            })
+        }
+        Stanza::Message(mut m) => {
+            let budget = limit.saturating_sub(crate::limits::ENVELOPE) / 2;
+            for body in m.bodies.values_mut() {
+                *body = crate::limits::cut(body, budget);
+            }
+            m.payloads
+                .retain(|p| crate::limits::size(p) < crate::limits::ENVELOPE);
+            Stanza::Message(m)
+        }
+        Stanza::Iq(_) | Stanza::Presence(_) => return None,
+    };
+    (stanza_size(&instead) <= limit).then_some(instead)
 }
 
 fn error_text(payloads: &[Element]) -> String {

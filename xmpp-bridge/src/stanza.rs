@@ -17,6 +17,10 @@ pub const RECEIVED: &str = "received";
 /// The status of a call of a method that does not exist.
 pub const NOT_FOUND: &str = "not found";
 
+/// The longest `<deployment_id>` taken, in bytes (the original's are UUIDs, 36 bytes): the
+/// id is said back with every answer and names a room.
+pub const MAX_DEPLOYMENT_ID: usize = 200;
+
 /// A `<call>`: `<method>`, `<params>` (JSON `{"args": [...], "kwargs": {...}}`) and
 /// `<deployment_id>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +53,15 @@ pub fn parse_call(payload: &Element) -> Option<Result<CallPayload, Fault>> {
         return None;
     }
     let deployment = child_text(payload, "deployment_id").filter(|d| !d.trim().is_empty());
+    if let Some(d) = deployment.as_ref().filter(|d| d.len() > MAX_DEPLOYMENT_ID) {
+        return Some(Err(Fault::new(
+            "ValueError",
+            format!(
+                "deployment_id {} is too long: at most {MAX_DEPLOYMENT_ID} bytes",
+                crate::limits::quote(d)
+            ),
+        )));
+    }
     Some(match child_text(payload, "method") {
         Some(method) if !method.trim().is_empty() => Ok(CallPayload {
             method: method.trim().to_owned(),

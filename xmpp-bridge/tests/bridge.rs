@@ -946,6 +946,183 @@ async fn builds_are_refused_to_jids_not_allowed(kind: Kind) {
     w.stop().await;
 }
 
+/// The stanza size limit of Prosody and ejabberd: a client sending more is disconnected. A
+/// 45 KB invalid xpath once got a reply of about 270 KB (the input quoted six times), and the
+/// agent went offline for everyone.
+async fn a_huge_bad_input_gets_a_short_error_and_the_agent_stays_online(kind: Kind) {
+    let Some(mut w) = World::start(kind).await else {
+        return;
+    };
+    let web1 = agent("web1");
+    let huge = format!("//{}[", "x".repeat(45_000));
+    let c = &mut w.master;
+    let o = c.call(&web1, "provide", args(json!([huge])), None).await;
+    let Outcome::Exception { code, message } = o else {
+        panic!("{o:?}")
+    };
+    assert_eq!(code, "XpathInvalidExpression");
+    assert!(message.len() < 1000, "{} bytes: {message}", message.len());
+    assert!(message.contains("(45003 bytes)"), "{message}");
+    // Huge method names and keyword names too.
+    let o = c
+        .call(&web1, &"m".repeat(45_000), args(json!([])), None)
+        .await;
+    assert_eq!(o.code(), "MethodNotExposed");
+    let o = c
+        .call(
+            &web1,
+            "provide",
+            json!({"args": [], "kwargs": {"k".repeat(45_000): 1}}),
+            None,
+        )
+        .await;
+    assert_eq!(o.code(), "TypeError");
+    // Still online, and answering.
+    assert_eq!(read(c, "info", args(json!([]))).await["public-ip"], "web1");
+    let gone = c.take_all(|s| is_presence(s, &web1, PresenceType::Unavailable));
+    assert!(gone.is_empty(), "web1 went offline: {gone:?}");
+    assert_eq!(w.bridge().online(), ["web1", "web2"]);
+    w.stop().await;
+}
+
+/// An answer larger than the server's stanza limit (here set low) is never sent: the caller
+/// gets a short exception saying so, and the agent stays online.
+async fn an_answer_over_the_stanza_limit_is_refused_and_the_agent_stays_online(kind: Kind) {
+    let limit = 8 * 1024;
+    let Some(mut w) = World::start_with(kind, |c| c.stanza_limit = limit).await else {
+        return;
+    };
+    let web1 = agent("web1");
+    let c = &mut w.master;
+    let o = c.call(&web1, "xpath", args(json!(["//*"])), None).await;
+    let Outcome::Exception { code, message } = o else {
+        panic!("{o:?}")
+    };
+    assert_eq!(code, "ResultTooLarge", "{message}");
+    assert!(message.contains("bytes"), "{message}");
+    assert_eq!(read(c, "info", args(json!([]))).await["public-ip"], "web1");
+    let gone = c.take_all(|s| is_presence(s, &web1, PresenceType::Unavailable));
+    assert!(gone.is_empty(), "web1 went offline: {gone:?}");
+    w.stop().await;
+}
+
+/// poezio submits `<field/>` (no name, no value) for the fixed fields of a form: ignored.
+async fn a_submitted_form_with_empty_fields_is_taken(kind: Kind) {
+    let Some(mut w) = World::start(kind).await else {
+        return;
+    };
+    master_online(&mut w.master).await;
+    let c = &mut w.master;
+    let first = commands::command(c, "build", None, None, &[])
+        .await
+        .unwrap();
+    c.send_xml(&format!(
+        "<iq xmlns='jabber:client' type='set' id='empty-fields' to='{}'>\
+         <command xmlns='{}' node='build' action='next' sessionid='{}'>\
+         <x xmlns='jabber:x:data' type='submit'><field/><field var='root'/><field type='fixed'/>\
+         <field var='xpath'><value>//WebSite//start</value></field></x></command></iq>",
+        commands::master(),
+        commands::NS,
+        first.session
+    ))
+    .await;
+    let s = c
+        .take(
+            "the answer to the form",
+            |s| matches!(s, Stanza::Iq(iq) if iq.id() == "empty-fields"),
+        )
+        .await;
+    let Stanza::Iq(Iq::Result {
+        payload: Some(p), ..
+    }) = s
+    else {
+        panic!("the form was refused: {s:?}")
+    };
+    let xml = String::from(&p);
+    assert!(xml.contains("status='executing'"), "{xml}");
+    assert!(xml.contains("<instructions>manage</instructions>"), "{xml}");
+    let cancelled = commands::command(c, "build", Some("cancel"), Some(&first.session), &[])
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status, "canceled");
+    w.stop().await;
+}
+
+/// A password typed in a build is asked in a text-private field and never said back in
+/// clear: not in the forms (the deployment shown for approval included), not in the room.
+async fn a_password_typed_in_a_build_is_never_said_back_in_clear(kind: Kind) {
+    let Some(mut w) = World::start(kind).await else {
+        return;
+    };
+    master_online(&mut w.master).await;
+    let c = &mut w.master;
+    let secret = "hunter2-open-sesame";
+    let first = commands::command(c, "build", None, None, &[])
+        .await
+        .unwrap();
+    let mut reply = commands::command(
+        c,
+        "build",
+        Some("next"),
+        Some(&first.session),
+        &[("xpath".into(), vec!["//Vault//open".into()])],
+    )
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    let mut asked_private = false;
+    for _ in 0..30 {
+        seen.push(String::from(&reply.element));
+        if reply.status != "executing" {
+            break;
+        }
+        let form = reply.form.clone().expect("a form");
+        let mut fields = commands::as_shown(&form);
+        for f in &form.fields {
+            if f.var
+                .as_deref()
+                .is_some_and(|v| v.ends_with("key/password"))
+            {
+                assert_eq!(f.type_, xmpp_parsers::data_forms::FieldType::TextPrivate);
+                assert!(f.values.is_empty(), "{f:?}");
+                asked_private = true;
+                fields.retain(|(v, _)| v != f.var.as_deref().unwrap_or_default());
+                fields.push((f.var.clone().unwrap_or_default(), vec![secret.into()]));
+            }
+            if f.var.as_deref() == Some("host") {
+                fields.retain(|(v, _)| v != "host");
+                fields.push(("host".into(), vec!["web1".into()]));
+            }
+        }
+        let action = if reply.step() == "apply" {
+            c.join(&format!("{}@{MUC}", reply.session), "admin").await;
+            "complete"
+        } else {
+            "next"
+        };
+        let session = reply.session.clone();
+        reply = commands::command(c, "build", Some(action), Some(&session), &fields)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+    }
+    assert!(asked_private, "the password was never asked: {seen:#?}");
+    assert_eq!(reply.status, "completed", "{seen:#?}");
+    assert_eq!(reply.values("succeeded"), ["1"], "{reply:?}");
+    for xml in &seen {
+        assert!(!xml.contains(secret), "{xml}");
+    }
+    line(c, "the vault is open").await;
+    let lines: Vec<Line> = c
+        .take_all(|s| log_line(s).is_some())
+        .iter()
+        .filter_map(log_line)
+        .collect();
+    for l in &lines {
+        assert!(!l.3.contains(secret), "{l:?}");
+    }
+    w.stop().await;
+}
+
 macro_rules! on_every_server {
     ($($scenario:ident),* $(,)?) => {
         mod prosody {
@@ -983,4 +1160,8 @@ on_every_server!(
     a_standard_client_builds_the_website_through_forms,
     builds_run_side_by_side_and_answer_only_their_owner,
     builds_are_refused_to_jids_not_allowed,
+    a_huge_bad_input_gets_a_short_error_and_the_agent_stays_online,
+    an_answer_over_the_stanza_limit_is_refused_and_the_agent_stays_online,
+    a_submitted_form_with_empty_fields_is_taken,
+    a_password_typed_in_a_build_is_never_said_back_in_clear,
 );

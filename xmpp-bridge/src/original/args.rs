@@ -63,7 +63,10 @@ impl Params {
         if let Some(other) = map.keys().next() {
             return Err(Fault::new(
                 "ValueError",
-                format!("params has an unknown key '{other}' (only args and kwargs)"),
+                format!(
+                    "params has an unknown key {} (only args and kwargs)",
+                    crate::limits::quote(other)
+                ),
             ));
         }
         Ok(Params { args, kwargs })
@@ -94,7 +97,8 @@ impl Params {
         for (name, value) in self.kwargs {
             let Some(i) = params.iter().position(|p| p.names.contains(&name.as_str())) else {
                 return Err(Fault::type_error(format!(
-                    "{method}() got an unexpected keyword argument '{name}'"
+                    "{method}() got an unexpected keyword argument {}",
+                    crate::limits::quote(&name)
                 )));
             };
             if bound[i].is_some() {
@@ -145,7 +149,8 @@ pub(crate) fn text<'a>(method: &str, name: &str, value: &'a Json) -> Result<&'a 
 pub(crate) fn index(method: &str, name: &str, value: Option<&Json>) -> Result<usize, Fault> {
     let bad = |v: &Json| {
         Fault::type_error(format!(
-            "{method}(): argument '{name}' must be a non-negative integer, not {v}"
+            "{method}(): argument '{name}' must be a non-negative integer, not {}",
+            crate::limits::quote(&v.to_string())
         ))
     };
     match value {

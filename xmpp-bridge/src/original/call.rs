@@ -6,6 +6,7 @@ use serde_json::Value as Json;
 
 use super::Fault;
 use super::args::{Param, Params, index, json_type, opt, req, text, truthy};
+use crate::limits;
 
 /// How the answer to a request is given back in the original's shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -347,11 +348,45 @@ impl Call {
     }
 }
 
+/// The fault of an address that cannot be read. The input is quoted once, shortened (the
+/// parser's reason, which may quote a part of it again, is shortened too).
 fn invalid_address(xpath: &str, reason: &str) -> Fault {
     Fault::new(
         "XpathInvalidExpression",
-        format!("xpath '{xpath}' is not valid: {reason}"),
+        format!(
+            "xpath {} is not valid: {}",
+            limits::quote(xpath),
+            limits::cut(&elide_quotes(reason), limits::QUOTED_CHARS)
+        ),
     )
+}
+
+/// `reason` with every quoted part longer than a few words left out (`'…'`): a part of the
+/// input it quotes again.
+fn elide_quotes(reason: &str) -> String {
+    const LONGEST: usize = 40;
+    let mut out = String::with_capacity(reason.len().min(1024));
+    let mut rest = reason;
+    while let Some(open) = rest.find('\'') {
+        out.push_str(&rest[..=open]);
+        let after = &rest[open + 1..];
+        match after.find('\'') {
+            Some(close) if close > LONGEST => {
+                out.push_str("…'");
+                rest = &after[close + 1..];
+            }
+            Some(close) => {
+                out.push_str(&after[..=close]);
+                rest = &after[close + 1..];
+            }
+            None => {
+                rest = after;
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// An address argument, parsed.
@@ -389,7 +424,8 @@ pub(crate) fn requires(method: &str, value: Option<&Json>) -> Result<Submitted, 
         )
     };
     let entries = |json: Json| -> Result<Values, Fault> {
-        serde_json::from_value(json).map_err(|e| invalid(e.to_string()))
+        // serde's reason may quote a value given: shortened.
+        serde_json::from_value(json).map_err(|e| invalid(limits::cut(&e.to_string(), 300)))
     };
     match value {
         None | Some(Json::Null) => Ok(Submitted::default()),

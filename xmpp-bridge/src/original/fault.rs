@@ -31,7 +31,7 @@ impl Fault {
     pub fn not_exposed(method: &str) -> Fault {
         Fault::new(
             "MethodNotExposed",
-            format!("Method \"{method}\" is not supported"),
+            format!("Method \"{}\" is not supported", short_name(method)),
         )
     }
 
@@ -43,6 +43,16 @@ impl Fault {
     /// Whether this is the answer to a method that does not exist (status `not found`).
     pub fn is_not_found(&self) -> bool {
         self.code == "MethodNotExposed"
+    }
+}
+
+/// A name given by a caller, as it is when short, else its beginning and size.
+fn short_name(name: &str) -> String {
+    let quoted = crate::limits::quote(name);
+    if name.chars().nth(crate::limits::QUOTED_CHARS).is_none() {
+        name.to_owned()
+    } else {
+        quoted
     }
 }
 

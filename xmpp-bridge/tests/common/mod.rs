@@ -58,6 +58,25 @@ do = [
     dir.to_owned()
 }
 
+/// A lifecycle asking a secret: `Vault/Open/enter` needs `key/password` (a `password`), and
+/// says it opens.
+fn vault_lifecycle(dir: &Path) {
+    let text = r#"name = "Vault"
+initial = "Sealed"
+transitions = [["Sealed", "Open"]]
+[states.Sealed]
+[states.Open.enter]
+do = [{ log = "unsealing the vault" }]
+[states.Open.enter.requires.key.variables]
+password = { type = "password" }
+[states.Open.provides.open]
+label = "Open the vault"
+do = [{ log = "the vault is open" }]
+"#;
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("vault.toml"), text).unwrap();
+}
+
 /// One agent of the test mesh.
 pub struct Node {
     pub name: String,
@@ -178,6 +197,7 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let gate = dir.path().join("gate");
         let extra = gated_lifecycle(&dir.path().join("lifecycles"), &gate);
+        vault_lifecycle(&extra);
         let key = SwarmKey::random().unwrap();
         let web1 = start_node("web1", &key, vec![], &extra).await;
         let web2 = start_node("web2", &key, vec![web1.addr.clone()], &extra).await;
