@@ -4,7 +4,9 @@
 //! Serving: every stream a peer opens is a door whose caller is that peer (Noise proved
 //! it); the operators' rule says whether it may change states; a peer may hold only so many
 //! streams at once, and all peers together only so many, their frames within one budget of
-//! memory. Beyond, the stream is refused with a reason.
+//! memory. Beyond, the stream is refused with a reason. What comes through it is for this
+//! agent's own location ([`Here`]): a call or read naming another is refused, never relayed
+//! (relayed, it would reach the other agent as this one, with this one's rights there).
 //!
 //! Calling ([`Remote`]): a read is asked again when its stream breaks, within the read's
 //! time; a call that changes states whose stream breaks is re-attached to (the same call
@@ -21,7 +23,9 @@ use std::time::{Duration, Instant};
 use armonic_proto::client::{self, Broken, Heard, Session};
 use armonic_proto::io::Budget;
 use armonic_proto::serve::{self, Door, ReadEvent, ReadRequest, ReadStream, Service};
-use armonic_proto::{ApiError, Call, CallStream, Caller, Endpoint, Event, ServerMessage, frame};
+use armonic_proto::{
+    ApiError, Call, CallStream, Caller, Endpoint, Event, ServerMessage, answered, frame,
+};
 use futures::{FutureExt, Stream, StreamExt};
 use libp2p::PeerId;
 
@@ -56,13 +60,74 @@ impl Default for Limits {
 
 /// How this node serves the streams peers open.
 pub(crate) struct Serving {
-    pub service: Arc<dyn Service>,
+    pub service: Here,
     pub limits: Limits,
     pub budget: Budget,
     /// Peers allowed to change states; every member when `None`.
     pub operators: Option<std::collections::HashSet<PeerId>>,
     pub grace: Duration,
     pub open: Mutex<HashMap<PeerId, usize>>,
+}
+
+/// What the mesh's door serves: this agent's location, and no other. A member asks another
+/// agent by opening a stream to it; a call here naming another location would be relayed by
+/// this agent's service as this agent, an operator there perhaps where the caller is not, so
+/// it is refused, as is a read of another agent's journal (or of every agent's). A call
+/// naming no location is pinned to this one (the service would otherwise route it by its
+/// address). Before this agent has said its name, nothing is served: no member can know it
+/// yet, so none asks.
+pub(crate) struct Here {
+    pub service: Arc<dyn Service>,
+    pub links: Arc<Links>,
+}
+
+impl Here {
+    /// This agent's name, or why nothing can be served yet.
+    fn name(&self) -> Result<String, ApiError> {
+        self.links.local_name().ok_or_else(|| ApiError::Busy {
+            message: "this agent is starting: try again shortly".into(),
+        })
+    }
+
+    fn elsewhere(here: &str, there: &str) -> ApiError {
+        ApiError::InvalidRequest {
+            message: format!(
+                "agent {here} answers the mesh for its own location only: ask {there} itself"
+            ),
+        }
+    }
+}
+
+impl Service for Here {
+    fn call(&self, mut call: Call) -> CallStream {
+        let here = match self.name() {
+            Ok(h) => h,
+            Err(e) => return answered(Err(e)),
+        };
+        if let Some(there) = call.location.as_deref().filter(|l| *l != here) {
+            tracing::info!(caller = ?call.caller, location = there, "refused a call for another location");
+            return answered(Err(Here::elsewhere(&here, there)));
+        }
+        call.location = Some(here);
+        self.service.call(call)
+    }
+
+    fn read(&self, mut read: ReadRequest) -> ReadStream {
+        let refused =
+            |e| -> ReadStream { Box::pin(futures::stream::iter([ReadEvent::Ended(Some(e))])) };
+        let here = match self.name() {
+            Ok(h) => h,
+            Err(e) => return refused(e),
+        };
+        if read.all {
+            return refused(Here::elsewhere(&here, "each agent"));
+        }
+        if let Some(there) = read.location.as_deref().filter(|l| *l != here) {
+            return refused(Here::elsewhere(&here, there));
+        }
+        read.location = None;
+        self.service.read(read)
+    }
 }
 
 /// One stream served: its place counted until it ends.
@@ -175,7 +240,7 @@ pub(crate) async fn serve_incoming(
             let mut ticks = tokio::time::interval(Duration::from_secs(1));
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let ticks = futures::stream::poll_fn(move |cx| ticks.poll_tick(cx).map(|_| Some(())));
-            serve::serve(conn, door, &*serving.service, deadline, ticks).await;
+            serve::serve(conn, door, &serving.service, deadline, ticks).await;
         });
     }
 }

@@ -162,6 +162,45 @@ async fn exchange(control: &mut libp2p_stream::Control, peer: PeerId, bytes: &[u
     back
 }
 
+/// Writes `bytes` on a new call stream and reads what comes back until the agent ends the
+/// exchange (a reply, the end of a read, a refusal), or 10 s pass.
+async fn ask(
+    control: &mut libp2p_stream::Control,
+    peer: PeerId,
+    bytes: &[u8],
+) -> Vec<armonic_proto::ServerMessage> {
+    use armonic_proto::ServerMessage;
+    let mut s = control
+        .open_stream(peer, crate::links::PROTOCOL)
+        .await
+        .unwrap();
+    s.write_all(bytes).await.unwrap();
+    s.flush().await.unwrap();
+    let mut back = Vec::new();
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => back.extend_from_slice(&buf[..n]),
+            }
+            let over = messages(&back).iter().any(|m| {
+                matches!(
+                    m,
+                    ServerMessage::Reply { .. }
+                        | ServerMessage::Ended { .. }
+                        | ServerMessage::Refused { .. }
+                )
+            });
+            if over {
+                return;
+            }
+        }
+    })
+    .await;
+    messages(&back)
+}
+
 /// The server's messages in `bytes`, after its greeting.
 fn messages(bytes: &[u8]) -> Vec<armonic_proto::ServerMessage> {
     use armonic_proto::frame;
@@ -176,26 +215,34 @@ fn messages(bytes: &[u8]) -> Vec<armonic_proto::ServerMessage> {
 }
 
 async fn agent_with(key: &SwarmKey, limits: crate::Limits) -> (crate::Handle, String) {
+    let host = armonic_journal::Host::open(target_location()).unwrap();
+    serving(key, limits, Arc::new(host)).await
+}
+
+/// The location of the agent under test: `target`, one lifecycle.
+fn target_location() -> armonic_lifecycle::Location {
     let text = "name = \"Noop\"\ninitial = \"Off\"\ntransitions = [[\"Off\", \"On\"]]\n[states.Off]\n[states.On]\n";
     let def = armonic_lifecycle::format::parse(text, std::path::Path::new("noop.toml")).unwrap();
-    let location = armonic_lifecycle::Location::builder(armonic_lifecycle::Config {
+    armonic_lifecycle::Location::builder(armonic_lifecycle::Config {
         name: "target".into(),
         os: armonic_lifecycle::OsType::all(),
         ..armonic_lifecycle::Config::default()
     })
     .build(vec![def])
-    .unwrap();
+    .unwrap()
+}
+
+/// An agent serving `service`.
+async fn serving(
+    key: &SwarmKey,
+    limits: crate::Limits,
+    service: Arc<dyn armonic_proto::serve::Service>,
+) -> (crate::Handle, String) {
     let mut config = Config::new(Identity::ephemeral(), key.clone());
     config.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
     config.mdns = false;
     config.limits = limits;
-    let host = armonic_journal::Host::open(location).unwrap();
-    let handle = crate::start(
-        config,
-        Some(Arc::new(host) as Arc<dyn armonic_proto::serve::Service>),
-    )
-    .await
-    .unwrap();
+    let handle = crate::start(config, Some(service)).await.unwrap();
     let mut addrs = Vec::new();
     for _ in 0..200 {
         addrs = handle.listen_addrs().await;
@@ -230,7 +277,8 @@ fn hello_and_info() -> (Vec<u8>, Vec<u8>) {
 #[tokio::test]
 async fn garbage_truncated_and_oversized_frames_are_refused_and_the_agent_serves_on() {
     let key = SwarmKey::random().unwrap();
-    let (_target, addr) = agent(&key).await;
+    let (target, addr) = agent(&key).await;
+    named(&target).await;
     let (mut control, peer) = member(&key, &addr).await;
     // Not a frame: its "length" is far over the cap, refused before anything is read.
     let garbage = exchange(&mut control, peer, &[0xff, 0x00, 0x13, 0x37, 0x42]).await;
@@ -290,7 +338,8 @@ async fn a_member_holding_more_streams_than_allowed_is_refused_the_rest_with_a_r
         per_peer: 4,
         ..crate::Limits::default()
     };
-    let (_target, addr) = agent_with(&key, limits).await;
+    let (target, addr) = agent_with(&key, limits).await;
+    named(&target).await;
     let (mut control, peer) = member(&key, &addr).await;
     // Four streams held open, saying nothing.
     let mut held = Vec::new();
@@ -331,6 +380,20 @@ async fn a_member_holding_more_streams_than_allowed_is_refused_the_rest_with_a_r
             .any(|m| matches!(m, armonic_proto::ServerMessage::Reply { result: Ok(_), .. })),
         "{answered:?}"
     );
+}
+
+/// Has `target` say its catalogue, and waits until it knows its own name (it serves calls
+/// from then on).
+async fn named(target: &crate::Handle) {
+    target.set_catalogue(target_catalogue()).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !target.peers().iter().any(|p| p.local) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never took its name"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 fn target_catalogue() -> armonic_proto::Catalogue {
@@ -395,4 +458,143 @@ async fn a_catalogue_question_over_its_small_cap_is_dropped_and_a_fair_one_answe
     let reply: protocol::CatalogueReply = ciborium::from_reader(answer.as_slice()).unwrap();
     assert_eq!(reply.catalogue.info.name, "target");
     assert!(reply.peers.is_empty(), "it knows no live peer");
+}
+
+/// A service that would serve any location it is asked for (as an agent's relays to the
+/// mesh), keeping the location each call named and how many reads it was asked.
+struct Relaying {
+    host: armonic_journal::Host,
+    calls: std::sync::Mutex<Vec<Option<String>>>,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl armonic_proto::serve::Service for Relaying {
+    fn call(&self, call: armonic_proto::Call) -> armonic_proto::CallStream {
+        self.calls.lock().unwrap().push(call.location.clone());
+        let mut call = call;
+        call.location = None;
+        armonic_proto::Endpoint::call(&self.host, call)
+    }
+
+    fn read(&self, read: armonic_proto::serve::ReadRequest) -> armonic_proto::serve::ReadStream {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        armonic_proto::serve::Service::read(&self.host, read)
+    }
+}
+
+/// A call of exchange 1, framed after a greeting, for `location`.
+fn hello_and_call(request: armonic_proto::Request, location: Option<&str>) -> Vec<u8> {
+    use armonic_proto::frame;
+    let mut bytes = frame::encode(&armonic_proto::Hello::new("hostile"), frame::MAX_FRAME).unwrap();
+    let call = armonic_proto::ClientMessage::Call {
+        id: 1,
+        call: armonic_proto::CallId::new(),
+        request,
+        location: location.map(str::to_owned),
+        deployment: None,
+        from_seq: 0,
+        again: false,
+        on_behalf_of: None,
+    };
+    bytes.extend(frame::encode(&call, frame::MAX_FRAME).unwrap());
+    bytes
+}
+
+fn reply(
+    said: &[armonic_proto::ServerMessage],
+) -> &Result<armonic_proto::Response, armonic_proto::ApiError> {
+    said.iter()
+        .find_map(|m| match m {
+            armonic_proto::ServerMessage::Reply { result, .. } => Some(result),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no reply: {said:?}"))
+}
+
+#[tokio::test]
+async fn a_member_asking_an_agent_for_another_location_is_refused_and_nothing_is_relayed() {
+    use std::sync::atomic::Ordering;
+    let key = SwarmKey::random().unwrap();
+    let relaying = Arc::new(Relaying {
+        host: armonic_journal::Host::open(target_location()).unwrap(),
+        calls: std::sync::Mutex::new(Vec::new()),
+        reads: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let (target, addr) = serving(&key, crate::Limits::default(), relaying.clone()).await;
+    named(&target).await;
+    let (mut control, peer) = member(&key, &addr).await;
+    let goto: armonic_proto::Request = armonic_proto::method::StateGoto {
+        uri: "/web2/Noop/On".parse().unwrap(),
+        values: Default::default(),
+        path_idx: 0,
+    }
+    .into();
+    // Named by the call: refused, saying where to ask.
+    let said = ask(
+        &mut control,
+        peer,
+        &hello_and_call(goto.clone(), Some("web2")),
+    )
+    .await;
+    match reply(&said) {
+        Err(armonic_proto::ApiError::InvalidRequest { message }) => {
+            assert!(message.contains("ask web2 itself"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        relaying.calls.lock().unwrap().is_empty(),
+        "nothing reached the service"
+    );
+    // Named by its address only: the call is for this agent's location, whatever it names.
+    let said = ask(&mut control, peer, &hello_and_call(goto, None)).await;
+    assert!(reply(&said).is_err(), "{said:?}");
+    assert_eq!(*relaying.calls.lock().unwrap(), [Some("target".to_owned())]);
+    // Its own location, named: served.
+    let info = armonic_proto::method::Info {}.into();
+    let said = ask(&mut control, peer, &hello_and_call(info, Some("target"))).await;
+    assert!(
+        matches!(reply(&said), Ok(armonic_proto::Response::Info(_))),
+        "{said:?}"
+    );
+    // Reads of another agent's journal, or of every agent's: refused.
+    for (location, all) in [(Some("web2".to_owned()), false), (None, true)] {
+        let mut bytes = armonic_proto::frame::encode(
+            &armonic_proto::Hello::new("hostile"),
+            armonic_proto::frame::MAX_FRAME,
+        )
+        .unwrap();
+        let read = armonic_proto::ClientMessage::Read {
+            id: 1,
+            query: armonic_proto::journal::Query::default(),
+            location,
+            all,
+        };
+        bytes.extend(armonic_proto::frame::encode(&read, armonic_proto::frame::MAX_FRAME).unwrap());
+        let said = ask(&mut control, peer, &bytes).await;
+        assert!(
+            said.iter().any(|m| matches!(
+                m,
+                armonic_proto::ServerMessage::Ended {
+                    error: Some(armonic_proto::ApiError::InvalidRequest { .. }),
+                    ..
+                }
+            )),
+            "{said:?}"
+        );
+    }
+    assert_eq!(relaying.reads.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn an_agent_that_has_not_said_its_name_serves_no_call_yet() {
+    let key = SwarmKey::random().unwrap();
+    let (_target, addr) = agent(&key).await;
+    let (mut control, peer) = member(&key, &addr).await;
+    let info = armonic_proto::method::Info {}.into();
+    let said = ask(&mut control, peer, &hello_and_call(info, None)).await;
+    assert!(
+        matches!(reply(&said), Err(armonic_proto::ApiError::Busy { .. })),
+        "{said:?}"
+    );
 }

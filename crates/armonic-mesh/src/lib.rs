@@ -284,7 +284,10 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
             .accept(links::PROTOCOL)
             .map_err(|e| Error::Start(e.to_string()))?;
         let serving = Arc::new(calls::Serving {
-            service,
+            service: calls::Here {
+                service,
+                links: Arc::clone(&links),
+            },
             budget: armonic_proto::io::Budget::new(config.limits.budget),
             limits: config.limits.clone(),
             operators,
