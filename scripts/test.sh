@@ -25,6 +25,9 @@ need script || missing+=(bsdutils)
 need prosody || missing+=(prosody)
 need openssl || missing+=(openssl)
 need ejabberdctl || [ -x /usr/sbin/ejabberdctl ] || missing+=(ejabberd)
+need tmux || missing+=(tmux)
+need profanity || missing+=(profanity)
+need poezio || missing+=(poezio)
 if [ "$(id -u)" = 0 ] && need apt-get; then
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "installing ${missing[*]}"
