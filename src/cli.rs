@@ -295,9 +295,13 @@ pub struct DeployArgs {
     /// Replay the answers of a saved deployment record (questions it lacks are asked)
     #[arg(long, value_name = "FILE")]
     pub answers: Option<PathBuf>,
-    /// Save every answer to FILE, to replay with --answers
+    /// Save every answer to FILE (owner-only), to replay with --answers; secrets (passwords,
+    /// variables marked secret) are left out and asked again on replay
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
+    /// Keep the values of secrets in the file of --save, in clear
+    #[arg(long, requires = "save")]
+    pub save_secrets: bool,
     /// Replay --answers even when they were saved for another address or format
     #[arg(long, requires = "answers")]
     pub force: bool,

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use armonic_lifecycle::{Interrupt, Level, LogRecord, LogSink, Value};
+use armonic_lifecycle::{Interrupt, Level, LogRecord, LogSink, Value, secret};
 use armonic_smart::{Abort, Answer, Event, Frontend, Outcome, Question, Requirer, Status};
 
 use crate::cli::{Format, Global};
@@ -79,6 +79,21 @@ impl Prompt {
     }
 
     fn read(&mut self, prompt: &str) -> Result<String, Abort> {
+        self.read_shown(prompt, true)
+    }
+
+    /// Reads a secret: a terminal does not show what is typed; an answer echoed (input that
+    /// is not a terminal) is echoed as a mask.
+    fn read_secret(&mut self, prompt: &str) -> Result<String, Abort> {
+        let _quiet = EchoOff::new();
+        let line = self.read_shown(prompt, false);
+        if !self.echo {
+            eprintln!();
+        }
+        line
+    }
+
+    fn read_shown(&mut self, prompt: &str, shown: bool) -> Result<String, Abort> {
         {
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "{prompt}");
@@ -92,7 +107,7 @@ impl Prompt {
             Some(Ok(line)) => {
                 let line = line.trim_end_matches(['\n', '\r']).to_owned();
                 if self.echo {
-                    eprintln!("{line}");
+                    eprintln!("{}", if shown { &line } else { secret::MASK });
                 }
                 Ok(line)
             }
@@ -300,21 +315,26 @@ impl Frontend for Prompt {
                 if let Some(e) = &variable.error {
                     eprintln!("{indent}error: {e}");
                 }
-                let hint = variable
-                    .suggestion
-                    .as_ref()
-                    .map(|s| format!(" [{}]", render::value(s)))
-                    .unwrap_or_default();
+                let hint = match &variable.suggestion {
+                    Some(_) if variable.secret => format!(" [{}]", secret::MASK),
+                    Some(s) => format!(" [{}]", render::value(s)),
+                    None => String::new(),
+                };
                 let set = if variable.sets > 1 {
                     format!(" [set {}]", variable.index + 1)
                 } else {
                     String::new()
                 };
                 loop {
-                    let line = self.read(&format!(
+                    let prompt = format!(
                         "{indent}{}{set} ({}){hint} = ",
                         variable.label, variable.xpath
-                    ))?;
+                    );
+                    let line = if variable.secret {
+                        self.read_secret(&prompt)?
+                    } else {
+                        self.read(&prompt)?
+                    };
                     if line.trim().is_empty() {
                         match (&variable.suggestion, variable.required) {
                             (Some(s), _) => return Ok(Answer::Value(s.clone())),
@@ -404,5 +424,35 @@ fn smart_line(level: Level, message: String) -> LogRecord {
         provide: None,
         deployment: None,
         message,
+    }
+}
+
+/// The terminal on standard input stops showing what is typed while this lives.
+struct EchoOff {
+    saved: Option<rustix::termios::Termios>,
+}
+
+impl EchoOff {
+    fn new() -> EchoOff {
+        use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(&stdin).ok().filter(|t| {
+            let mut quiet = t.clone();
+            quiet.local_modes.remove(LocalModes::ECHO);
+            tcsetattr(&stdin, OptionalActions::Now, &quiet).is_ok()
+        });
+        EchoOff { saved }
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        if let Some(t) = &self.saved {
+            let _ = rustix::termios::tcsetattr(
+                std::io::stdin(),
+                rustix::termios::OptionalActions::Now,
+                t,
+            );
+        }
     }
 }

@@ -133,6 +133,7 @@ fn drive(
         autofill: false,
         answers: Some(answers.to_owned()),
         save: None,
+        save_secrets: false,
         force: false,
         dry_run: false,
         parallel: 4,

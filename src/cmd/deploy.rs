@@ -23,8 +23,12 @@ pub fn run(cx: &Ctx<'_>, args: &DeployArgs) -> Result<ExitCode> {
     deploy(cx.global, &backend, args, cx.interrupt)
 }
 
-fn save(path: &std::path::Path, record: &Record) -> Result<()> {
-    let text = serde_json::to_string_pretty(record)?;
+fn save(path: &std::path::Path, record: &Record, secrets: bool) -> Result<()> {
+    let text = if secrets {
+        serde_json::to_string_pretty(record)?
+    } else {
+        serde_json::to_string_pretty(&record.without_secrets())?
+    };
     // Owner-only: a record may hold secrets (with --save-secrets) and always holds what
     // the deployment was given.
     armonic_lifecycle::safefs::replace_file(path, (text + "\n").as_bytes(), 0o600)
@@ -68,7 +72,7 @@ pub fn deploy(
         Err((error, record)) => {
             // A record with no answer would only replace the file with nothing.
             if let Some(path) = args.save.as_ref().filter(|_| !record.is_empty()) {
-                save(path, &record)?;
+                save(path, &record, args.save_secrets)?;
                 eprintln!(
                     "The answers given so far are kept: replay them with --answers {}",
                     path.display()
@@ -79,7 +83,7 @@ pub fn deploy(
     };
     // Running adds nothing to the record: it is written once, complete, before anything runs.
     if let Some(path) = &args.save {
-        save(path, &plan.record)?;
+        save(path, &plan.record, args.save_secrets)?;
     }
     if plan.is_empty() {
         eprintln!("Nothing to deploy: {} was declined.", args.xpath);

@@ -594,6 +594,7 @@ mod tests {
                 choices: Vec::new(),
                 suggestion,
                 error: None,
+                secret: ty == "password",
             },
         }
     }

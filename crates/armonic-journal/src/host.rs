@@ -242,7 +242,9 @@ impl Host {
             call.on_behalf_of.as_ref(),
             call.deployment.as_ref(),
             lifecycle.as_ref(),
-            &call.request,
+            &call
+                .request
+                .with_secrets_hidden(inner.location.secret_names()),
         );
         let span = tracing::info_span!(
             "call",

@@ -519,6 +519,8 @@ pub(crate) struct Exec<'a> {
     pub interrupt: &'a Interrupt,
     /// Told the process group of each command as it starts.
     pub started: &'a dyn Fn(u32),
+    /// The secrets masked in every line and error text.
+    pub secrets: &'a crate::secret::Secrets,
 }
 
 impl Exec<'_> {
@@ -530,8 +532,16 @@ impl Exec<'_> {
             state: Some(self.state.to_owned()),
             provide: Some(self.provide.to_owned()),
             deployment: self.deployment.map(str::to_owned),
-            message: message.into(),
+            message: self.masked(message.into()),
         });
+    }
+
+    /// `message` with the secrets masked.
+    fn masked(&self, message: String) -> String {
+        match self.secrets.mask(&message) {
+            std::borrow::Cow::Owned(masked) => masked,
+            std::borrow::Cow::Borrowed(_) => message,
+        }
     }
 
     /// Runs `spec` under this action's interrupt, its output going to the logs.
@@ -546,6 +556,12 @@ impl Exec<'_> {
                 output: &mut output,
             },
         )?;
+        let mut outcome = outcome;
+        for line in &mut outcome.stderr_tail {
+            if let std::borrow::Cow::Owned(masked) = self.secrets.mask(line) {
+                *line = masked;
+            }
+        }
         if outcome.output_left_open {
             self.log(
                 Level::Warning,

@@ -52,6 +52,7 @@ pub mod os;
 pub mod paths;
 pub mod persist;
 pub mod safefs;
+pub mod secret;
 mod template;
 mod value;
 pub mod values;

@@ -49,6 +49,7 @@ mod lines;
 mod message;
 pub mod method;
 mod route;
+mod secret;
 pub mod serve;
 
 pub use call::{

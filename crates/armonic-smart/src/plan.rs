@@ -210,6 +210,7 @@ impl Plan {
                         child.map_or("?", |&c| self.nodes[c].id.as_str())
                     )
                 }
+                (_, Some(_)) if var.info.secret => armonic_lifecycle::secret::MASK.into(),
                 (_, Some(value)) => value.to_string(),
                 (_, None) => "(default)".into(),
             };

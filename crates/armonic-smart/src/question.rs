@@ -52,6 +52,9 @@ pub struct VariableQuestion {
     pub suggestion: Option<Value>,
     /// Why the previous answer was refused.
     pub error: Option<String>,
+    /// Whether the value is a secret: what is typed is not shown, nor is the suggestion.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
 }
 
 /// What the engine needs to know. `depth` is the node's depth in the tree (for indentation).

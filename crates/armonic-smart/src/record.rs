@@ -95,6 +95,10 @@ pub struct Record {
     /// For reading only: node ids of the replayed record → node ids of this deployment.
     #[serde(default)]
     pub mapping: Vec<(String, String)>,
+    /// The values that are secrets (`node/variable`): a record saved without them lists
+    /// them here with no value, and a replay asks for them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<Key>,
 }
 
 impl Record {
@@ -105,6 +109,15 @@ impl Record {
             root: Some(root.to_owned()),
             ..Record::default()
         }
+    }
+
+    /// The record without the values of its secrets (which stay listed in `secrets`).
+    pub fn without_secrets(&self) -> Record {
+        let mut out = self.clone();
+        let secret = |k: &Key| self.secrets.contains(k);
+        out.variables.retain(|(k, _)| !secret(k));
+        out.variables_host.retain(|(k, _)| !secret(k));
+        out
     }
 
     /// Whether no answer is recorded.

@@ -191,6 +191,16 @@ impl Location {
                 saved?;
             }
         }
+        let result = result.map_err(|source| match source {
+            ActionError::Template { what, message } => ActionError::Template {
+                message: match lost_secret(def, &message) {
+                    Some(hint) => format!("{message}: {hint}"),
+                    None => message,
+                },
+                what,
+            },
+            other => other,
+        });
         result.map_err(|source| match source {
             ActionError::Interrupted { .. } => Error::Interrupted {
                 lifecycle: def.name.clone(),
@@ -221,6 +231,19 @@ impl Location {
         })
     }
 
+    /// Remembers the secret values among `values` (of `pdef`), to mask them in output.
+    fn learn_secrets(&self, pdef: &ProvideDef, values: &ProvideValues) {
+        for req in &pdef.requires {
+            for set in values.get(&req.name).into_iter().flatten() {
+                for var in req.variables.iter().filter(|v| v.secret) {
+                    if let Some(v) = set.get(&var.name) {
+                        self.secrets.learn(v);
+                    }
+                }
+            }
+        }
+    }
+
     pub(super) fn exec<'a>(
         &'a self,
         def: &'a LifecycleDef,
@@ -238,6 +261,7 @@ impl Location {
             deployment: opts.deployment.as_deref(),
             interrupt: self.interrupt_of(opts),
             started: &no_group,
+            secrets: &self.secrets,
             base_dir: def
                 .source
                 .as_deref()
@@ -468,6 +492,9 @@ impl Location {
                 )
             })
             .collect();
+        for (&(s, p), c) in involved.iter().zip(&checked) {
+            self.learn_secrets(provide_def(def, s, p), &c.values);
+        }
         let validate = self.config.validate_on_call && !opts.skip_validation;
         let errors: Vec<VariableError> = checked
             .iter()
@@ -702,5 +729,22 @@ fn environment_overflow(
             "{name}: the values of this call are too large together to reach its commands' \
              environment ({total} bytes, at most {MAX_ENVIRONMENT_VALUES}); {name} is the largest"
         ),
+    })
+}
+
+/// What to add to a template error that read a secret of an entered state (`states.S.R.V`
+/// undefined): secrets are never saved, so after a restart they are not known.
+fn lost_secret(def: &LifecycleDef, message: &str) -> Option<String> {
+    let start = message.find("`states.")? + 1;
+    let name = &message[start..start + message[start..].find('`')?];
+    let mut parts = name.split('.').skip(1);
+    let (state, req, var) = (parts.next()?, parts.next()?, parts.next()?);
+    let s = def.state_index(state)?;
+    let secret = def.states[s].enter.require(req)?.variable(var)?.secret;
+    secret.then(|| {
+        format!(
+            "{req}/{var} is a secret, which is never saved: it is not known since the agent \
+             restarted (enter {state} again to give it)"
+        )
     })
 }

@@ -156,6 +156,8 @@ impl Builder {
             restore_issues: Vec::new(),
             interrupt: self.interrupt,
             generation: std::sync::atomic::AtomicU64::new(0),
+            secret_names: crate::secret::SecretNames::of(&lifecycles),
+            secrets: crate::secret::Secrets::default(),
         };
         for def in lifecycles {
             let i = loc.instances.len();
@@ -282,6 +284,10 @@ pub struct Location {
     interrupt: Interrupt,
     /// Grows with every state entered or left.
     generation: std::sync::atomic::AtomicU64,
+    /// Which value addresses name secrets.
+    secret_names: crate::secret::SecretNames,
+    /// The secret values given so far (memory only), masked in what steps print.
+    secrets: crate::secret::Secrets,
 }
 
 impl Location {
@@ -293,6 +299,17 @@ impl Location {
             sink: Arc::new(TracingSink),
             interrupt: Interrupt::default(),
         }
+    }
+
+    /// Which value addresses name secret variables of this location's lifecycles (to hide
+    /// them from whatever records a request).
+    pub fn secret_names(&self) -> &crate::secret::SecretNames {
+        &self.secret_names
+    }
+
+    /// `text` with the secret values this location was given masked.
+    pub fn mask<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        self.secrets.mask(text)
     }
 
     /// A number that grows whenever a lifecycle enters or leaves a state: whoever shows the

@@ -92,7 +92,7 @@ impl Instance {
                 .filter_map(|s| {
                     Some((
                         self.def.states[*s].name.clone(),
-                        stack.entered.get(s)?.clone(),
+                        without_secrets(&self.def.states[*s], stack.entered.get(s)?),
                     ))
                 })
                 .filter(|(_, v)| !v.is_empty())
@@ -194,6 +194,34 @@ impl Instance {
         state.context = Arc::new(context);
         Ok(())
     }
+}
+
+/// `values` without the values of secret variables, which are never written: a state
+/// entered with a secret keeps it in memory only, and after a restart a template reading it
+/// fails as reading any unknown name does (the state is entered again to give it again).
+fn without_secrets(state: &crate::model::StateDef, values: &ProvideValues) -> ProvideValues {
+    values
+        .iter()
+        .map(|(req_name, sets)| {
+            let secret = |var: &str| {
+                state
+                    .enter
+                    .require(req_name)
+                    .and_then(|r| r.variable(var))
+                    .is_some_and(|v| v.secret)
+            };
+            let sets = sets
+                .iter()
+                .map(|set| {
+                    set.iter()
+                        .filter(|(var, _)| !secret(var))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
+                .collect();
+            (req_name.clone(), sets)
+        })
+        .collect()
 }
 
 /// What to say of a step a previous process left in progress.

@@ -178,6 +178,7 @@ impl Resolver<'_> {
                 choices: var.info.choices.clone(),
                 suggestion,
                 error: var.error.clone(),
+                secret: var.info.secret,
             },
         };
         loop {
@@ -187,8 +188,14 @@ impl Resolver<'_> {
                     let var = &self.vars[v];
                     let key = self.nodes[var.node].key(&var.xpath);
                     let set = var.set;
+                    let secret = var.info.secret;
                     if !value.is_null() {
                         self.record_variable(false, key, set, value.clone());
+                        if secret {
+                            self.record_secret(
+                                &self.nodes[self.vars[v].node].key(&self.vars[v].xpath),
+                            );
+                        }
                     }
                     self.vars[v].answer = Some(value);
                     return Ok(());
@@ -316,6 +323,13 @@ impl Resolver<'_> {
         }
     }
 
+    /// Marks the value recorded under `key` as a secret (kept only with `--save-secrets`).
+    pub(super) fn record_secret(&mut self, key: &Key) {
+        if !self.record.secrets.contains(key) {
+            self.record.secrets.push(key.clone());
+        }
+    }
+
     pub(super) fn record_values(&mut self, n: usize) {
         for &v in &self.nodes[n].vars.clone() {
             let var = &self.vars[v];
@@ -344,6 +358,9 @@ impl Resolver<'_> {
             // Besides answers, an argument that takes its dependency's value is recorded too:
             // a replay where that dependency is not managed asks for it.
             let host = host_type && !self.askable(v);
+            if var.info.secret {
+                self.record_secret(&key);
+            }
             self.record_variable(host, key, set, value);
         }
     }
