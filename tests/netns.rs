@@ -1,6 +1,7 @@
 //! Zero configuration: agents in network namespaces joined by a bridge find each other by
-//! mDNS, and a third deploys on one of them. mDNS runs only inside the namespaces this test
-//! makes, never on the machine's own interfaces. Without root (or `ip`), the test says why and
+//! mDNS, and a third deploys on one of them; an agent of another mesh on the same LAN is
+//! discovered but never listed. mDNS runs only inside the namespaces these tests make, never
+//! on the machine's own interfaces. Without root (or `ip`), the test says why and
 //! checks nothing (without `ip` it fails instead when ARMONIC_REQUIRE_ALL_TESTS is set).
 
 use std::io::{BufRead, BufReader};
@@ -39,7 +40,10 @@ impl Lan {
         if !nix::unistd::geteuid().is_root() {
             return Err("network namespaces need root".into());
         }
-        let prefix = format!("arm{}", std::process::id() % 100_000);
+        // Tests of one process make their LANs side by side.
+        static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let prefix = format!("arm{}{n}", std::process::id() % 100_000);
         let lan = Lan {
             prefix: prefix.clone(),
             agents: Vec::new(),
@@ -192,4 +196,121 @@ fn agents_in_two_namespaces_find_each_other_by_mdns_and_a_third_deploys_on_one()
         "{err}"
     );
     assert!(err.contains("[alpha/WebSite] Start website"), "{err}");
+}
+
+/// The peers `armonic mesh` lists on the agent of `state`, in namespace `ns`: (peer id,
+/// name, live, local).
+fn listed(
+    ns: &str,
+    state: &Path,
+    name: &str,
+    lifecycles: &Path,
+) -> Vec<(String, String, bool, bool)> {
+    let out = armonic(ns, state, name, lifecycles)
+        .args(["--format", "json", "mesh"])
+        .output()
+        .unwrap();
+    let peers: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)));
+    peers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["peer_id"].as_str().unwrap_or_default().to_owned(),
+                p["name"].as_str().unwrap_or("?").to_owned(),
+                p["live"] == true,
+                p["local"] == true,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_agent_of_another_mesh_announced_on_the_lan_is_never_listed() {
+    let mut lan = match Lan::make() {
+        Ok(lan) => lan,
+        Err(why) if Command::new("ip").arg("-V").output().is_err() => {
+            common::skip(&why);
+            return;
+        }
+        Err(why) => {
+            eprintln!("skipped: {why} (this machine does not let the test make namespaces)");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lifecycles: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("lifecycles");
+    let (ours, theirs) = (dir.path().join("ours.key"), dir.path().join("theirs.key"));
+    common::swarm_key(&ours);
+    common::swarm_key(&theirs);
+    // alpha says what mDNS discovers and which dials fail.
+    let alpha_log = dir.path().join("alpha.log");
+    let nodes = [
+        ("c", "stranger", &theirs),
+        ("a", "alpha", &ours),
+        ("b", "beta", &ours),
+    ];
+    for (n, name, key) in nodes {
+        let mut c = armonic(&lan.ns(n), &dir.path().join(name), name, &lifecycles);
+        c.args(["agent", "--swarm-key"]).arg(key);
+        if name == "alpha" {
+            c.env("ARMONIC_LOG", "warn,libp2p_mdns=info,libp2p_swarm=debug")
+                .stderr(std::fs::File::create(&alpha_log).unwrap());
+        }
+        let mut child = c.spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.contains(" ready: "), "{name}: {line:?}");
+        lan.agents.push(child);
+    }
+    let stranger_state = dir.path().join("stranger");
+    let stranger_id = listed(&lan.ns("c"), &stranger_state, "stranger", &lifecycles)
+        .into_iter()
+        .find(|p| p.3)
+        .map(|p| p.0)
+        .expect("the stranger lists itself");
+    let alpha = |lan: &Lan| {
+        listed(
+            &lan.ns("a"),
+            &dir.path().join("alpha"),
+            "alpha",
+            &lifecycles,
+        )
+    };
+    // Until alpha has discovered the stranger by mDNS and failed to reach it, and once more
+    // after: the stranger is never listed.
+    let start = Instant::now();
+    loop {
+        let log = std::fs::read_to_string(&alpha_log).unwrap_or_default();
+        let announced = log
+            .lines()
+            .any(|l| l.contains("discovered peer") && l.contains(&stranger_id));
+        let refused = log
+            .lines()
+            .any(|l| l.contains("Connection attempt to peer failed") && l.contains(&stranger_id));
+        let seen = alpha(&lan);
+        assert!(
+            !seen.iter().any(|p| p.0 == stranger_id),
+            "alpha lists the stranger: {seen:?}"
+        );
+        let beta_live = seen.iter().any(|p| p.1 == "beta" && p.2);
+        if announced && refused && beta_live {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "alpha did not discover and fail to reach the stranger (announced {announced}, refused {refused}), or see beta: {seen:?}\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let seen = alpha(&lan);
+    assert!(!seen.iter().any(|p| p.0 == stranger_id), "{seen:?}");
+    assert_eq!(seen.len(), 2, "alpha and beta only: {seen:?}");
+    // Nor does the stranger list anyone of our mesh.
+    let theirs = listed(&lan.ns("c"), &stranger_state, "stranger", &lifecycles);
+    assert!(theirs.iter().all(|p| p.3), "{theirs:?}");
 }

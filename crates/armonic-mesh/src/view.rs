@@ -1,5 +1,12 @@
 //! A node's view of the mesh: every peer it knows, where it was seen, whether it is live, and
 //! its catalogue. Plain data, changed by the event loop, read by anyone through the handle.
+//!
+//! Two kinds of peers are kept. Members proved they hold the swarm key: a connection with
+//! them came up, which takes the private network's handshake and then Noise (their peer id).
+//! Candidates are only heard of (an mDNS announcement, which anyone on the LAN can make, a
+//! member's word, a digest) and kept to be dialed, for a while. Only members are ever listed
+//! or answered about ([`View::peers`], [`View::live`]…); a candidate becomes a member when
+//! its connection comes up, or is forgotten.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -28,8 +35,8 @@ pub(crate) struct Peer {
     pub backoff: Duration,
     /// When its catalogue was last heard of (a digest, or the catalogue itself).
     pub heard_of: Instant,
-    /// Whether a connection to it was ever up; if not, how many dials it was given, and
-    /// since when it is known.
+    /// Whether a connection to it was ever up (it proved it holds the swarm key: a member);
+    /// if not (a candidate), how many dials it was given, and since when it is known.
     pub met: bool,
     pub dials: u32,
     pub since: Instant,
@@ -140,8 +147,7 @@ impl View {
     /// The live peers with known addresses, but `except` (who asked): what an agent tells
     /// another of the mesh. At most [`MAX_KNOWN_PEERS`].
     pub fn known(&self, except: PeerId) -> Vec<KnownPeer> {
-        self.peers
-            .iter()
+        self.members()
             .filter(|(id, p)| **id != except && p.live && !p.addrs.is_empty())
             .take(MAX_KNOWN_PEERS)
             .map(|(id, p)| KnownPeer {
@@ -363,8 +369,7 @@ impl View {
 
     /// The live peer of location `name`.
     pub fn peer_of(&self, name: &str) -> Option<PeerId> {
-        self.peers
-            .iter()
+        self.members()
             .filter(|(_, p)| p.live && p.name() == Some(name))
             .map(|(id, _)| *id)
             .next()
@@ -372,20 +377,18 @@ impl View {
 
     /// Seconds since the member named `name` was last heard from, when it is known.
     pub fn last_seen(&self, name: &str) -> Option<u64> {
-        self.peers
-            .values()
-            .filter(|p| p.name() == Some(name))
-            .map(|p| p.last_seen.elapsed().as_secs())
+        self.members()
+            .filter(|(_, p)| p.name() == Some(name))
+            .map(|(_, p)| p.last_seen.elapsed().as_secs())
             .min()
     }
 
     /// The live locations, by name: each with its facts.
     pub fn live(&self) -> Vec<Info> {
         let mut out: Vec<Info> = self
-            .peers
-            .values()
-            .filter(|p| p.live)
-            .filter_map(|p| p.catalogue.as_ref().map(|c| c.info.clone()))
+            .members()
+            .filter(|(_, p)| p.live)
+            .filter_map(|(_, p)| p.catalogue.as_ref().map(|c| c.info.clone()))
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out.dedup_by(|a, b| a.name == b.name);
@@ -395,10 +398,9 @@ impl View {
     /// The live peers whose catalogue offers a provide `xpath` matches, by name.
     pub fn offering(&self, xpath: &Address) -> Vec<String> {
         let mut out: Vec<String> = self
-            .peers
-            .values()
-            .filter(|p| p.live)
-            .filter_map(|p| p.catalogue.as_ref())
+            .members()
+            .filter(|(_, p)| p.live)
+            .filter_map(|(_, p)| p.catalogue.as_ref())
             .filter(|c| c.offers_provide(xpath))
             .map(|c| c.info.name.clone())
             .collect();
@@ -407,11 +409,15 @@ impl View {
         out
     }
 
-    /// Every peer, for `armonic mesh`.
+    /// The members: peers a connection came up with, at least once.
+    fn members(&self) -> impl Iterator<Item = (&PeerId, &Peer)> {
+        self.peers.iter().filter(|(_, p)| p.met)
+    }
+
+    /// Every member, for `armonic mesh`; never a peer only heard of.
     pub fn peers(&self) -> Vec<PeerInfo> {
         let mut out: Vec<PeerInfo> = self
-            .peers
-            .iter()
+            .members()
             .map(|(id, p)| PeerInfo {
                 name: p.name().map(str::to_owned),
                 peer_id: id.to_string(),
@@ -449,6 +455,40 @@ mod tests {
                 current: None,
             }],
         }
+    }
+
+    #[test]
+    fn a_peer_only_heard_of_is_never_listed_until_a_connection_with_it_comes_up() {
+        let mut v = View::default();
+        let local = PeerId::random();
+        let (announced, hearsay, digested) = (PeerId::random(), PeerId::random(), PeerId::random());
+        // An mDNS announcement (anyone on the LAN, with the key or not), a member's word, a
+        // digest: addresses to dial, no more.
+        v.seen_at(announced, addr(1));
+        v.told_of(local, &[told(hearsay, &[addr(2)])]);
+        v.heard_at(local, digested, [addr(3)].into_iter());
+        let now = Instant::now();
+        assert_eq!(v.due_for_dial(now + HEARSAY_GRACE).len(), 3, "all dialed");
+        // Every dial fails (a peer without the key fails the first handshake).
+        for id in [announced, hearsay, digested] {
+            assert!(v.peers.contains_key(&id), "kept to be dialed again");
+        }
+        assert!(v.peers().is_empty(), "{:?}", v.peers());
+        assert!(v.live().is_empty());
+        assert!(v.known(PeerId::random()).is_empty());
+        assert_eq!(v.last_seen("web1"), None);
+        // A connection comes up: the peer proved it holds the key.
+        v.connected(announced);
+        let listed: Vec<String> = v.peers().into_iter().map(|p| p.peer_id).collect();
+        assert_eq!(listed, [announced.to_string()]);
+        // Gone again, it stays listed, not live.
+        v.disconnected(announced, 0);
+        let listed = v.peers();
+        assert_eq!(listed.len(), 1);
+        assert!(!listed[0].live);
+        // The others are forgotten, never having been listed.
+        v.due_for_dial(now + UNMET_FOR);
+        assert_eq!(v.peers.len(), 1);
     }
 
     #[test]

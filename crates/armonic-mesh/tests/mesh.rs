@@ -208,14 +208,22 @@ async fn an_agent_without_the_swarm_key_learns_nothing() {
     let stranger = start("stranger", &other, &[&a, &b]).await;
     eventually("a and b to meet", || async { a.sees("b") }).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(
-        stranger
-            .handle
-            .peers()
-            .iter()
-            .filter(|p| !p.local)
-            .all(|p| p.catalogue.is_none() && !p.live)
-    );
+    let listed: Vec<String> = stranger
+        .handle
+        .peers()
+        .into_iter()
+        .filter(|p| !p.local)
+        .map(|p| p.peer_id)
+        .collect();
+    assert!(listed.is_empty(), "the stranger lists no one: {listed:?}");
+    let id = stranger.identity.peer_id();
+    for member in [&a, &b] {
+        assert!(
+            !member.handle.peers().iter().any(|p| p.peer_id == id),
+            "{} does not list the stranger",
+            member.name
+        );
+    }
     assert!(!a.sees("stranger") && !b.sees("stranger"));
     let err = call(&stranger.handle, "a", info()).await.0.unwrap_err();
     assert!(err.is_unreachable(), "{err}");
