@@ -89,11 +89,10 @@ pub fn submitted(x: &Element) -> Result<DataForm, String> {
     })
 }
 
-/// Whether the value `v` asks for is a secret: asked in a `text-private` field, its proposed
-/// value never shown. (A `password` variable is one; variables marked `secret` are too once
-/// the engine's questions say so.)
+/// Whether the value `v` asks for is a secret (a `password` variable, or one marked
+/// `secret`): asked in a `text-private` field, its proposed value never shown.
 pub fn is_secret(v: &VariableQuestion) -> bool {
-    v.ty == "password"
+    v.secret || v.ty == "password"
 }
 
 /// The form asking for the provide to build.
@@ -876,6 +875,18 @@ mod tests {
             Question::Value { variable, .. } => variable,
             _ => unreachable!(),
         }));
+    }
+
+    #[test]
+    fn a_variable_marked_secret_is_asked_privately_whatever_its_type() {
+        let mut q = variable("str", Some(Value::from("token-abc")), true);
+        if let Question::Value { variable, .. } = &mut q {
+            variable.secret = true;
+        }
+        let f = ask(&q, "//x");
+        let field = field_of(&f, "WebServer/Configured/enter/conf/port");
+        assert_eq!(field.type_, FieldType::TextPrivate);
+        assert!(!String::from(&element(f)).contains("token-abc"));
     }
 
     #[test]
