@@ -127,7 +127,9 @@ impl Caller {
         let c = parsed?;
         let params = Params::parse(&c.params)?;
         let call = Call::parse(&c.method, params, c.deployment.as_deref())?;
-        if original::changes_state(&c.method) && !self.config.may_change_states(&from.to_bare()) {
+        // Who may change states is decided by the call's own request: its method's rule in
+        // the agent API.
+        if call.changes_state() && !self.config.may_change_states(&from.to_bare()) {
             return Err(Fault::unauthorized(format!(
                 "{} may not call {} on {} (it is not allowed to change states)",
                 from.to_bare(),
@@ -158,7 +160,7 @@ impl Caller {
     ) {
         let room = deployment
             .as_deref()
-            .filter(|_| original::changes_state(&method))
+            .filter(|_| call.changes_state())
             .and_then(|d| self.room(d));
         let joined = match &room {
             Some(room) => match self

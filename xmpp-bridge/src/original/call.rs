@@ -112,12 +112,17 @@ pub const METHODS: &[&str] = &[
     "to_xml",
 ];
 
-/// Whether `method` changes states on the location (and is limited to allowed callers).
-pub fn changes_state(method: &str) -> bool {
-    matches!(method, "state_goto" | "provide_call")
-}
-
 impl Call {
+    /// Whether it changes states on the location (and is limited to allowed callers): as
+    /// its request says, by the rule its method declares in the agent API (never a list of
+    /// names kept here).
+    pub fn changes_state(&self) -> bool {
+        match self {
+            Call::One { request, .. } => request.changes_state(),
+            Call::Xml { .. } => false,
+        }
+    }
+
     /// Reads a call of `method` with `params`; `deployment` is the call's `<deployment_id>`.
     pub fn parse(method: &str, params: Params, deployment: Option<&str>) -> Result<Call, Fault> {
         let one = |request: Request, shape| {
@@ -774,13 +779,38 @@ mod tests {
         );
     }
 
+    /// The original's positional arguments naming what `request` is about.
+    fn args_of(request: &Request) -> Json {
+        use armonic_proto::Route;
+        let args = match request.route() {
+            Route::Listing(a) | Route::Resource(a) => vec![Json::from(a.to_string())],
+            Route::Lifecycle(name) => vec![Json::from(name)],
+            Route::Here | Route::Everywhere => Vec::new(),
+        };
+        json!({"args": args, "kwargs": {}})
+    }
+
     #[test]
-    fn only_state_goto_and_provide_call_change_states() {
-        let changing: Vec<&str> = METHODS
-            .iter()
-            .copied()
-            .filter(|m| changes_state(m))
-            .collect();
+    fn a_call_changes_states_exactly_when_its_method_says_so_in_the_api() {
+        let mut changing = Vec::new();
+        for request in Request::examples() {
+            let name = request.method();
+            match call(name, args_of(&request)) {
+                Ok(c) => {
+                    assert!(METHODS.contains(&name), "{name}");
+                    assert_eq!(c.changes_state(), request.changes_state(), "{name}");
+                    if c.changes_state() {
+                        changing.push(name);
+                    }
+                }
+                Err(fault) => {
+                    assert_eq!(fault.code, "MethodNotExposed", "{name}: {fault}");
+                    assert!(!METHODS.contains(&name), "{name}");
+                }
+            }
+        }
         assert_eq!(changing, ["state_goto", "provide_call"]);
+        let xml = call("to_xml", json!({"args": ["//WebServer"]})).unwrap();
+        assert!(!xml.changes_state());
     }
 }

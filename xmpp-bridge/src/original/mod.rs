@@ -10,6 +10,6 @@ mod shape;
 pub mod xml;
 
 pub use args::Params;
-pub use call::{Call, METHODS, Shape, changes_state};
+pub use call::{Call, METHODS, Shape};
 pub use fault::{Fault, class_of};
 pub use shape::shape;
