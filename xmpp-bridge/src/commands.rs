@@ -496,7 +496,7 @@ struct Build {
 }
 
 /// What stands for a secret value in text the bridge writes.
-pub const HIDDEN: &str = "••••••";
+pub const HIDDEN: &str = armonic_lifecycle::secret::MASK;
 
 /// The secret values a build has seen (typed in `text-private` fields, or proposed for
 /// secret variables), shared by its session and its engine's thread.
