@@ -59,14 +59,14 @@ do = [
 }
 
 /// A lifecycle asking a secret: `Vault/Open/enter` needs `key/password` (a `password`), and
-/// says it opens.
+/// says it opens, printing the password as a careless step would (the engine masks it).
 fn vault_lifecycle(dir: &Path) {
     let text = r#"name = "Vault"
 initial = "Sealed"
 transitions = [["Sealed", "Open"]]
 [states.Sealed]
 [states.Open.enter]
-do = [{ log = "unsealing the vault" }]
+do = [{ log = "unsealing the vault with {{ key.password }}" }, { run = "echo key=$key_password" }]
 [states.Open.enter.requires.key.variables]
 password = { type = "password" }
 [states.Open.provides.open]
