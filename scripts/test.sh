@@ -17,8 +17,10 @@ fi
 
 # What the tests need besides Rust: ip (iproute2) for the network namespaces of the
 # zero-configuration test, script (bsdutils) for the terminal tests, Prosody, ejabberd and
-# openssl (certificates for the TLS tests) for the XMPP bridge's. As root they are installed when missing, and every test must then run:
-# a test that cannot run fails instead of skipping (ARMONIC_REQUIRE_ALL_TESTS).
+# openssl (certificates for the TLS tests) for the XMPP bridge's, tmux, profanity and poezio
+# for the tests driving XMPP clients. As root they are installed when missing, and every
+# test must then run: a test that cannot run fails instead of skipping
+# (ARMONIC_REQUIRE_ALL_TESTS).
 missing=()
 need ip || missing+=(iproute2)
 need script || missing+=(bsdutils)
