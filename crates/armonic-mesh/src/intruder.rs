@@ -1,6 +1,7 @@
 //! A member of the mesh that misbehaves, for tests of what an agent bears (feature
 //! `intruder`): it has the swarm key, joins like any agent, then opens call streams and
-//! holds them, each with a frame begun and never finished.
+//! holds them, each with a frame begun and never finished, or makes calls no agent of the
+//! mesh would make (for another location than the one it asks).
 
 use std::time::Duration;
 
@@ -100,6 +101,36 @@ impl Intruder {
     /// How many streams it holds.
     pub fn holding(&self) -> usize {
         self.held.len()
+    }
+
+    /// Makes `call` on a new call stream, as any member may, with whatever location the call
+    /// names; the agent's answer (the lines are dropped), or why there was none within 30 s.
+    pub async fn call(
+        &mut self,
+        call: armonic_proto::Call,
+    ) -> Result<armonic_proto::Response, armonic_proto::ApiError> {
+        use armonic_proto::client::{Heard, Session};
+        let no_answer = |message: String| armonic_proto::ApiError::Protocol { message };
+        let stream = self
+            .control
+            .open_stream(self.peer, crate::links::PROTOCOL)
+            .await
+            .map_err(|e| no_answer(e.to_string()))?;
+        let session = Session::new(stream, "intruder".into(), armonic_proto::frame::MAX_FRAME);
+        let mut heard = Box::pin(session.call(call, |_| {}));
+        let answer = async {
+            while let Some(h) = heard.next().await {
+                match h {
+                    Ok(Heard::Event(armonic_proto::Event::Done(result))) => return result,
+                    Ok(_) => {}
+                    Err(broken) => return Err(no_answer(format!("{broken:?}"))),
+                }
+            }
+            Err(no_answer("the stream ended without an answer".into()))
+        };
+        tokio::time::timeout(Duration::from_secs(30), answer)
+            .await
+            .unwrap_or_else(|_| Err(no_answer("no answer within 30 s".into())))
     }
 }
 
