@@ -393,16 +393,18 @@ fn build(raw: RawLifecycle, dir: &Path) -> Result<LifecycleDef, BuildError> {
             None => transitions.push((a.clone(), b.clone())),
         }
     }
+    // States in order of first appearance; a set beside the list keeps this linear.
     let mut order: Vec<String> = vec![initial.clone()];
+    let mut ordered: HashSet<&str> = HashSet::from([initial.as_str()]);
     for (a, b) in &transitions {
         for s in [a, b] {
-            if !order.contains(s) {
+            if ordered.insert(s) {
                 order.push(s.clone());
             }
         }
     }
     for (state_name, state) in &raw.states {
-        if !order.contains(state_name) && !used_as_impl.contains(state_name.as_str()) {
+        if !ordered.contains(state_name.as_str()) && !used_as_impl.contains(state_name.as_str()) {
             return Err(at(
                 state,
                 format!("state '{state_name}' is neither initial nor part of any transition"),

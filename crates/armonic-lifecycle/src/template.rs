@@ -121,8 +121,9 @@ fn env() -> &'static Environment<'static> {
 pub(crate) enum Shape {
     /// A value whose inside is not checked.
     Open,
-    /// A map with exactly these keys.
-    Keys(BTreeMap<String, Shape>),
+    /// A map with exactly these keys, shared: the shape of `states` is part of every
+    /// action's context, and copying it for each would make loading a long chain quadratic.
+    Keys(Arc<BTreeMap<String, Shape>>),
 }
 
 /// Checks `source` as far as it can be before rendering: its syntax, that every name it reads

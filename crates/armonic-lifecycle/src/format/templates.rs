@@ -2,6 +2,7 @@
 //! (see `Location::context` in `location/call.rs`, which this mirrors).
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use toml::Spanned;
 
@@ -137,10 +138,10 @@ fn context(states: &Shape, requires: &[RequireDef]) -> Shape {
 }
 
 fn keys<'a>(entries: impl IntoIterator<Item = (&'a str, Shape)>) -> Shape {
-    Shape::Keys(
+    Shape::Keys(Arc::new(
         entries
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect::<BTreeMap<_, _>>(),
-    )
+    ))
 }
