@@ -15,7 +15,13 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
+mod limits;
 mod templates;
+
+pub use limits::{
+    MAX_BOUND, MAX_FILE_BYTES, MAX_LENGTH, MAX_PATTERN_BYTES, MAX_REQUIRE_VALUES, MAX_TIMEOUT,
+    MIN_TIMEOUT,
+};
 
 use crate::log::Level;
 use crate::model::{
@@ -24,7 +30,7 @@ use crate::model::{
 };
 use crate::os::OsType;
 use crate::value::Value;
-use crate::variable::{Pattern, Rules, VarType, VariableDef};
+use crate::variable::{Rules, VarType, VariableDef};
 
 /// Default timeout of `run` steps.
 pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(600);
@@ -98,7 +104,7 @@ pub fn load_dirs<P: AsRef<Path>>(dirs: &[P]) -> Catalog {
             .collect();
         files.sort();
         for file in files {
-            match load_file(&file) {
+            match load_file_guarded(&file) {
                 Ok(def) => {
                     if let Some(first) = seen.get(&def.name) {
                         catalog.errors.push(LoadError {
@@ -123,9 +129,30 @@ pub fn load_dirs<P: AsRef<Path>>(dirs: &[P]) -> Catalog {
     catalog
 }
 
+/// [`load_file`], with a panic taken as the file's error: whatever a file holds, it costs that
+/// file, never the others or the process loading them. No input is known to make the loader
+/// panic (the fuzz tests look for one); this is the last line, not the first.
+fn load_file_guarded(file: &Path) -> Result<LifecycleDef, LoadError> {
+    std::panic::catch_unwind(|| load_file(file)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(LoadError {
+            file: file.to_owned(),
+            line: None,
+            column: None,
+            message: format!("internal error while loading the file: {what}"),
+        })
+    })
+}
+
 /// Loads one lifecycle file.
+///
+/// Only a regular file of at most [`MAX_FILE_BYTES`] is read.
 pub fn load_file(file: &Path) -> Result<LifecycleDef, LoadError> {
-    let text = std::fs::read_to_string(file).map_err(|e| LoadError {
+    let text = limits::read_text(file).map_err(|e| LoadError {
         file: file.to_owned(),
         line: None,
         column: None,
@@ -293,8 +320,8 @@ struct RawVariable {
     max: Option<toml::Value>,
     #[serde(default)]
     choices: Vec<toml::Value>,
-    min_length: Option<usize>,
-    max_length: Option<usize>,
+    min_length: Option<u64>,
+    max_length: Option<u64>,
     modifier: Option<String>,
     #[serde(default)]
     secret: bool,
@@ -498,7 +525,7 @@ fn build_file(f: &Spanned<RawFile>, dir: &Path) -> Result<FileDef, BuildError> {
         (Some(t), None) => t.clone(),
         (None, Some(src)) => {
             let path = dir.join(src);
-            std::fs::read_to_string(&path)
+            limits::read_text(&path)
                 .map_err(|e| at(f, format!("cannot read template {}: {e}", path.display())))?
         }
         _ => {
@@ -510,15 +537,7 @@ fn build_file(f: &Spanned<RawFile>, dir: &Path) -> Result<FileDef, BuildError> {
     };
     let mode = match &r.mode {
         None => 0o644,
-        Some(m) => u32::from_str_radix(m.trim_start_matches("0o"), 8)
-            .ok()
-            .filter(|m| *m <= 0o7777)
-            .ok_or_else(|| {
-                at(
-                    f,
-                    format!("mode '{m}' is not an octal permission such as \"0644\""),
-                )
-            })?,
+        Some(m) => limits::mode(m).map_err(|e| at(f, e))?,
     };
     Ok(FileDef {
         path: r.path.clone(),
@@ -555,9 +574,7 @@ fn build_step(s: &Spanned<RawStep>) -> Result<Step, BuildError> {
             }
             let timeout = match &r.timeout {
                 None => DEFAULT_RUN_TIMEOUT,
-                Some(t) => parse_duration(t).ok_or_else(|| {
-                    at(s, "timeout must be a number of seconds or a duration such as \"90s\", \"5m\", \"1h\"")
-                })?,
+                Some(t) => limits::timeout(t).map_err(|e| at(s, e))?,
             };
             Ok(Step::Run {
                 command: command.clone(),
@@ -570,46 +587,14 @@ fn build_step(s: &Spanned<RawStep>) -> Result<Step, BuildError> {
     }
 }
 
-fn parse_duration(v: &toml::Value) -> Option<Duration> {
-    match v {
-        toml::Value::Integer(i) if *i > 0 => Some(Duration::from_secs(*i as u64)),
-        toml::Value::Float(f) if *f > 0.0 && f.is_finite() => Some(Duration::from_secs_f64(*f)),
-        toml::Value::String(s) => {
-            let s = s.trim();
-            let (num, unit) = s.split_at(
-                s.find(|c: char| !c.is_ascii_digit() && c != '.')
-                    .unwrap_or(s.len()),
-            );
-            let n: f64 = num.parse().ok().filter(|n: &f64| *n > 0.0)?;
-            let secs = match unit.trim() {
-                "" | "s" => n,
-                "ms" => n / 1000.0,
-                "m" => n * 60.0,
-                "h" => n * 3600.0,
-                _ => return None,
-            };
-            Some(Duration::from_secs_f64(secs))
-        }
-        _ => None,
-    }
-}
-
 fn build_provide(name: &str, raw: &Spanned<RawProvide>) -> Result<ProvideDef, BuildError> {
     let r = raw.get_ref();
     let mut p = ProvideDef::new(name);
     p.label = r.label.clone();
     p.help = r.help.clone();
     p.tags = r.tags.clone();
-    p.extra = r
-        .extra
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from_toml(v)))
-        .collect();
-    p.flags = r
-        .flags
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from_toml(v)))
-        .collect();
+    p.extra = values(&r.extra, "extra").map_err(|e| at(raw, e))?;
+    p.flags = values(&r.flags, "flags").map_err(|e| at(raw, e))?;
     for (rname, req) in &r.requires {
         check_name(rname, "require", Some(req.span()))?;
         if RESERVED_REQUIRE_NAMES.contains(&rname.as_str()) {
@@ -624,9 +609,27 @@ fn build_provide(name: &str, raw: &Spanned<RawProvide>) -> Result<ProvideDef, Bu
     }
     p.action.steps = build_steps(&r.steps)?;
     if let Some(ret) = &r.returns {
-        p.action.returns = Some(Value::from_toml(ret.get_ref()));
+        let value = value(ret.get_ref()).map_err(|e| at(ret, format!("return: {e}")))?;
+        p.action.returns = Some(value);
     }
     Ok(p)
+}
+
+/// A value of the file as the model holds it; its numbers must be finite.
+fn value(v: &toml::Value) -> Result<Value, String> {
+    limits::finite(v)?;
+    Ok(Value::from_toml(v))
+}
+
+/// A free-form table (`extra`, `flags`) as the model holds it.
+fn values(
+    table: &IndexMap<String, toml::Value>,
+    what: &str,
+) -> Result<IndexMap<String, Value>, String> {
+    table
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), value(v).map_err(|e| format!("{what}.{k}: {e}"))?)))
+        .collect()
 }
 
 fn build_require(name: &str, raw: &Spanned<RawRequire>) -> Result<RequireDef, BuildError> {
@@ -639,12 +642,7 @@ fn build_require(name: &str, raw: &Spanned<RawRequire>) -> Result<RequireDef, Bu
                 toml::Value::Integer(i) => i.to_string(),
                 other => other.to_string(),
             };
-            Nargs::parse(&text).ok_or_else(|| {
-                at(
-                    raw,
-                    format!("nargs must be '1 or more', '?' or '*' (instead of {text})"),
-                )
-            })?
+            Nargs::parse(&text).ok_or_else(|| at(raw, Nargs::refusal(&text)))?
         }
     };
     let kind_name = r.kind.as_deref().unwrap_or("simple");
@@ -719,11 +717,21 @@ fn build_require(name: &str, raw: &Spanned<RawRequire>) -> Result<RequireDef, Bu
     if let Some(h) = &r.help {
         extra.insert("help".into(), Value::from(h.as_str()));
     }
-    extra.extend(
-        r.extra
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::from_toml(v))),
-    );
+    extra.extend(values(&r.extra, "extra").map_err(|e| at(raw, e))?);
+    // Every set of a require is listed and starts with its defaults: their number is bounded
+    // here, not by whoever asks.
+    let sets = u64::from(nargs.min().max(1));
+    let held = sets * variables.len() as u64;
+    if held > limits::MAX_REQUIRE_VALUES {
+        return Err(at(
+            raw,
+            format!(
+                "require '{name}' holds too many values: nargs {nargs} times {} variables is {held}, at most {}",
+                variables.len(),
+                limits::MAX_REQUIRE_VALUES
+            ),
+        ));
+    }
     Ok(RequireDef {
         name: name.to_owned(),
         kind,
@@ -754,41 +762,81 @@ fn variable_from(name: &str, r: &RawVariable) -> Result<VariableDef, String> {
     v.label = r.label.clone();
     v.help = r.help.clone();
     v.expert = r.expert;
-    v.extra = r
-        .extra
-        .iter()
-        .map(|(k, x)| (k.clone(), Value::from_toml(x)))
-        .collect();
+    v.extra = values(&r.extra, "extra").map_err(|e| format!("variable '{name}': {e}"))?;
     v.modifier = r.modifier.clone();
     v.secret |= r.secret;
     if let Some(p) = &r.pattern {
-        v.rules.pattern = Some(Pattern::new(p, r.pattern_error.clone()).map_err(|e| {
-            format!("variable '{name}': pattern is not a valid regular expression: {e}")
-        })?);
+        v.rules.pattern = Some(
+            limits::pattern(p, r.pattern_error.clone())
+                .map_err(|e| format!("variable '{name}': {e}"))?,
+        );
     } else if r.pattern_error.is_some() {
         return Err(format!(
             "variable '{name}': 'pattern_error' needs 'pattern'"
         ));
     }
-    let number = |x: &Option<toml::Value>, what: &str| -> Result<Option<Value>, String> {
-        match x {
-            None => Ok(None),
-            Some(t @ (toml::Value::Integer(_) | toml::Value::Float(_))) => {
-                Ok(Some(Value::from_toml(t)))
+    let number = |x: &Option<toml::Value>, what: &str| -> Result<Option<f64>, String> {
+        let n = match x {
+            None => return Ok(None),
+            // Compared before conversion: 2^53 + 1 would round to 2^53.
+            Some(toml::Value::Integer(i)) if i.unsigned_abs() > limits::MAX_BOUND as u64 => {
+                f64::INFINITY
             }
-            Some(_) => Err(format!("variable '{name}': '{what}' must be a number")),
+            Some(toml::Value::Integer(i)) => *i as f64,
+            Some(toml::Value::Float(f)) => *f,
+            Some(_) => return Err(format!("variable '{name}': '{what}' must be a number")),
+        };
+        if !(-limits::MAX_BOUND..=limits::MAX_BOUND).contains(&n) {
+            return Err(format!(
+                "variable '{name}': '{what}' must be a number from -{bound} to {bound}",
+                bound = limits::MAX_BOUND
+            ));
+        }
+        Ok(Some(n))
+    };
+    let (min, max) = (number(&r.min, "min")?, number(&r.max, "max")?);
+    if let (Some(min), Some(max)) = (min, max) {
+        if min > max {
+            return Err(format!("variable '{name}': 'min' is above 'max'"));
+        }
+    }
+    let length = |x: Option<u64>, what: &str| -> Result<Option<usize>, String> {
+        match x {
+            Some(n) if n > limits::MAX_LENGTH => Err(format!(
+                "variable '{name}': '{what}' must be at most {} (the size of the largest value)",
+                limits::MAX_LENGTH
+            )),
+            // At most MAX_LENGTH, which is a usize.
+            n => Ok(n.map(|n| n as usize)),
         }
     };
+    let (min_length, max_length) = (
+        length(r.min_length, "min_length")?,
+        length(r.max_length, "max_length")?,
+    );
+    if let (Some(min), Some(max)) = (min_length, max_length) {
+        if min > max {
+            return Err(format!(
+                "variable '{name}': 'min_length' is above 'max_length'"
+            ));
+        }
+    }
+    let choices = r
+        .choices
+        .iter()
+        .map(value)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("variable '{name}': choices: {e}"))?;
     v.rules = Rules {
         pattern: v.rules.pattern.take(),
-        min: number(&r.min, "min")?,
-        max: number(&r.max, "max")?,
-        choices: r.choices.iter().map(Value::from_toml).collect(),
-        min_length: r.min_length,
-        max_length: r.max_length,
+        min: r.min.as_ref().map(Value::from_toml),
+        max: r.max.as_ref().map(Value::from_toml),
+        choices,
+        min_length,
+        max_length,
     };
     if let Some(d) = &r.default {
-        let d = Value::from_toml(d);
+        let d = value(d).map_err(|e| format!("variable '{name}': default: {e}"))?;
         let checked = v
             .check(&d)
             .map_err(|e| format!("variable '{name}': default value is not valid: {e}"))?;

@@ -28,12 +28,33 @@ impl Nargs {
     /// Highest number of sets accepted for `*` (indexes above are ignored, as in the original).
     pub const UNLIMITED: u32 = 99_999;
 
-    /// Parses `"1"`, `"N"`, `"?"` or `"*"`.
+    /// Highest N of `"N"`: a require with nargs N starts with N value sets, and listings show
+    /// each of them.
+    pub const MAX_EXACTLY: u32 = 1000;
+
+    /// Parses `"1"`, `"N"` (up to [`Nargs::MAX_EXACTLY`]), `"?"` or `"*"`.
     pub fn parse(s: &str) -> Option<Nargs> {
         match s {
             "?" => Some(Nargs::Optional),
             "*" => Some(Nargs::Any),
-            n => n.parse::<u32>().ok().filter(|n| *n > 0).map(Nargs::Exactly),
+            n => n
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=Self::MAX_EXACTLY).contains(n))
+                .map(Nargs::Exactly),
+        }
+    }
+
+    /// Why `text` is not a nargs: the original's message, or the bound it goes over.
+    pub fn refusal(text: &str) -> String {
+        let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        if digits && !text.trim_start_matches('0').is_empty() {
+            format!(
+                "nargs must be at most {} (instead of {text})",
+                Self::MAX_EXACTLY
+            )
+        } else {
+            format!("nargs must be '1 or more', '?' or '*' (instead of {text})")
         }
     }
 
@@ -80,11 +101,7 @@ impl<'de> serde::Deserialize<'de> for Nargs {
             Raw::Text(t) => t,
             Raw::Number(n) => n.to_string(),
         };
-        Nargs::parse(&text).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "nargs must be '1 or more', '?' or '*' (instead of {text})"
-            ))
-        })
+        Nargs::parse(&text).ok_or_else(|| serde::de::Error::custom(Nargs::refusal(&text)))
     }
 }
 
