@@ -30,6 +30,10 @@ do = [
 ]
 [states.Sealed.provides.status]
 do = [{ log = "sealed by {{ states.Sealed.keys.user }} using {{ states.Sealed.keys.password }}" }]
+[states.Sealed.provides.leak]
+do = [{ run = "echo \"$PW\" > \"$ARMONIC_RETURN\"", env = { PW = "{{ states.Sealed.keys.password }}" } }]
+[states.Sealed.provides.give]
+return = { got = "{{ states.Sealed.keys.password }}" }
 "#;
 
 fn armonic(state: &Path, lifecycles: &Path) -> Command {
@@ -179,6 +183,17 @@ fn secrets_reach_the_steps_and_appear_in_no_output_file_or_record() {
     let mode = std::fs::metadata(&record).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 
+    // An error quoting what a step wrote quotes it masked.
+    let o = agent.run(&["provide-call", "//Vault/Sealed/leak"], "");
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(err.contains("line '********' is not key=value"), "{err}");
+    no_secret_in("a failed call's error", &o.stderr);
+    // A provide returning a secret gives it to its caller (who needs the value), and the
+    // journal keeps it masked (searched below).
+    let o = agent.run(&["provide-call", "//Vault/Sealed/give"], "");
+    assert!(text(&o.stdout).contains(PASSWORD), "{}", text(&o.stderr));
+
     for args in [
         vec!["journal"],
         vec!["journal", "--format", "json"],
@@ -271,4 +286,63 @@ fn shipped_lifecycles_have_no_default_for_a_secret() {
         checked += 1;
     }
     assert!(checked >= 3, "only {checked} shipped lifecycles found");
+}
+
+const DB: &str = r#"
+name = "Db"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.add_user]
+do = [{ log = "user added with {{ user.pw }}" }]
+[states.On.provides.add_user.requires.user.variables]
+pw = { type = "password" }
+"#;
+
+const APP: &str = r#"
+name = "App"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.enter.requires.db]
+type = "local"
+xpath = "//Db/On/add_user"
+provide_args.pw = { type = "str" }
+[states.On.provides.status]
+do = [{ log = "app up" }]
+"#;
+
+#[test]
+fn a_value_passed_to_a_secret_is_as_secret_in_the_deployment() {
+    let dir = tempfile::tempdir().unwrap();
+    let lifecycles = common::lifecycles(dir.path(), &[("db.toml", DB), ("app.toml", APP)]);
+    let record = dir.path().join("record.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_armonic"))
+        .args(["--local", "--no-color", "--name", "vm", "-L"])
+        .arg(&lifecycles)
+        .args(["deploy", "//App/On/status", "--save"])
+        .arg(&record)
+        .env_remove("ARMONIC_STATE_DIR")
+        .env_remove("ARMONIC_LIFECYCLE_DIRS")
+        .env_remove("ARMONIC_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The password is asked for Db's provide; App's argument, a plain `str`, takes it.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("y\ny\n{PASSWORD}\ny\ny\n").as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    no_secret_in("the deployment's output", &o.stdout);
+    no_secret_in("the deployment's log", &o.stderr);
+    assert!(err.contains("user added with ********"), "{err}");
+    assert!(err.contains("App/On/enter/db/pw = ********"), "{err}");
+    no_secret_in("the record", &std::fs::read(&record).unwrap());
 }

@@ -144,8 +144,9 @@ pub fn config(args: Args) -> Result<Config> {
         .clone()
         .or(file.state_dir.clone())
         .unwrap_or_else(|| armonic_agent::default_state_dir().join("xmpp-bridge"));
-    std::fs::create_dir_all(&state_dir)
-        .with_context(|| format!("cannot create {}", state_dir.display()))?;
+    // Its identity in the mesh is kept there: nobody else may be able to put one of theirs.
+    armonic_lifecycle::safefs::private_dir(&state_dir)
+        .with_context(|| format!("refusing state directory {}", state_dir.display()))?;
     let key = swarm_key_path(
         args.swarm_key.clone().or(file.swarm_key.clone()),
         &state_dir,

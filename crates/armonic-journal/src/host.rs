@@ -317,14 +317,43 @@ impl Host {
                 // The end goes to the journal last: whoever reads it may drop the host at
                 // once, and this job must not keep the location then.
                 let journal = inner.journal.clone();
+                let recorded = secrets_masked(&inner.location, &result);
                 inner.running.fetch_sub(1, Ordering::SeqCst);
                 drop(inner);
-                journal.call_ended(running.key, lines, millis, &result);
+                journal.call_ended(running.key, lines, millis, &recorded);
             }
         };
         (inner.spawn)(Box::new(job));
         running
     }
+}
+
+/// `result` as the journal keeps it: the secrets the location was given masked in it (a
+/// provide may return one; its caller gets it as it is).
+fn secrets_masked(
+    location: &Location,
+    result: &Result<Response, ApiError>,
+) -> Result<Response, ApiError> {
+    fn mask(location: &Location, v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) => {
+                if let std::borrow::Cow::Owned(m) = location.mask(s) {
+                    *s = m;
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|v| mask(location, v)),
+            serde_json::Value::Object(o) => o.values_mut().for_each(|v| mask(location, v)),
+            _ => {}
+        }
+    }
+    if !location.knows_secrets() {
+        return result.clone();
+    }
+    let Ok(mut json) = serde_json::to_value(result) else {
+        return result.clone();
+    };
+    mask(location, &mut json);
+    serde_json::from_value(json).unwrap_or_else(|_| result.clone())
 }
 
 fn remember(table: &mut Table, id: &CallId, r: &Arc<Running>) {
@@ -470,7 +499,9 @@ impl CallEvents {
                 Record::Line { c, s, .. } if *c == key => self.line(&mut batch, *s, &r),
                 Record::End { c, lines, res, .. } if *c == key => {
                     self.flush(&mut batch);
-                    self.end(*lines, res.clone());
+                    // The answer as the call gave it: the journal's has secrets masked.
+                    let answer = lock(&self.running.done).clone();
+                    self.end(*lines, answer.unwrap_or_else(|| res.clone()));
                     return;
                 }
                 _ => {}

@@ -274,6 +274,7 @@ impl CommandRunner for SystemRunner {
                 // with that process, after a moment for what is already written.
                 (Some(status), true) if exited.is_some_and(|t| t.elapsed() >= LEFT_OPEN) => {
                     left_open = true;
+                    keep_draining(pipes.iter_mut().filter_map(|p| p.fd.take()).collect());
                     break status;
                 }
                 (None, false) if ended.is_none() => {
@@ -303,6 +304,52 @@ impl CommandRunner for SystemRunner {
             stderr_tail: tail,
             output_left_open: left_open,
         })
+    }
+}
+
+/// Processes reading what processes left by steps still print, at most.
+const MAX_DRAINERS: usize = 64;
+
+/// Keeps reading (and dropping) what a process a step left running writes on the step's
+/// output, until it closes it: otherwise its next write would kill it (`SIGPIPE`). One
+/// thread per such step, up to [`MAX_DRAINERS`]; past that the pipes are closed.
+fn keep_draining(fds: Vec<std::os::fd::OwnedFd>) {
+    static DRAINERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    use std::sync::atomic::Ordering::SeqCst;
+    if fds.is_empty() || DRAINERS.fetch_add(1, SeqCst) >= MAX_DRAINERS {
+        DRAINERS.fetch_sub(1, SeqCst);
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("armonic-drain".into())
+        .spawn(move || {
+            let mut open = fds;
+            let mut buf = vec![0u8; 16 * 1024];
+            while !open.is_empty() {
+                let mut polled: Vec<nix::poll::PollFd<'_>> = open
+                    .iter()
+                    .map(|fd| {
+                        use std::os::fd::AsFd;
+                        nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)
+                    })
+                    .collect();
+                if matches!(
+                    nix::poll::poll(&mut polled, nix::poll::PollTimeout::NONE),
+                    Err(e) if e != nix::errno::Errno::EINTR
+                ) {
+                    break;
+                }
+                drop(polled);
+                open.retain(|fd| match nix::unistd::read(fd, &mut buf) {
+                    Ok(0) => false,
+                    Ok(_) => true,
+                    Err(e) => e == nix::errno::Errno::EAGAIN || e == nix::errno::Errno::EINTR,
+                });
+            }
+            DRAINERS.fetch_sub(1, SeqCst);
+        });
+    if spawned.is_err() {
+        DRAINERS.fetch_sub(1, SeqCst);
     }
 }
 
@@ -460,6 +507,50 @@ pub enum ActionError {
 }
 
 impl ActionError {
+    /// The error with `secrets` masked in every text it carries.
+    pub(crate) fn masked(self, secrets: &crate::secret::Secrets) -> ActionError {
+        let text = |t: String| match secrets.mask(&t) {
+            std::borrow::Cow::Owned(masked) => masked,
+            std::borrow::Cow::Borrowed(_) => t,
+        };
+        let path = |p: PathBuf| match p.to_str().map(|t| secrets.mask(t)) {
+            Some(std::borrow::Cow::Owned(masked)) => PathBuf::from(masked),
+            _ => p,
+        };
+        match self {
+            ActionError::Template { what, message } => ActionError::Template {
+                what: text(what),
+                message: text(message),
+            },
+            ActionError::Spawn { command, source } => ActionError::Spawn {
+                command: text(command),
+                source: std::io::Error::new(source.kind(), text(source.to_string())),
+            },
+            ActionError::Failed {
+                command,
+                code,
+                stderr_tail,
+            } => ActionError::Failed {
+                command: text(command),
+                code,
+                stderr_tail: stderr_tail.into_iter().map(text).collect(),
+            },
+            ActionError::Return { command, message } => ActionError::Return {
+                command: text(command),
+                message: text(message),
+            },
+            ActionError::UnsafePath { path: p, reason } => ActionError::UnsafePath {
+                path: path(p),
+                reason,
+            },
+            ActionError::File { path: p, source } => ActionError::File {
+                path: path(p),
+                source: std::io::Error::new(source.kind(), text(source.to_string())),
+            },
+            other @ (ActionError::TimedOut { .. } | ActionError::Interrupted { .. }) => other,
+        }
+    }
+
     /// The last lines of standard error of the command that failed, if one did.
     pub fn output_tail(&self) -> &[String] {
         match self {
@@ -566,8 +657,9 @@ impl Exec<'_> {
             self.log(
                 Level::Warning,
                 format!(
-                    "`{}` exited, leaving a process that still holds its output: that output is \
-                     no longer read (redirect the output of what a step leaves running)",
+                    "`{}` exited, leaving a process that still holds its output: the step ends \
+                     now, and what that process prints from now on is dropped (redirect the \
+                     output of what a step leaves running to keep it)",
                     spec.display()
                 ),
             );

@@ -160,9 +160,21 @@ fn walk(path: &Path, strict: Strictness, missing: Missing) -> Result<OwnedFd, Un
     let mut todo: Vec<OsString> = components(&absolute);
     todo.reverse();
     let last_index = |todo: &Vec<OsString>| todo.iter().all(|c| c == "." || c.is_empty());
+    let made = |dir: &OwnedFd, name: &OsStr, mode: u32, here: &Path| -> Result<(), UnsafeDir> {
+        match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(mode)) {
+            Ok(()) => {
+                // The mode asked for, whatever the umask.
+                let fd =
+                    rustix::fs::openat(dir, name, dir_flags, Mode::empty()).map_err(errno(here))?;
+                rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(errno(here))
+            }
+            Err(Errno::EXIST) => Ok(()),
+            Err(e) => Err(errno(here)(e)),
+        }
+    };
     let mut links = 0;
     if strict == Strictness::Private {
-        check_dir(&stack[0].0, Path::new("/"), me, todo.is_empty())?;
+        check_dir(&stack[0].0, Path::new("/"), me, false)?;
     }
     while let Some(name) = todo.pop() {
         if name == "." || name.is_empty() {
@@ -183,10 +195,7 @@ fn walk(path: &Path, strict: Strictness, missing: Missing) -> Result<OwnedFd, Un
                 Missing::Fail => return Err(errno(&here)(Errno::NOENT)),
                 Missing::Create(mode) => {
                     let mode = if is_last { mode } else { 0o755 };
-                    match rustix::fs::mkdirat(dir, name.as_os_str(), Mode::from_raw_mode(mode)) {
-                        Ok(()) | Err(Errno::EXIST) => {}
-                        Err(e) => return Err(errno(&here)(e)),
-                    }
+                    made(dir, name.as_os_str(), mode, &here)?;
                     rustix::fs::statat(dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
                         .map_err(errno(&here))?
                 }
@@ -219,14 +228,19 @@ fn walk(path: &Path, strict: Strictness, missing: Missing) -> Result<OwnedFd, Un
                 let fd = rustix::fs::openat(dir, name.as_os_str(), dir_flags, Mode::empty())
                     .map_err(errno(&here))?;
                 if strict == Strictness::Private {
-                    check_dir(&fd, &here, me, is_last)?;
+                    check_dir(&fd, &here, me, false)?;
                 }
                 stack.push((fd, here));
             }
             _ => return Err(UnsafeDir::NotDir { path: here }),
         }
     }
-    Ok(stack.pop().expect("the root stays").0)
+    let (fd, reached) = stack.pop().expect("the root stays");
+    if strict == Strictness::Private {
+        // The directory reached (after any `..` or link) is the one that must be private.
+        check_dir(&fd, &reached, me, true)?;
+    }
+    Ok(fd)
 }
 
 fn components(path: &Path) -> Vec<OsString> {
@@ -329,7 +343,13 @@ pub fn replace_in(
     mode: u32,
     owner: Owner,
 ) -> std::io::Result<()> {
+    let mut owner = owner;
     match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        // A file replaced keeps its owner and group unless told otherwise.
+        Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile => {
+            owner.uid = owner.uid.or(Some(stat.st_uid));
+            owner.gid = owner.gid.or(Some(stat.st_gid));
+        }
         Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink => {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::PermissionDenied,
@@ -555,6 +575,46 @@ mod tests {
             let e = replace_file(&link.join("index.html"), b"x", 0o644).unwrap_err();
             assert!(e.to_string().contains("symbolic link of user 65534"), "{e}");
             assert!(!target.join("index.html").exists());
+        });
+    }
+
+    #[test]
+    fn a_private_directory_reached_through_dot_dot_is_checked_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        private_dir(&shared.join("mine")).unwrap();
+        let e = private_dir(&shared.join("mine/..")).unwrap_err();
+        assert!(
+            matches!(e, UnsafeDir::Writable { ref path, .. } if path == &shared),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn directories_made_on_the_way_get_their_mode_whatever_the_umask() {
+        let dir = tempfile::tempdir().unwrap();
+        // Another thread may create files meanwhile: the umask is only narrowed.
+        let old = rustix::process::umask(Mode::from_raw_mode(0o077));
+        let made = replace_file(&dir.path().join("a/b/f"), b"x", 0o644);
+        rustix::process::umask(old);
+        made.unwrap();
+        assert_eq!(mode_of(&dir.path().join("a")), 0o755);
+        assert_eq!(mode_of(&dir.path().join("a/b")), 0o755);
+    }
+
+    #[test]
+    fn a_replaced_file_keeps_its_owner() {
+        as_root(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("site.conf");
+            std::fs::write(&p, "old").unwrap();
+            std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+            replace_file(&p, b"new", 0o640).unwrap();
+            let meta = std::fs::metadata(&p).unwrap();
+            use std::os::unix::fs::MetadataExt;
+            assert_eq!((meta.uid(), meta.gid(), mode_of(&p)), (65534, 65534, 0o640));
         });
     }
 

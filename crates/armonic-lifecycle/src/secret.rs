@@ -68,6 +68,11 @@ impl SecretNames {
             return false;
         }
         let mut parts = xpath.rsplit('/').filter(|p| !p.is_empty());
+        // An address that may select several variables (`//k/*`, a predicate) is taken as
+        // naming a secret: what it selects is only known once routed.
+        if xpath.contains(['*', '[']) {
+            return true;
+        }
         let Some(var) = parts.next() else {
             return false;
         };
@@ -125,6 +130,14 @@ impl Secrets {
                 known.sort_by_key(|k| std::cmp::Reverse(k.len()));
             }
         }
+    }
+
+    /// Whether none is known.
+    pub fn is_empty(&self) -> bool {
+        self.known
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
     }
 
     /// `text` with every known secret replaced by [`MASK`].

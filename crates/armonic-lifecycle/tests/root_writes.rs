@@ -299,15 +299,22 @@ do = [{ run = "echo ran" }]
 
 #[test]
 fn a_step_ends_with_its_command_even_when_a_background_process_holds_its_output() {
-    const BG: &str = r#"
+    let dir = tempfile::tempdir().unwrap();
+    let mark = dir.path().join("still-alive");
+    // The background process writes on the step's output after the step ended: it must
+    // not die of it (SIGPIPE).
+    let bg = format!(
+        r#"
 name = "Bg"
 initial = "Off"
 transitions = [["Off", "On"]]
 [states.Off]
 [states.On.enter]
-do = [{ run = "sleep 20 & echo started", timeout = "5m" }]
-"#;
-    let h = location(&[BG]);
+do = [{{ run = "(sleep 3; echo late; touch {}; sleep 5) & echo started", timeout = "5m" }}]
+"#,
+        mark.display()
+    );
+    let h = location(&[&bg]);
     let t = Instant::now();
     h.loc
         .state_goto("//Bg/On", &Values::new(), &opts())
@@ -320,7 +327,15 @@ do = [{ run = "sleep 20 & echo started", timeout = "5m" }]
     assert_eq!(h.logs.messages(Level::Process), ["started"]);
     let warnings = h.logs.messages(Level::Warning);
     assert!(
-        warnings.iter().any(|w| w.contains("no longer read")),
+        warnings.iter().any(|w| w.contains("the step ends now")),
         "{warnings:?}"
     );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !mark.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the background process died when it wrote after the step"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

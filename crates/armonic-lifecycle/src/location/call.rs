@@ -191,7 +191,7 @@ impl Location {
                 saved?;
             }
         }
-        let result = result.map_err(|source| match source {
+        let result = result.map_err(|source| match source.masked(&self.secrets) {
             ActionError::Template { what, message } => ActionError::Template {
                 message: match lost_secret(def, &message) {
                     Some(hint) => format!("{message}: {hint}"),

@@ -307,6 +307,11 @@ impl Location {
         &self.secret_names
     }
 
+    /// Whether this location was given secret values (that [`Location::mask`] masks).
+    pub fn knows_secrets(&self) -> bool {
+        !self.secrets.is_empty()
+    }
+
     /// `text` with the secret values this location was given masked.
     pub fn mask<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
         self.secrets.mask(text)

@@ -67,6 +67,11 @@ impl Resolver<'_> {
                 .find(|&s| self.vars[s].info.name == info.name);
             if let Some(s) = found {
                 var.suggest = Some(s);
+                // A value passed along a link is as secret as either end says.
+                if var.info.secret || self.vars[s].info.secret {
+                    var.info.secret = true;
+                    self.vars[s].info.secret = true;
+                }
                 // The argument passed to this node by its requirer takes this node's value.
                 if let (Some((p, g, k)), Role::Arg { group, instance }) =
                     (self.nodes[n].parent, self.vars[s].role)
@@ -144,7 +149,37 @@ impl Resolver<'_> {
             .or_else(|| var.info.default.clone())
     }
 
+    /// Whether `v` takes its value from a secret, along `from_xpath` links and suggestions
+    /// (such a value is as secret as the variable it comes from).
+    fn secret_along(&self, v: usize) -> bool {
+        let mut path = vec![v];
+        let mut at = v;
+        loop {
+            let var = &self.vars[at];
+            if var.info.secret {
+                return true;
+            }
+            let linked = match var.info.from_xpath.as_deref() {
+                Some(x) if matches!(var.role, Role::Plain) && var.auto.is_none() => self
+                    .by_xpath
+                    .get(x)
+                    .and_then(|found| found.iter().copied().find(|&f| f != at)),
+                _ => var.suggest,
+            };
+            match linked.filter(|l| !path.contains(l)) {
+                Some(l) => {
+                    path.push(l);
+                    at = l;
+                }
+                None => return false,
+            }
+        }
+    }
+
     pub(super) fn ask_value(&mut self, v: usize) -> Result<(), Error> {
+        if self.secret_along(v) {
+            self.vars[v].info.secret = true;
+        }
         let var = &self.vars[v];
         let node = &self.nodes[var.node];
         let suggestion = if var.error.is_some() {
