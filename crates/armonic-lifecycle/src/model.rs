@@ -25,8 +25,10 @@ pub enum Nargs {
 }
 
 impl Nargs {
-    /// Highest number of sets accepted for `*` (indexes above are ignored, as in the original).
-    pub const UNLIMITED: u32 = 99_999;
+    /// Highest number of sets accepted for `*`, as for `"N"` (the original's was 99,999:
+    /// a request naming index 99,998 made every set up to it, a large allocation anyone who
+    /// may validate values could ask for).
+    pub const UNLIMITED: u32 = Self::MAX_EXACTLY;
 
     /// Highest N of `"N"`: a require with nargs N starts with N value sets, and listings show
     /// each of them.

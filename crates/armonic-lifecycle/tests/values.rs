@@ -151,3 +151,35 @@ fn a_list_is_measured_as_a_whole() {
     let few = Value::List((0..10).map(|_| Value::from(item.as_str())).collect());
     assert_eq!(list.check(&few), Ok(few.clone()));
 }
+
+#[test]
+fn a_require_of_any_number_of_sets_takes_at_most_a_thousand() {
+    const ANY: &str = r#"
+name = "S"
+initial = "A"
+[states.A.provides.many]
+return = "{{ sets | length }}"
+[states.A.provides.many.requires.sets]
+nargs = "*"
+variables.v = { type = "str", default = "d" }
+"#;
+    let h = location(&[ANY]);
+    let far = h
+        .loc
+        .provide_call_validate("//S//many", &Values::new().set_at("//sets/v", 99_998, "z"), 0);
+    assert!(
+        matches!(far, Err(Error::ValueIndex { index: 99_998, .. })),
+        "{far:?}"
+    );
+    assert_eq!(
+        h.loc
+            .provide_call(
+                "//S//many",
+                &Values::new().set_at("//sets/v", 999, "z"),
+                &opts()
+            )
+            .unwrap(),
+        Some(Value::from("1000"))
+    );
+}
+

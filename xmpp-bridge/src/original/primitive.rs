@@ -320,7 +320,7 @@ mod tests {
         assert_eq!(p["type"], "local");
         assert_eq!(p["nargs"], "*");
         assert_eq!(p["nargs_min"], 0);
-        assert_eq!(p["nargs_max"], 99999);
+        assert_eq!(p["nargs_max"], 1000);
         assert_eq!(
             p["provide_xpath"],
             "//WebServer/Configured/create_document_root"
