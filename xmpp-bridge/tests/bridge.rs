@@ -1122,7 +1122,9 @@ async fn a_password_typed_in_a_build_is_never_said_back_in_clear(kind: Kind) {
     }
     // What the step printed with the password reached the room masked.
     assert!(
-        lines.iter().any(|l| l.3.contains("unsealing the vault with ********")),
+        lines
+            .iter()
+            .any(|l| l.3.contains("unsealing the vault with ********")),
         "{lines:?}"
     );
     w.stop().await;

@@ -164,9 +164,11 @@ nargs = "*"
 variables.v = { type = "str", default = "d" }
 "#;
     let h = location(&[ANY]);
-    let far = h
-        .loc
-        .provide_call_validate("//S//many", &Values::new().set_at("//sets/v", 99_998, "z"), 0);
+    let far = h.loc.provide_call_validate(
+        "//S//many",
+        &Values::new().set_at("//sets/v", 99_998, "z"),
+        0,
+    );
     assert!(
         matches!(far, Err(Error::ValueIndex { index: 99_998, .. })),
         "{far:?}"
@@ -182,4 +184,3 @@ variables.v = { type = "str", default = "d" }
         Some(Value::from("1000"))
     );
 }
-
