@@ -371,7 +371,8 @@ pub struct AgentArgs {
     /// the mesh may
     #[arg(long, value_name = "PEER_ID")]
     pub operator: Vec<String>,
-    /// The mesh's swarm key [default: STATE_DIR/swarm.key]
+    /// The mesh's swarm key [default: STATE_DIR/swarm.key, made on first start when
+    /// missing; a key given here must exist]
     #[arg(long, value_name = "FILE")]
     pub swarm_key: Option<PathBuf>,
     /// How long a call this agent relays to another is re-attached to when their connection

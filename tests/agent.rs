@@ -357,17 +357,68 @@ fn a_second_agent_on_the_same_state_directory_is_refused() {
 }
 
 #[test]
-fn an_agent_without_a_swarm_key_says_how_to_make_one() {
+fn an_agent_without_a_swarm_key_makes_one_and_says_how_to_share_it() {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let lifecycles = common::lifecycles(dir.path(), &[("slow.toml", SLOW)]);
+    let state = dir.path().join("state");
+    let key = state.join("swarm.key");
+    let start = || {
+        let mut child = armonic(&state, &lifecycles)
+            .args(["agent", "--no-mdns", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_ready(&mut child);
+        common::signal(child.id(), Signal::SIGTERM);
+        child.wait().unwrap();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        err
+    };
+    let err = start();
+    assert!(
+        err.contains(&format!("No swarm key yet: made one in {}", key.display())),
+        "{err}"
+    );
+    assert!(err.contains("copy that file to theirs"), "{err}");
+    let made = std::fs::read(&key).unwrap();
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // The next start uses it, and says nothing of it.
+    let err = start();
+    assert!(!err.contains("No swarm key"), "{err}");
+    assert_eq!(std::fs::read(&key).unwrap(), made);
+}
+
+#[test]
+fn an_agent_given_a_swarm_key_that_is_missing_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let lifecycles = common::lifecycles(dir.path(), &[("slow.toml", SLOW)]);
+    let missing = dir.path().join("nowhere.key");
     let out = armonic(&dir.path().join("state"), &lifecycles)
-        .arg("agent")
+        .args([
+            "agent",
+            "--no-mdns",
+            "--listen",
+            "127.0.0.1:0",
+            "--swarm-key",
+        ])
+        .arg(&missing)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("no swarm key at"), "{err}");
     assert!(err.contains("armonic key generate"), "{err}");
+    assert!(!missing.exists(), "a key named is never made");
 }
 
 #[test]

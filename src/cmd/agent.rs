@@ -23,12 +23,24 @@ fn mesh_config(
     if args.no_mesh || file.enabled == Some(false) {
         return Ok(None);
     }
-    let key_path = args
-        .swarm_key
-        .clone()
-        .or_else(|| file.swarm_key.clone())
-        .unwrap_or_else(|| state_dir.join(armonic_mesh::SWARM_KEY));
-    let swarm_key = armonic_mesh::SwarmKey::read(&key_path)?;
+    let given = args.swarm_key.clone().or_else(|| file.swarm_key.clone());
+    let swarm_key = match given {
+        // A key named is a key expected: a missing one is an error, never replaced.
+        Some(path) => armonic_mesh::SwarmKey::read(&path)?,
+        None => {
+            let path = state_dir.join(armonic_mesh::SWARM_KEY);
+            let (key, made) = armonic_mesh::SwarmKey::read_or_make(&path)?;
+            if made {
+                eprintln!(
+                    "No swarm key yet: made one in {} (a mesh of this agent alone). For other \
+                     machines to join, copy that file to theirs (it is a secret: owner-only), \
+                     e.g. `scp {0} web2:{0}`, before starting their agents.",
+                    path.display()
+                );
+            }
+            key
+        }
+    };
     let identity = armonic_mesh::Identity::load(&state_dir.join(armonic_mesh::IDENTITY))?;
     let mut config = armonic_mesh::Config::new(identity, swarm_key);
     let pick = |cli: &Vec<String>, file: &Vec<String>| {

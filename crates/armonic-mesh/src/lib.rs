@@ -90,6 +90,21 @@ impl SwarmKey {
         key::read_swarm_key(path).map(SwarmKey)
     }
 
+    /// Reads the key file at `path`, or makes one there (owner-only) when there is none:
+    /// the key, and whether it was made now.
+    pub fn read_or_make(path: &Path) -> Result<(SwarmKey, bool), KeyError> {
+        match key::read_swarm_key(path) {
+            Ok(k) => Ok((SwarmKey(k), false)),
+            Err(KeyError::Missing(_)) => match key::generate_swarm_key(path) {
+                Ok(k) => Ok((SwarmKey(k), true)),
+                // Another process made it meanwhile: that one is the key.
+                Err(KeyError::Exists(_)) => key::read_swarm_key(path).map(|k| (SwarmKey(k), false)),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
     /// A new random key, kept nowhere (tests, demos).
     pub fn random() -> Result<SwarmKey, KeyError> {
         key::random_key().map(SwarmKey)
