@@ -77,16 +77,21 @@ impl Terminal {
     /// Waits until the screen satisfies `ok`, and returns it; fails the test with the screen
     /// after `SCREEN_WAIT`.
     fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + SCREEN_WAIT;
+        self.wait_within(SCREEN_WAIT, &ok)
+            .unwrap_or_else(|screen| panic!("timed out waiting for {what}; the screen:\n{screen}"))
+    }
+
+    /// The screen once it satisfies `ok`, or the last one seen after `within`.
+    fn wait_within(&self, within: Duration, ok: &impl Fn(&str) -> bool) -> Result<String, String> {
+        let deadline = Instant::now() + within;
         loop {
             let screen = self.screen();
             if ok(&screen) {
-                return screen;
+                return Ok(screen);
             }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; the screen:\n{screen}"
-            );
+            if Instant::now() >= deadline {
+                return Err(screen);
+            }
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -175,11 +180,23 @@ async fn profanity_builds_the_website_through_the_build_command() {
     term.wait("profanity logged in", |s| {
         s.contains("logged in successfully")
     });
-    term.type_text(&format!("/cmd exec build master@{DOMAIN}/master"));
-    term.press("Enter");
-    let screen = term.wait("the first form", |s| {
-        s.contains("Form title: Build a provide")
-    });
+    // Right after logging in, profanity may still be setting up and drop a command typed
+    // then: the command is typed again until its form shows (each try is a new session of
+    // `build`; the last form on the screen is the one filled).
+    let first_form = |s: &str| s.contains("Form title: Build a provide");
+    let mut tries = 0;
+    let screen = loop {
+        tries += 1;
+        term.type_text(&format!("/cmd exec build master@{DOMAIN}/master"));
+        term.press("Enter");
+        match term.wait_within(SCREEN_WAIT / 3, &first_form) {
+            Ok(screen) => break screen,
+            Err(screen) => assert!(
+                tries < 3,
+                "timed out waiting for the first form ({tries} tries); the screen:\n{screen}"
+            ),
+        }
+    };
     // profanity names fields field1, field2…: the one labelled "Provide to build".
     let tag = screen
         .lines()
