@@ -12,7 +12,7 @@ use thiserror::Error;
 
 use crate::interrupt::Interrupt;
 use crate::log::{Level, LogRecord, LogSink};
-use crate::model::{Action, Builtins, PackageManager, Step};
+use crate::model::{Action, Builtins, PackageManager, Retry, Step};
 use crate::template::{self, Context};
 use crate::value::Value;
 
@@ -480,6 +480,18 @@ pub enum ActionError {
         /// The timeout.
         after: Duration,
     },
+    /// The command of a `wait` step did not succeed in the time it was given.
+    #[error("`{command}` did not succeed within {}s ({tries} tries); the last try: {last}", .within.as_secs_f64())]
+    NeverSucceeded {
+        /// The command.
+        command: String,
+        /// The time the tries were given.
+        within: Duration,
+        /// How many times it ran.
+        tries: u32,
+        /// How the last try failed.
+        last: String,
+    },
     /// The values a command returned could not be read.
     #[error("cannot read the values returned by `{command}`: {message}")]
     Return {
@@ -539,6 +551,17 @@ impl ActionError {
                 command: text(command),
                 message: text(message),
             },
+            ActionError::NeverSucceeded {
+                command,
+                within,
+                tries,
+                last,
+            } => ActionError::NeverSucceeded {
+                command: text(command),
+                within,
+                tries,
+                last: text(last),
+            },
             ActionError::UnsafePath { path: p, reason } => ActionError::UnsafePath {
                 path: path(p),
                 reason,
@@ -573,6 +596,14 @@ fn tail_text(tail: &[String]) -> String {
     } else {
         format!(": {}", tail.join("\n"))
     }
+}
+
+/// A shell step as written: its command line, the longest it may run, where, with what more.
+struct Shell<'a> {
+    command: &'a str,
+    timeout: Duration,
+    cwd: Option<&'a Path>,
+    extra: &'a indexmap::IndexMap<String, String>,
 }
 
 /// The environment of `run` steps, made when the first one runs: it holds the whole template
@@ -637,8 +668,13 @@ impl Exec<'_> {
 
     /// Runs `spec` under this action's interrupt, its output going to the logs.
     fn supervised(&self, spec: &CommandSpec) -> std::io::Result<CommandOutcome> {
+        self.supervised_at(spec, Level::Process)
+    }
+
+    /// Runs `spec` under this action's interrupt, its output going to the logs at `level`.
+    fn supervised_at(&self, spec: &CommandSpec, level: Level) -> std::io::Result<CommandOutcome> {
         let mut started = |pgid| (self.started)(pgid);
-        let mut output = |_, line: &str| self.log(Level::Process, line);
+        let mut output = |_, line: &str| self.log(level, line);
         let outcome = self.runner.run(
             spec,
             &mut Supervision {
@@ -705,9 +741,18 @@ impl Exec<'_> {
                     timeout,
                     cwd,
                     env: extra,
+                    retry,
                 } => {
-                    let r =
-                        self.run_shell(command, *timeout, cwd.as_deref(), extra, context, env)?;
+                    let shell = Shell {
+                        command,
+                        timeout: *timeout,
+                        cwd: cwd.as_deref(),
+                        extra,
+                    };
+                    let r = match retry {
+                        None => self.run_shell(&shell, context, env)?,
+                        Some(retry) => self.wait_shell(&shell, *retry, context, env)?,
+                    };
                     returned = merge(returned, r);
                 }
             }
@@ -723,15 +768,15 @@ impl Exec<'_> {
         Ok(returned)
     }
 
-    fn run_shell(
+    /// The environment and command of a shell step, with the file it may return values in.
+    fn shell_spec(
         &self,
-        command: &str,
+        shell: &Shell<'_>,
         timeout: Duration,
-        cwd: Option<&Path>,
-        extra: &indexmap::IndexMap<String, String>,
         context: &Context,
         env: &Env<'_>,
-    ) -> Result<Option<Value>, ActionError> {
+    ) -> Result<(CommandSpec, ReturnFile), ActionError> {
+        let command = shell.command;
         let ret_file = ReturnFile::new().map_err(|source| ActionError::Spawn {
             command: command.to_owned(),
             source,
@@ -744,7 +789,7 @@ impl Exec<'_> {
                 command: command.to_owned(),
                 source,
             })?;
-        for (k, v) in extra {
+        for (k, v) in shell.extra {
             let v = template::render(v, context).map_err(|message| ActionError::Template {
                 what: format!("env {k}"),
                 message,
@@ -755,19 +800,97 @@ impl Exec<'_> {
             program: "/bin/sh".into(),
             args: vec!["-c".into(), command.to_owned()],
             env: full_env,
-            cwd: cwd
+            cwd: shell
+                .cwd
                 .map(Path::to_path_buf)
                 .or_else(|| self.base_dir.map(Path::to_path_buf)),
             timeout,
         };
+        Ok((spec, ret_file))
+    }
+
+    fn run_shell(
+        &self,
+        shell: &Shell<'_>,
+        context: &Context,
+        env: &Env<'_>,
+    ) -> Result<Option<Value>, ActionError> {
+        let command = shell.command;
+        let (spec, ret_file) = self.shell_spec(shell, shell.timeout, context, env)?;
         let outcome = self
             .supervised(&spec)
             .map_err(|source| ActionError::Spawn {
                 command: command.to_owned(),
                 source,
             })?;
-        check_outcome(command.to_owned(), timeout, outcome)?;
+        check_outcome(command.to_owned(), shell.timeout, outcome)?;
         ret_file.read(command)
+    }
+
+    /// A `wait` step: runs the command until it succeeds, at most `retry.within` in all.
+    /// The output of the tries goes to the logs at debug level, each failed try is said
+    /// there; a success after several tries is said as an event.
+    fn wait_shell(
+        &self,
+        shell: &Shell<'_>,
+        retry: Retry,
+        context: &Context,
+        env: &Env<'_>,
+    ) -> Result<Option<Value>, ActionError> {
+        let command = shell.command;
+        let start = std::time::Instant::now();
+        let deadline = start + retry.within;
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            // A try never runs past the deadline, and gets at least a millisecond.
+            let timeout = shell.timeout.min(left).max(Duration::from_millis(1));
+            let (spec, ret_file) = self.shell_spec(shell, timeout, context, env)?;
+            let outcome =
+                self.supervised_at(&spec, Level::Debug)
+                    .map_err(|source| ActionError::Spawn {
+                        command: command.to_owned(),
+                        source,
+                    })?;
+            let failure = match check_outcome(command.to_owned(), timeout, outcome) {
+                Ok(()) => {
+                    if tries > 1 {
+                        self.log(
+                            Level::Event,
+                            format!(
+                                "`{command}` succeeded after {tries} tries in {:.1} s",
+                                start.elapsed().as_secs_f64()
+                            ),
+                        );
+                    }
+                    return ret_file.read(command);
+                }
+                Err(e @ ActionError::Interrupted { .. }) => return Err(e),
+                Err(e) => e,
+            };
+            let now = std::time::Instant::now();
+            if now + retry.every >= deadline {
+                return Err(ActionError::NeverSucceeded {
+                    command: command.to_owned(),
+                    within: retry.within,
+                    tries,
+                    last: failure.to_string(),
+                });
+            }
+            self.log(
+                Level::Debug,
+                format!(
+                    "try {tries} failed: {failure}; trying again in {:.1} s",
+                    retry.every.as_secs_f64()
+                ),
+            );
+            if self.interrupt.sleep(retry.every) {
+                return Err(ActionError::Interrupted {
+                    command: command.to_owned(),
+                });
+            }
+        }
     }
 
     /// Built-ins run when entering: install packages, write files, start services.

@@ -26,7 +26,7 @@ pub use limits::{
 use crate::log::Level;
 use crate::model::{
     Action, Builtins, Dependency, FileDef, LifecycleDef, Nargs, PackageManager, ProvideDef,
-    RequireDef, RequireKind, StateDef, Step,
+    RequireDef, RequireKind, Retry, StateDef, Step,
 };
 use crate::os::OsType;
 use crate::value::Value;
@@ -34,6 +34,10 @@ use crate::variable::{Rules, VarType, VariableDef};
 
 /// Default timeout of `run` steps.
 pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long a `wait` step tries its command when its file does not say (`within`).
+pub const DEFAULT_WAIT_WITHIN: Duration = Duration::from_secs(60);
+/// The pause between two tries of a `wait` step when its file does not say (`every`).
+pub const DEFAULT_WAIT_EVERY: Duration = Duration::from_secs(1);
 
 /// Names a require may not take: they are the other keys of the template context.
 const RESERVED_REQUIRE_NAMES: &[&str] = &[
@@ -275,6 +279,9 @@ struct RawStep {
     log: Option<String>,
     level: Option<String>,
     run: Option<String>,
+    wait: Option<String>,
+    within: Option<toml::Value>,
+    every: Option<toml::Value>,
     timeout: Option<toml::Value>,
     cwd: Option<String>,
     #[serde(default)]
@@ -552,10 +559,16 @@ fn build_steps(raw: &[Spanned<RawStep>]) -> Result<Vec<Step>, BuildError> {
 
 fn build_step(s: &Spanned<RawStep>) -> Result<Step, BuildError> {
     let r = s.get_ref();
-    match (&r.log, &r.run) {
-        (Some(message), None) => {
+    if r.wait.is_none() && (r.within.is_some() || r.every.is_some()) {
+        return Err(at(s, "'within' and 'every' belong to 'wait' steps"));
+    }
+    match (&r.log, &r.run, &r.wait) {
+        (Some(message), None, None) => {
             if r.timeout.is_some() || r.cwd.is_some() || !r.env.is_empty() {
-                return Err(at(s, "'timeout', 'cwd' and 'env' belong to 'run' steps"));
+                return Err(at(
+                    s,
+                    "'timeout', 'cwd' and 'env' belong to 'run' and 'wait' steps",
+                ));
             }
             let level = match &r.level {
                 None => Level::Info,
@@ -568,7 +581,7 @@ fn build_step(s: &Spanned<RawStep>) -> Result<Step, BuildError> {
                 level,
             })
         }
-        (None, Some(command)) => {
+        (None, Some(command), None) | (None, None, Some(command)) => {
             if r.level.is_some() {
                 return Err(at(s, "'level' belongs to 'log' steps"));
             }
@@ -576,14 +589,34 @@ fn build_step(s: &Spanned<RawStep>) -> Result<Step, BuildError> {
                 None => DEFAULT_RUN_TIMEOUT,
                 Some(t) => limits::timeout(t).map_err(|e| at(s, e))?,
             };
+            let retry = match r.wait {
+                None => None,
+                Some(_) => {
+                    let within = match &r.within {
+                        None => DEFAULT_WAIT_WITHIN,
+                        Some(t) => limits::timeout(t)
+                            .map_err(|e| at(s, e.replacen("timeout", "within", 1)))?,
+                    };
+                    let every = match &r.every {
+                        None => DEFAULT_WAIT_EVERY.min(within),
+                        Some(t) => limits::timeout(t)
+                            .map_err(|e| at(s, e.replacen("timeout", "every", 1)))?,
+                    };
+                    if every > within {
+                        return Err(at(s, "'every' is longer than 'within': it would try once"));
+                    }
+                    Some(Retry { within, every })
+                }
+            };
             Ok(Step::Run {
                 command: command.clone(),
                 timeout,
                 cwd: r.cwd.as_ref().map(PathBuf::from),
                 env: r.env.clone(),
+                retry,
             })
         }
-        _ => Err(at(s, "a step needs exactly one of 'log' or 'run'")),
+        _ => Err(at(s, "a step needs exactly one of 'log', 'run' or 'wait'")),
     }
 }
 

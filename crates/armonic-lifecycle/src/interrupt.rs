@@ -156,6 +156,22 @@ impl Interrupt {
         self.level() >= STOPPING
     }
 
+    /// Sleeps `d` on this thread, or less when a stop is asked meanwhile; says whether one
+    /// was (it is noticed within 50 ms).
+    pub fn sleep(&self, d: Duration) -> bool {
+        let end = std::time::Instant::now() + d;
+        loop {
+            if self.is_stopping() {
+                return true;
+            }
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(50)));
+        }
+    }
+
     /// Whether running commands must be killed at once.
     pub fn is_killing(&self) -> bool {
         self.level() >= KILLING

@@ -226,7 +226,18 @@ pub enum Step {
         cwd: Option<PathBuf>,
         /// Extra environment, values are templates.
         env: IndexMap<String, String>,
+        /// For a `wait` step: run the command again until it succeeds, within bounds.
+        retry: Option<Retry>,
     },
+}
+
+/// How a `wait` step tries its command again until it succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// The most time all tries take together, pauses included.
+    pub within: Duration,
+    /// The pause between two tries.
+    pub every: Duration,
 }
 
 impl Step {
