@@ -256,6 +256,7 @@ fn garbage_truncated_and_oversized_frames_get_an_error_and_the_agent_keeps_servi
         from_seq: 0,
         again: false,
         on_behalf_of: None,
+        caller_location: None,
     };
     armonic_proto::frame::write_frame(&mut s, &call, armonic_proto::frame::MAX_FRAME).unwrap();
     match next_message(&mut s) {

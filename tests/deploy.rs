@@ -451,3 +451,56 @@ fn prompts_name_the_require_of_a_location_and_number_value_sets() {
         ]
     );
 }
+
+const DB: &str = r#"
+name = "Db"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.grant]
+do = [{ run = "echo \"rule for $ARMONIC_CALLER_NAME at $ARMONIC_CALLER_ADDRESS\"" }]
+return = { allowed = "{{ caller.address }}", caller = "{{ caller.name }}" }
+"#;
+
+const APP: &str = r#"
+name = "App"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.enter.requires.db]
+type = "external"
+xpath = "//Db//grant"
+provide_ret.allowed = { type = "str" }
+provide_ret.caller = { type = "str" }
+[states.On.provides.start]
+return = { allowed = "{{ states.On.db.allowed }}", caller = "{{ states.On.db.caller }}" }
+"#;
+
+#[test]
+fn a_dependency_is_called_for_the_location_that_requires_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("db.toml"), DB).unwrap();
+    std::fs::write(dir.path().join("app.toml"), APP).unwrap();
+    let o = deploy(
+        &[
+            "-L",
+            dir.path().to_str().unwrap(),
+            "--location",
+            "app1=10.9.0.2",
+            "--location",
+            "db1=10.9.0.3",
+            "deploy",
+            "//App//start",
+            "--autofill",
+        ],
+        "2\n",
+    );
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // The database is told who its consumer is: app1, with app1's address, not the driver.
+    assert!(err.contains("rule for app1 at 10.9.0.2"), "{err}");
+    assert_eq!(
+        text(&o.stdout),
+        "{\"allowed\": \"10.9.0.2\", \"caller\": \"app1\"}\n"
+    );
+}

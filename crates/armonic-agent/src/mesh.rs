@@ -126,6 +126,15 @@ impl Endpoint for Meshed {
                 return answered(Err(gone));
             }
         }
+        // What reaches another agent says which location it is made for: this one, unless
+        // the caller said (a deployment says the consumer's).
+        if call.caller_location.is_none() {
+            let config = self.host.location().config();
+            call.caller_location = Some(armonic_lifecycle::CallerLocation {
+                name: config.name.clone(),
+                address: config.public_ip.clone(),
+            });
+        }
         // What reaches another agent says whom it is for: the caller here, on this agent.
         if call.on_behalf_of.is_none() {
             call.on_behalf_of = call

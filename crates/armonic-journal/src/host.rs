@@ -273,6 +273,7 @@ impl Host {
             let running = Arc::clone(&running);
             let request = call.request.clone();
             let deployment = call.deployment.as_ref().map(ToString::to_string);
+            let made_for = made_for(call);
             let id = call.id.clone();
             move || {
                 let _in = span.enter();
@@ -285,6 +286,7 @@ impl Host {
                     logs: sink,
                     interrupt: Some(interrupt),
                     deployment,
+                    caller: made_for,
                 };
                 let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
                     request.apply(&inner.location, &cx)
@@ -402,6 +404,20 @@ impl Endpoint for Host {
             over: false,
             gapped: false,
         })
+    }
+}
+
+/// The location `call` is made for: the one it says; else, for a call from another member
+/// of the mesh (which says it when it is an agent), that member by name with no address;
+/// else (a call made on this machine) this location.
+fn made_for(call: &Call) -> Option<armonic_lifecycle::CallerLocation> {
+    match (&call.caller_location, &call.caller) {
+        (Some(l), _) => Some(l.clone()),
+        (None, Some(Caller::Peer { peer_id, name })) => Some(armonic_lifecycle::CallerLocation {
+            name: name.clone().unwrap_or_else(|| peer_id.clone()),
+            address: String::new(),
+        }),
+        (None, _) => None,
     }
 }
 

@@ -47,6 +47,7 @@ const RESERVED_REQUIRE_NAMES: &[&str] = &[
     "lifecycle",
     "state",
     "provide",
+    "caller",
 ];
 
 /// A lifecycle file that could not be loaded.

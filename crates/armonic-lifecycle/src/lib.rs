@@ -64,7 +64,7 @@ pub use error::{Error, list_errors};
 pub use format::{Catalog, LoadError, load_dirs};
 pub use info::{Validation, VariableError};
 pub use interrupt::{Interrupt, Stage};
-pub use location::{Builder, CallOptions, Config, Location, VERSION, hostname};
+pub use location::{Builder, CallOptions, CallerLocation, Config, Location, VERSION, hostname};
 pub use log::{Level, LogRecord, LogSink, MemorySink};
 pub use model::{LifecycleDef, Nargs};
 pub use os::OsType;

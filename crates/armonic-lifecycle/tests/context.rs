@@ -186,3 +186,74 @@ fn a_state_left_is_gone_from_the_context_until_entered_again() {
     );
     assert_eq!(stack_of(&seen[2].1), ["A", "B", "C", "D"]);
 }
+
+const GRANT: &str = r#"
+name = "G"
+initial = "A"
+transitions = [["A", "B"]]
+[states.A]
+[states.B.provides.grant]
+do = [{ run = "echo \"$ARMONIC_CALLER_NAME at $ARMONIC_CALLER_ADDRESS\"" }]
+return = { rule = "host all all {{ caller.address }}/32 scram-sha-256", for = "{{ caller.name }}" }
+"#;
+
+#[test]
+fn a_call_made_for_another_location_sees_that_location_as_its_caller() {
+    let h = location(&[GRANT]);
+    let options = armonic_lifecycle::CallOptions {
+        caller: Some(armonic_lifecycle::CallerLocation {
+            name: "app1".into(),
+            address: "10.1.2.3".into(),
+        }),
+        ..opts()
+    };
+    let r = h
+        .loc
+        .provide_call("//G//grant", &Values::new(), &options)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        r.to_string(),
+        r#"{"for":"app1","rule":"host all all 10.1.2.3/32 scram-sha-256"}"#
+    );
+    assert_eq!(
+        h.logs.messages(armonic_lifecycle::Level::Process),
+        ["app1 at 10.1.2.3"]
+    );
+}
+
+#[test]
+fn a_call_made_for_no_other_location_has_its_own_location_as_caller() {
+    let h = location(&[GRANT]);
+    let r = h
+        .loc
+        .provide_call("//G//grant", &Values::new(), &opts())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        r.to_string(),
+        r#"{"for":"vm","rule":"host all all localhost/32 scram-sha-256"}"#
+    );
+}
+
+#[test]
+fn caller_is_a_reserved_require_name_and_its_fields_are_checked_when_the_file_loads() {
+    let parse = |text: &str| {
+        armonic_lifecycle::format::parse(text, std::path::Path::new("x.toml"))
+            .err()
+            .map(|e| e.to_string())
+    };
+    let e = parse(
+        "name = \"X\"\ninitial = \"A\"\ntransitions = [[\"A\", \"B\"]]\n[states.A]\n[states.B.enter.requires.caller.variables]\nx = {}\n",
+    )
+    .unwrap();
+    assert!(e.contains("require name 'caller' is reserved"), "{e}");
+    let e = parse(
+        "name = \"X\"\ninitial = \"A\"\ntransitions = [[\"A\", \"B\"]]\n[states.A]\n[states.B.provides.p]\nreturn = { a = \"{{ caller.port }}\" }\n",
+    )
+    .unwrap();
+    assert!(e.contains("caller.port"), "{e}");
+    assert!(
+        parse("name = \"X\"\ninitial = \"A\"\ntransitions = [[\"A\", \"B\"]]\n[states.A]\n[states.B.leave]\ndo = [{ log = \"{{ caller.name }} {{ caller.address }}\" }]\n").is_none()
+    );
+}

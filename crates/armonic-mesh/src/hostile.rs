@@ -270,6 +270,7 @@ fn hello_and_info() -> (Vec<u8>, Vec<u8>) {
         from_seq: 0,
         again: false,
         on_behalf_of: None,
+        caller_location: None,
     };
     (hello, frame::encode(&call, frame::MAX_FRAME).unwrap())
 }
@@ -495,6 +496,7 @@ fn hello_and_call(request: armonic_proto::Request, location: Option<&str>) -> Ve
         from_seq: 0,
         again: false,
         on_behalf_of: None,
+        caller_location: None,
     };
     bytes.extend(frame::encode(&call, frame::MAX_FRAME).unwrap());
     bytes

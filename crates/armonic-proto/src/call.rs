@@ -153,6 +153,11 @@ pub struct Call {
     /// Whom the caller says it acts for: an XMPP account through the bridge, a user of
     /// another machine through its agent. Kept as said, beside the caller.
     pub on_behalf_of: Option<String>,
+    /// The location the call is made for, as its caller says (a deployment: the consumer of
+    /// what the provide gives); steps read it as `caller.*`. When `None`, the agent sending
+    /// the call to another says its own location, and a call made on its own machine is
+    /// made for that machine.
+    pub caller_location: Option<armonic_lifecycle::CallerLocation>,
     /// What stops it: a request stops the step wherever it runs (SIGTERM, then SIGKILL
     /// after the interrupt's grace period), a second kills it.
     pub interrupt: Option<Interrupt>,
@@ -170,6 +175,7 @@ impl Call {
             again: false,
             caller: None,
             on_behalf_of: None,
+            caller_location: None,
             interrupt: None,
         }
     }
@@ -183,6 +189,12 @@ impl Call {
     /// The same call, part of `deployment`.
     pub fn in_deployment(mut self, deployment: DeploymentId) -> Call {
         self.deployment = Some(deployment);
+        self
+    }
+
+    /// The same call, made for `location` (see [`Call::caller_location`]).
+    pub fn made_for(mut self, location: Option<armonic_lifecycle::CallerLocation>) -> Call {
+        self.caller_location = location;
         self
     }
 

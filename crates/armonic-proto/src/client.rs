@@ -196,6 +196,7 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> State<S> {
                 from_seq: call.from_seq,
                 again: call.again,
                 on_behalf_of: call.on_behalf_of,
+                caller_location: call.caller_location,
             };
             if let Err(e) = write_frame(wr, &msg, max).await {
                 return Step::Broken(Broken::NotSent(e));

@@ -32,6 +32,7 @@
 //!     from_seq: 0,
 //!     again: false,
 //!     on_behalf_of: None,
+//!     caller_location: None,
 //! };
 //! let bytes = frame::encode(&call, frame::MAX_FRAME).unwrap();
 //! let payload = frame::read_frame(&mut &bytes[..], frame::MAX_FRAME).unwrap().unwrap();

@@ -42,6 +42,9 @@ pub enum ClientMessage {
         /// Whom the caller acts for (kept beside who the caller is).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         on_behalf_of: Option<String>,
+        /// The location the call is made for (`caller.*` of its steps).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caller_location: Option<armonic_lifecycle::CallerLocation>,
     },
     /// Stop call `id`: SIGTERM to its commands, SIGKILL after `grace_ms` (the agent's own
     /// grace when absent); with `kill`, SIGKILL at once.

@@ -265,6 +265,7 @@ impl Connection {
                 from_seq,
                 again,
                 on_behalf_of,
+                caller_location,
             } => {
                 if self.interrupts.contains_key(&id) || self.reads.contains_key(&id) {
                     let error = ApiError::InvalidRequest {
@@ -302,6 +303,7 @@ impl Connection {
                     again,
                     caller: Some(self.door.caller.clone()),
                     on_behalf_of,
+                    caller_location,
                     interrupt: Some(interrupt.clone()),
                 };
                 let events = service.call(call);

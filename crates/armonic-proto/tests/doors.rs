@@ -129,6 +129,7 @@ fn call_of(id: u64, request: Request) -> ClientMessage {
         from_seq: 0,
         again: false,
         on_behalf_of: None,
+        caller_location: None,
     }
 }
 

@@ -19,6 +19,7 @@ fn call(id: u64, request: Request) -> ClientMessage {
         from_seq: 0,
         again: false,
         on_behalf_of: None,
+        caller_location: None,
     }
 }
 

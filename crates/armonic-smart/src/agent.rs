@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use armonic_lifecycle::info::{Info, Paths, ProvideInfo, Validation};
-use armonic_lifecycle::{Address, Interrupt, Values};
+use armonic_lifecycle::{Address, CallerLocation, Interrupt, Values};
 use armonic_proto::{
     ApiError, Call, CallStream, DeploymentId, Endpoint, EndpointExt, Listed, method,
 };
@@ -89,13 +89,15 @@ impl Agent {
         })
     }
 
-    /// Starts a call of the provide, part of `deployment`, stopped by `interrupt`: its lines
+    /// Starts a call of the provide, part of `deployment`, made for `made_for` (the location
+    /// of its consumer; the calling machine when `None`), stopped by `interrupt`: its lines
     /// and answer ([`armonic_proto::Response::ProvideCall`]) come on the stream.
     pub fn provide_call(
         &self,
         uri: &str,
         values: &Values,
         deployment: &DeploymentId,
+        made_for: Option<CallerLocation>,
         interrupt: &Interrupt,
     ) -> Result<CallStream, ApiError> {
         let call = Call::new(method::ProvideCall {
@@ -104,6 +106,7 @@ impl Agent {
             path_idx: 0,
         })
         .in_deployment(deployment.clone())
+        .made_for(made_for)
         .stopped_by(interrupt.clone());
         Ok(self.endpoint.call(call))
     }

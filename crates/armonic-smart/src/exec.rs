@@ -159,9 +159,10 @@ impl Plan {
                     location: location.clone(),
                     xpath: xpath.clone(),
                 });
+                let made_for = self.made_for(n);
                 let call = match mesh.agent(&location) {
                     Some(agent) => agent
-                        .provide_call(&xpath, &values, &self.id, interrupt)
+                        .provide_call(&xpath, &values, &self.id, made_for, interrupt)
                         .map_err(|e| e.to_string()),
                     None => Err(format!("no location {location}")),
                 };

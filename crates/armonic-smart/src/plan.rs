@@ -154,6 +154,17 @@ impl Plan {
         toposort(&self.graph, None).is_ok()
     }
 
+    /// The location node `n`'s call is made for: its parent's (the consumer of what it
+    /// provides), none for the root (the calling machine).
+    pub(crate) fn made_for(&self, n: usize) -> Option<armonic_lifecycle::CallerLocation> {
+        let (parent, _, _) = self.nodes[n].parent?;
+        let parent = &self.nodes[parent];
+        Some(armonic_lifecycle::CallerLocation {
+            name: parent.location.clone()?,
+            address: parent.host.clone()?,
+        })
+    }
+
     pub(crate) fn node_values(&self, n: usize) -> Values {
         values_of(&self.nodes, &self.vars, &self.nodes[n].vars)
     }

@@ -119,10 +119,12 @@ fn context(states: &Shape, requires: &[RequireDef]) -> Shape {
             .into_iter()
             .map(|k| (k, Shape::Open)),
     );
+    let caller = keys(["name", "address"].into_iter().map(|k| (k, Shape::Open)));
     // `flags` stays open: a `cross` action receives the flags of whichever provide ran.
     let fixed = [
         ("states", states.clone()),
         ("location", location),
+        ("caller", caller),
         ("lifecycle", Shape::Open),
         ("state", Shape::Open),
         ("provide", Shape::Open),

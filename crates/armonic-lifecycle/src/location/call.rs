@@ -542,6 +542,18 @@ impl Location {
                 .map_or(Value::Null, Value::Str),
         );
         ctx.insert("location".into(), Value::Map(location));
+        let (caller_name, caller_address) = self.caller(opts);
+        ctx.insert(
+            "caller".into(),
+            Value::Map(
+                [
+                    ("name".to_owned(), Value::from(caller_name)),
+                    ("address".to_owned(), Value::from(caller_address)),
+                ]
+                .into_iter()
+                .collect(),
+            ),
+        );
         ctx.insert("lifecycle".into(), Value::from(def.name.as_str()));
         ctx.insert("state".into(), Value::from(def.states[state].name.as_str()));
         ctx.insert("provide".into(), Value::from(pdef.name.as_str()));
@@ -554,6 +566,15 @@ impl Location {
             opts.deployment.clone().map_or(Value::Null, Value::Str),
         );
         Context::new(ctx, states)
+    }
+
+    /// The name and address of the location a call is made for: the one its options say,
+    /// else this one.
+    fn caller<'a>(&'a self, opts: &'a CallOptions) -> (&'a str, &'a str) {
+        match &opts.caller {
+            Some(c) => (&c.name, &c.address),
+            None => (&self.config.name, &self.config.public_ip),
+        }
     }
 
     /// The environment of `run` steps.
@@ -573,6 +594,14 @@ impl Location {
             ),
             ("ARMONIC_LIFECYCLE".to_owned(), def.name.clone()),
             ("ARMONIC_PROVIDE".to_owned(), pdef.name.clone()),
+            (
+                "ARMONIC_CALLER_NAME".to_owned(),
+                self.caller(opts).0.to_owned(),
+            ),
+            (
+                "ARMONIC_CALLER_ADDRESS".to_owned(),
+                self.caller(opts).1.to_owned(),
+            ),
             (
                 "ARMONIC_CONTEXT".to_owned(),
                 serde_json::to_string(context).unwrap_or_else(|_| "null".into()),

@@ -79,6 +79,19 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
+/// The location a call is made for: the consumer of what the provide gives (in a deployment,
+/// the location of the lifecycle whose require the call serves; otherwise the calling
+/// machine). Templates read it as `caller.name` and `caller.address`, commands as
+/// `ARMONIC_CALLER_NAME` and `ARMONIC_CALLER_ADDRESS`: a provide opening access for its
+/// consumer opens it to that address only.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CallerLocation {
+    /// Its location name.
+    pub name: String,
+    /// Its public address (a host name or an IP address).
+    pub address: String,
+}
+
 /// Options of one call.
 #[derive(Clone, Default)]
 pub struct CallOptions {
@@ -93,6 +106,8 @@ pub struct CallOptions {
     /// What stops this call (the location's interrupt when `None`); make it a
     /// [child](Interrupt::child) of the location's, so that stopping the location stops it.
     pub interrupt: Option<Interrupt>,
+    /// The location the call is made for (this location itself when `None`).
+    pub caller: Option<CallerLocation>,
 }
 
 impl std::fmt::Debug for CallOptions {
@@ -101,6 +116,7 @@ impl std::fmt::Debug for CallOptions {
             .field("path_idx", &self.path_idx)
             .field("deployment", &self.deployment)
             .field("skip_validation", &self.skip_validation)
+            .field("caller", &self.caller)
             .finish_non_exhaustive()
     }
 }

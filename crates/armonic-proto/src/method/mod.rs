@@ -58,6 +58,8 @@ pub struct Context {
     pub interrupt: Option<Interrupt>,
     /// The deployment the call belongs to, attached to its log lines.
     pub deployment: Option<String>,
+    /// The location the call is made for (this location when `None`).
+    pub caller: Option<armonic_lifecycle::CallerLocation>,
 }
 
 impl Context {
@@ -67,6 +69,7 @@ impl Context {
             logs,
             interrupt: None,
             deployment: None,
+            caller: None,
         }
     }
 
@@ -77,6 +80,7 @@ impl Context {
             deployment: self.deployment.clone(),
             sink: Some(Arc::clone(&self.logs)),
             interrupt: self.interrupt.clone(),
+            caller: self.caller.clone(),
             ..armonic_lifecycle::CallOptions::default()
         }
     }
