@@ -61,14 +61,26 @@ pub fn lifecycles(dir: &std::path::Path, extra: &[(&str, &str)]) -> std::path::P
     let out = dir.join("lifecycles");
     std::fs::create_dir_all(&out).expect("lifecycle directory made");
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lifecycles");
-    for entry in std::fs::read_dir(shipped).expect("shipped lifecycles") {
-        let p = entry.expect("a file").path();
-        std::fs::copy(&p, out.join(p.file_name().expect("a name"))).expect("copied");
-    }
+    copy_tree(&shipped, &out);
     for (name, text) in extra {
         std::fs::write(out.join(name), text).expect("written");
     }
     out
+}
+
+/// Copies the files of `from` into `to`, sub-directories too (the files an application's
+/// lifecycle ships beside it).
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("directory made");
+    for entry in std::fs::read_dir(from).expect("directory read") {
+        let p = entry.expect("an entry").path();
+        let dest = to.join(p.file_name().expect("a name"));
+        if p.is_dir() {
+            copy_tree(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).expect("copied");
+        }
+    }
 }
 
 /// A new swarm key at `path`, made by `armonic key generate`.
