@@ -346,3 +346,75 @@ fn a_value_passed_to_a_secret_is_as_secret_in_the_deployment() {
     assert!(err.contains("App/On/enter/db/pw = ********"), "{err}");
     no_secret_in("the record", &std::fs::read(&record).unwrap());
 }
+
+const GENERATED: &str = "Gen3rated-Pw-42";
+
+const KEEPER: &str = r#"
+name = "Keeper"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.add_user]
+secret_returns = ["password"]
+do = [
+    { run = "echo Gen3rated-Pw-42 > \"$TMPDIR_KEEPER/pw\"; printf 'password=%s\\nuser=app\\n' \"$(cat \"$TMPDIR_KEEPER/pw\")\" > \"$ARMONIC_RETURN\"", env = { TMPDIR_KEEPER = "{{ dir.path }}" } },
+    { run = "echo \"made user app with $(cat \"$TMPDIR_KEEPER/pw\")\"", env = { TMPDIR_KEEPER = "{{ dir.path }}" } },
+]
+[states.On.provides.add_user.requires.dir.variables]
+path = { type = "str" }
+"#;
+
+#[test]
+fn a_secret_a_provide_returns_goes_to_its_caller_and_is_masked_everywhere_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let lifecycles = common::lifecycles(dir.path(), &[("keeper.toml", KEEPER)]);
+    let state = dir.path().join("state");
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let agent = Agent::start(&state, &lifecycles);
+    let o = agent.run(
+        &[
+            "provide-call",
+            "//Keeper//add_user",
+            "-R",
+            "dir",
+            &format!("path:{}", work.display()),
+        ],
+        "",
+    );
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // The caller gets the value it asked for.
+    assert!(text(&o.stdout).contains(GENERATED), "{}", text(&o.stdout));
+    // A later step printing it shows it masked, from the moment it was returned.
+    assert!(err.contains("made user app with ********"), "{err}");
+    assert!(!err.contains(GENERATED), "{err}");
+    let o = agent.run(&["provide", "//Keeper//add_user", "--format", "json"], "");
+    assert!(
+        text(&o.stdout).contains("\"secret_returns\""),
+        "{}",
+        text(&o.stdout)
+    );
+    for args in [vec!["journal"], vec!["journal", "--format", "json"]] {
+        let o = agent.run(&args, "");
+        assert!(o.status.success());
+        assert!(
+            !text(&o.stdout).contains(GENERATED),
+            "armonic {}: {}",
+            args.join(" "),
+            text(&o.stdout)
+        );
+    }
+    let log = agent.stop();
+    assert!(!log.contains(GENERATED), "{log}");
+    let mut files = Vec::new();
+    files_under(&state, &mut files);
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(GENERATED),
+            "{} holds the generated secret",
+            f.display()
+        );
+    }
+}

@@ -753,6 +753,7 @@ impl Exec<'_> {
                         None => self.run_shell(&shell, context, env)?,
                         Some(retry) => self.wait_shell(&shell, *retry, context, env)?,
                     };
+                    self.learn_returned(action, r.as_ref());
                     returned = merge(returned, r);
                 }
             }
@@ -763,6 +764,7 @@ impl Exec<'_> {
                     what: "returned value".into(),
                     message,
                 })?;
+            self.learn_returned(action, Some(&rendered));
             returned = merge(returned, Some(rendered));
         }
         Ok(returned)
@@ -825,6 +827,18 @@ impl Exec<'_> {
             })?;
         check_outcome(command.to_owned(), shell.timeout, outcome)?;
         ret_file.read(command)
+    }
+
+    /// Learns the secrets among values `action` returned, as soon as they are returned: a
+    /// later step printing one shows it masked.
+    fn learn_returned(&self, action: &Action, returned: Option<&Value>) {
+        if let Some(Value::Map(map)) = returned {
+            for name in &action.secret_returns {
+                if let Some(v) = map.get(name) {
+                    self.secrets.learn(v);
+                }
+            }
+        }
     }
 
     /// A `wait` step: runs the command until it succeeds, at most `retry.within` in all.

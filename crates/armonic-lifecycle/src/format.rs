@@ -272,6 +272,7 @@ struct RawProvide {
     steps: Vec<Spanned<RawStep>>,
     #[serde(rename = "return")]
     returns: Option<Spanned<toml::Value>>,
+    secret_returns: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -485,12 +486,14 @@ fn build_state(name: &str, raw: &Spanned<RawState>, dir: &Path) -> Result<StateD
         state.leave = Action {
             steps: build_steps(&leave.steps)?,
             returns: None,
+            secret_returns: Vec::new(),
         };
     }
     if let Some(cross) = &r.cross {
         state.cross = Action {
             steps: build_steps(&cross.steps)?,
             returns: None,
+            secret_returns: Vec::new(),
         };
     }
     for (pname, p) in &r.provides {
@@ -645,6 +648,12 @@ fn build_provide(name: &str, raw: &Spanned<RawProvide>) -> Result<ProvideDef, Bu
     if let Some(ret) = &r.returns {
         let value = value(ret.get_ref()).map_err(|e| at(ret, format!("return: {e}")))?;
         p.action.returns = Some(value);
+    }
+    if let Some(names) = &r.secret_returns {
+        for name in names.get_ref() {
+            check_name(name, "returned value", Some(names.span()))?;
+        }
+        p.action.secret_returns = names.get_ref().clone();
     }
     Ok(p)
 }

@@ -291,6 +291,9 @@ pub struct ProvideInfo {
     pub flags: IndexMap<String, Value>,
     /// Requires.
     pub requires: Vec<RequireInfo>,
+    /// Names of returned values that are secrets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_returns: Vec<String>,
 }
 
 impl ProvideInfo {
@@ -320,6 +323,7 @@ impl ProvideInfo {
             extra: def.extra.clone(),
             flags: def.flags.clone(),
             requires,
+            secret_returns: def.action.secret_returns.clone(),
         }
     }
 }

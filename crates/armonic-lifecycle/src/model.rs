@@ -257,6 +257,9 @@ pub struct Action {
     pub steps: Vec<Step>,
     /// The value returned: strings are templates, other values literal.
     pub returns: Option<Value>,
+    /// Names of returned values that are secrets: learned as such when returned, so that they
+    /// are masked wherever the agent shows or writes text.
+    pub secret_returns: Vec<String>,
 }
 
 impl Action {

@@ -240,6 +240,7 @@ mod tests {
             extra: IndexMap::new(),
             flags: IndexMap::new(),
             requires: vec![conf(Some(80), None)],
+            secret_returns: vec![],
         }
     }
 
@@ -253,6 +254,7 @@ mod tests {
             extra: IndexMap::new(),
             flags: IndexMap::new(),
             requires: vec![],
+            secret_returns: vec![],
         }
     }
 

@@ -251,6 +251,7 @@ mod tests {
             extra: IndexMap::new(),
             flags: IndexMap::new(),
             requires,
+            secret_returns: vec![],
         }
     }
 
