@@ -1,6 +1,7 @@
 //! `armonic`: the command line of Armonic. Parses arguments, reads the settings, catches
 //! Ctrl-C and SIGTERM, and hands over to the command's module ([`cmd`]).
 
+mod address;
 mod backend;
 mod cli;
 mod cmd;

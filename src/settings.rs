@@ -69,6 +69,9 @@ pub struct LocationSpec {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub lifecycle_dirs: Vec<PathBuf>,
+    /// Whether the public address was given (`--public-ip`, `public-ip`): an agent finds
+    /// its own otherwise.
+    pub public_ip_given: bool,
     pub simulation: bool,
     pub grace: Duration,
     pub os_type: Option<String>,
@@ -125,6 +128,7 @@ impl Settings {
             .into());
         }
         let state_dir = g.state_dir.clone().or(file.state_dir);
+        let public_ip_given = g.public_ip.is_some() || file.public_ip.is_some();
         let public_ip = match g.public_ip.clone().or(file.public_ip) {
             Some(ip) => host("--public-ip", &ip)?,
             None => "localhost".to_owned(),
@@ -165,6 +169,7 @@ impl Settings {
         }
         Ok(Settings {
             lifecycle_dirs,
+            public_ip_given,
             simulation: g.simulation.or(file.simulation).unwrap_or(false),
             grace: Duration::from_secs_f64(grace_secs),
             os_type: g.os_type.clone().or(file.os_type),

@@ -151,16 +151,39 @@ pub fn run(cx: &Ctx<'_>, args: &AgentArgs) -> Result<ExitCode> {
     armonic_lifecycle::safefs::private_dir(&state_dir)
         .with_context(|| format!("refusing state directory {}", state_dir.display()))?;
     let lifecycles = crate::local::lifecycles(settings)?;
+    let mesh = mesh_config(args, settings, &state_dir)?;
+    // Alone, the agent serves this machine; in a mesh, others need its address.
+    let public_ip = if settings.public_ip_given || mesh.is_none() {
+        spec.public_ip.clone()
+    } else {
+        match crate::address::detect() {
+            Some((interface, ip)) => {
+                eprintln!(
+                    "{} is reached at {ip}, the address of {interface} (give --public-ip or \
+                     public-ip in the configuration to choose)",
+                    spec.name
+                );
+                ip.to_string()
+            }
+            None => {
+                eprintln!(
+                    "warning: this machine has no address but its loopback: {} is said to be \
+                     reached at {} (give --public-ip or public-ip in the configuration)",
+                    spec.name, spec.public_ip
+                );
+                spec.public_ip.clone()
+            }
+        }
+    };
     let location = Config {
         name: spec.name.clone(),
         os: crate::local::os(settings),
-        public_ip: spec.public_ip.clone(),
+        public_ip,
         simulation: settings.simulation,
         validate_on_call: true,
         state_dir: Some(state_dir.clone()),
         lock_wait: Default::default(),
     };
-    let mesh = mesh_config(args, settings, &state_dir)?;
     let mut config = armonic_agent::Config::new(location, lifecycles);
     config.grace = settings.grace;
     config.mesh = mesh;
