@@ -84,7 +84,7 @@ pub struct Global {
     #[arg(long, value_name = "NAME", global = true)]
     pub name: Option<String>,
     /// Address services of this location are reached at (an IP address or a host name)
-    /// [default: localhost]
+    /// [default: localhost; an agent in a mesh: this machine's, found from its interfaces]
     #[arg(long, value_name = "ADDR", global = true)]
     pub public_ip: Option<String>,
     /// Operating system to check states against, NAME or NAME:RELEASE (`any` matches every
