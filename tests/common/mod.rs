@@ -2,6 +2,7 @@
 //! of agents.
 #![allow(dead_code)]
 
+pub mod hosts;
 pub mod mesh;
 
 pub use nix::sys::signal::Signal;
