@@ -18,7 +18,9 @@ fi
 # What the tests need besides Rust: ip (iproute2) for the network namespaces of the
 # zero-configuration test, script (bsdutils) for the terminal tests, Prosody, ejabberd and
 # openssl (certificates for the TLS tests) for the XMPP bridge's, tmux, profanity and poezio
-# for the tests driving XMPP clients. As root they are installed when missing, and every
+# for the tests driving XMPP clients, systemd-nspawn (systemd-container), debootstrap and
+# dpkg-scanpackages (dpkg-dev) for the multi-host tests' Debian containers (tests/hosts.rs,
+# tests/common/hosts.rs). As root they are installed when missing, and every
 # test must then run: a test that cannot run fails instead of skipping
 # (ARMONIC_REQUIRE_ALL_TESTS).
 missing=()
@@ -30,6 +32,9 @@ need ejabberdctl || [ -x /usr/sbin/ejabberdctl ] || missing+=(ejabberd)
 need tmux || missing+=(tmux)
 need profanity || missing+=(profanity)
 need poezio || missing+=(poezio)
+need systemd-nspawn || missing+=(systemd-container)
+need debootstrap || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+need dpkg-scanpackages || missing+=(dpkg-dev)
 if [ "$(id -u)" = 0 ] && need apt-get; then
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "installing ${missing[*]}"
