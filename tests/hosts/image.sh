@@ -49,7 +49,10 @@ fi
 
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
-flock -w 1800 9 || die "another build held $cache/.lock for 30 minutes"
+if ! flock -n 9; then
+    say "another process is building an image: waiting for it"
+    flock -w 1800 9 || die "another build held $cache/.lock for 30 minutes"
+fi
 if [ -d "$image" ]; then # built by another process meanwhile
     echo "$image"
     exit 0
@@ -115,6 +118,7 @@ updates=$(sources | awk -v s="$suite-updates" -v m="$mirror" '$2 == s && $1 == m
 
 build=$cache/.build-$hash-$$
 trap 'remove_build "$build"' EXIT
+trap 'exit 1' INT TERM HUP
 mkdir -p "$build/repo"
 root=$build/root
 start=$SECONDS
