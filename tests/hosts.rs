@@ -79,8 +79,15 @@ fn three_hosts_boot_with_the_package_and_their_agents_find_each_other_by_mdns() 
     let from_web1 = web1.check("curl -sS http://web1/ | head -c 200");
     assert!(from_web1.contains("nginx"), "{from_web1}");
 
-    // kill_agent: SIGKILL, and systemd starts it again.
+    // Files written into a host.
     let db1 = &hosts["db1"];
+    db1.write_file("/root/notes/hello.txt", b"hello\n", 0o640);
+    assert_eq!(
+        db1.check("cat /root/notes/hello.txt; stat -c %a /root/notes/hello.txt"),
+        "hello\n640\n"
+    );
+
+    // kill_agent: SIGKILL, and systemd starts it again.
     let killed = db1.kill_agent();
     hosts.wait_for(
         "db1's agent to be restarted",
