@@ -437,6 +437,17 @@ impl Group {
     }
 }
 
+/// The tries of a `wait` step that never succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tries {
+    /// The time the tries were given.
+    pub within: Duration,
+    /// How many times the command ran.
+    pub count: u32,
+    /// How the last try failed.
+    pub last: String,
+}
+
 /// Why an action failed.
 #[derive(Debug, Error)]
 pub enum ActionError {
@@ -481,16 +492,12 @@ pub enum ActionError {
         after: Duration,
     },
     /// The command of a `wait` step did not succeed in the time it was given.
-    #[error("`{command}` did not succeed within {}s ({tries} tries); the last try: {last}", .within.as_secs_f64())]
+    #[error("`{command}` did not succeed within {}s ({} tries); the last try: {}", .tries.within.as_secs_f64(), .tries.count, .tries.last)]
     NeverSucceeded {
         /// The command.
         command: String,
-        /// The time the tries were given.
-        within: Duration,
-        /// How many times it ran.
-        tries: u32,
-        /// How the last try failed.
-        last: String,
+        /// Its tries.
+        tries: Box<Tries>,
     },
     /// The values a command returned could not be read.
     #[error("cannot read the values returned by `{command}`: {message}")]
@@ -551,16 +558,12 @@ impl ActionError {
                 command: text(command),
                 message: text(message),
             },
-            ActionError::NeverSucceeded {
-                command,
-                within,
-                tries,
-                last,
-            } => ActionError::NeverSucceeded {
+            ActionError::NeverSucceeded { command, tries } => ActionError::NeverSucceeded {
                 command: text(command),
-                within,
-                tries,
-                last: text(last),
+                tries: Box::new(Tries {
+                    last: text(tries.last),
+                    ..*tries
+                }),
             },
             ActionError::UnsafePath { path: p, reason } => ActionError::UnsafePath {
                 path: path(p),
@@ -887,9 +890,11 @@ impl Exec<'_> {
             if now + retry.every >= deadline {
                 return Err(ActionError::NeverSucceeded {
                     command: command.to_owned(),
-                    within: retry.within,
-                    tries,
-                    last: failure.to_string(),
+                    tries: Box::new(Tries {
+                        within: retry.within,
+                        count: tries,
+                        last: failure.to_string(),
+                    }),
                 });
             }
             self.log(
