@@ -301,3 +301,103 @@ fn answers_of_the_wrong_kind_are_described_in_words() {
         "deployment aborted: expected a provide, not the number 2"
     );
 }
+
+const SHARED_DB: &str = r#"
+name = "Db"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.grant]
+"#;
+
+const SHARED_APP: &str = r#"
+name = "App"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.enter.requires.db]
+type = "external"
+xpath = "//Db//grant"
+[states.On.provides.start]
+"#;
+
+const SHARED_LB: &str = r#"
+name = "Lb"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.enter.requires.apps]
+type = "external"
+xpath = "//App//start"
+nargs = "2"
+[states.On.provides.start]
+"#;
+
+/// Takes every suggestion, keeping each location question with what it proposed; puts the
+/// root on `lb` and the first database on `db`.
+#[derive(Default)]
+struct Proposals(Vec<(String, Option<String>)>);
+
+impl Frontend for Proposals {
+    fn ask(&mut self, q: &Question) -> Result<Answer, Abort> {
+        if let Question::Location {
+            xpath, suggestion, ..
+        } = q
+        {
+            self.0.push((xpath.clone(), suggestion.clone()));
+            let dbs = self.0.iter().filter(|(x, _)| x == "//Db//grant").count();
+            match xpath.as_str() {
+                "//Lb//start" => return Ok(Answer::Location("lb".into())),
+                "//Db//grant" if dbs == 1 => return Ok(Answer::Location("db".into())),
+                _ => {}
+            }
+        }
+        q.suggested().ok_or_else(|| Abort(describe(q)))
+    }
+
+    fn notify(&mut self, _: &Event) {}
+}
+
+#[test]
+fn a_dependency_several_requirers_share_is_proposed_where_it_went_first() {
+    let logs = MemorySink::new();
+    let (_dir, mesh) = mesh_with_files(
+        &[
+            ("db.toml", SHARED_DB),
+            ("app.toml", SHARED_APP),
+            ("lb.toml", SHARED_LB),
+        ],
+        &["lb", "app1", "app2", "db"],
+        &logs,
+    );
+    let mut fe = Proposals::default();
+    let plan = resolve(&mesh, "//Lb//start", &mut fe, &Options::default()).unwrap();
+    let placed: Vec<(String, String)> = plan
+        .steps()
+        .into_iter()
+        .map(|s| (s.xpath, s.location))
+        .collect();
+    // The two applications spread; the second one's database is proposed where the first's
+    // went.
+    let db_questions: Vec<&Option<String>> =
+        fe.0.iter()
+            .filter(|(x, _)| x == "//Db//grant")
+            .map(|(_, s)| s)
+            .collect();
+    assert_eq!(db_questions.len(), 2, "{:?}", fe.0);
+    assert_eq!(db_questions[1].as_deref(), Some("db"), "{:?}", fe.0);
+    let apps: Vec<&str> = placed
+        .iter()
+        .filter(|(x, _)| x.starts_with("App/"))
+        .map(|(_, l)| l.as_str())
+        .collect();
+    assert_eq!(apps.len(), 2);
+    assert_ne!(apps[0], apps[1], "{placed:?}");
+    assert!(
+        placed
+            .iter()
+            .filter(|(x, _)| x.starts_with("Db/"))
+            .all(|(_, l)| l == "db"),
+        "{placed:?}"
+    );
+}

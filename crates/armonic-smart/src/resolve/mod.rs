@@ -612,6 +612,17 @@ impl<'a> Resolver<'a> {
 
     /// Proposed locations for `count` external instances: locations offering the provide,
     /// other than the requirer's first, each once while possible.
+    /// The location an earlier node of this deployment put `provide_xpath` on, for a
+    /// requirer other than group `g` of node `n` (whose instances spread instead).
+    fn placed_for_another(&self, n: usize, g: usize, provide_xpath: &str) -> Option<String> {
+        self.nodes.iter().find_map(|m| {
+            let sibling = matches!(m.parent, Some((p, pg, _)) if p == n && pg == g);
+            (m.generic == provide_xpath && m.location_chosen && !sibling)
+                .then(|| m.location.clone())
+                .flatten()
+        })
+    }
+
     fn spread(&self, n: usize, provide_xpath: &str, count: usize) -> Vec<String> {
         let mine = self.nodes[n].location.clone().unwrap_or_default();
         let mut offering = self.locations_with(provide_xpath);
@@ -691,7 +702,11 @@ impl<'a> Resolver<'a> {
                 let location = match locations.get(k) {
                     Some(l) => l.clone(),
                     None => {
-                        let suggestion = self.spread(n, &provide_xpath, k + 1).pop();
+                        // Where another requirer's instance of the same provide went (the
+                        // one database of several backends), else spread over the others.
+                        let suggestion = self
+                            .placed_for_another(n, g, &provide_xpath)
+                            .or_else(|| self.spread(n, &provide_xpath, k + 1).pop());
                         let l = self.choose_location(c, suggestion, None)?;
                         locations.push(l.clone());
                         l

@@ -46,8 +46,25 @@ pub fn mesh_with_files(
     (dir, mesh)
 }
 
+/// The demo's lifecycles (WebServer, WebSite, Proxy), the original's: the shipped directory
+/// also holds real services, which these tests are not about.
+pub fn demo_lifecycles() -> &'static str {
+    static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo-lifecycles");
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["webserver.toml", "website.toml", "proxy.toml"] {
+            // Test processes run at once: each file appears whole, by a rename.
+            let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+            std::fs::copy(format!("{LIFECYCLES}/{name}"), &tmp).unwrap();
+            std::fs::rename(&tmp, dir.join(name)).unwrap();
+        }
+        dir.to_str().unwrap().to_owned()
+    })
+}
+
 pub fn mesh(names: &[&str], logs: &MemorySink) -> Embedded {
-    mesh_of(LIFECYCLES, names, logs)
+    mesh_of(demo_lifecycles(), names, logs)
 }
 
 /// Answers from a list, checking each question against what the test expects; or, keyed,
