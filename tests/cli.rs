@@ -164,7 +164,11 @@ fn json_values_and_format_json_for_scripts() {
 #[test]
 fn listings_show_lifecycles_states_and_provides() {
     let (out, _) = ok(&["lifecycle"]);
-    assert_eq!(out, "/vm/Proxy\n/vm/WebServer\n/vm/WebSite\n");
+    // The shipped lifecycles: the real services, then the original's demo.
+    assert_eq!(
+        out,
+        "/vm/Guestbook\n/vm/Nginx\n/vm/PostgreSQL\n/vm/Proxy\n/vm/WebServer\n/vm/WebSite\n"
+    );
     let (out, _) = ok(&["state", "//WebSite/*"]);
     assert_eq!(
         out,

@@ -314,9 +314,9 @@ fn an_ambiguous_address_fails_unattended_in_one_line() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         text(&o.stderr),
-        "error: deployment aborted: //start matches 3 provides on location vm: \
-         Proxy/Active/start, WebServer/Active/start, WebSite/Active/start; give a more precise \
-         address, such as //Proxy//start\n"
+        "error: deployment aborted: //start matches 5 provides on location vm: \
+         Guestbook/Active/start, Nginx/Active/start, Proxy/Active/start, WebServer/Active/start, \
+         WebSite/Active/start; give a more precise address, such as //Guestbook//start\n"
     );
     assert_eq!(text(&o.stdout), "");
 }
@@ -503,4 +503,64 @@ fn a_dependency_is_called_for_the_location_that_requires_it() {
         text(&o.stdout),
         "{\"allowed\": \"10.9.0.2\", \"caller\": \"app1\"}\n"
     );
+}
+
+const KEEPER_DB: &str = r#"
+name = "Db"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.grant]
+secret_returns = ["password"]
+do = [{ run = "echo 'password=Gen3rated-Pw-42' > \"$ARMONIC_RETURN\"" }]
+return = { user = "app", token = "T0ken-Of-App-7" }
+"#;
+
+const KEEPER_APP: &str = r#"
+name = "App"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.enter.requires.db]
+type = "external"
+xpath = "//Db//grant"
+provide_ret.password = { type = "password" }
+provide_ret.user = { type = "str" }
+provide_ret.token = { type = "str", secret = true }
+[states.On.enter]
+do = [{ run = "test \"$db_password\" = Gen3rated-Pw-42 && test \"$db_token\" = T0ken-Of-App-7" }]
+[states.On.provides.start]
+return = { user = "{{ states.On.db.user }}" }
+"#;
+
+#[test]
+fn a_deployment_shows_no_secret_a_dependency_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("db.toml"), KEEPER_DB).unwrap();
+    std::fs::write(dir.path().join("app.toml"), KEEPER_APP).unwrap();
+    let o = deploy(
+        &[
+            "-L",
+            dir.path().to_str().unwrap(),
+            "--location",
+            "app1=10.9.0.2",
+            "--location",
+            "db1=10.9.0.3",
+            "deploy",
+            "//App//start",
+            "--autofill",
+        ],
+        "",
+    );
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // The consumer got both (its step checked them); what the deployment shows has neither:
+    // one the provide says is a secret, one the consumer takes into a secret variable.
+    assert!(err.contains("- password : \"********\""), "{err}");
+    assert!(err.contains("- token : \"********\""), "{err}");
+    assert!(err.contains("- user : \"app\""), "{err}");
+    for secret in ["Gen3rated-Pw-42", "T0ken-Of-App-7"] {
+        assert!(!err.contains(secret), "{err}");
+        assert!(!text(&o.stdout).contains(secret), "{}", text(&o.stdout));
+    }
 }

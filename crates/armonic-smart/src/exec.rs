@@ -227,7 +227,7 @@ impl Plan {
                     fe.notify(&Event::StepDone {
                         node: node_id,
                         xpath,
-                        returned: returned.clone(),
+                        returned: self.shown_returned(n, returned.as_ref()),
                     });
                     status.insert(n, Status::Done { returned });
                     for succ in self
@@ -292,6 +292,37 @@ impl Plan {
     }
 
     /// Puts what step `n` returned into its requirer's returned-value variables.
+    /// What node `n` returned, as a frontend may show it: the values its provide says are
+    /// secrets, and those its requirer takes into a secret variable, masked. (The root's
+    /// answer is the caller's, whole, in the outcome.)
+    fn shown_returned(&self, n: usize, returned: Option<&Value>) -> Option<Value> {
+        let Some(Value::Map(map)) = returned else {
+            return returned.cloned();
+        };
+        let secret_ret = |name: &str| {
+            self.nodes[n].parent.is_some_and(|(p, g, k)| {
+                self.nodes[p].groups[g].vars[k].iter().any(|&v| {
+                    let var = &self.vars[v];
+                    matches!(var.role, Role::Ret { .. }) && var.info.name == name && var.info.secret
+                })
+            })
+        };
+        Some(Value::Map(
+            map.iter()
+                .map(|(k, v)| {
+                    let secret =
+                        self.nodes[n].secret_returns.iter().any(|s| s == k) || secret_ret(k);
+                    let shown = if secret {
+                        Value::from(armonic_lifecycle::secret::MASK)
+                    } else {
+                        v.clone()
+                    };
+                    (k.clone(), shown)
+                })
+                .collect(),
+        ))
+    }
+
     fn take_returned(&mut self, n: usize, returned: Option<&Value>) {
         let Some((p, g, k)) = self.nodes[n].parent else {
             return;

@@ -23,6 +23,8 @@ pub(crate) struct Node {
     /// The provide chosen, relative (`WebServer/Active/start`).
     pub xpath: Option<String>,
     pub label: Option<String>,
+    /// Names of the values its provide returns that are secrets.
+    pub secret_returns: Vec<String>,
     /// States the call enters, as planned.
     pub enters: Vec<String>,
     /// Local and external requires: the children they lead to.
@@ -55,6 +57,7 @@ impl Node {
             call: false,
             xpath: None,
             label: None,
+            secret_returns: Vec::new(),
             enters: Vec::new(),
             groups: Vec::new(),
             vars: Vec::new(),

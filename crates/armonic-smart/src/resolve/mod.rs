@@ -426,6 +426,7 @@ impl<'a> Resolver<'a> {
             let xpath = relative(&p.xpath).to_owned();
             self.nodes[n].xpath = Some(xpath.clone());
             self.nodes[n].label = p.label.clone();
+            self.nodes[n].secret_returns = p.secret_returns.clone();
             return Ok(xpath);
         }
     }
