@@ -830,6 +830,11 @@ impl Host {
         run::output_within(self.command(argv), None, timeout).expect("nsenter runs")
     }
 
+    /// Runs `argv` in the host with `input` on its standard input, at most `timeout`.
+    pub fn exec_with_input(&self, argv: &[&str], input: &[u8], timeout: Duration) -> Output {
+        run::output_within(self.command(argv), Some(input.to_vec()), timeout).expect("nsenter runs")
+    }
+
     /// Runs `argv` in the host, at most [`COMMAND_TIMEOUT`].
     pub fn exec(&self, argv: &[&str]) -> Output {
         self.exec_within(argv, COMMAND_TIMEOUT)

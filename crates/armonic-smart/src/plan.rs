@@ -186,6 +186,13 @@ impl Plan {
             .map(|&n| self.nodes[n].id.clone())
             .collect();
         let _ = writeln!(out, "Order: {}", order.join(", "));
+        let managed = || self.order.iter().map(|&n| &self.nodes[n]);
+        if managed().all(|n| n.enters.is_empty() && n.ignored.is_empty()) {
+            let _ = writeln!(
+                out,
+                "Every state these calls need is reached: nothing is entered, the provides are only called."
+            );
+        }
         out
     }
 

@@ -670,3 +670,19 @@ fn a_tree_of_lifecycles_on_one_location_runs_in_plan_order_and_returns_its_leftm
         }
     }
 }
+
+#[test]
+fn a_deployment_whose_states_are_reached_says_it_enters_nothing() {
+    const REACHED: &str = "Every state these calls need is reached";
+    let logs = MemorySink::new();
+    let mesh = mesh(&["vm"], &logs);
+    let mut fe = Autofill::default();
+    let mut plan = resolve(&mesh, "//WebSite//start", &mut fe, &Options::default()).unwrap();
+    assert!(!plan.render().contains(REACHED), "{}", plan.render());
+    assert!(plan.execute(&mesh, &mut fe, 4).result.is_some());
+    // Again: the states are reached, only the root's provide is called.
+    let again = resolve(&mesh, "//WebSite//start", &mut fe, &Options::default()).unwrap();
+    let text = again.render();
+    assert!(text.contains(REACHED), "{text}");
+    assert!(!text.contains("enters:"), "{text}");
+}
