@@ -63,7 +63,8 @@ fn agent_rss_kib(h: &Host) -> u64 {
 }
 
 #[test]
-fn the_real_stack_deploys_on_four_hosts_serves_through_nginx_and_a_second_run_does_nothing() {
+fn the_real_stack_deploys_on_four_hosts_serves_through_nginx_a_second_run_does_nothing_and_leaving_undoes_it()
+ {
     let Some(hosts) = Hosts::start(&HOSTS) else {
         return;
     };
@@ -185,4 +186,68 @@ fn the_real_stack_deploys_on_four_hosts_serves_through_nginx_and_a_second_run_do
     for h in hosts.iter() {
         eprintln!("agent of {}: {} KiB resident", h.name(), agent_rss_kib(h));
     }
+
+    // Leaving the states undoes what entering them did: services stopped, files removed,
+    // packages purged.
+    let started = Instant::now();
+    for (host, lifecycle) in [
+        ("web1", "Nginx"),
+        ("app1", "Guestbook"),
+        ("app2", "Guestbook"),
+        ("db1", "PostgreSQL"),
+    ] {
+        let h = &hosts[host];
+        let out = h.armonic(&["state-goto", &format!("/{host}/{lifecycle}/NotInstalled")]);
+        assert!(
+            out.status.success(),
+            "{host}: leaving {lifecycle}: {}",
+            text(&out.stderr)
+        );
+    }
+    eprintln!(
+        "every state left on the four hosts: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(hosts.http_get(&url).is_err(), "nothing listens on web1");
+    for (host, gone) in [
+        (
+            "web1",
+            "dpkg -s nginx-common nginx-light nginx 2>/dev/null | grep -q '^Status: install'; test $? = 1 && test ! -e /etc/armonic-nginx",
+        ),
+        (
+            "app1",
+            "test ! -e /etc/systemd/system/armonic-guestbook.service && test ! -e /etc/armonic-guestbook && ! systemctl is-active -q armonic-guestbook",
+        ),
+        (
+            "db1",
+            "dpkg -s postgresql-15 2>/dev/null | grep -q '^Status: install'; test $? = 1 && ! systemctl is-active -q postgresql@15-main",
+        ),
+    ] {
+        let out = hosts[host].run(gone);
+        assert!(
+            out.status.success(),
+            "{host} still has what was deployed: `{gone}`: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+
+    // From the saved answers, with no question: everything again, serving again.
+    let (out, replayed) = deploy(web1, &["--answers", RECORD], "");
+    assert!(
+        out.status.success(),
+        "replay failed:\n{}\n{}",
+        text(&out.stderr),
+        hosts.diagnostics()
+    );
+    eprintln!(
+        "deployment of the stack from its record, on hosts where it was removed: {:.1} s",
+        replayed.as_secs_f64()
+    );
+    assert!(!text(&out.stderr).contains("? "), "a question was asked");
+    hosts
+        .http_post(&url, &[("message", "hello again")])
+        .unwrap();
+    let r = hosts.http_get(&format!("{url}entries")).unwrap();
+    assert!(r.status == 200 && r.body.contains("hello again"), "{r:?}");
 }
