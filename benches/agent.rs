@@ -74,7 +74,9 @@ fn main() {
     std::fs::create_dir(&shipped).unwrap();
     // The demo's lifecycles: the bench measures the agent, not what real services need.
     for name in ["webserver.toml", "website.toml", "proxy.toml"] {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("lifecycles").join(name);
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("lifecycles")
+            .join(name);
         std::fs::copy(&p, shipped.join(name)).unwrap();
     }
     std::fs::write(shipped.join("noop.toml"), NOOP).unwrap();

@@ -15,7 +15,9 @@ pub fn detect() -> Option<(String, Ipv4Addr)> {
         .ok()?
         .filter(|i| {
             i.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP)
-                && !i.flags.contains(nix::net::if_::InterfaceFlags::IFF_LOOPBACK)
+                && !i
+                    .flags
+                    .contains(nix::net::if_::InterfaceFlags::IFF_LOOPBACK)
         })
         .filter_map(|i| {
             let ip = i.address?.as_sockaddr_in()?.ip();
@@ -28,10 +30,7 @@ pub fn detect() -> Option<(String, Ipv4Addr)> {
 }
 
 /// The address of interface `default` if it has one, else the first of `candidates`.
-fn choose(
-    candidates: &[(String, Ipv4Addr)],
-    default: Option<&str>,
-) -> Option<(String, Ipv4Addr)> {
+fn choose(candidates: &[(String, Ipv4Addr)], default: Option<&str>) -> Option<(String, Ipv4Addr)> {
     candidates
         .iter()
         .find(|(name, _)| Some(name.as_str()) == default)
@@ -44,8 +43,12 @@ fn default_route_interface(table: &str) -> Option<String> {
     const RTF_UP: u32 = 0x1;
     table.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let (iface, destination, flags, mask) =
-            (fields.first()?, fields.get(1)?, fields.get(3)?, fields.get(7)?);
+        let (iface, destination, flags, mask) = (
+            fields.first()?,
+            fields.get(1)?,
+            fields.get(3)?,
+            fields.get(7)?,
+        );
         let flags = u32::from_str_radix(flags, 16).ok()?;
         (*destination == "00000000" && *mask == "00000000" && flags & RTF_UP != 0)
             .then(|| (*iface).to_owned())
