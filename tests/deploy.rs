@@ -476,12 +476,13 @@ provide_ret.caller = { type = "str" }
 return = { allowed = "{{ states.On.db.allowed }}", caller = "{{ states.On.db.caller }}" }
 "#;
 
-#[test]
-fn a_dependency_is_called_for_the_location_that_requires_it() {
+/// `//App//start` deployed unattended on locations app1 (10.9.0.2) and db1 (10.9.0.3),
+/// lifecycles `db` and `app`.
+fn deploy_app_and_db(db: &str, app: &str) -> Output {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("db.toml"), DB).unwrap();
-    std::fs::write(dir.path().join("app.toml"), APP).unwrap();
-    let o = deploy(
+    std::fs::write(dir.path().join("db.toml"), db).unwrap();
+    std::fs::write(dir.path().join("app.toml"), app).unwrap();
+    deploy(
         &[
             "-L",
             dir.path().to_str().unwrap(),
@@ -493,8 +494,13 @@ fn a_dependency_is_called_for_the_location_that_requires_it() {
             "//App//start",
             "--autofill",
         ],
-        "2\n",
-    );
+        "",
+    )
+}
+
+#[test]
+fn a_dependency_is_called_for_the_location_that_requires_it() {
+    let o = deploy_app_and_db(DB, APP);
     let err = text(&o.stderr);
     assert!(o.status.success(), "{err}");
     // The database is told who its consumer is: app1, with app1's address, not the driver.
@@ -535,23 +541,7 @@ return = { user = "{{ states.On.db.user }}" }
 
 #[test]
 fn a_deployment_shows_no_secret_a_dependency_returns() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("db.toml"), KEEPER_DB).unwrap();
-    std::fs::write(dir.path().join("app.toml"), KEEPER_APP).unwrap();
-    let o = deploy(
-        &[
-            "-L",
-            dir.path().to_str().unwrap(),
-            "--location",
-            "app1=10.9.0.2",
-            "--location",
-            "db1=10.9.0.3",
-            "deploy",
-            "//App//start",
-            "--autofill",
-        ],
-        "",
-    );
+    let o = deploy_app_and_db(KEEPER_DB, KEEPER_APP);
     let err = text(&o.stderr);
     assert!(o.status.success(), "{err}");
     // The consumer got both (its step checked them); what the deployment shows has neither:

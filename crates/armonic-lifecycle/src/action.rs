@@ -492,7 +492,7 @@ pub enum ActionError {
         after: Duration,
     },
     /// The command of a `wait` step did not succeed in the time it was given.
-    #[error("`{command}` did not succeed within {}s ({} tries); the last try: {}", .tries.within.as_secs_f64(), .tries.count, .tries.last)]
+    #[error("`{command}` did not succeed within {}s ({} {}); the last try: {}", .tries.within.as_secs_f64(), .tries.count, if .tries.count == 1 { "try" } else { "tries" }, .tries.last)]
     NeverSucceeded {
         /// The command.
         command: String,

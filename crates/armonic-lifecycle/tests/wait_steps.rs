@@ -63,17 +63,23 @@ fn a_wait_step_tries_its_command_again_until_it_succeeds() {
     assert!(h.logs.messages(Level::Process).is_empty());
 }
 
-#[test]
-fn a_wait_step_that_never_succeeds_fails_with_its_tries_and_the_last_output() {
+/// The error of provide `uri` of a W entered, called with `options`, and how long it took.
+fn failure(uri: &str, options: &armonic_lifecycle::CallOptions) -> (String, Duration) {
     let dir = tempfile::tempdir().unwrap();
     let h = location(&[WAIT]);
     entered(&h, dir.path());
     let start = Instant::now();
     let e = h
         .loc
-        .provide_call("//W//never", &Values::new(), &opts())
+        .provide_call(uri, &Values::new(), options)
         .unwrap_err()
         .to_string();
+    (e, start.elapsed())
+}
+
+#[test]
+fn a_wait_step_that_never_succeeds_fails_with_its_tries_and_the_last_output() {
+    let (e, took) = failure("//W//never", &opts());
     assert!(e.contains("did not succeed within 0.4s ("), "{e}");
     assert!(
         e.contains(
@@ -81,35 +87,20 @@ fn a_wait_step_that_never_succeeds_fails_with_its_tries_and_the_last_output() {
         ),
         "{e}"
     );
-    assert!(start.elapsed() < Duration::from_secs(20), "bounded");
+    assert!(took < Duration::from_secs(20), "bounded");
 }
 
 #[test]
 fn a_try_never_runs_past_the_time_the_wait_step_has() {
-    let dir = tempfile::tempdir().unwrap();
-    let h = location(&[WAIT]);
-    entered(&h, dir.path());
-    let start = Instant::now();
-    let e = h
-        .loc
-        .provide_call("//W//hangs", &Values::new(), &opts())
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("did not succeed within 0.6s (1 tries)"), "{e}");
+    let (e, took) = failure("//W//hangs", &opts());
+    assert!(e.contains("did not succeed within 0.6s (1 try)"), "{e}");
     assert!(e.contains("timed out"), "{e}");
     // The try was killed at the wait's deadline, not after its own 10 s timeout.
-    assert!(
-        start.elapsed() < Duration::from_secs(8),
-        "{:?}",
-        start.elapsed()
-    );
+    assert!(took < Duration::from_secs(8), "{took:?}");
 }
 
 #[test]
 fn an_interrupt_stops_a_wait_step_between_two_tries() {
-    let dir = tempfile::tempdir().unwrap();
-    let h = location(&[WAIT]);
-    entered(&h, dir.path());
     let interrupt = Interrupt::new(Duration::from_secs(1));
     let options = armonic_lifecycle::CallOptions {
         interrupt: Some(interrupt.clone()),
@@ -122,19 +113,10 @@ fn an_interrupt_stops_a_wait_step_between_two_tries() {
             interrupt.request(None);
         })
     };
-    let start = Instant::now();
-    let e = h
-        .loc
-        .provide_call("//W//long", &Values::new(), &options)
-        .unwrap_err()
-        .to_string();
+    let (e, took) = failure("//W//long", &options);
     stopper.join().unwrap();
     assert!(e.contains("was interrupted"), "{e}");
-    assert!(
-        start.elapsed() < Duration::from_secs(8),
-        "{:?}",
-        start.elapsed()
-    );
+    assert!(took < Duration::from_secs(8), "{took:?}");
 }
 
 #[test]
