@@ -174,7 +174,8 @@ impl Prompt {
         }
     }
 
-    /// Prints which steps ran, failed, were interrupted or never started.
+    /// Prints which steps ran, failed, were interrupted or never started, by location, with
+    /// the time each took.
     pub fn summary(&mut self, outcome: &Outcome) {
         if self.quiet && outcome.succeeded {
             return;
@@ -185,22 +186,34 @@ impl Prompt {
                 "Deployment done: {n} call{}.",
                 if n == 1 { "" } else { "s" }
             );
-            return;
-        }
-        if outcome.interrupted {
+        } else if outcome.interrupted {
             eprintln!("Deployment interrupted:");
         } else {
             eprintln!("Deployment failed:");
         }
+        // Locations in the order their first step comes in the plan, steps in plan order.
+        let mut locations: Vec<&str> = Vec::new();
         for s in &outcome.steps {
-            let (what, why) = match &s.status {
-                Status::Done { .. } => ("done", String::new()),
-                Status::Failed { error } => ("FAILED", format!(": {error}")),
-                Status::Interrupted { error } => ("INTERRUPTED", format!(": {error}")),
-                Status::Unknown { error } => ("UNKNOWN", format!(": {error}")),
-                Status::NotStarted => ("not started", String::new()),
-            };
-            eprintln!("  {what:<11} {} {} on {}{why}", s.node, s.xpath, s.location);
+            if !locations.contains(&s.location.as_str()) {
+                locations.push(&s.location);
+            }
+        }
+        for location in locations {
+            eprintln!("  {location}");
+            for s in outcome.steps.iter().filter(|s| s.location == location) {
+                let (what, why) = match &s.status {
+                    Status::Done { .. } => ("done", String::new()),
+                    Status::Failed { error } => ("FAILED", format!(": {error}")),
+                    Status::Interrupted { error } => ("INTERRUPTED", format!(": {error}")),
+                    Status::Unknown { error } => ("UNKNOWN", format!(": {error}")),
+                    Status::NotStarted => ("not started", String::new()),
+                };
+                let took = s
+                    .took_ms
+                    .map(|ms| format!(" ({:.1} s)", ms as f64 / 1000.0))
+                    .unwrap_or_default();
+                eprintln!("    {what:<11} {} {}{took}{why}", s.node, s.xpath);
+            }
         }
     }
 }

@@ -244,10 +244,15 @@ fn a_failing_step_is_reported_with_what_never_started() {
     );
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
+    // By location, each step with the time it took when it ran.
+    assert!(
+        err.contains("Deployment failed:\n  vm\n    FAILED      node_0_0 Base/On/start ("),
+        "{err}"
+    );
     assert!(
         err.contains(
-            "Deployment failed:\n  FAILED      node_0_0 Base/On/start on vm: provide /vm/Base/On/start failed: \
-             `echo no disk >&2; exit 2` exited with status 2: no disk\n  not started node_0 Top/On/start on vm\n"
+            " s): provide /vm/Base/On/start failed: `echo no disk >&2; exit 2` exited with status \
+             2: no disk\n    not started node_0 Top/On/start\n"
         ),
         "{err}"
     );
@@ -259,7 +264,7 @@ fn a_simulated_deployment_runs_every_step_and_returns_nothing() {
     let o = deploy(&["--simulation", "deploy", "//WebSite//start", "-a"], "");
     let err = text(&o.stderr);
     assert!(o.status.success(), "{err}");
-    assert!(err.contains("Deployment done: 3 calls."), "{err}");
+    assert!(err.contains("Deployment done: 3 calls.\n  vm\n    done        node_0_0 WebServer/Configured/create_document_root ("), "{err}");
     assert!(lines_with(&err, "INFO     [WebServer]").is_empty(), "{err}");
     assert_eq!(text(&o.stdout), "null\n");
 }
@@ -479,23 +484,26 @@ return = { allowed = "{{ states.On.db.allowed }}", caller = "{{ states.On.db.cal
 /// `//App//start` deployed unattended on locations app1 (10.9.0.2) and db1 (10.9.0.3),
 /// lifecycles `db` and `app`.
 fn deploy_app_and_db(db: &str, app: &str) -> Output {
+    deploy_app_and_db_with(db, app, &[])
+}
+
+/// [`deploy_app_and_db`] with global options `before` the command.
+fn deploy_app_and_db_with(db: &str, app: &str, before: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("db.toml"), db).unwrap();
     std::fs::write(dir.path().join("app.toml"), app).unwrap();
-    deploy(
-        &[
-            "-L",
-            dir.path().to_str().unwrap(),
-            "--location",
-            "app1=10.9.0.2",
-            "--location",
-            "db1=10.9.0.3",
-            "deploy",
-            "//App//start",
-            "--autofill",
-        ],
-        "",
-    )
+    let mut args = vec!["-L", dir.path().to_str().unwrap()];
+    args.extend_from_slice(before);
+    args.extend([
+        "--location",
+        "app1=10.9.0.2",
+        "--location",
+        "db1=10.9.0.3",
+        "deploy",
+        "//App//start",
+        "--autofill",
+    ]);
+    deploy(&args, "")
 }
 
 #[test]
@@ -552,5 +560,13 @@ fn a_deployment_shows_no_secret_a_dependency_returns() {
     for secret in ["Gen3rated-Pw-42", "T0ken-Of-App-7"] {
         assert!(!err.contains(secret), "{err}");
         assert!(!text(&o.stdout).contains(secret), "{}", text(&o.stdout));
+    }
+    // Nor does the JSON outcome of each step.
+    let o = deploy_app_and_db_with(KEEPER_DB, KEEPER_APP, &["--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("\"password\": \"********\""), "{out}");
+    for secret in ["Gen3rated-Pw-42", "T0ken-Of-App-7"] {
+        assert!(!out.contains(secret), "{out}");
     }
 }

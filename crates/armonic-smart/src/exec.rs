@@ -59,6 +59,9 @@ pub struct StepOutcome {
     pub location: String,
     /// Outcome.
     pub status: Status,
+    /// How long its call took, in milliseconds, from its start to its answer, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub took_ms: Option<u64>,
 }
 
 /// The outcome of a run.
@@ -142,6 +145,8 @@ impl Plan {
             .map(|(i, _)| Reverse(i))
             .collect();
         let mut status: HashMap<usize, Status> = HashMap::new();
+        let mut started_at: HashMap<usize, std::time::Instant> = HashMap::new();
+        let mut took: HashMap<usize, Duration> = HashMap::new();
         let mut stopped = false;
         let mut running: SelectAll<BoxStream<'static, Said>> = SelectAll::new();
         let mut unfinished = 0usize;
@@ -153,6 +158,7 @@ impl Plan {
                 let location = node.location.clone().unwrap_or_default();
                 let xpath = node.xpath.clone().unwrap_or_default();
                 let values = self.node_values(n);
+                started_at.insert(n, std::time::Instant::now());
                 tracing::info!(node = node.id, location, xpath, "step starts");
                 fe.notify(&Event::StepStarted {
                     node: node.id.clone(),
@@ -218,6 +224,9 @@ impl Plan {
                 CallEvent::Done(result) => result,
             };
             unfinished -= 1;
+            if let Some(at) = started_at.get(&n) {
+                took.insert(n, at.elapsed());
+            }
             let node_id = self.nodes[n].id.clone();
             let xpath = self.nodes[n].xpath.clone().unwrap_or_default();
             let returned = result.and_then(<method::ProvideCall as Listed>::answer);
@@ -229,6 +238,12 @@ impl Plan {
                         xpath,
                         returned: self.shown_returned(n, returned.as_ref()),
                     });
+                    // The root's answer is the caller's, whole; the others are shown.
+                    let returned = if n == 0 {
+                        returned
+                    } else {
+                        self.shown_returned(n, returned.as_ref())
+                    };
                     status.insert(n, Status::Done { returned });
                     for succ in self
                         .graph
@@ -271,6 +286,9 @@ impl Plan {
                 xpath: self.nodes[*n].xpath.clone().unwrap_or_default(),
                 location: self.nodes[*n].location.clone().unwrap_or_default(),
                 status: status.remove(n).unwrap_or(Status::NotStarted),
+                took_ms: took
+                    .get(n)
+                    .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             })
             .collect();
         let succeeded = steps
@@ -291,7 +309,6 @@ impl Plan {
         }
     }
 
-    /// Puts what step `n` returned into its requirer's returned-value variables.
     /// What node `n` returned, as a frontend may show it: the values its provide says are
     /// secrets, and those its requirer takes into a secret variable, masked. (The root's
     /// answer is the caller's, whole, in the outcome.)
@@ -323,6 +340,7 @@ impl Plan {
         ))
     }
 
+    /// Puts what step `n` returned into its requirer's returned-value variables.
     fn take_returned(&mut self, n: usize, returned: Option<&Value>) {
         let Some((p, g, k)) = self.nodes[n].parent else {
             return;
