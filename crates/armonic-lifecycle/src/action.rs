@@ -912,10 +912,33 @@ impl Exec<'_> {
         }
     }
 
+    /// Installs the packages of `b`. With apt, an install that fails (package lists older
+    /// than the repository, a package not in them yet) is tried once more after `apt-get
+    /// update`, saying so; dnf refreshes its metadata by itself.
+    fn install_packages(&self, b: &Builtins) -> Result<(), ActionError> {
+        let install = package_command(b, true);
+        match self.command(&install) {
+            Err(ActionError::Failed { .. })
+                if b.package_manager.unwrap_or(PackageManager::Apt) == PackageManager::Apt =>
+            {
+                self.log(
+                    Level::Warning,
+                    format!(
+                        "`{}` failed: updating the package lists (apt-get update), then trying once more",
+                        install.display()
+                    ),
+                );
+                self.command(&apt_update())?;
+                self.command(&install)
+            }
+            other => other,
+        }
+    }
+
     /// Built-ins run when entering: install packages, write files, start services.
     pub fn enter_builtins(&self, b: &Builtins, context: &Context) -> Result<(), ActionError> {
         if !b.packages.is_empty() {
-            self.command(&package_command(b, true))?;
+            self.install_packages(b)?;
         }
         for f in &b.files {
             let path =
@@ -1050,6 +1073,16 @@ fn package_command(b: &Builtins, install: bool) -> CommandSpec {
         env,
         cwd: None,
         timeout: Duration::from_secs(1800),
+    }
+}
+
+fn apt_update() -> CommandSpec {
+    CommandSpec {
+        program: "apt-get".into(),
+        args: vec!["update".into()],
+        env: vec![("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned())],
+        cwd: None,
+        timeout: Duration::from_secs(600),
     }
 }
 

@@ -459,6 +459,49 @@ fn builtins_install_packages_write_files_and_manage_services() {
 }
 
 #[test]
+fn a_failed_apt_install_updates_the_package_lists_and_tries_once_more() {
+    let runner = Arc::new(RecordingRunner {
+        fail_on: Some("apt-get install".into()),
+        fail_once: true,
+        ..Default::default()
+    });
+    let h = with_runner(&[BUILTINS], runner.clone());
+    h.loc
+        .state_goto("//Web/Installed", &Values::new(), &opts())
+        .unwrap();
+    assert_eq!(
+        runner.lines(),
+        [
+            "apt-get install --assume-yes --no-install-recommends nginx curl",
+            "apt-get update",
+            "apt-get install --assume-yes --no-install-recommends nginx curl",
+        ]
+    );
+    let warnings = h.logs.messages(Level::Warning);
+    assert_eq!(
+        warnings,
+        [
+            "`apt-get install --assume-yes --no-install-recommends nginx curl` failed: updating \
+          the package lists (apt-get update), then trying once more"
+        ]
+    );
+
+    // Failing again, it fails for good, with what apt said.
+    let runner = Arc::new(RecordingRunner {
+        fail_on: Some("apt-get install".into()),
+        ..Default::default()
+    });
+    let h = with_runner(&[BUILTINS], runner.clone());
+    let e = h
+        .loc
+        .state_goto("//Web/Installed", &Values::new(), &opts())
+        .unwrap_err();
+    assert!(e.to_string().contains("exited with status 1: boom"), "{e}");
+    assert_eq!(runner.lines().len(), 3);
+    assert_eq!(h.loc.stack("Web").unwrap(), ["Off"]);
+}
+
+#[test]
 fn a_failing_builtin_stops_the_path_at_its_state() {
     let runner = Arc::new(RecordingRunner {
         fail_on: Some("systemctl start".into()),

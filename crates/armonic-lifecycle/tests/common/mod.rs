@@ -75,11 +75,14 @@ pub fn vals(pairs: &[(&str, &str)]) -> Values {
     pairs.iter().fold(Values::new(), |v, (k, x)| v.set(*k, *x))
 }
 
-/// Records commands instead of running them; fails those whose line contains `fail_on`.
+/// Records commands instead of running them; fails those whose line contains `fail_on`
+/// (only the first one with `fail_once`).
 #[derive(Default)]
 pub struct RecordingRunner {
     pub commands: Mutex<Vec<String>>,
     pub fail_on: Option<String>,
+    pub fail_once: bool,
+    pub failed: Mutex<usize>,
 }
 
 impl RecordingRunner {
@@ -97,7 +100,11 @@ impl CommandRunner for RecordingRunner {
         let line = spec.display();
         self.commands.lock().unwrap().push(line.clone());
         (sup.output)(Stream::Stdout, &format!("ran {line}"));
-        let fail = self.fail_on.as_deref().is_some_and(|f| line.contains(f));
+        let mut failed = self.failed.lock().unwrap();
+        let fail = self.fail_on.as_deref().is_some_and(|f| line.contains(f))
+            && !(self.fail_once && *failed > 0);
+        *failed += usize::from(fail);
+        drop(failed);
         Ok(CommandOutcome {
             code: Some(if fail { 1 } else { 0 }),
             timed_out: false,
