@@ -209,6 +209,12 @@ pub enum Command {
         armonic journal --agent web2 --caller root\n  \
         armonic journal --all --deployment 3f2a... --format json")]
     Journal(JournalArgs),
+    /// Undo a deployment: leave, on each agent, the states it entered, the last entered
+    /// first, asking before leaving a destructive state
+    #[command(after_help = "Examples:\n  \
+        armonic undo 3f2a... --dry-run\n  \
+        armonic undo 3f2a... --yes")]
+    Undo(UndoArgs),
     /// Show what an address matches
     Xpath {
         /// The address
@@ -312,6 +318,19 @@ pub struct DeployArgs {
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub parallel: usize,
     /// Run the plan without asking for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+/// Options of `undo`.
+#[derive(Debug, Args, Clone)]
+pub struct UndoArgs {
+    /// The deployment to undo (`deploy` prints its id; `journal` lists them)
+    pub deployment: String,
+    /// Show what would be left and leave nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Leave destructive states (whose leaving destroys data) without asking
     #[arg(short, long)]
     pub yes: bool,
 }

@@ -63,7 +63,7 @@ fn agent_rss_kib(h: &Host) -> u64 {
 }
 
 #[test]
-fn the_real_stack_deploys_on_four_hosts_serves_through_nginx_a_second_run_does_nothing_and_leaving_undoes_it()
+fn the_real_stack_deploys_on_four_hosts_serves_through_nginx_a_second_run_does_nothing_and_an_undo_from_another_host_removes_it()
  {
     let Some(hosts) = Hosts::start(&HOSTS) else {
         return;
@@ -187,25 +187,35 @@ fn the_real_stack_deploys_on_four_hosts_serves_through_nginx_a_second_run_does_n
         eprintln!("agent of {}: {} KiB resident", h.name(), agent_rss_kib(h));
     }
 
-    // Leaving the states undoes what entering them did: services stopped, files removed,
-    // packages purged.
+    // Undone from another node than the one that drove it: every state the deployment
+    // entered is left, the last entered first (services stopped, files removed, packages
+    // purged); PostgreSQL's data goes with its packages, which is asked first.
+    let id = cold_err
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Deployment ")
+                .and_then(|l| l.split_once(": `armonic watch"))
+        })
+        .map(|(id, _)| id.to_owned())
+        .expect("the deployment says its id");
+    let app1 = &hosts["app1"];
+    let refused = app1.armonic(&["undo", &id]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("leaving Installed of PostgreSQL on db1 is destructive"),
+        "{}",
+        text(&refused.stderr)
+    );
     let started = Instant::now();
-    for (host, lifecycle) in [
-        ("web1", "Nginx"),
-        ("app1", "Guestbook"),
-        ("app2", "Guestbook"),
-        ("db1", "PostgreSQL"),
-    ] {
-        let h = &hosts[host];
-        let out = h.armonic(&["state-goto", &format!("/{host}/{lifecycle}/NotInstalled")]);
-        assert!(
-            out.status.success(),
-            "{host}: leaving {lifecycle}: {}",
-            text(&out.stderr)
-        );
-    }
+    let out = app1.armonic(&["undo", &id, "--yes"]);
+    assert!(
+        out.status.success(),
+        "undo: {}\n{}",
+        text(&out.stderr),
+        hosts.diagnostics()
+    );
     eprintln!(
-        "every state left on the four hosts: {:.1} s",
+        "undo of the stack from app1: {:.1} s",
         started.elapsed().as_secs_f64()
     );
     assert!(hosts.http_get(&url).is_err(), "nothing listens on web1");

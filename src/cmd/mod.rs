@@ -15,6 +15,7 @@ mod state;
 mod state_current;
 mod state_goto;
 mod status;
+mod undo;
 mod watch;
 mod xpath;
 
@@ -89,6 +90,7 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
         Command::Plot(args) => done(plot::run(&cx, args)),
         Command::Watch { deployment } => watch::run(&cx, deployment),
         Command::Journal(args) => journal::run(&cx, args),
+        Command::Undo(args) => undo::run(&cx, args),
         Command::Xpath { xpath, uri } => done(xpath::run(&cx, xpath, *uri)),
     }
 }

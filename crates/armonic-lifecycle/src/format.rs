@@ -222,6 +222,8 @@ struct RawLifecycle {
 struct RawState {
     doc: Option<String>,
     #[serde(default)]
+    destructive: bool,
+    #[serde(default)]
     os: Vec<String>,
     #[serde(default)]
     implementations: Vec<String>,
@@ -478,6 +480,7 @@ fn build_state(name: &str, raw: &Spanned<RawState>, dir: &Path) -> Result<StateD
     let r = raw.get_ref();
     let mut state = StateDef::new(name);
     state.doc = r.doc.clone();
+    state.destructive = r.destructive;
     state.os = r.os.iter().map(|o| OsType::parse(o)).collect();
     if let Some(enter) = &r.enter {
         state.enter = build_provide("enter", enter)?;

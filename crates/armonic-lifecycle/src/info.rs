@@ -72,6 +72,9 @@ pub struct StateInfo {
     pub enter: ProvideInfo,
     /// Its custom provides.
     pub provides: Vec<ProvideInfo>,
+    /// Whether leaving it destroys what cannot be made again: an undo asks first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub destructive: bool,
 }
 
 /// The current state of a lifecycle.

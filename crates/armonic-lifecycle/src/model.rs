@@ -376,6 +376,8 @@ pub struct StateDef {
     pub provides: Vec<ProvideDef>,
     /// Built-in behaviours.
     pub builtins: Builtins,
+    /// Whether leaving it destroys what cannot be made again (data): an undo asks first.
+    pub destructive: bool,
 }
 
 impl StateDef {
@@ -390,6 +392,7 @@ impl StateDef {
             cross: Action::default(),
             provides: Vec::new(),
             builtins: Builtins::default(),
+            destructive: false,
         }
     }
 

@@ -389,6 +389,7 @@ mod tests {
             supported_os: vec![],
             enter: enter(),
             provides: vec![],
+            destructive: false,
         };
         let p = state(&s);
         assert_eq!(p["xpath"], "WebServer/Configured");

@@ -263,6 +263,7 @@ mod tests {
             supported_os: vec![],
             enter,
             provides,
+            destructive: false,
         }
     }
 

@@ -539,6 +539,7 @@ impl Location {
                 .iter()
                 .map(|p| ProvideInfo::build(p, format!("{xpath}/{}", p.name), |_| None))
                 .collect(),
+            destructive: st.destructive,
             xpath,
         }
     }
