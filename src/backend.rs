@@ -218,6 +218,11 @@ impl Backend {
         }
     }
 
+    /// The name of the agent commands go through (empty with `--local`, several locations).
+    pub fn agent_name(&self) -> &str {
+        self.endpoint.name()
+    }
+
     /// Whether commands go through the agent (not `--local`).
     pub fn through_agent(&self) -> bool {
         matches!(self.reads, Reads::Agent(_))

@@ -215,6 +215,10 @@ pub enum Command {
         armonic undo 3f2a... --dry-run\n  \
         armonic undo 3f2a... --yes")]
     Undo(UndoArgs),
+    /// List the deployments the journals of the live agents know: id, start, root, driver,
+    /// steps that ran, and where each stands (running, done, failed, interrupted, unknown,
+    /// driver gone)
+    Deployments,
     /// Show what an address matches
     Xpath {
         /// The address

@@ -43,8 +43,13 @@ struct Agent {
 
 impl Agent {
     fn start() -> Agent {
+        Agent::with(&[("slow.toml", SLOW)])
+    }
+
+    /// An agent on the shipped lifecycles and `extra` (file name, text).
+    fn with(extra: &[(&str, &str)]) -> Agent {
         let dir = tempfile::tempdir().unwrap();
-        let lifecycles = common::lifecycles(dir.path(), &[("slow.toml", SLOW)]);
+        let lifecycles = common::lifecycles(dir.path(), extra);
         let state = dir.path().join("state");
         let mut a = Agent {
             child: spawn_agent(&state, &lifecycles),
@@ -257,6 +262,8 @@ fn garbage_truncated_and_oversized_frames_get_an_error_and_the_agent_keeps_servi
         again: false,
         on_behalf_of: None,
         caller_location: None,
+        step: None,
+        plan: None,
     };
     armonic_proto::frame::write_frame(&mut s, &call, armonic_proto::frame::MAX_FRAME).unwrap();
     match next_message(&mut s) {
@@ -474,4 +481,106 @@ fn anyone_may_watch_the_log_lines_of_a_deployment() {
     common::signal(watcher.id(), Signal::SIGINT);
     let status = watcher.wait().unwrap();
     assert_eq!(status.code(), Some(130));
+}
+
+/// Three steps, one after the other: First, then Second (3 s), then Third.
+const CHAIN: &str = r#"
+name = "First"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.provides.start]
+"#;
+
+const CHAIN_SECOND: &str = r#"
+name = "Second"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.enter.requires.first]
+type = "local"
+xpath = "//First//start"
+[states.On.enter]
+do = [{ run = "sleep 3" }]
+[states.On.provides.start]
+"#;
+
+const CHAIN_THIRD: &str = r#"
+name = "Third"
+initial = "Off"
+transitions = [["Off", "On"]]
+[states.Off]
+[states.On.enter.requires.second]
+type = "local"
+xpath = "//Second//start"
+[states.On.provides.start]
+"#;
+
+/// The deployments `armonic deployments --format json` lists.
+fn deployments(agent: &Agent) -> Vec<serde_json::Value> {
+    let o = agent.run(&["--format", "json", "deployments"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn a_deployment_whose_driver_died_between_steps_is_listed_as_driver_gone() {
+    let agent = Agent::with(&[
+        ("first.toml", CHAIN),
+        ("second.toml", CHAIN_SECOND),
+        ("third.toml", CHAIN_THIRD),
+    ]);
+    let mut driver = agent
+        .cmd(&["deploy", "//Third//start", "--autofill"])
+        .spawn()
+        .unwrap();
+    // The second step runs: the driver is killed.
+    let started = Instant::now();
+    loop {
+        let list = deployments(&agent);
+        if list
+            .first()
+            .is_some_and(|d| d["state"] == "running" && d["done"] == 1)
+        {
+            assert_eq!(list[0]["steps"], 3, "{list:?}");
+            assert_eq!(list[0]["root"], "//Third//start");
+            assert_eq!(list[0]["driver"], "vm");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the second step never ran: {list:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    // The agent finishes the step it runs; the third never starts: the journals say so.
+    let started = Instant::now();
+    loop {
+        let list = deployments(&agent);
+        if list[0]["state"] != "running" {
+            assert_eq!(list[0]["state"], "driver gone", "{list:?}");
+            assert_eq!(list[0]["done"], 2, "{list:?}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the second step never ended: {list:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // One that runs to its end is done.
+    let o = agent.run(&["deploy", "//First//start", "--autofill"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let list = deployments(&agent);
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(list[1]["state"], "done", "{list:?}");
+    assert_eq!(list[1]["done"], list[1]["steps"], "{list:?}");
+    let o = agent.run(&["deployments"]);
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("//Third//start  by vm  2/3 steps  driver gone"),
+        "{out}"
+    );
 }

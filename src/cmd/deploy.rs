@@ -124,6 +124,9 @@ pub fn deploy(
         );
     }
     prompt.begin_run(plan.steps().len());
+    if backend.through_agent() {
+        backend.agent_name().clone_into(&mut plan.driver);
+    }
     let outcome = plan.execute_until(mesh, &mut prompt, args.parallel, interrupt);
     prompt.end_run();
     if json {

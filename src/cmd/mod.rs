@@ -4,6 +4,7 @@
 mod agent;
 mod demo;
 mod deploy;
+mod deployments;
 mod journal;
 mod key;
 mod lifecycle;
@@ -91,6 +92,7 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
         Command::Watch { deployment } => watch::run(&cx, deployment),
         Command::Journal(args) => journal::run(&cx, args),
         Command::Undo(args) => undo::run(&cx, args),
+        Command::Deployments => deployments::run(&cx),
         Command::Xpath { xpath, uri } => done(xpath::run(&cx, xpath, *uri)),
     }
 }

@@ -200,6 +200,27 @@ pub fn run(cx: &Ctx<'_>, args: &UndoArgs) -> Result<ExitCode> {
     }
     let undo = DeploymentId::new();
     let backend = cx.backend()?;
+    // The undo is a deployment of its own, carried by its calls like any other.
+    let doc = std::sync::Arc::new(armonic_proto::DeploymentDoc {
+        root: format!("undo {id}"),
+        driver: if backend.through_agent() {
+            backend.agent_name().to_owned()
+        } else {
+            armonic_lifecycle::hostname()
+        },
+        started_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        steps: leaves
+            .iter()
+            .enumerate()
+            .map(|(i, l)| armonic_proto::PlannedStep {
+                node: format!("leave_{i}"),
+                xpath: format!("{}/{}", l.touched.lifecycle, l.target),
+                location: l.touched.location.clone(),
+            })
+            .collect(),
+    });
     if backend.through_agent() {
         eprintln!("Undo {undo}: `armonic watch {undo}` follows it from anywhere.");
     }
@@ -213,7 +234,11 @@ pub fn run(cx: &Ctx<'_>, args: &UndoArgs) -> Result<ExitCode> {
             values: Default::default(),
             path_idx: 0,
         };
-        if let Err(e) = backend.call(goto, |c| c.in_deployment(undo.clone())) {
+        let step = format!("leave_{done}");
+        if let Err(e) = backend.call(goto, |c| {
+            c.in_deployment(undo.clone())
+                .as_step(step, std::sync::Arc::clone(&doc))
+        }) {
             eprintln!(
                 "Undo stopped: leaving {} on {} failed: {e}",
                 l.touched.lifecycle, l.touched.location

@@ -236,16 +236,19 @@ impl Host {
             pid: std::process::id(),
         });
         let lifecycle = lifecycle_named(&call.request, &inner.location);
-        let key = inner.journal.call_started(
-            &call.id,
-            Some(&caller),
-            call.on_behalf_of.as_ref(),
-            call.deployment.as_ref(),
-            lifecycle.as_ref(),
-            &call
-                .request
-                .with_secrets_hidden(inner.location.secret_names()),
-        );
+        let request = call
+            .request
+            .with_secrets_hidden(inner.location.secret_names());
+        let key = inner.journal.call_started(crate::journal::CallStart {
+            id: &call.id,
+            caller: Some(&caller),
+            on_behalf_of: call.on_behalf_of.as_ref(),
+            deployment: call.deployment.as_ref(),
+            lifecycle: lifecycle.as_ref(),
+            request: &request,
+            step: call.step.as_ref(),
+            plan: call.plan.as_ref(),
+        });
         let span = tracing::info_span!(
             "call",
             location = inner.name,

@@ -148,6 +148,27 @@ struct Waiting {
 /// Least time between two wakes of the readers while records keep coming.
 const WAKE_EVERY: Duration = Duration::from_millis(2);
 
+/// A call as it begins, for [`Journal::call_started`].
+#[derive(Debug, Clone, Copy)]
+pub struct CallStart<'a> {
+    /// Its id.
+    pub id: &'a CallId,
+    /// Who asked.
+    pub caller: Option<&'a Caller>,
+    /// Whom the caller said it acted for.
+    pub on_behalf_of: Option<&'a String>,
+    /// Its deployment.
+    pub deployment: Option<&'a DeploymentId>,
+    /// The lifecycle it calls, when known.
+    pub lifecycle: Option<&'a String>,
+    /// The request, secrets hidden.
+    pub request: &'a Request,
+    /// The step of its deployment it is.
+    pub step: Option<&'a String>,
+    /// Its deployment, whole.
+    pub plan: Option<&'a Arc<armonic_proto::DeploymentDoc>>,
+}
+
 /// A journal: clonable handle.
 #[derive(Clone)]
 pub struct Journal {
@@ -323,36 +344,34 @@ impl Journal {
         }
     }
 
-    /// A call that changes states begins: returns its key (its position).
-    pub fn call_started(
-        &self,
-        id: &CallId,
-        caller: Option<&Caller>,
-        on_behalf_of: Option<&String>,
-        deployment: Option<&DeploymentId>,
-        lifecycle: Option<&String>,
-        request: &Request,
-    ) -> u64 {
+    /// The start of a call: its record, and what lines and end will need of it. The
+    /// deployment's plan is kept with the first call of the deployment this journal sees.
+    pub fn call_started(&self, call: CallStart<'_>) -> u64 {
         let meta = Arc::new(Meta {
-            id: id.clone(),
-            deployment: deployment.cloned(),
-            caller: caller.cloned(),
-            on_behalf_of: on_behalf_of.cloned(),
-            lifecycle: lifecycle.cloned(),
+            id: call.id.clone(),
+            deployment: call.deployment.cloned(),
+            caller: call.caller.cloned(),
+            on_behalf_of: call.on_behalf_of.cloned(),
+            lifecycle: call.lifecycle.cloned(),
         });
+        let first_of_deployment = call
+            .deployment
+            .is_some_and(|d| !self.state().deployments.contains_key(d));
         let key = self.append(true, |n, t| Record::Call {
             n,
             t,
-            id: id.clone(),
-            by: caller.cloned(),
-            on_behalf_of: on_behalf_of.cloned(),
-            dep: deployment.cloned(),
-            lc: lifecycle.cloned(),
-            req: request.clone(),
+            id: call.id.clone(),
+            by: call.caller.cloned(),
+            on_behalf_of: call.on_behalf_of.cloned(),
+            dep: call.deployment.cloned(),
+            lc: call.lifecycle.cloned(),
+            req: call.request.clone(),
+            step: call.step.cloned(),
+            plan: call.plan.filter(|_| first_of_deployment).cloned(),
         });
         let mut state = self.state();
         state.open.insert(key, meta);
-        if let Some(d) = deployment {
+        if let Some(d) = call.deployment {
             if state.deployments.len() >= METAS {
                 state.deployments.clear();
             }

@@ -36,5 +36,5 @@ mod record;
 
 pub use files::Limits;
 pub use host::{Host, Job, Spawn};
-pub use journal::{Config, Journal, OpenError, Unfinished};
+pub use journal::{CallStart, Config, Journal, OpenError, Unfinished};
 pub use reader::{Entries, Found};

@@ -25,6 +25,10 @@ pub(crate) enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         lc: Option<String>,
         req: Request,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plan: Option<std::sync::Arc<armonic_proto::DeploymentDoc>>,
     },
     /// A log line of the call that began at `c`.
     Line {
@@ -129,6 +133,8 @@ impl Record {
                 dep,
                 lc,
                 req,
+                step,
+                plan,
             } => (
                 *n,
                 *t,
@@ -139,6 +145,8 @@ impl Record {
                     deployment: dep.clone(),
                     lifecycle: lc.clone(),
                     request: req.clone(),
+                    step: step.clone(),
+                    plan: plan.clone(),
                 },
             ),
             Record::Line {

@@ -342,7 +342,16 @@ fn a_call_its_process_never_ended_is_ended_unknown_at_the_next_start() {
         let (journal, _) =
             armonic_journal::Journal::open("web2", &Config::in_dir(dir.path().join("journal")))
                 .unwrap();
-        journal.call_started(&id, None, None, None, None, &talk(1).request);
+        journal.call_started(armonic_journal::CallStart {
+            id: &id,
+            caller: None,
+            on_behalf_of: None,
+            deployment: None,
+            lifecycle: None,
+            request: &talk(1).request,
+            step: None,
+            plan: None,
+        });
         // The process dies here: no end.
     }
     let host = Host::open(location(Some(dir.path()))).unwrap();

@@ -271,6 +271,8 @@ fn hello_and_info() -> (Vec<u8>, Vec<u8>) {
         again: false,
         on_behalf_of: None,
         caller_location: None,
+        step: None,
+        plan: None,
     };
     (hello, frame::encode(&call, frame::MAX_FRAME).unwrap())
 }
@@ -497,6 +499,8 @@ fn hello_and_call(request: armonic_proto::Request, location: Option<&str>) -> Ve
         again: false,
         on_behalf_of: None,
         caller_location: None,
+        step: None,
+        plan: None,
     };
     bytes.extend(frame::encode(&call, frame::MAX_FRAME).unwrap());
     bytes

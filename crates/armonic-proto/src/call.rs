@@ -131,6 +131,32 @@ impl fmt::Display for Caller {
     }
 }
 
+/// What a deployment is, as each of its calls carries it to the agent that runs it (and that
+/// keeps it in its journal): so any node can tell, from the journals alone, which steps a
+/// deployment has and which of them ran, even when its driver is gone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentDoc {
+    /// The provide deployed, as asked (`//Nginx//start`).
+    pub root: String,
+    /// The location of the node that drives it (or of the process, with `--local`).
+    pub driver: String,
+    /// When it began running, in milliseconds since the Unix epoch (the driver's clock).
+    pub started_ms: u64,
+    /// Its steps, in plan order.
+    pub steps: Vec<PlannedStep>,
+}
+
+/// One step of a deployment: a provide called on a location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedStep {
+    /// Its node id (`node_0_1`).
+    pub node: String,
+    /// The provide called, relative (`Guestbook/Active/start`).
+    pub xpath: String,
+    /// Where.
+    pub location: String,
+}
+
 /// A call: a request and what comes with it.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -158,6 +184,10 @@ pub struct Call {
     /// the call to another says its own location, and a call made on its own machine is
     /// made for that machine.
     pub caller_location: Option<armonic_lifecycle::CallerLocation>,
+    /// The step of its deployment it is (`node_0_1`).
+    pub step: Option<String>,
+    /// Its deployment, whole (see [`DeploymentDoc`]).
+    pub plan: Option<std::sync::Arc<DeploymentDoc>>,
     /// What stops it: a request stops the step wherever it runs (SIGTERM, then SIGKILL
     /// after the interrupt's grace period), a second kills it.
     pub interrupt: Option<Interrupt>,
@@ -176,6 +206,8 @@ impl Call {
             caller: None,
             on_behalf_of: None,
             caller_location: None,
+            step: None,
+            plan: None,
             interrupt: None,
         }
     }
@@ -195,6 +227,13 @@ impl Call {
     /// The same call, made for `location` (see [`Call::caller_location`]).
     pub fn made_for(mut self, location: Option<armonic_lifecycle::CallerLocation>) -> Call {
         self.caller_location = location;
+        self
+    }
+
+    /// The same call, step `step` of deployment `plan`.
+    pub fn as_step(mut self, step: String, plan: std::sync::Arc<DeploymentDoc>) -> Call {
+        self.step = Some(step);
+        self.plan = Some(plan);
         self
     }
 

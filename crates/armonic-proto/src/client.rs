@@ -197,6 +197,8 @@ impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> State<S> {
                 again: call.again,
                 on_behalf_of: call.on_behalf_of,
                 caller_location: call.caller_location,
+                step: call.step,
+                plan: call.plan,
             };
             if let Err(e) = write_frame(wr, &msg, max).await {
                 return Step::Broken(Broken::NotSent(e));

@@ -41,6 +41,12 @@ pub enum What {
         lifecycle: Option<String>,
         /// The request.
         request: Request,
+        /// The step of its deployment it is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        /// Its deployment whole, kept with the first call of the deployment this agent ran.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plan: Option<std::sync::Arc<crate::call::DeploymentDoc>>,
     },
     /// A log line of a call.
     Line {

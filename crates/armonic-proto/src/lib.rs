@@ -33,6 +33,8 @@
 //!     again: false,
 //!     on_behalf_of: None,
 //!     caller_location: None,
+//!     step: None,
+//!     plan: None,
 //! };
 //! let bytes = frame::encode(&call, frame::MAX_FRAME).unwrap();
 //! let payload = frame::read_frame(&mut &bytes[..], frame::MAX_FRAME).unwrap().unwrap();
@@ -54,7 +56,8 @@ mod secret;
 pub mod serve;
 
 pub use call::{
-    Call, CallId, CallStream, Caller, DeploymentId, Endpoint, EndpointExt, Event, answered, finish,
+    Call, CallId, CallStream, Caller, DeploymentDoc, DeploymentId, Endpoint, EndpointExt, Event,
+    PlannedStep, answered, finish,
 };
 pub use catalogue::{Catalogue, Digest, LifecycleEntry, PeerInfo, catalogue_of};
 pub use error::ApiError;

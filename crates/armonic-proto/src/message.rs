@@ -45,6 +45,12 @@ pub enum ClientMessage {
         /// The location the call is made for (`caller.*` of its steps).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         caller_location: Option<armonic_lifecycle::CallerLocation>,
+        /// The step of its deployment it is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        /// Its deployment, whole.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plan: Option<std::sync::Arc<crate::call::DeploymentDoc>>,
     },
     /// Stop call `id`: SIGTERM to its commands, SIGKILL after `grace_ms` (the agent's own
     /// grace when absent); with `kill`, SIGKILL at once.

@@ -266,6 +266,8 @@ impl Connection {
                 again,
                 on_behalf_of,
                 caller_location,
+                step,
+                plan,
             } => {
                 if self.interrupts.contains_key(&id) || self.reads.contains_key(&id) {
                     let error = ApiError::InvalidRequest {
@@ -304,6 +306,8 @@ impl Connection {
                     caller: Some(self.door.caller.clone()),
                     on_behalf_of,
                     caller_location,
+                    step,
+                    plan,
                     interrupt: Some(interrupt.clone()),
                 };
                 let events = service.call(call);

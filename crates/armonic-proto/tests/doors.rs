@@ -130,6 +130,8 @@ fn call_of(id: u64, request: Request) -> ClientMessage {
         again: false,
         on_behalf_of: None,
         caller_location: None,
+        step: None,
+        plan: None,
     }
 }
 

@@ -20,6 +20,8 @@ fn call(id: u64, request: Request) -> ClientMessage {
         again: false,
         on_behalf_of: None,
         caller_location: None,
+        step: None,
+        plan: None,
     }
 }
 
@@ -110,6 +112,17 @@ fn lines_replies_journal_entries_and_errors_round_trip() {
                         deployment: None,
                         lifecycle: Some("WebServer".into()),
                         request: Request::examples().remove(14),
+                        step: Some("node_0_1".into()),
+                        plan: Some(std::sync::Arc::new(armonic_proto::DeploymentDoc {
+                            root: "//WebSite//start".into(),
+                            driver: "web1".into(),
+                            started_ms: 1_700_000_000_000,
+                            steps: vec![armonic_proto::PlannedStep {
+                                node: "node_0_1".into(),
+                                xpath: "WebServer/Active/start".into(),
+                                location: "web2".into(),
+                            }],
+                        })),
                     },
                 },
                 Entry {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use armonic_lifecycle::info::{Info, Paths, ProvideInfo, Validation};
 use armonic_lifecycle::{Address, CallerLocation, Interrupt, Values};
 use armonic_proto::{
-    ApiError, Call, CallStream, DeploymentId, Endpoint, EndpointExt, Listed, method,
+    ApiError, Call, CallStream, DeploymentDoc, DeploymentId, Endpoint, EndpointExt, Listed, method,
 };
 
 /// The agent of one location, as the engine uses it. Cheap to clone, usable from several
@@ -89,14 +89,17 @@ impl Agent {
         })
     }
 
-    /// Starts a call of the provide, part of `deployment`, made for `made_for` (the location
-    /// of its consumer; the calling machine when `None`), stopped by `interrupt`: its lines
+    /// Starts a call of the provide, part of `deployment` (its step `step.0`, the deployment
+    /// whole `step.1`), made for `made_for` (the location of its consumer; the calling
+    /// machine when `None`), stopped by `interrupt`: its lines
     /// and answer ([`armonic_proto::Response::ProvideCall`]) come on the stream.
+    #[allow(clippy::too_many_arguments)]
     pub fn provide_call(
         &self,
         uri: &str,
         values: &Values,
         deployment: &DeploymentId,
+        step: (&str, &Arc<DeploymentDoc>),
         made_for: Option<CallerLocation>,
         interrupt: &Interrupt,
     ) -> Result<CallStream, ApiError> {
@@ -106,6 +109,7 @@ impl Agent {
             path_idx: 0,
         })
         .in_deployment(deployment.clone())
+        .as_step(step.0.to_owned(), Arc::clone(step.1))
         .made_for(made_for)
         .stopped_by(interrupt.clone());
         Ok(self.endpoint.call(call))

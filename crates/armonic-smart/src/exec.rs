@@ -144,6 +144,7 @@ impl Plan {
             .filter(|(_, n)| waiting[n] == 0)
             .map(|(i, _)| Reverse(i))
             .collect();
+        let doc = std::sync::Arc::new(self.doc());
         let mut status: HashMap<usize, Status> = HashMap::new();
         let mut started_at: HashMap<usize, std::time::Instant> = HashMap::new();
         let mut took: HashMap<usize, Duration> = HashMap::new();
@@ -166,9 +167,10 @@ impl Plan {
                     xpath: xpath.clone(),
                 });
                 let made_for = self.made_for(n);
+                let step = (node.id.as_str(), &doc);
                 let call = match mesh.agent(&location) {
                     Some(agent) => agent
-                        .provide_call(&xpath, &values, &self.id, made_for, interrupt)
+                        .provide_call(&xpath, &values, &self.id, step, made_for, interrupt)
                         .map_err(|e| e.to_string()),
                     None => Err(format!("no location {location}")),
                 };

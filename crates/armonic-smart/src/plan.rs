@@ -44,6 +44,9 @@ pub struct Plan {
     pub(crate) index: HashMap<usize, NodeIndex>,
     /// Every answer, to save and replay.
     pub record: Record,
+    /// The location driving it, said with each call (the agent the command goes through,
+    /// or this process's machine).
+    pub driver: String,
 }
 
 impl Plan {
@@ -95,6 +98,7 @@ impl Plan {
             graph,
             index,
             record,
+            driver: armonic_lifecycle::hostname(),
         }
     }
 
@@ -156,6 +160,26 @@ impl Plan {
 
     /// The location node `n`'s call is made for: its parent's (the consumer of what it
     /// provides), none for the root (the calling machine).
+    /// The deployment as its calls carry it, beginning now.
+    pub(crate) fn doc(&self) -> armonic_proto::DeploymentDoc {
+        armonic_proto::DeploymentDoc {
+            root: self.root.clone(),
+            driver: self.driver.clone(),
+            started_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            steps: self
+                .steps()
+                .into_iter()
+                .map(|s| armonic_proto::PlannedStep {
+                    node: s.node,
+                    xpath: s.xpath,
+                    location: s.location,
+                })
+                .collect(),
+        }
+    }
+
     pub(crate) fn made_for(&self, n: usize) -> Option<armonic_lifecycle::CallerLocation> {
         let (parent, _, _) = self.nodes[n].parent?;
         let parent = &self.nodes[parent];
