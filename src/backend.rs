@@ -218,6 +218,43 @@ impl Backend {
         }
     }
 
+    /// Every entry `query` selects in the journals of the live agents (every embedded
+    /// location with `--local`), given to `each` with its location, until all are read;
+    /// entries no longer kept are said on stderr, followed by `lost` (what that means).
+    pub fn journal_entries(
+        &self,
+        query: armonic_proto::journal::Query,
+        lost: &str,
+        mut each: impl FnMut(&str, armonic_proto::journal::Entry),
+    ) -> Result<()> {
+        let read = ReadRequest {
+            query,
+            location: None,
+            all: true,
+            caller: me(),
+        };
+        let mut failed = None;
+        follow(self.read(read)?, &self.interrupt, |event| {
+            match event {
+                ReadEvent::Entries { location, entries } => {
+                    for e in entries {
+                        each(&location, e);
+                    }
+                }
+                ReadEvent::Missed { count } => {
+                    eprintln!("warning: {count} journal entries were no longer kept: {lost}");
+                }
+                ReadEvent::CaughtUp => {}
+                ReadEvent::Ended(error) => failed = error,
+            }
+            Ok(())
+        })?;
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
     /// The name of the agent commands go through (empty with `--local`, several locations).
     pub fn agent_name(&self) -> &str {
         self.endpoint.name()

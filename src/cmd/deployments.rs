@@ -9,12 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use armonic_proto::journal::{Query, What};
-use armonic_proto::serve::{ReadEvent, ReadRequest};
 use armonic_proto::{ApiError, CallId, DeploymentDoc, DeploymentId};
 use serde::Serialize;
 
 use super::Ctx;
-use crate::backend::{follow, me};
 
 /// What became of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,66 +93,44 @@ fn now_ms() -> u64 {
 /// Lists the deployments the live agents' journals know.
 pub fn run(cx: &Ctx<'_>) -> Result<ExitCode> {
     let backend = cx.backend()?;
-    let read = ReadRequest {
-        query: Query {
-            no_lines: true,
-            no_reads: true,
-            ..Query::default()
-        },
-        location: None,
-        all: true,
-        caller: me(),
+    let query = Query {
+        no_lines: true,
+        no_reads: true,
+        ..Query::default()
     };
     let mut calls: HashMap<CallId, SeenCall> = HashMap::new();
     let mut plans: HashMap<DeploymentId, std::sync::Arc<DeploymentDoc>> = HashMap::new();
-    let mut failed = None;
-    follow(backend.read(read)?, cx.interrupt, |event| {
-        match event {
-            ReadEvent::Entries { entries, .. } => {
-                for e in entries {
-                    match e.what {
-                        What::Call {
-                            id,
-                            deployment: Some(deployment),
-                            step,
-                            plan,
-                            ..
-                        } => {
-                            if let Some(plan) = plan {
-                                plans.entry(deployment.clone()).or_insert(plan);
-                            }
-                            calls.insert(
-                                id,
-                                SeenCall {
-                                    deployment,
-                                    step,
-                                    time_ms: e.time_ms,
-                                    ended_ms: None,
-                                    state: CallState::Running,
-                                },
-                            );
-                        }
-                        What::End { id, result, .. } => {
-                            if let Some(c) = calls.get_mut(&id) {
-                                c.state = state_of(&result);
-                                c.ended_ms = Some(e.time_ms);
-                            }
-                        }
-                        _ => {}
-                    }
-                }
+    let lost = "the deployments they spoke of may be missing";
+    backend.journal_entries(query, lost, |_, e| match e.what {
+        What::Call {
+            id,
+            deployment: Some(deployment),
+            step,
+            plan,
+            ..
+        } => {
+            if let Some(plan) = plan {
+                plans.entry(deployment.clone()).or_insert(plan);
             }
-            ReadEvent::Missed { count } => eprintln!(
-                "warning: {count} journal entries were no longer kept: the deployments they spoke of may be missing"
-            ),
-            ReadEvent::CaughtUp => {}
-            ReadEvent::Ended(error) => failed = error,
+            calls.insert(
+                id,
+                SeenCall {
+                    deployment,
+                    step,
+                    time_ms: e.time_ms,
+                    ended_ms: None,
+                    state: CallState::Running,
+                },
+            );
         }
-        Ok(())
+        What::End { id, result, .. } => {
+            if let Some(c) = calls.get_mut(&id) {
+                c.state = state_of(&result);
+                c.ended_ms = Some(e.time_ms);
+            }
+        }
+        _ => {}
     })?;
-    if let Some(e) = failed {
-        return Err(e.into());
-    }
     // Per deployment, the last call of each step (a step called again, by a resume, counts
     // once); calls without a step each count alone.
     let mut by_deployment: BTreeMap<String, Vec<SeenCall>> = BTreeMap::new();

@@ -9,11 +9,10 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use armonic_lifecycle::Level;
 use armonic_proto::journal::{Query, What};
-use armonic_proto::serve::{ReadEvent, ReadRequest};
 use armonic_proto::{DeploymentId, method};
 
 use super::Ctx;
-use crate::backend::{address, follow, me};
+use crate::backend::address;
 use crate::cli::UndoArgs;
 use crate::report::Usage;
 
@@ -40,47 +39,25 @@ struct Leave {
 /// The lifecycles deployment `id` entered states of, from every live agent's journal.
 fn touched(cx: &Ctx<'_>, id: &DeploymentId) -> Result<Vec<Touched>> {
     let backend = cx.backend()?;
-    let read = ReadRequest {
-        query: Query {
-            deployment: Some(id.clone()),
-            no_reads: true,
-            ..Query::default()
-        },
-        location: None,
-        all: true,
-        caller: me(),
+    let query = Query {
+        deployment: Some(id.clone()),
+        no_reads: true,
+        ..Query::default()
     };
     let mut first: BTreeMap<(String, String), (u64, String)> = BTreeMap::new();
-    let mut failed = None;
-    follow(backend.read(read)?, cx.interrupt, |event| {
-        match event {
-            ReadEvent::Entries { location, entries } => {
-                for e in entries {
-                    let What::Line { record, .. } = e.what else {
-                        continue;
-                    };
-                    let Some(state) = record.message.strip_prefix("entering state ") else {
-                        continue;
-                    };
-                    if record.level != Level::Event {
-                        continue;
-                    }
-                    first
-                        .entry((location.clone(), record.lifecycle.clone()))
-                        .or_insert((e.time_ms, state.to_owned()));
-                }
-            }
-            ReadEvent::Missed { count } => eprintln!(
-                "warning: {count} journal entries of the deployment were no longer kept: what they said is not undone"
-            ),
-            ReadEvent::CaughtUp => {}
-            ReadEvent::Ended(error) => failed = error,
+    backend.journal_entries(query, "what they said is not undone", |location, e| {
+        let What::Line { record, .. } = e.what else {
+            return;
+        };
+        let Some(state) = record.message.strip_prefix("entering state ") else {
+            return;
+        };
+        if record.level == Level::Event {
+            first
+                .entry((location.to_owned(), record.lifecycle.clone()))
+                .or_insert((e.time_ms, state.to_owned()));
         }
-        Ok(())
     })?;
-    if let Some(e) = failed {
-        return Err(e.into());
-    }
     let mut touched: Vec<Touched> = first
         .into_iter()
         .map(|((location, lifecycle), (at_ms, first))| Touched {
