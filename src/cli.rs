@@ -329,7 +329,7 @@ pub struct DeployArgs {
 /// Options of `undo`.
 #[derive(Debug, Args, Clone)]
 pub struct UndoArgs {
-    /// The deployment to undo (`deploy` prints its id; `journal` lists them)
+    /// The deployment to undo (`deploy` prints its id; `deployments` lists them)
     pub deployment: String,
     /// Show what would be left and leave nothing
     #[arg(long)]

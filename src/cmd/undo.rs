@@ -124,7 +124,7 @@ pub fn run(cx: &Ctx<'_>, args: &UndoArgs) -> Result<ExitCode> {
     let touched = touched(cx, &id)?;
     if touched.is_empty() {
         bail!(Usage(format!(
-            "deployment {id} entered no state that a live agent's journal still shows: nothing to undo (is the id right? `armonic journal --all --no-lines` lists the calls of each deployment)"
+            "deployment {id} entered no state that a live agent's journal still shows: nothing to undo (is the id right? `armonic deployments` lists them)"
         )));
     }
     let mut leaves = Vec::new();
