@@ -134,6 +134,17 @@ impl Prompt {
         Ok(self.yes_no(prompt)? == Answer::Yes)
     }
 
+    /// Asks a yes/no question whose answer is no unless said (for what cannot be undone).
+    pub fn confirm_no(&mut self, prompt: &str) -> Result<bool, Abort> {
+        loop {
+            match self.read(prompt)?.trim().to_lowercase().as_str() {
+                "y" | "yes" => return Ok(true),
+                "" | "n" | "no" => return Ok(false),
+                _ => eprintln!("Please answer y or n."),
+            }
+        }
+    }
+
     fn yes_no(&mut self, prompt: &str) -> Result<Answer, Abort> {
         loop {
             match self.read(prompt)?.trim().to_lowercase().as_str() {

@@ -3,7 +3,7 @@
 //! read from the agents' journals; where each lifecycle stands now, from its agent.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
@@ -14,7 +14,9 @@ use armonic_proto::{DeploymentId, method};
 use super::Ctx;
 use crate::backend::address;
 use crate::cli::UndoArgs;
+use crate::prompt::Prompt;
 use crate::report::Usage;
+use armonic_smart::Abort;
 
 /// A lifecycle the deployment moved, on one location.
 #[derive(Debug)]
@@ -103,19 +105,21 @@ fn plan(cx: &Ctx<'_>, t: Touched) -> Result<Option<Leave>> {
     }))
 }
 
-/// Asks whether to leave `state` of `l`, destructive; `false` when there is nobody to ask.
-fn confirm(l: &Leave, state: &str) -> Result<bool> {
+/// Asks whether to leave `state` of `l`, destructive; `false` when there is nobody to ask
+/// (stdin is not a terminal). Ctrl-C while it waits ends the undo with nothing left.
+fn confirm(cx: &Ctx<'_>, prompt: &mut Option<Prompt>, l: &Leave, state: &str) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         return Ok(false);
     }
-    eprint!(
+    let prompt = prompt
+        .get_or_insert_with(|| Prompt::new(false, cx.global, true, false, cx.interrupt.clone()));
+    let question = format!(
         "Leaving {state} of {} on {} is destructive (what it holds is lost). Leave it? [y/N] ",
         l.touched.lifecycle, l.touched.location
     );
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+    prompt
+        .confirm_no(&question)
+        .map_err(|Abort(why)| anyhow::anyhow!("undo stopped before leaving anything: {why}"))
 }
 
 /// Undoes deployment `args.deployment`.
@@ -165,9 +169,20 @@ pub fn run(cx: &Ctx<'_>, args: &UndoArgs) -> Result<ExitCode> {
     if args.dry_run {
         return Ok(ExitCode::SUCCESS);
     }
+    let mut prompt = None;
     for l in &leaves {
-        for (state, _) in l.leaving.iter().filter(|(_, d)| *d) {
-            if !args.yes && !confirm(l, state)? {
+        for (state, _) in l.leaving.iter().filter(|(_, d)| *d && !args.yes) {
+            let confirmed = match confirm(cx, &mut prompt, l, state) {
+                Ok(yes) => yes,
+                Err(e) => match crate::report::interrupted_status(cx.interrupt) {
+                    Some(code) => {
+                        eprintln!("Undo interrupted: nothing was left.");
+                        return Ok(code);
+                    }
+                    None => return Err(e),
+                },
+            };
+            if !confirmed {
                 bail!(Usage(format!(
                     "leaving {state} of {} on {} is destructive: nothing was left (confirm at a terminal, or give --yes)",
                     l.touched.lifecycle, l.touched.location

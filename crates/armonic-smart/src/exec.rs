@@ -235,17 +235,14 @@ impl Plan {
             match returned {
                 Ok(returned) => {
                     self.take_returned(n, returned.as_ref());
+                    let shown = self.shown_returned(n, returned.as_ref());
                     fe.notify(&Event::StepDone {
                         node: node_id,
                         xpath,
-                        returned: self.shown_returned(n, returned.as_ref()),
+                        returned: shown.clone(),
                     });
-                    // The root's answer is the caller's, whole; the others are shown.
-                    let returned = if n == 0 {
-                        returned
-                    } else {
-                        self.shown_returned(n, returned.as_ref())
-                    };
+                    // The root's answer is the caller's, whole; the others as shown.
+                    let returned = if n == 0 { returned } else { shown };
                     status.insert(n, Status::Done { returned });
                     for succ in self
                         .graph

@@ -158,8 +158,6 @@ impl Plan {
         toposort(&self.graph, None).is_ok()
     }
 
-    /// The location node `n`'s call is made for: its parent's (the consumer of what it
-    /// provides), none for the root (the calling machine).
     /// The deployment as its calls carry it, beginning now.
     pub(crate) fn doc(&self) -> armonic_proto::DeploymentDoc {
         armonic_proto::DeploymentDoc {
@@ -180,6 +178,8 @@ impl Plan {
         }
     }
 
+    /// The location node `n`'s call is made for: its parent's (the consumer of what it
+    /// provides), none for the root (the calling machine).
     pub(crate) fn made_for(&self, n: usize) -> Option<armonic_lifecycle::CallerLocation> {
         let (parent, _, _) = self.nodes[n].parent?;
         let parent = &self.nodes[parent];

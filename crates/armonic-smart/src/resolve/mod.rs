@@ -611,8 +611,6 @@ impl<'a> Resolver<'a> {
         self.record.multiplicity.push((key, value));
     }
 
-    /// Proposed locations for `count` external instances: locations offering the provide,
-    /// other than the requirer's first, each once while possible.
     /// The location an earlier node of this deployment put `provide_xpath` on, for a
     /// requirer other than group `g` of node `n` (whose instances spread instead).
     fn placed_for_another(&self, n: usize, g: usize, provide_xpath: &str) -> Option<String> {
@@ -624,6 +622,8 @@ impl<'a> Resolver<'a> {
         })
     }
 
+    /// Proposed locations for `count` external instances: locations offering the provide,
+    /// other than the requirer's first, each once while possible.
     fn spread(&self, n: usize, provide_xpath: &str, count: usize) -> Vec<String> {
         let mine = self.nodes[n].location.clone().unwrap_or_default();
         let mut offering = self.locations_with(provide_xpath);
