@@ -220,13 +220,16 @@ impl Backend {
 
     /// Every entry `query` selects in the journals of the live agents (every embedded
     /// location with `--local`), given to `each` with its location, until all are read;
-    /// entries no longer kept are said on stderr, followed by `lost` (what that means).
+    /// entries no longer kept, and journals that could not be read, are said on stderr,
+    /// followed by `lost` (what that means). The locations whose journal could not be read
+    /// are returned.
     pub fn journal_entries(
         &self,
         query: armonic_proto::journal::Query,
         lost: &str,
         mut each: impl FnMut(&str, armonic_proto::journal::Entry),
-    ) -> Result<()> {
+    ) -> Result<Vec<String>> {
+        let mut unread = Vec::new();
         let read = ReadRequest {
             query,
             location: None,
@@ -244,6 +247,12 @@ impl Backend {
                 ReadEvent::Missed { count } => {
                     eprintln!("warning: {count} journal entries were no longer kept: {lost}");
                 }
+                ReadEvent::Unread { location, error } => {
+                    eprintln!(
+                        "warning: the journal of {location} could not be read ({error}): {lost}"
+                    );
+                    unread.push(location);
+                }
                 ReadEvent::CaughtUp => {}
                 ReadEvent::Ended(error) => failed = error,
             }
@@ -251,7 +260,7 @@ impl Backend {
         })?;
         match failed {
             Some(e) => Err(e.into()),
-            None => Ok(()),
+            None => Ok(unread),
         }
     }
 

@@ -181,6 +181,9 @@ pub fn run(cx: &Ctx<'_>, args: &JournalArgs) -> Result<ExitCode> {
             ReadEvent::Missed { count } => eprintln!(
                 "warning: {count} entries were no longer kept (the journal keeps so much: see docs/agent.md)"
             ),
+            ReadEvent::Unread { location, error } => {
+                eprintln!("warning: the journal of {location} could not be read: {error}");
+            }
             ReadEvent::CaughtUp => out.flush()?,
             ReadEvent::Ended(error) => failed = error,
         }

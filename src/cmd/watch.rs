@@ -73,6 +73,9 @@ pub fn run(cx: &Ctx<'_>, id: &str) -> Result<ExitCode> {
             ReadEvent::Missed { count } => {
                 eprintln!("warning: {count} entries of the deployment were no longer kept");
             }
+            ReadEvent::Unread { location, error } => {
+                eprintln!("warning: the journal of {location} could not be read: {error}");
+            }
             ReadEvent::CaughtUp => {}
             ReadEvent::Ended(error) => failed = error,
         }

@@ -164,13 +164,17 @@ impl Service for Meshed {
         if !read.all {
             return Service::read(&self.host, read);
         }
-        let mut sources = vec![Service::read(
-            &self.host,
-            ReadRequest {
-                all: false,
-                location: None,
-                ..read.clone()
-            },
+        let follow = read.query.follow;
+        let mut sources = vec![(
+            self.local().to_owned(),
+            Service::read(
+                &self.host,
+                ReadRequest {
+                    all: false,
+                    location: None,
+                    ..read.clone()
+                },
+            ),
         )];
         for info in mesh.live() {
             if info.name != self.local() {
@@ -179,10 +183,10 @@ impl Service for Meshed {
                     location: None,
                     ..read.clone()
                 };
-                sources.push(mesh.read_journal(&info.name, one));
+                sources.push((info.name.clone(), mesh.read_journal(&info.name, one)));
             }
         }
-        crate::reads::merged(sources, Duration::from_secs(5))
+        crate::reads::merged(sources, Duration::from_secs(5), follow)
     }
 }
 

@@ -22,18 +22,30 @@ struct Merge {
     missed: u64,
     live: bool,
     deadline: tokio::time::Instant,
+    /// Whose journal each source reads.
+    names: Vec<String>,
+    /// Whether the read follows the journals (or ends once they gave what they held).
+    follow: bool,
     out: VecDeque<ReadEvent>,
     over: bool,
 }
 
-/// `sources` as one read: their backlogs merged by time once each has caught up (or `wait`
-/// has passed: a source slower than that comes in as it can), then their new entries as
-/// they come. A source that fails is left out (its failure logged); the read ends when
-/// every source has.
-pub(crate) fn merged(sources: Vec<ReadStream>, wait: Duration) -> ReadStream {
+/// `sources` (each named by whose journal it reads) as one read: their backlogs merged by
+/// time once each has caught up, then, when the read follows, their new entries as they
+/// come. A source that fails is said ([`ReadEvent::Unread`]) and left out. Once `wait` has
+/// passed, a read that follows takes a slower source's entries as they come; one that does
+/// not says the sources that have not caught up unread and ends: a frozen agent does not
+/// hold up the others.
+pub(crate) fn merged(
+    sources: Vec<(String, ReadStream)>,
+    wait: Duration,
+    follow: bool,
+) -> ReadStream {
     let n = sources.len();
     let mut all = SelectAll::new();
-    for (i, s) in sources.into_iter().enumerate() {
+    let mut names = Vec::with_capacity(n);
+    for (i, (name, s)) in sources.into_iter().enumerate() {
+        names.push(name);
         all.push(
             s.map(move |e| (i, Some(e)))
                 .chain(futures::stream::once(futures::future::ready((i, None))))
@@ -48,6 +60,8 @@ pub(crate) fn merged(sources: Vec<ReadStream>, wait: Duration) -> ReadStream {
         missed: 0,
         live: false,
         deadline: tokio::time::Instant::now() + wait,
+        names,
+        follow,
         out: VecDeque::new(),
         over: false,
     };
@@ -71,6 +85,21 @@ impl Merge {
                 match tokio::time::timeout_at(self.deadline, self.sources.next()).await {
                     Ok(s) => s,
                     Err(_) => {
+                        if !self.follow {
+                            for i in 0..self.names.len() {
+                                if !self.caught[i] && !self.ended[i] {
+                                    self.ended[i] = true;
+                                    self.out.push_back(ReadEvent::Unread {
+                                        location: self.names[i].clone(),
+                                        error: "its agent did not answer in time".into(),
+                                    });
+                                }
+                            }
+                            self.flush();
+                            self.out.push_back(ReadEvent::Ended(None));
+                            self.over = true;
+                            continue;
+                        }
                         self.flush();
                         continue;
                     }
@@ -99,9 +128,16 @@ impl Merge {
                     }
                 }
                 Some(ReadEvent::CaughtUp) => self.caught[i] = true,
+                Some(ReadEvent::Unread { location, error }) => {
+                    self.out.push_back(ReadEvent::Unread { location, error });
+                }
                 Some(ReadEvent::Ended(error)) => {
                     if let Some(e) = error {
                         tracing::info!("a journal could not be read: {e}");
+                        self.out.push_back(ReadEvent::Unread {
+                            location: self.names[i].clone(),
+                            error: e.to_string(),
+                        });
                     }
                     self.ended[i] = true;
                 }

@@ -334,6 +334,9 @@ where
                     location, entries, ..
                 }) => ReadEvent::Entries { location, entries },
                 Ok(ServerMessage::Missed { count, .. }) => ReadEvent::Missed { count },
+                Ok(ServerMessage::Unread {
+                    location, error, ..
+                }) => ReadEvent::Unread { location, error },
                 Ok(ServerMessage::CaughtUp { .. }) => ReadEvent::CaughtUp,
                 Ok(ServerMessage::Ended { error, .. }) => ReadEvent::Ended(error),
                 Ok(ServerMessage::Refused { error, .. }) => ReadEvent::Ended(Some(error)),

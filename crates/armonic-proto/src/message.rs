@@ -161,6 +161,15 @@ pub enum ServerMessage {
         /// How many.
         count: u64,
     },
+    /// The journal of `location` could not be read for read `id`.
+    Unread {
+        /// The read.
+        id: u64,
+        /// Whose journal.
+        location: String,
+        /// Why.
+        error: String,
+    },
     /// The end of call `id`, after its last line.
     Reply {
         /// The call.
@@ -210,6 +219,7 @@ impl ServerMessage {
         match self {
             ServerMessage::Lines { id, .. }
             | ServerMessage::Missed { id, .. }
+            | ServerMessage::Unread { id, .. }
             | ServerMessage::Reply { id, .. }
             | ServerMessage::Entries { id, .. }
             | ServerMessage::CaughtUp { id }

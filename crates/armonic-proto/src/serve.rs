@@ -52,6 +52,14 @@ pub enum ReadEvent {
         /// How many.
         count: u64,
     },
+    /// The journal of `location` could not be read (its agent failed, or did not answer in
+    /// time): what it holds is not in this read.
+    Unread {
+        /// Whose journal.
+        location: String,
+        /// Why.
+        error: String,
+    },
     /// Everything held when the read began was given.
     CaughtUp,
     /// The read is over (all was given, or it failed).
@@ -405,6 +413,18 @@ impl Connection {
             }
             Out::Read(ReadEvent::Missed { count }) => {
                 write_frame(wr, &ServerMessage::Missed { id, count }, max).await
+            }
+            Out::Read(ReadEvent::Unread { location, error }) => {
+                write_frame(
+                    wr,
+                    &ServerMessage::Unread {
+                        id,
+                        location,
+                        error,
+                    },
+                    max,
+                )
+                .await
             }
             Out::Read(ReadEvent::CaughtUp) => {
                 write_frame(wr, &ServerMessage::CaughtUp { id }, max).await
