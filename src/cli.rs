@@ -215,6 +215,14 @@ pub enum Command {
         armonic undo 3f2a... --dry-run\n  \
         armonic undo 3f2a... --yes")]
     Undo(UndoArgs),
+    /// Finish a deployment whose driver is gone (killed, its machine lost), from any node:
+    /// steps done are skipped, a step still running is attached to, the rest run
+    #[command(after_help = "Examples:\n  \
+        armonic resume 3f2a... --dry-run\n  \
+        armonic resume 3f2a... --unknown rerun --yes\n\n\
+        The plan is the one the deployment's calls carried, kept in the journal of every agent \
+        it ran on (secrets left out: they are asked again, or read from --answers).")]
+    Resume(ResumeArgs),
     /// List the deployments the journals of the live agents know: id, start, root, driver,
     /// steps that ran, and where each stands (running, done, failed, interrupted, unknown,
     /// driver gone)
@@ -337,6 +345,38 @@ pub struct UndoArgs {
     /// Leave destructive states (whose leaving destroys data) without asking
     #[arg(short, long)]
     pub yes: bool,
+}
+
+/// What `resume` does with a step whose outcome is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Unknown {
+    /// Run it again (it may have partly run: its provide should bear running twice)
+    Rerun,
+    /// Count it done (check first that it did finish)
+    Skip,
+}
+
+/// Options of `resume`.
+#[derive(Debug, Args, Clone)]
+pub struct ResumeArgs {
+    /// The deployment to finish (`deployments` lists them)
+    pub deployment: String,
+    /// What to do with a step whose agent stopped during it (its outcome is unknown);
+    /// asked at a terminal when not given
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub unknown: Option<Unknown>,
+    /// Show what each step's journal says and what would run; run nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Go on when the deployment was active a moment ago (its driver is taken for gone)
+    #[arg(short, long)]
+    pub yes: bool,
+    /// The secrets of the steps still to run, from a record saved with --save-secrets
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+    /// Most steps running at once
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub parallel: usize,
 }
 
 /// Options of `journal`.

@@ -84,7 +84,7 @@ impl Prompt {
 
     /// Reads a secret: a terminal does not show what is typed; an answer echoed (input that
     /// is not a terminal) is echoed as a mask.
-    fn read_secret(&mut self, prompt: &str) -> Result<String, Abort> {
+    pub(crate) fn read_secret(&mut self, prompt: &str) -> Result<String, Abort> {
         let _quiet = EchoOff::new();
         let line = self.read_shown(prompt, false);
         if !self.echo {
@@ -213,6 +213,7 @@ impl Prompt {
             eprintln!("  {location}");
             for s in outcome.steps.iter().filter(|s| s.location == location) {
                 let (what, why) = match &s.status {
+                    Status::Done { .. } if s.earlier => ("done before", String::new()),
                     Status::Done { .. } => ("done", String::new()),
                     Status::Failed { error } => ("FAILED", format!(": {error}")),
                     Status::Interrupted { error } => ("INTERRUPTED", format!(": {error}")),

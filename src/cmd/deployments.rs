@@ -16,7 +16,7 @@ use super::Ctx;
 
 /// What became of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CallState {
+pub(crate) enum CallState {
     Running,
     Done,
     Failed,
@@ -26,13 +26,84 @@ enum CallState {
 
 /// One call of a deployment, as a journal shows it.
 #[derive(Debug)]
-struct SeenCall {
-    deployment: DeploymentId,
-    step: Option<String>,
-    time_ms: u64,
+pub(crate) struct SeenCall {
+    pub id: CallId,
+    /// The agent whose journal has it.
+    pub location: String,
+    pub deployment: DeploymentId,
+    pub step: Option<String>,
+    pub time_ms: u64,
     /// When it ended, if it did.
-    ended_ms: Option<u64>,
-    state: CallState,
+    pub ended_ms: Option<u64>,
+    pub state: CallState,
+    /// How it ended, if it did.
+    pub result: Option<Result<armonic_proto::Response, ApiError>>,
+}
+
+/// A whole plan a call carried: where, when, and the plan.
+pub(crate) type SeenPlan = (String, u64, std::sync::Arc<DeploymentDoc>);
+
+/// The calls of deployments the journals of the live agents show, in time order, and the
+/// whole plans their calls carried, by deployment.
+pub(crate) struct Seen {
+    pub calls: Vec<SeenCall>,
+    /// The agents whose journal could not be read.
+    pub unread: Vec<String>,
+    pub plans: HashMap<DeploymentId, Vec<SeenPlan>>,
+}
+
+/// Reads the calls of deployments `query` selects from the journals of the live agents.
+pub(crate) fn seen(backend: &crate::backend::Backend, query: Query, lost: &str) -> Result<Seen> {
+    let mut calls: HashMap<CallId, SeenCall> = HashMap::new();
+    let mut plans: HashMap<DeploymentId, Vec<SeenPlan>> = HashMap::new();
+    let unread = backend.journal_entries(query, lost, |location, e| match e.what {
+        What::Call {
+            id,
+            deployment: Some(deployment),
+            step,
+            plan,
+            ..
+        } => {
+            if let Some(plan) = plan.filter(|p| p.is_whole()) {
+                plans.entry(deployment.clone()).or_default().push((
+                    location.to_owned(),
+                    e.time_ms,
+                    plan,
+                ));
+            }
+            calls.insert(
+                id.clone(),
+                SeenCall {
+                    id,
+                    location: location.to_owned(),
+                    deployment,
+                    step,
+                    time_ms: e.time_ms,
+                    ended_ms: None,
+                    state: CallState::Running,
+                    result: None,
+                },
+            );
+        }
+        What::End { id, result, .. } => {
+            if let Some(c) = calls.get_mut(&id) {
+                c.state = state_of(&result);
+                c.ended_ms = Some(e.time_ms);
+                c.result = Some(result);
+            }
+        }
+        _ => {}
+    })?;
+    let mut calls: Vec<SeenCall> = calls.into_values().collect();
+    calls.sort_by_key(|c| c.time_ms);
+    for list in plans.values_mut() {
+        list.sort_by_key(|(_, t, _)| *t);
+    }
+    Ok(Seen {
+        calls,
+        unread,
+        plans,
+    })
 }
 
 /// A deployment as the journals show it.
@@ -49,7 +120,7 @@ struct Deployment {
     state: &'static str,
 }
 
-fn state_of(result: &Result<armonic_proto::Response, ApiError>) -> CallState {
+pub(crate) fn state_of(result: &Result<armonic_proto::Response, ApiError>) -> CallState {
     match result {
         Ok(_) => CallState::Done,
         Err(ApiError::Interrupted { .. }) => CallState::Interrupted,
@@ -60,7 +131,7 @@ fn state_of(result: &Result<armonic_proto::Response, ApiError>) -> CallState {
 
 /// How long a deployment with steps left and none running may be between two steps before
 /// its driver is taken for gone (a driver starts the next step as soon as one ends).
-const BETWEEN_STEPS_MS: u64 = 5_000;
+pub(crate) const BETWEEN_STEPS_MS: u64 = 5_000;
 
 /// Where a deployment stands, from the last call of each of its steps, its plan, and how
 /// long ago its last call ended.
@@ -84,7 +155,7 @@ fn overall(last: &[CallState], steps: Option<usize>, done: usize, quiet_ms: u64)
     }
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -98,43 +169,15 @@ pub fn run(cx: &Ctx<'_>) -> Result<ExitCode> {
         no_reads: true,
         ..Query::default()
     };
-    let mut calls: HashMap<CallId, SeenCall> = HashMap::new();
-    let mut plans: HashMap<DeploymentId, std::sync::Arc<DeploymentDoc>> = HashMap::new();
-    let lost = "the deployments they spoke of may be missing";
-    backend.journal_entries(query, lost, |_, e| match e.what {
-        What::Call {
-            id,
-            deployment: Some(deployment),
-            step,
-            plan,
-            ..
-        } => {
-            if let Some(plan) = plan {
-                plans.entry(deployment.clone()).or_insert(plan);
-            }
-            calls.insert(
-                id,
-                SeenCall {
-                    deployment,
-                    step,
-                    time_ms: e.time_ms,
-                    ended_ms: None,
-                    state: CallState::Running,
-                },
-            );
-        }
-        What::End { id, result, .. } => {
-            if let Some(c) = calls.get_mut(&id) {
-                c.state = state_of(&result);
-                c.ended_ms = Some(e.time_ms);
-            }
-        }
-        _ => {}
-    })?;
+    let Seen { calls, plans, .. } = seen(
+        &backend,
+        query,
+        "the deployments they spoke of may be missing",
+    )?;
     // Per deployment, the last call of each step (a step called again, by a resume, counts
     // once); calls without a step each count alone.
     let mut by_deployment: BTreeMap<String, Vec<SeenCall>> = BTreeMap::new();
-    for c in calls.into_values() {
+    for c in calls {
         by_deployment
             .entry(c.deployment.to_string())
             .or_default()
@@ -151,7 +194,11 @@ pub fn run(cx: &Ctx<'_>) -> Result<ExitCode> {
             for (i, c) in seen.into_iter().enumerate() {
                 last.insert(c.step.unwrap_or_else(|| format!("call {i}")), c.state);
             }
-            let plan = plans.get(&DeploymentId::from_text(&id));
+            // A resume drives it again: the newest whole plan says who drives it now.
+            let plan = plans
+                .get(&DeploymentId::from_text(&id))
+                .and_then(|l| l.last())
+                .map(|(_, _, p)| p);
             let steps = plan.map(|p| p.steps.len());
             let done = last.values().filter(|s| **s == CallState::Done).count();
             let states: Vec<CallState> = last.into_values().collect();

@@ -12,6 +12,7 @@ mod mesh;
 mod plot;
 mod provide;
 mod provide_call;
+mod resume;
 mod state;
 mod state_current;
 mod state_goto;
@@ -92,6 +93,7 @@ pub fn run(cli: &Cli, settings: &Settings, interrupt: &Interrupt) -> Result<Exit
         Command::Watch { deployment } => watch::run(&cx, deployment),
         Command::Journal(args) => journal::run(&cx, args),
         Command::Undo(args) => undo::run(&cx, args),
+        Command::Resume(args) => resume::run(&cx, args),
         Command::Deployments => deployments::run(&cx),
         Command::Xpath { xpath, uri } => done(xpath::run(&cx, xpath, *uri)),
     }

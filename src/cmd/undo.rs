@@ -210,8 +210,10 @@ pub fn run(cx: &Ctx<'_>, args: &UndoArgs) -> Result<ExitCode> {
                 node: format!("leave_{i}"),
                 xpath: format!("{}/{}", l.touched.lifecycle, l.target),
                 location: l.touched.location.clone(),
+                ..Default::default()
             })
             .collect(),
+        ..Default::default()
     });
     if backend.through_agent() {
         eprintln!("Undo {undo}: `armonic watch {undo}` follows it from anywhere.");

@@ -341,7 +341,7 @@ impl Attempts {
                     },
                 };
                 let mut call = self.call.clone();
-                call.again = self.sent;
+                call.again |= self.sent;
                 let mesh = self.mesh.clone();
                 let back = move |session| mesh.keep(peer, session);
                 if let Some(session) = self.mesh.reuse(peer) {

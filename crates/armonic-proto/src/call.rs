@@ -133,8 +133,11 @@ impl fmt::Display for Caller {
 
 /// What a deployment is, as each of its calls carries it to the agent that runs it (and that
 /// keeps it in its journal): so any node can tell, from the journals alone, which steps a
-/// deployment has and which of them ran, even when its driver is gone.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// deployment has and which of them ran, and run the rest, even when its driver is gone.
+///
+/// It holds every value a step is called with except secrets: a secret goes only in the
+/// request of the step that needs it ([`PlannedStep::withheld`] names it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeploymentDoc {
     /// The provide deployed, as asked (`//Nginx//start`).
     pub root: String,
@@ -144,10 +147,52 @@ pub struct DeploymentDoc {
     pub started_ms: u64,
     /// Its steps, in plan order.
     pub steps: Vec<PlannedStep>,
+    /// The answers it was resolved with (its deployment record, without the values of
+    /// secrets), to show and replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<armonic_lifecycle::Value>,
+    /// SHA-256 (hex) of its root, steps and record: the same hash, the same plan.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hash: String,
+    /// The catalogue each location had when the plan was made ([`CatalogueVersion`]):
+    /// a plan applied later is refused when one of them changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub catalogues: Vec<CatalogueVersion>,
 }
 
-/// One step of a deployment: a provide called on a location.
+impl DeploymentDoc {
+    /// The same deployment without its steps: what a call carries once the agent it goes to
+    /// was given the whole (its journal keeps the first).
+    pub fn summary(&self) -> DeploymentDoc {
+        DeploymentDoc {
+            root: self.root.clone(),
+            driver: self.driver.clone(),
+            started_ms: self.started_ms,
+            steps: Vec::new(),
+            record: None,
+            hash: self.hash.clone(),
+            catalogues: Vec::new(),
+        }
+    }
+
+    /// Whether it holds its steps (a [`DeploymentDoc::summary`] does not).
+    pub fn is_whole(&self) -> bool {
+        !self.steps.is_empty()
+    }
+}
+
+/// What a location's catalogue was when a plan was made: its lifecycles and where each
+/// stands, as a hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogueVersion {
+    /// The location.
+    pub location: String,
+    /// SHA-256 (hex) of its lifecycle definitions and their current states.
+    pub hash: String,
+}
+
+/// One step of a deployment: a provide called on a location, with its values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PlannedStep {
     /// Its node id (`node_0_1`).
     pub node: String,
@@ -155,6 +200,51 @@ pub struct PlannedStep {
     pub xpath: String,
     /// Where.
     pub location: String,
+    /// The steps that must end first (node ids).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
+    /// The step its returned values go to (its parent in the deployment tree), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returns_to: Option<String>,
+    /// The location it is called for (its consumer's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_for: Option<armonic_lifecycle::CallerLocation>,
+    /// Its values, secrets left out.
+    #[serde(default, skip_serializing_if = "armonic_lifecycle::Values::is_empty")]
+    pub values: armonic_lifecycle::Values,
+    /// The secret values it needs, left out of the document (asked again to run it later).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<Slot>,
+    /// Values it takes from what the steps below it return.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub takes: Vec<Take>,
+    /// The names of the values it returns that are secrets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_returns: Vec<String>,
+}
+
+/// A value of a step: a variable's address and value set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    /// The variable's address, as submitted.
+    pub xpath: String,
+    /// The value set.
+    #[serde(default)]
+    pub set: usize,
+}
+
+/// A value a step takes from what another returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Take {
+    /// The step that returns it (node id).
+    pub from: String,
+    /// The name it is returned under.
+    pub name: String,
+    /// Where it goes.
+    pub to: Slot,
+    /// Whether it is a secret (never shown).
+    #[serde(default)]
+    pub secret: bool,
 }
 
 /// A call: a request and what comes with it.

@@ -56,8 +56,8 @@ mod secret;
 pub mod serve;
 
 pub use call::{
-    Call, CallId, CallStream, Caller, DeploymentDoc, DeploymentId, Endpoint, EndpointExt, Event,
-    PlannedStep, answered, finish,
+    Call, CallId, CallStream, Caller, CatalogueVersion, DeploymentDoc, DeploymentId, Endpoint,
+    EndpointExt, Event, PlannedStep, Slot, Take, answered, finish,
 };
 pub use catalogue::{Catalogue, Digest, LifecycleEntry, PeerInfo, catalogue_of};
 pub use error::ApiError;

@@ -121,7 +121,9 @@ fn lines_replies_journal_entries_and_errors_round_trip() {
                                 node: "node_0_1".into(),
                                 xpath: "WebServer/Active/start".into(),
                                 location: "web2".into(),
+                                ..Default::default()
                             }],
+                            ..Default::default()
                         })),
                     },
                 },

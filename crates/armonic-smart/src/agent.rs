@@ -8,7 +8,8 @@ use std::sync::Arc;
 use armonic_lifecycle::info::{Info, Paths, ProvideInfo, Validation};
 use armonic_lifecycle::{Address, CallerLocation, Interrupt, Values};
 use armonic_proto::{
-    ApiError, Call, CallStream, DeploymentDoc, DeploymentId, Endpoint, EndpointExt, Listed, method,
+    ApiError, Call, CallId, CallStream, DeploymentDoc, DeploymentId, Endpoint, EndpointExt, Listed,
+    method,
 };
 
 /// The agent of one location, as the engine uses it. Cheap to clone, usable from several
@@ -92,7 +93,9 @@ impl Agent {
     /// Starts a call of the provide, part of `deployment` (its step `step.0`, the deployment
     /// whole `step.1`), made for `made_for` (the location of its consumer; the calling
     /// machine when `None`), stopped by `interrupt`: its lines
-    /// and answer ([`armonic_proto::Response::ProvideCall`]) come on the stream.
+    /// and answer ([`armonic_proto::Response::ProvideCall`]) come on the stream. With
+    /// `attach`, the call of that id is attached to rather than started again (it is
+    /// started only when its agent never heard of it).
     #[allow(clippy::too_many_arguments)]
     pub fn provide_call(
         &self,
@@ -101,9 +104,10 @@ impl Agent {
         deployment: &DeploymentId,
         step: (&str, &Arc<DeploymentDoc>),
         made_for: Option<CallerLocation>,
+        attach: Option<CallId>,
         interrupt: &Interrupt,
     ) -> Result<CallStream, ApiError> {
-        let call = Call::new(method::ProvideCall {
+        let mut call = Call::new(method::ProvideCall {
             uri: address(uri)?,
             values: values.clone(),
             path_idx: 0,
@@ -112,6 +116,10 @@ impl Agent {
         .as_step(step.0.to_owned(), Arc::clone(step.1))
         .made_for(made_for)
         .stopped_by(interrupt.clone());
+        if let Some(id) = attach {
+            call.id = id;
+            call.again = true;
+        }
         Ok(self.endpoint.call(call))
     }
 }

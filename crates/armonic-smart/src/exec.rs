@@ -6,10 +6,13 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
-use armonic_lifecycle::{Interrupt, Value};
-use armonic_proto::{ApiError, Event as CallEvent, Listed, method};
+use armonic_lifecycle::{Interrupt, Value, Values};
+use armonic_proto::{
+    ApiError, CallId, DeploymentDoc, DeploymentId, Event as CallEvent, Listed, PlannedStep, method,
+};
 use futures::StreamExt;
 use futures::stream::{BoxStream, SelectAll};
 use serde::Serialize;
@@ -17,7 +20,6 @@ use serde::Serialize;
 use crate::agent::Mesh;
 use crate::plan::Plan;
 use crate::question::{Event, Frontend};
-use crate::tree::Role;
 
 /// What became of a step.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -62,6 +64,9 @@ pub struct StepOutcome {
     /// How long its call took, in milliseconds, from its start to its answer, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub took_ms: Option<u64>,
+    /// It was done by an earlier run of the deployment (a resume skips it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub earlier: bool,
 }
 
 /// The outcome of a run.
@@ -83,23 +88,132 @@ type Said = (usize, CallEvent);
 /// How often a frontend hears that steps are still running.
 const TICK: Duration = Duration::from_secs(1);
 
-impl Plan {
-    /// Runs the plan, at most `parallelism` steps at a time, reporting to `fe`; waits on this
-    /// thread.
-    pub fn execute(
-        &mut self,
-        mesh: &dyn Mesh,
-        fe: &mut dyn Frontend,
-        parallelism: usize,
-    ) -> Outcome {
-        self.execute_until(mesh, fe, parallelism, &Interrupt::default())
+/// What a run knows of a step from an earlier run of the same deployment (its agents'
+/// journals say).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Earlier {
+    /// It ran and returned this: it is not run again.
+    Done(Option<Value>),
+    /// Its call is still running: the run attaches to it rather than start it again.
+    Running(CallId),
+}
+
+/// A deployment to run: its document (every step with its values, as its calls carry it),
+/// the secrets its steps are called with, and what earlier runs did.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    /// The deployment.
+    pub id: DeploymentId,
+    /// Its document.
+    pub doc: Arc<DeploymentDoc>,
+    /// Secret values by node id: each goes only in its step's call.
+    secrets: HashMap<String, Values>,
+    /// What earlier runs did, by node id.
+    earlier: HashMap<String, Earlier>,
+}
+
+/// The hash of a deployment document: SHA-256 of its root, steps and record.
+pub(crate) fn doc_hash(doc: &DeploymentDoc) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let bytes = serde_json::to_vec(&(&doc.root, &doc.steps, &doc.record)).unwrap_or_default();
+    hasher.update(&bytes);
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Execution {
+    /// A run of `doc`, the deployment `id`, as its journals carry it: secrets are to be given
+    /// again ([`Execution::needs`]).
+    pub fn from_doc(id: DeploymentId, doc: DeploymentDoc) -> Execution {
+        Execution {
+            id,
+            doc: Arc::new(doc),
+            secrets: HashMap::new(),
+            earlier: HashMap::new(),
+        }
     }
 
-    /// Like [`Plan::execute`], stopped by `interrupt`: once it is requested no step starts,
-    /// and the running ones are stopped wherever they run (SIGTERM to their commands, then
-    /// SIGKILL after the interrupt's grace period).
+    /// Whether the document is the one its hash was made of (nothing in it was changed).
+    pub fn is_intact(&self) -> bool {
+        !self.doc.hash.is_empty() && doc_hash(&self.doc) == self.doc.hash
+    }
+
+    /// Says who drives it now.
+    pub fn set_driver(&mut self, driver: String) {
+        Arc::make_mut(&mut self.doc).driver = driver;
+    }
+
+    /// Says what an earlier run did of step `node`.
+    pub fn set_earlier(&mut self, node: &str, earlier: Earlier) {
+        self.earlier.insert(node.to_owned(), earlier);
+    }
+
+    /// What an earlier run did of step `node`, as said.
+    pub fn earlier(&self, node: &str) -> Option<&Earlier> {
+        self.earlier.get(node)
+    }
+
+    /// Gives secret `slot` of step `node`.
+    pub fn give_secret(&mut self, node: &str, slot: &armonic_proto::Slot, value: Value) {
+        let values = self.secrets.remove(node).unwrap_or_default();
+        self.secrets.insert(
+            node.to_owned(),
+            values.set_at(slot.xpath.clone(), slot.set, value),
+        );
+    }
+
+    /// The secret values the steps still to run need and were not given: (node, slot).
+    pub fn needs(&self) -> Vec<(String, armonic_proto::Slot)> {
+        self.doc
+            .steps
+            .iter()
+            .filter(|s| !matches!(self.earlier.get(&s.node), Some(Earlier::Done(_))))
+            .flat_map(|s| {
+                let given = self.secrets.get(&s.node);
+                s.withheld
+                    .iter()
+                    .filter(move |slot| {
+                        !given.is_some_and(|v| {
+                            v.0.iter()
+                                .any(|e| e.xpath == slot.xpath && e.values.contains_key(&slot.set))
+                        })
+                    })
+                    .map(|slot| (s.node.clone(), slot.clone()))
+            })
+            .collect()
+    }
+
+    /// Steps done earlier whose returned values a step still to run needs but the journals
+    /// do not keep (they are secrets): they are run again, `(step, the step needing it)`.
+    /// Each is forgotten as done.
+    pub fn rerun_for_secrets(&mut self) -> Vec<(String, String)> {
+        let mut again = Vec::new();
+        for s in &self.doc.steps {
+            if matches!(self.earlier.get(&s.node), Some(Earlier::Done(_))) {
+                continue;
+            }
+            for take in &s.takes {
+                let from = self.doc.steps.iter().find(|f| f.node == take.from);
+                let secret = take.secret
+                    || from.is_some_and(|f| f.secret_returns.contains(&take.name));
+                if secret && matches!(self.earlier.get(&take.from), Some(Earlier::Done(_))) {
+                    again.push((take.from.clone(), s.node.clone()));
+                }
+            }
+        }
+        for (node, _) in &again {
+            self.earlier.remove(node);
+        }
+        again
+    }
+
+    /// Runs it on this thread, stopped by `interrupt` (see [`Plan::execute_until`]).
     pub fn execute_until(
-        &mut self,
+        &self,
         mesh: &dyn Mesh,
         fe: &mut dyn Frontend,
         parallelism: usize,
@@ -110,42 +224,57 @@ impl Plan {
         futures::executor::block_on(self.run(mesh, fe, parallelism, interrupt).instrument(span))
     }
 
-    /// Runs the plan: every step is a call whose events come back on a stream; the streams
-    /// of the running steps are read together, on the caller's task.
+    /// Runs it: every step is a call whose events come back on a stream; the streams of the
+    /// running steps are read together, on the caller's task. A step done earlier is not
+    /// run; one running is attached to.
     pub async fn run(
-        &mut self,
+        &self,
         mesh: &dyn Mesh,
         fe: &mut dyn Frontend,
         parallelism: usize,
         interrupt: &Interrupt,
     ) -> Outcome {
+        let steps = &self.doc.steps;
         let parallelism = parallelism.max(1);
-        let mut waiting: HashMap<usize, usize> = self
-            .order
-            .iter()
-            .map(|&n| {
-                (
-                    n,
-                    self.graph
-                        .neighbors_directed(self.index[&n], petgraph::Direction::Incoming)
-                        .count(),
-                )
-            })
-            .collect();
-        // Ready steps start in plan order, so runs are repeatable: a heap of their ranks.
-        let mut rank = vec![usize::MAX; self.nodes.len()];
-        for (i, &n) in self.order.iter().enumerate() {
-            rank[n] = i;
-        }
-        let mut ready: BinaryHeap<Reverse<usize>> = self
-            .order
+        let position: HashMap<&str, usize> = steps
             .iter()
             .enumerate()
-            .filter(|(_, n)| waiting[n] == 0)
-            .map(|(i, _)| Reverse(i))
+            .map(|(i, s)| (s.node.as_str(), i))
             .collect();
-        let doc = std::sync::Arc::new(self.doc());
+        let mut successors: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
+        let mut waiting: Vec<usize> = vec![0; steps.len()];
         let mut status: HashMap<usize, Status> = HashMap::new();
+        let mut returned: HashMap<&str, Option<Value>> = HashMap::new();
+        for (i, s) in steps.iter().enumerate() {
+            if let Some(Earlier::Done(value)) = self.earlier.get(&s.node) {
+                returned.insert(s.node.as_str(), value.clone());
+                status.insert(
+                    i,
+                    Status::Done {
+                        returned: shown_returned(steps, s, value.as_ref()),
+                    },
+                );
+            }
+        }
+        for (i, s) in steps.iter().enumerate() {
+            for a in &s.after {
+                if let Some(&p) = position.get(a.as_str()) {
+                    successors[p].push(i);
+                    if !status.contains_key(&p) {
+                        waiting[i] += 1;
+                    }
+                }
+            }
+        }
+        // Ready steps start in plan order, so runs are repeatable: a heap of their ranks.
+        let mut ready: BinaryHeap<Reverse<usize>> = (0..steps.len())
+            .filter(|&i| waiting[i] == 0 && !status.contains_key(&i))
+            .map(Reverse)
+            .collect();
+        // The whole document goes with the first call to each location, its summary after:
+        // the agent's journal keeps the first.
+        let summary = Arc::new(self.doc.summary());
+        let mut told: std::collections::HashSet<&str> = std::collections::HashSet::new();
         let mut started_at: HashMap<usize, std::time::Instant> = HashMap::new();
         let mut took: HashMap<usize, Duration> = HashMap::new();
         let mut stopped = false;
@@ -153,24 +282,44 @@ impl Plan {
         let mut unfinished = 0usize;
         loop {
             while !stopped && !interrupt.is_stopping() && unfinished < parallelism {
-                let Some(Reverse(r)) = ready.pop() else { break };
-                let n = self.order[r];
-                let node = &self.nodes[n];
-                let location = node.location.clone().unwrap_or_default();
-                let xpath = node.xpath.clone().unwrap_or_default();
-                let values = self.node_values(n);
+                let Some(Reverse(n)) = ready.pop() else { break };
+                let step = &steps[n];
+                let location = step.location.clone();
+                let xpath = step.xpath.clone();
                 started_at.insert(n, std::time::Instant::now());
-                tracing::info!(node = node.id, location, xpath, "step starts");
+                let attach = match self.earlier.get(&step.node) {
+                    Some(Earlier::Running(call)) => Some(call.clone()),
+                    _ => None,
+                };
+                tracing::info!(
+                    node = step.node,
+                    location,
+                    xpath,
+                    attached = attach.is_some(),
+                    "step starts"
+                );
                 fe.notify(&Event::StepStarted {
-                    node: node.id.clone(),
+                    node: step.node.clone(),
                     location: location.clone(),
                     xpath: xpath.clone(),
                 });
-                let made_for = self.made_for(n);
-                let step = (node.id.as_str(), &doc);
+                let doc = if told.insert(step.location.as_str()) {
+                    &self.doc
+                } else {
+                    &summary
+                };
+                let values = self.values_of(step, &returned);
                 let call = match mesh.agent(&location) {
                     Some(agent) => agent
-                        .provide_call(&xpath, &values, &self.id, step, made_for, interrupt)
+                        .provide_call(
+                            &xpath,
+                            &values,
+                            &self.id,
+                            (step.node.as_str(), doc),
+                            step.made_for.clone(),
+                            attach,
+                            interrupt,
+                        )
                         .map_err(|e| e.to_string()),
                     None => Err(format!("no location {location}")),
                 };
@@ -209,6 +358,7 @@ impl Plan {
                     continue;
                 }
             };
+            let step = &steps[n];
             let result = match event {
                 CallEvent::Lines { lines, .. } => {
                     for record in lines.records() {
@@ -219,7 +369,7 @@ impl Plan {
                 CallEvent::Missed { count } => {
                     fe.notify(&Event::Notice(format!(
                         "{count} log lines of {} could not be shown (this terminal fell too far behind); the agent's journal has them",
-                        self.nodes[n].xpath.clone().unwrap_or_default()
+                        step.xpath
                     )));
                     continue;
                 }
@@ -229,31 +379,26 @@ impl Plan {
             if let Some(at) = started_at.get(&n) {
                 took.insert(n, at.elapsed());
             }
-            let node_id = self.nodes[n].id.clone();
-            let xpath = self.nodes[n].xpath.clone().unwrap_or_default();
-            let returned = result.and_then(<method::ProvideCall as Listed>::answer);
-            match returned {
-                Ok(returned) => {
-                    self.take_returned(n, returned.as_ref());
-                    let shown = self.shown_returned(n, returned.as_ref());
+            match result.and_then(<method::ProvideCall as Listed>::answer) {
+                Ok(value) => {
+                    let shown = shown_returned(steps, step, value.as_ref());
                     fe.notify(&Event::StepDone {
-                        node: node_id,
-                        xpath,
+                        node: step.node.clone(),
+                        xpath: step.xpath.clone(),
                         returned: shown.clone(),
                     });
                     // The root's answer is the caller's, whole; the others as shown.
-                    let returned = if n == 0 { returned } else { shown };
-                    status.insert(n, Status::Done { returned });
-                    for succ in self
-                        .graph
-                        .neighbors_directed(self.index[&n], petgraph::Direction::Outgoing)
-                    {
-                        let s = self.graph[succ];
-                        if let Some(w) = waiting.get_mut(&s) {
-                            *w -= 1;
-                            if *w == 0 {
-                                ready.push(Reverse(rank[s]));
-                            }
+                    let kept = if step.node == ROOT {
+                        value.clone()
+                    } else {
+                        shown
+                    };
+                    returned.insert(step.node.as_str(), value);
+                    status.insert(n, Status::Done { returned: kept });
+                    for &s in &successors[n] {
+                        waiting[s] = waiting[s].saturating_sub(1);
+                        if waiting[s] == 0 && !status.contains_key(&s) {
+                            ready.push(Reverse(s));
                         }
                     }
                 }
@@ -261,8 +406,8 @@ impl Plan {
                     let unknown = matches!(error, ApiError::Unknown { .. });
                     let error = error.to_string();
                     fe.notify(&Event::StepFailed {
-                        node: node_id,
-                        xpath,
+                        node: step.node.clone(),
+                        xpath: step.xpath.clone(),
                         error: error.clone(),
                     });
                     let s = if unknown {
@@ -277,85 +422,146 @@ impl Plan {
                 }
             }
         }
-        let steps: Vec<StepOutcome> = self
-            .order
+        let outcomes: Vec<StepOutcome> = steps
             .iter()
-            .map(|n| StepOutcome {
-                node: self.nodes[*n].id.clone(),
-                xpath: self.nodes[*n].xpath.clone().unwrap_or_default(),
-                location: self.nodes[*n].location.clone().unwrap_or_default(),
-                status: status.remove(n).unwrap_or(Status::NotStarted),
+            .enumerate()
+            .map(|(i, s)| StepOutcome {
+                node: s.node.clone(),
+                xpath: s.xpath.clone(),
+                location: s.location.clone(),
+                status: status.remove(&i).unwrap_or(Status::NotStarted),
                 took_ms: took
-                    .get(n)
+                    .get(&i)
                     .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                earlier: matches!(self.earlier.get(&s.node), Some(Earlier::Done(_))),
             })
             .collect();
-        let succeeded = steps
+        let succeeded = outcomes
             .iter()
             .all(|s| matches!(s.status, Status::Done { .. }));
-        let result = steps
+        let result = outcomes
             .iter()
-            .find(|s| s.node == self.nodes[0].id)
+            .find(|s| s.node == ROOT)
             .and_then(|s| match &s.status {
                 Status::Done { returned } => returned.clone(),
                 _ => None,
             });
         Outcome {
-            steps,
+            steps: outcomes,
             result,
             succeeded,
             interrupted: interrupt.is_stopping(),
         }
     }
 
-    /// What node `n` returned, as a frontend may show it: the values its provide says are
-    /// secrets, and those its requirer takes into a secret variable, masked. (The root's
-    /// answer is the caller's, whole, in the outcome.)
-    fn shown_returned(&self, n: usize, returned: Option<&Value>) -> Option<Value> {
-        let Some(Value::Map(map)) = returned else {
-            return returned.cloned();
-        };
-        let secret_ret = |name: &str| {
-            self.nodes[n].parent.is_some_and(|(p, g, k)| {
-                self.nodes[p].groups[g].vars[k].iter().any(|&v| {
-                    let var = &self.vars[v];
-                    matches!(var.role, Role::Ret { .. }) && var.info.name == name && var.info.secret
-                })
-            })
-        };
-        Some(Value::Map(
-            map.iter()
-                .map(|(k, v)| {
-                    let secret =
-                        self.nodes[n].secret_returns.iter().any(|s| s == k) || secret_ret(k);
-                    let shown = if secret {
-                        Value::from(armonic_lifecycle::secret::MASK)
-                    } else {
-                        v.clone()
-                    };
-                    (k.clone(), shown)
-                })
-                .collect(),
-        ))
-    }
-
-    /// Puts what step `n` returned into its requirer's returned-value variables.
-    fn take_returned(&mut self, n: usize, returned: Option<&Value>) {
-        let Some((p, g, k)) = self.nodes[n].parent else {
-            return;
-        };
-        let Some(Value::Map(map)) = returned else {
-            return;
-        };
-        let ids = self.nodes[p].groups[g].vars[k].clone();
-        for v in ids {
-            let var = &mut self.vars[v];
-            if matches!(var.role, Role::Ret { .. }) {
-                if let Some(value) = map.get(&var.info.name) {
-                    var.returned = Some(value.clone());
+    /// The values step `step` is called with: its own, its secrets, and what the steps below
+    /// it returned.
+    fn values_of(&self, step: &PlannedStep, returned: &HashMap<&str, Option<Value>>) -> Values {
+        let mut values = step.values.clone();
+        if let Some(secrets) = self.secrets.get(&step.node) {
+            for e in &secrets.0 {
+                for (set, v) in &e.values {
+                    values = values.set_at(e.xpath.clone(), *set, v.clone());
                 }
             }
         }
+        for take in &step.takes {
+            let Some(Some(Value::Map(map))) = returned.get(take.from.as_str()) else {
+                continue;
+            };
+            if let Some(v) = map.get(&take.name).filter(|v| !v.is_null()) {
+                values = values.set_at(take.to.xpath.clone(), take.to.set, v.clone());
+            }
+        }
+        values
+    }
+}
+
+/// The root node's id: its answer is the deployment's.
+const ROOT: &str = "node_0";
+
+/// What `step` returned, as a frontend may show it: the values its provide says are secrets,
+/// and those its requirer takes into a secret variable, masked.
+fn shown_returned(
+    steps: &[PlannedStep],
+    step: &PlannedStep,
+    returned: Option<&Value>,
+) -> Option<Value> {
+    let Some(Value::Map(map)) = returned else {
+        return returned.cloned();
+    };
+    let parent = step
+        .returns_to
+        .as_ref()
+        .and_then(|p| steps.iter().find(|s| s.node == *p));
+    let secret = |name: &str| {
+        step.secret_returns.iter().any(|s| s == name)
+            || parent.is_some_and(|p| {
+                p.takes
+                    .iter()
+                    .any(|t| t.from == step.node && t.name == name && t.secret)
+            })
+    };
+    Some(Value::Map(
+        map.iter()
+            .map(|(k, v)| {
+                let shown = if secret(k) {
+                    Value::from(armonic_lifecycle::secret::MASK)
+                } else {
+                    v.clone()
+                };
+                (k.clone(), shown)
+            })
+            .collect(),
+    ))
+}
+
+impl Plan {
+    /// The plan as a run of a deployment: its document and secrets.
+    pub fn execution(&self) -> Execution {
+        let (doc, secrets) = self.doc();
+        Execution {
+            id: self.id.clone(),
+            doc: Arc::new(doc),
+            secrets,
+            earlier: HashMap::new(),
+        }
+    }
+
+    /// Runs the plan, at most `parallelism` steps at a time, reporting to `fe`; waits on this
+    /// thread.
+    pub fn execute(
+        &mut self,
+        mesh: &dyn Mesh,
+        fe: &mut dyn Frontend,
+        parallelism: usize,
+    ) -> Outcome {
+        self.execute_until(mesh, fe, parallelism, &Interrupt::default())
+    }
+
+    /// Like [`Plan::execute`], stopped by `interrupt`: once it is requested no step starts,
+    /// and the running ones are stopped wherever they run (SIGTERM to their commands, then
+    /// SIGKILL after the interrupt's grace period).
+    pub fn execute_until(
+        &mut self,
+        mesh: &dyn Mesh,
+        fe: &mut dyn Frontend,
+        parallelism: usize,
+        interrupt: &Interrupt,
+    ) -> Outcome {
+        self.execution()
+            .execute_until(mesh, fe, parallelism, interrupt)
+    }
+
+    /// Runs the plan on the caller's task (see [`Execution::run`]).
+    pub async fn run(
+        &mut self,
+        mesh: &dyn Mesh,
+        fe: &mut dyn Frontend,
+        parallelism: usize,
+        interrupt: &Interrupt,
+    ) -> Outcome {
+        self.execution().run(mesh, fe, parallelism, interrupt).await
     }
 }
 

@@ -9,7 +9,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use serde::Serialize;
 
 use crate::record::Record;
-use crate::resolve::{effective, values_of};
+use crate::resolve::effective;
 use crate::tree::{Node, Role, Var};
 
 /// One provide call of a plan.
@@ -158,24 +158,105 @@ impl Plan {
         toposort(&self.graph, None).is_ok()
     }
 
-    /// The deployment as its calls carry it, beginning now.
-    pub(crate) fn doc(&self) -> armonic_proto::DeploymentDoc {
-        armonic_proto::DeploymentDoc {
+    /// The deployment as its calls carry it, beginning now (every value but secrets), and
+    /// the secrets of each step, by node id, which go only in that step's call.
+    pub fn doc(&self) -> (armonic_proto::DeploymentDoc, HashMap<String, Values>) {
+        let mut secrets = HashMap::new();
+        let steps = self
+            .order
+            .iter()
+            .map(|&n| {
+                let (step, secret) = self.planned_step(n);
+                if !secret.is_empty() {
+                    secrets.insert(step.node.clone(), secret);
+                }
+                step
+            })
+            .collect();
+        let record = serde_json::to_value(self.record.without_secrets())
+            .ok()
+            .and_then(|r| serde_json::from_value(r).ok());
+        let mut doc = armonic_proto::DeploymentDoc {
             root: self.root.clone(),
             driver: self.driver.clone(),
             started_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            steps: self
-                .steps()
-                .into_iter()
-                .map(|s| armonic_proto::PlannedStep {
-                    node: s.node,
-                    xpath: s.xpath,
-                    location: s.location,
-                })
-                .collect(),
+            steps,
+            record,
+            hash: String::new(),
+            catalogues: Vec::new(),
+        };
+        doc.hash = crate::exec::doc_hash(&doc);
+        (doc, secrets)
+    }
+
+    /// Step `n` as the deployment document holds it, and its secret values.
+    fn planned_step(&self, n: usize) -> (armonic_proto::PlannedStep, Values) {
+        let node = &self.nodes[n];
+        let mut after: Vec<String> = self
+            .graph
+            .neighbors_directed(self.index[&n], petgraph::Direction::Incoming)
+            .map(|i| self.nodes[self.graph[i]].id.clone())
+            .collect();
+        after.sort();
+        let mut values = Values::new();
+        let mut secrets = Values::new();
+        let mut withheld = Vec::new();
+        let mut takes = Vec::new();
+        for &v in &node.vars {
+            let var = &self.vars[v];
+            let slot = armonic_proto::Slot {
+                xpath: var.xpath.clone(),
+                set: var.set,
+            };
+            match effective(&self.nodes, &self.vars, v) {
+                Some(value) if var.info.secret => {
+                    secrets = secrets.set_at(slot.xpath.clone(), slot.set, value);
+                    withheld.push(slot);
+                }
+                Some(value) => values = values.set_at(slot.xpath, slot.set, value),
+                None => {
+                    // A value a step below returns, once it ran.
+                    let Role::Ret { group, instance } = var.role else {
+                        continue;
+                    };
+                    let Some(&child) = node
+                        .groups
+                        .get(group)
+                        .and_then(|g| g.children.get(instance))
+                    else {
+                        continue;
+                    };
+                    if self.index.contains_key(&child) {
+                        takes.push(armonic_proto::Take {
+                            from: self.nodes[child].id.clone(),
+                            name: var.info.name.clone(),
+                            to: slot,
+                            secret: var.info.secret,
+                        });
+                    }
+                }
+            }
         }
+        let returns_to = node
+            .parent
+            .map(|(p, _, _)| p)
+            .filter(|p| self.index.contains_key(p))
+            .map(|p| self.nodes[p].id.clone());
+        let step = armonic_proto::PlannedStep {
+            node: node.id.clone(),
+            xpath: node.xpath.clone().unwrap_or_default(),
+            location: node.location.clone().unwrap_or_default(),
+            after,
+            returns_to,
+            made_for: self.made_for(n),
+            values,
+            withheld,
+            takes,
+            secret_returns: node.secret_returns.clone(),
+        };
+        (step, secrets)
     }
 
     /// The location node `n`'s call is made for: its parent's (the consumer of what it
@@ -187,10 +268,6 @@ impl Plan {
             name: parent.location.clone()?,
             address: parent.host.clone()?,
         })
-    }
-
-    pub(crate) fn node_values(&self, n: usize) -> Values {
-        values_of(&self.nodes, &self.vars, &self.nodes[n].vars)
     }
 
     /// The plan as a tree: each node with its location, the states it enters and its values.

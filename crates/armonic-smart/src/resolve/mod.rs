@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::question::{Answer, Choice, Event, Frontend, Question, Requirer};
 use crate::record::{Key, Record, Replay};
 use crate::tree::{Group, Node, Role, Var};
-pub(crate) use values::{effective, values_of};
+pub(crate) use values::effective;
 
 /// Options of a deployment.
 #[derive(Debug, Clone, Default)]
