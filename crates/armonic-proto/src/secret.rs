@@ -18,6 +18,7 @@ impl Request {
             Request::Info(_)
             | Request::Locations(_)
             | Request::Offering(_)
+            | Request::Fingerprint(_)
             | Request::Mesh(_)
             | Request::Lifecycle(_)
             | Request::State(_)

@@ -844,6 +844,33 @@ impl Location {
             })
     }
 
+    /// A fingerprint of what this location runs (SHA-256, hex): every lifecycle's definition
+    /// (its states with their steps, provides and variables, its transitions) and the states
+    /// each stands in. A plan made against a fingerprint is applied only while it holds;
+    /// calling a provide whose state is entered changes nothing of it.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        for inst in &self.instances {
+            let def = &inst.def;
+            let definition = format!(
+                "{:?}\u{1}{:?}\u{1}{:?}\u{1}{:?}\u{1}{:?}\u{1}{:?}\u{2}",
+                def.name,
+                def.doc,
+                def.states,
+                def.transitions,
+                def.initial,
+                inst.read().states
+            );
+            hasher.update(definition.as_bytes());
+        }
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// The lifecycle `name` with its states, transitions and stack.
     pub fn to_primitive(&self, name: &str) -> Result<LifecycleDetail, Error> {
         let lf = self.lifecycle_index(name)?;

@@ -287,6 +287,8 @@ methods! {
     state_goto_requires::StateGotoRequires,
     /// Goes to a state.
     state_goto::StateGoto,
+    /// A hash of the location's lifecycles and of where they stand.
+    fingerprint::Fingerprint,
     /// The provides an address names whose state is entered or reachable.
     provide::Provide,
     /// The paths to the state of each provide an address names.
