@@ -303,7 +303,8 @@ pub struct PlotArgs {
 #[derive(Debug, Args, Clone)]
 pub struct DeployArgs {
     /// The provide to deploy, a generic address such as //WebSite//start
-    pub xpath: String,
+    #[arg(required_unless_present = "plan", conflicts_with = "plan")]
+    pub xpath: Option<String>,
     /// Manage every provide without asking
     #[arg(long)]
     pub manage: bool,
@@ -326,6 +327,14 @@ pub struct DeployArgs {
     /// Print the plan and call nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: write the plan to FILE (owner-only), bound to what each location it
+    /// runs on has now, for `deploy --plan FILE`
+    #[arg(long, value_name = "FILE", requires = "dry_run")]
+    pub save_plan: Option<PathBuf>,
+    /// Apply exactly the plan in FILE (saved with --save-plan); refused, before anything
+    /// runs, when a location it runs on changed since (its lifecycles or their states)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["dry_run", "save", "manage", "autofill", "force"])]
+    pub plan: Option<PathBuf>,
     /// Most steps running at once
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub parallel: usize,

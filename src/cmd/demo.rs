@@ -128,7 +128,7 @@ fn drive(
         answers.display()
     );
     let args = DeployArgs {
-        xpath: "//Proxy//start".into(),
+        xpath: Some("//Proxy//start".into()),
         manage: false,
         autofill: false,
         answers: Some(answers.to_owned()),
@@ -136,6 +136,8 @@ fn drive(
         save_secrets: false,
         force: false,
         dry_run: false,
+        save_plan: None,
+        plan: None,
         parallel: 4,
         yes: true,
     };

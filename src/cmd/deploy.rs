@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use armonic_lifecycle::Interrupt;
 use armonic_proto::DeploymentId;
-use armonic_smart::{Options, Record, Status, resolve_keeping_answers};
+use armonic_smart::{Execution, Options, Record, Status, resolve_keeping_answers};
 
 use super::Ctx;
 use crate::backend::Backend;
@@ -44,6 +44,14 @@ pub fn deploy(
     args: &DeployArgs,
     interrupt: &Interrupt,
 ) -> Result<ExitCode> {
+    if let Some(path) = &args.plan {
+        return apply(g, backend, args, path, interrupt);
+    }
+    let Some(xpath) = args.xpath.as_deref() else {
+        anyhow::bail!(crate::report::Usage(
+            "deploy needs the provide to deploy (//WebSite//start) or --plan FILE".into()
+        ));
+    };
     let replay = match &args.answers {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -67,7 +75,7 @@ pub fn deploy(
         manage: args.manage,
         force: args.force,
     };
-    let mut plan = match resolve_keeping_answers(mesh, &args.xpath, &mut prompt, &options) {
+    let mut plan = match resolve_keeping_answers(mesh, xpath, &mut prompt, &options) {
         Ok(plan) => plan,
         Err((error, record)) => {
             // A record with no answer would only replace the file with nothing.
@@ -86,7 +94,7 @@ pub fn deploy(
         save(path, &plan.record, args.save_secrets)?;
     }
     if plan.is_empty() {
-        eprintln!("Nothing to deploy: {} was declined.", args.xpath);
+        eprintln!("Nothing to deploy: {xpath} was declined.");
         if json {
             outln!(
                 "{}",
@@ -105,6 +113,12 @@ pub fn deploy(
             )?;
         } else {
             out!("{}", plan.render())?;
+        }
+        if let Some(path) = &args.save_plan {
+            if backend.through_agent() {
+                backend.agent_name().clone_into(&mut plan.driver);
+            }
+            super::plan_file::save(backend, &plan.execution(), path)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -129,22 +143,56 @@ pub fn deploy(
     }
     let outcome = plan.execute_until(mesh, &mut prompt, args.parallel, interrupt);
     prompt.end_run();
-    if json {
-        let out = serde_json::json!({ "deployment": options.id, "steps": outcome.steps, "result": outcome.result });
-        outln!("{}", serde_json::to_string_pretty(&out)?)?;
+    let root = plan
+        .root_called()
+        .then(|| plan.root_xpath().unwrap_or_default().to_owned());
+    report(
+        g,
+        &mut prompt,
+        &options.id,
+        &outcome,
+        root.as_deref(),
+        xpath,
+    )?;
+    Ok(exit_status(&outcome, interrupt))
+}
+
+/// The exit status of a run: interrupted, failed or succeeded.
+fn exit_status(outcome: &armonic_smart::Outcome, interrupt: &Interrupt) -> ExitCode {
+    if let Some(code) = crate::report::interrupted_status(interrupt) {
+        return code;
+    }
+    if outcome.succeeded {
+        ExitCode::SUCCESS
     } else {
-        prompt.summary(&outcome);
-        if plan.root_called()
-            && matches!(
-                outcome.steps.last().map(|s| &s.status),
-                Some(Status::Done { .. })
-            )
-        {
+        ExitCode::FAILURE
+    }
+}
+
+/// Says how a run went: the outcome as JSON, or the summary by location and what the root
+/// returned (`root`: its provide, when it is called; `asked`: what was deployed).
+fn report(
+    g: &Global,
+    prompt: &mut Prompt,
+    id: &DeploymentId,
+    outcome: &armonic_smart::Outcome,
+    root: Option<&str>,
+    asked: &str,
+) -> Result<()> {
+    if g.format == Format::Json {
+        let out = serde_json::json!({ "deployment": id, "steps": outcome.steps, "result": outcome.result });
+        outln!("{}", serde_json::to_string_pretty(&out)?)?;
+        return Ok(());
+    }
+    prompt.summary(outcome);
+    let root_done = matches!(
+        outcome.steps.last().map(|s| &s.status),
+        Some(Status::Done { .. })
+    );
+    match root {
+        Some(root) if root_done => {
             if !g.quiet {
-                eprintln!(
-                    "Values returned by '{}':",
-                    plan.root_xpath().unwrap_or_default()
-                );
+                eprintln!("Values returned by '{root}':");
             }
             outln!(
                 "{}",
@@ -155,16 +203,65 @@ pub fn deploy(
                         .unwrap_or(&armonic_lifecycle::Value::Null)
                 )
             )?;
-        } else if !plan.root_called() {
-            eprintln!("{} was not called: nothing returned.", args.xpath);
+        }
+        Some(_) => {}
+        None => eprintln!("{asked} was not called: nothing returned."),
+    }
+    Ok(())
+}
+
+/// `deploy --plan FILE`: applies the saved plan, refused when a location it runs on changed.
+fn apply(
+    g: &Global,
+    backend: &Backend,
+    args: &DeployArgs,
+    path: &std::path::Path,
+    interrupt: &Interrupt,
+) -> Result<ExitCode> {
+    let doc = super::plan_file::load(path)?;
+    super::plan_file::check(backend, &doc)?;
+    let id = DeploymentId::new();
+    let root = doc.root.clone();
+    let hash = doc.hash.clone();
+    let mut exec = Execution::from_doc(id.clone(), doc);
+    exec.begin(if backend.through_agent() {
+        backend.agent_name().to_owned()
+    } else {
+        armonic_lifecycle::hostname()
+    });
+    super::plan_file::give_secrets(
+        g,
+        interrupt,
+        args.answers.as_deref(),
+        &mut exec,
+        "nothing was run",
+    )?;
+    let json = g.format == Format::Json;
+    let terminal = std::io::stdin().is_terminal();
+    let mut prompt = Prompt::new(true, g, terminal, backend.several, interrupt.clone());
+    if !g.quiet && !json {
+        eprintln!(
+            "Plan {} of {root} ({} call{}), every location as it was made against:",
+            &hash[..hash.len().min(12)],
+            exec.doc.steps.len(),
+            if exec.doc.steps.len() == 1 { "" } else { "s" }
+        );
+        for s in &exec.doc.steps {
+            eprintln!("  {} {} on {}", s.node, s.xpath, s.location);
         }
     }
-    if let Some(code) = crate::report::interrupted_status(interrupt) {
-        return Ok(code);
+    if terminal && !args.yes && !prompt.confirm("Apply? [Y/n] ")? {
+        eprintln!("Nothing was done.");
+        return Ok(ExitCode::SUCCESS);
     }
-    Ok(if outcome.succeeded {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    if backend.through_agent() && !json && !g.quiet {
+        eprintln!("Deployment {id}: `armonic watch {id}` follows it from anywhere.");
+    }
+    prompt.begin_run(exec.doc.steps.len());
+    let outcome = exec.execute_until(backend.mesh(), &mut prompt, args.parallel, interrupt);
+    prompt.end_run();
+    let called = exec.doc.steps.last().filter(|s| s.node == "node_0");
+    let root_xpath = called.map(|s| s.xpath.clone());
+    report(g, &mut prompt, &id, &outcome, root_xpath.as_deref(), &root)?;
+    Ok(exit_status(&outcome, interrupt))
 }

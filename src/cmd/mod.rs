@@ -9,6 +9,7 @@ mod journal;
 mod key;
 mod lifecycle;
 mod mesh;
+mod plan_file;
 mod plot;
 mod provide;
 mod provide_call;

@@ -8,11 +8,11 @@ use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use armonic_lifecycle::Value;
 use armonic_proto::journal::Query;
 use armonic_proto::{DeploymentDoc, DeploymentId, Listed, method};
-use armonic_smart::{Earlier, Execution, Record, Status};
+use armonic_smart::{Earlier, Execution, Status};
 
 use super::Ctx;
 use super::deployments::{BETWEEN_STEPS_MS, CallState, Seen, SeenCall, now_ms, seen};
@@ -129,66 +129,6 @@ fn found(doc: &DeploymentDoc, calls: &[SeenCall]) -> Vec<Found> {
             }
         })
         .collect()
-}
-
-/// The secret values in a deployment record: `node/address` → set → value.
-fn record_secrets(path: &std::path::Path) -> Result<Record> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read answers {}", path.display()))?;
-    serde_json::from_str::<Record>(&text)
-        .with_context(|| format!("{} is not a deployment record", path.display()))
-}
-
-/// Gives `exec` the secrets its steps still to run need: from `--answers`, else asked at the
-/// terminal.
-fn give_secrets(cx: &Ctx<'_>, args: &ResumeArgs, exec: &mut Execution) -> Result<()> {
-    let needs = exec.needs();
-    if needs.is_empty() {
-        return Ok(());
-    }
-    if let Some(path) = &args.answers {
-        let record = record_secrets(path)?;
-        for (node, slot) in &needs {
-            let value = record
-                .variables
-                .iter()
-                .find(|(k, _)| k.node == *node && k.xpath == slot.xpath)
-                .and_then(|(_, sets)| sets.get(&slot.set.to_string()));
-            if let Some(v) = value {
-                exec.give_secret(node, slot, v.clone());
-            }
-        }
-    }
-    let needs = exec.needs();
-    if needs.is_empty() {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        let names: Vec<String> = needs
-            .iter()
-            .map(|(n, s)| format!("{n}/{}", s.xpath))
-            .collect();
-        bail!(Usage(format!(
-            "the steps still to run need secrets the journals do not keep: {}; give them with --answers FILE (a record saved with --save-secrets) or resume at a terminal",
-            names.join(", ")
-        )));
-    }
-    let mut prompt = Prompt::new(false, cx.global, true, false, cx.interrupt.clone());
-    for (node, slot) in needs {
-        let set = if slot.set > 0 {
-            format!("[{}]", slot.set)
-        } else {
-            String::new()
-        };
-        let text = prompt
-            .read_secret(&format!(
-                "{node}: {}{set} is a secret the journals do not keep: ",
-                slot.xpath
-            ))
-            .map_err(|e| anyhow::anyhow!("resume stopped before running anything: {}", e.0))?;
-        exec.give_secret(&node, &slot, Value::from(text));
-    }
-    Ok(())
 }
 
 /// Asks a yes/no question at the terminal; `None` when there is nobody to ask.
@@ -310,7 +250,13 @@ pub fn run(cx: &Ctx<'_>, args: &ResumeArgs) -> Result<ExitCode> {
             )),
         }
     }
-    give_secrets(cx, args, &mut exec)?;
+    super::plan_file::give_secrets(
+        cx.global,
+        cx.interrupt,
+        args.answers.as_deref(),
+        &mut exec,
+        "nothing was run",
+    )?;
     // This node drives it now; the plan is the same (its hash does not cover the driver).
     exec.set_driver(if backend.through_agent() {
         backend.agent_name().to_owned()

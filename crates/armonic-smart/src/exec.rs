@@ -112,17 +112,30 @@ pub struct Execution {
     earlier: HashMap<String, Earlier>,
 }
 
-/// The hash of a deployment document: SHA-256 of its root, steps and record.
+/// The hash of a deployment document: SHA-256 of its root, steps, record and the
+/// fingerprints it was made against.
 pub(crate) fn doc_hash(doc: &DeploymentDoc) -> String {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
-    let bytes = serde_json::to_vec(&(&doc.root, &doc.steps, &doc.record)).unwrap_or_default();
+    let bytes = serde_json::to_vec(&(&doc.root, &doc.steps, &doc.record, &doc.catalogues))
+        .unwrap_or_default();
     hasher.update(&bytes);
     hasher
         .finalize()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// `doc` with its hash made again (after its fingerprints were added).
+pub fn seal(mut doc: DeploymentDoc) -> DeploymentDoc {
+    doc.hash = doc_hash(&doc);
+    doc
+}
+
+/// Whether `doc` is the one its hash was made of (nothing in it was changed).
+pub fn is_sealed(doc: &DeploymentDoc) -> bool {
+    !doc.hash.is_empty() && doc_hash(doc) == doc.hash
 }
 
 impl Execution {
@@ -139,7 +152,16 @@ impl Execution {
 
     /// Whether the document is the one its hash was made of (nothing in it was changed).
     pub fn is_intact(&self) -> bool {
-        !self.doc.hash.is_empty() && doc_hash(&self.doc) == self.doc.hash
+        is_sealed(&self.doc)
+    }
+
+    /// Says that it begins now, driven by `driver` (a saved plan applied).
+    pub fn begin(&mut self, driver: String) {
+        let doc = Arc::make_mut(&mut self.doc);
+        doc.driver = driver;
+        doc.started_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     }
 
     /// Says who drives it now.
@@ -198,8 +220,8 @@ impl Execution {
             }
             for take in &s.takes {
                 let from = self.doc.steps.iter().find(|f| f.node == take.from);
-                let secret = take.secret
-                    || from.is_some_and(|f| f.secret_returns.contains(&take.name));
+                let secret =
+                    take.secret || from.is_some_and(|f| f.secret_returns.contains(&take.name));
                 if secret && matches!(self.earlier.get(&take.from), Some(Earlier::Done(_))) {
                     again.push((take.from.clone(), s.node.clone()));
                 }

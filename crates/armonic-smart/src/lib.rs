@@ -38,7 +38,7 @@ pub use agent::{Agent, Mesh};
 pub use armonic_proto::ApiError;
 pub use embedded::Embedded;
 pub use error::Error;
-pub use exec::{Earlier, Execution, Outcome, Status, StepOutcome};
+pub use exec::{Earlier, Execution, Outcome, Status, StepOutcome, is_sealed, seal};
 pub use plan::{Plan, Step};
 pub use question::{
     Abort, Answer, Autofill, Choice, Event, Frontend, Question, Requirer, VariableQuestion,
