@@ -125,9 +125,18 @@ pub fn deploy(
     if !g.quiet && !json {
         eprint!("{}", plan.render());
     }
-    // At a terminal the plan is confirmed before anything runs; scripts and unattended runs
-    // (--autofill, --yes, answers from a pipe) go on.
-    if terminal && !args.autofill && !args.yes && !prompt.confirm("Apply? [Y/n] ")? {
+    let destructive: Vec<String> = plan
+        .steps()
+        .iter()
+        .filter(|s| !s.destructive.is_empty())
+        .map(|s| format!("{} on {}", s.destructive.join(", "), s.location))
+        .collect();
+    if !go_on(
+        &mut prompt,
+        &destructive,
+        terminal && !args.autofill,
+        args.yes,
+    )? {
         eprintln!("Nothing was done.");
         return Ok(ExitCode::SUCCESS);
     }
@@ -155,6 +164,33 @@ pub fn deploy(
         xpath,
     )?;
     Ok(exit_status(&outcome, interrupt))
+}
+
+/// Whether to run a plan: at a terminal (`ask`) the plan is confirmed before anything runs,
+/// and scripts and unattended runs (--autofill, --yes, answers from a pipe) go on; a plan
+/// running destructive provides (`destructive`, each "provides on location") is confirmed
+/// explicitly, at a terminal or with --yes, and refused otherwise.
+pub(crate) fn go_on(
+    prompt: &mut Prompt,
+    destructive: &[String],
+    ask: bool,
+    yes: bool,
+) -> Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if destructive.is_empty() {
+        return Ok(!ask || prompt.confirm("Apply? [Y/n] ")?);
+    }
+    let list = destructive.join("; ");
+    if !ask {
+        anyhow::bail!(crate::report::Usage(format!(
+            "the plan runs destructive provides (what they replace is lost): {list}; nothing was run (confirm at a terminal, or give --yes)"
+        )));
+    }
+    Ok(prompt.confirm_no(&format!(
+        "The plan runs destructive provides (what they replace is lost): {list}. Apply? [y/N] "
+    ))?)
 }
 
 /// The exit status of a run: interrupted, failed or succeeded.
@@ -250,7 +286,14 @@ fn apply(
             eprintln!("  {} {} on {}", s.node, s.xpath, s.location);
         }
     }
-    if terminal && !args.yes && !prompt.confirm("Apply? [Y/n] ")? {
+    let destructive: Vec<String> = exec
+        .doc
+        .steps
+        .iter()
+        .filter(|s| !s.destructive.is_empty())
+        .map(|s| format!("{} on {}", s.destructive.join(", "), s.location))
+        .collect();
+    if !go_on(&mut prompt, &destructive, terminal, args.yes)? {
         eprintln!("Nothing was done.");
         return Ok(ExitCode::SUCCESS);
     }

@@ -281,6 +281,20 @@ pub fn run(cx: &Ctx<'_>, args: &ResumeArgs) -> Result<ExitCode> {
         .iter()
         .filter(|s| !matches!(resumed.earlier(&s.node), Some(Earlier::Done(_))))
         .count();
+    let destructive: Vec<String> = doc
+        .steps
+        .iter()
+        .filter(|s| !matches!(resumed.earlier(&s.node), Some(Earlier::Done(_))))
+        .filter(|s| !s.destructive.is_empty())
+        .map(|s| format!("{} on {}", s.destructive.join(", "), s.location))
+        .collect();
+    // Destructive steps still to run are confirmed; the rest goes on (resuming was asked).
+    if !destructive.is_empty()
+        && !super::deploy::go_on(&mut prompt, &destructive, stdin.is_terminal(), args.yes)?
+    {
+        eprintln!("Nothing was done.");
+        return Ok(ExitCode::SUCCESS);
+    }
     prompt.begin_run(todo);
     let outcome = resumed.execute_until(backend.mesh(), &mut prompt, args.parallel, cx.interrupt);
     prompt.end_run();

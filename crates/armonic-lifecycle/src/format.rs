@@ -275,6 +275,8 @@ struct RawProvide {
     #[serde(rename = "return")]
     returns: Option<Spanned<toml::Value>>,
     secret_returns: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    destructive: bool,
 }
 
 #[derive(Deserialize)]
@@ -658,6 +660,7 @@ fn build_provide(name: &str, raw: &Spanned<RawProvide>) -> Result<ProvideDef, Bu
         }
         p.action.secret_returns = names.get_ref().clone();
     }
+    p.destructive = r.destructive;
     Ok(p)
 }
 

@@ -297,6 +297,9 @@ pub struct ProvideInfo {
     /// Names of returned values that are secrets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_returns: Vec<String>,
+    /// Whether calling it destroys what cannot be made again: a deployment asks first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub destructive: bool,
 }
 
 impl ProvideInfo {
@@ -327,6 +330,7 @@ impl ProvideInfo {
             flags: def.flags.clone(),
             requires,
             secret_returns: def.action.secret_returns.clone(),
+            destructive: def.destructive,
         }
     }
 }

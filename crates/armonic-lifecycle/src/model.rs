@@ -293,6 +293,9 @@ pub struct ProvideDef {
     pub requires: Vec<RequireDef>,
     /// What runs.
     pub action: Action,
+    /// Whether calling it destroys what cannot be made again (data): a deployment asks
+    /// before it runs.
+    pub destructive: bool,
 }
 
 impl ProvideDef {
@@ -307,6 +310,7 @@ impl ProvideDef {
             flags: IndexMap::new(),
             requires: Vec::new(),
             action: Action::default(),
+            destructive: false,
         }
     }
 

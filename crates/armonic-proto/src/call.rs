@@ -221,6 +221,10 @@ pub struct PlannedStep {
     /// The names of the values it returns that are secrets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_returns: Vec<String>,
+    /// The destructive provides it runs (itself, or the enter provides of the states it
+    /// enters): a deployment asks before running it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destructive: Vec<String>,
 }
 
 /// A value of a step: a variable's address and value set.

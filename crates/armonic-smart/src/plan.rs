@@ -27,6 +27,9 @@ pub struct Step {
     pub enters: Vec<String>,
     /// Node ids of the steps that must finish first.
     pub after: Vec<String>,
+    /// The destructive provides it runs: a deployment asks first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub destructive: Vec<String>,
 }
 
 /// A resolved deployment, ready to run.
@@ -137,6 +140,7 @@ impl Plan {
                     location: node.location.clone().unwrap_or_default(),
                     enters: node.enters.clone(),
                     after,
+                    destructive: node.destructive.clone(),
                 }
             })
             .collect()
@@ -255,6 +259,7 @@ impl Plan {
             withheld,
             takes,
             secret_returns: node.secret_returns.clone(),
+            destructive: node.destructive.clone(),
         };
         (step, secrets)
     }
@@ -307,7 +312,16 @@ impl Plan {
         let xpath = node.xpath.as_deref().unwrap_or(&node.generic);
         let location = node.location.as_deref().unwrap_or("?");
         let called = if node.call { "" } else { " (not called)" };
-        let _ = writeln!(out, "{pad}{} {xpath} on {location}{called}", node.id);
+        let destructive = if node.destructive.is_empty() || !node.call {
+            String::new()
+        } else {
+            format!(" (destructive: {})", node.destructive.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "{pad}{} {xpath} on {location}{called}{destructive}",
+            node.id
+        );
         if !node.enters.is_empty() {
             let _ = writeln!(out, "{pad}  enters: {}", node.enters.join(", "));
         }

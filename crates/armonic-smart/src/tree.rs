@@ -25,6 +25,9 @@ pub(crate) struct Node {
     pub label: Option<String>,
     /// Names of the values its provide returns that are secrets.
     pub secret_returns: Vec<String>,
+    /// The provides it runs (itself, the enter provides of the states it enters) that are
+    /// destructive.
+    pub destructive: Vec<String>,
     /// States the call enters, as planned.
     pub enters: Vec<String>,
     /// Local and external requires: the children they lead to.
@@ -58,6 +61,7 @@ impl Node {
             xpath: None,
             label: None,
             secret_returns: Vec::new(),
+            destructive: Vec::new(),
             enters: Vec::new(),
             groups: Vec::new(),
             vars: Vec::new(),

@@ -677,8 +677,13 @@ impl Location {
 
     fn enter_infos(&self, lf: usize, path: &Path) -> Vec<ProvideInfo> {
         let def = &self.instances[lf].def;
+        // Those with requires, as the original; destructive ones too, so that a deployment
+        // can say so before it runs them.
         path.iter()
-            .filter(|s| s.action == Move::Enter && !def.states[s.state].enter.requires.is_empty())
+            .filter(|s| {
+                let enter = &def.states[s.state].enter;
+                s.action == Move::Enter && (!enter.requires.is_empty() || enter.destructive)
+            })
             .map(|s| {
                 ProvideInfo::build(
                     &def.states[s.state].enter,

@@ -427,6 +427,10 @@ impl<'a> Resolver<'a> {
             self.nodes[n].xpath = Some(xpath.clone());
             self.nodes[n].label = p.label.clone();
             self.nodes[n].secret_returns = p.secret_returns.clone();
+            self.nodes[n].destructive.clear();
+            if p.destructive {
+                self.nodes[n].destructive.push(xpath.clone());
+            }
             return Ok(xpath);
         }
     }
@@ -464,6 +468,10 @@ impl<'a> Resolver<'a> {
             if p.name == "enter" && projected.contains(state_of(&p.xpath)) {
                 self.nodes[n].ignored.push(relative(&p.xpath).to_owned());
                 continue;
+            }
+            let name = relative(&p.xpath).to_owned();
+            if p.destructive && !self.nodes[n].destructive.contains(&name) {
+                self.nodes[n].destructive.push(name);
             }
             for (ri, r) in p.requires.iter().enumerate() {
                 if r.kind == RequireType::Simple {
