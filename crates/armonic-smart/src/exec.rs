@@ -215,7 +215,8 @@ impl Execution {
     pub fn rerun_for_secrets(&mut self) -> Vec<(String, String)> {
         let mut again = Vec::new();
         for s in &self.doc.steps {
-            if matches!(self.earlier.get(&s.node), Some(Earlier::Done(_))) {
+            // A step done needs nothing, nor one attached to: it was given its values.
+            if self.earlier.contains_key(&s.node) {
                 continue;
             }
             for take in &s.takes {
@@ -610,4 +611,111 @@ fn ended_or_lost(
             futures::future::ready(go)
         })
         .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use armonic_proto::{Slot, Take};
+
+    /// A database step returning a secret password its application step takes.
+    fn doc() -> DeploymentDoc {
+        let db = PlannedStep {
+            node: "node_0_0".into(),
+            xpath: "Db/On/grant".into(),
+            location: "db1".into(),
+            returns_to: Some("node_0".into()),
+            secret_returns: vec!["password".into()],
+            ..PlannedStep::default()
+        };
+        let app = PlannedStep {
+            node: "node_0".into(),
+            xpath: "App/On/start".into(),
+            location: "app1".into(),
+            after: vec!["node_0_0".into()],
+            withheld: vec![Slot {
+                xpath: "App/On/start/admin/password".into(),
+                set: 0,
+            }],
+            takes: vec![Take {
+                from: "node_0_0".into(),
+                name: "password".into(),
+                to: Slot {
+                    xpath: "App/On/start/db/password".into(),
+                    set: 0,
+                },
+                secret: false,
+            }],
+            ..PlannedStep::default()
+        };
+        seal(DeploymentDoc {
+            root: "//App//start".into(),
+            steps: vec![db, app],
+            ..DeploymentDoc::default()
+        })
+    }
+
+    #[test]
+    fn a_document_is_sealed_by_its_hash_and_any_change_breaks_the_seal() {
+        let d = doc();
+        assert!(is_sealed(&d));
+        let mut changed = d.clone();
+        changed.steps[1].location = "app2".into();
+        assert!(!is_sealed(&changed));
+        // The driver is not sealed: a resume drives the same plan.
+        let mut driven = d;
+        driven.driver = "elsewhere".into();
+        assert!(is_sealed(&driven));
+    }
+
+    #[test]
+    fn a_done_step_whose_secret_a_step_to_run_needs_runs_again_and_not_for_one_attached_to() {
+        let mut e = Execution::from_doc(DeploymentId::new(), doc());
+        e.set_earlier("node_0_0", Earlier::Done(None));
+        assert_eq!(
+            e.rerun_for_secrets(),
+            vec![("node_0_0".to_owned(), "node_0".to_owned())]
+        );
+        assert_eq!(e.earlier("node_0_0"), None, "forgotten as done");
+
+        let mut e = Execution::from_doc(DeploymentId::new(), doc());
+        e.set_earlier("node_0_0", Earlier::Done(None));
+        e.set_earlier("node_0", Earlier::Running(CallId::new()));
+        assert!(e.rerun_for_secrets().is_empty());
+    }
+
+    #[test]
+    fn only_the_secrets_of_steps_still_to_run_are_needed_and_given_ones_are_not() {
+        let mut e = Execution::from_doc(DeploymentId::new(), doc());
+        let slot = Slot {
+            xpath: "App/On/start/admin/password".into(),
+            set: 0,
+        };
+        assert_eq!(e.needs(), vec![("node_0".to_owned(), slot.clone())]);
+        e.give_secret("node_0", &slot, Value::from("s3cret"));
+        assert!(e.needs().is_empty());
+        let mut done = Execution::from_doc(DeploymentId::new(), doc());
+        done.set_earlier("node_0", Earlier::Done(None));
+        assert!(done.needs().is_empty());
+    }
+
+    #[test]
+    fn a_returned_secret_is_masked_where_it_is_shown() {
+        let d = doc();
+        let returned = Value::Map(
+            [
+                ("password".to_owned(), Value::from("p")),
+                ("user".to_owned(), Value::from("app")),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        let shown = shown_returned(&d.steps, &d.steps[0], Some(&returned)).unwrap();
+        let Value::Map(map) = shown else { panic!() };
+        assert_eq!(
+            map["password"],
+            Value::from(armonic_lifecycle::secret::MASK)
+        );
+        assert_eq!(map["user"], Value::from("app"));
+    }
 }

@@ -241,6 +241,7 @@ mod tests {
             flags: IndexMap::new(),
             requires: vec![conf(Some(80), None)],
             secret_returns: vec![],
+            destructive: false,
         }
     }
 
@@ -255,6 +256,7 @@ mod tests {
             flags: IndexMap::new(),
             requires: vec![],
             secret_returns: vec![],
+            destructive: false,
         }
     }
 

@@ -252,6 +252,7 @@ mod tests {
             flags: IndexMap::new(),
             requires,
             secret_returns: vec![],
+            destructive: false,
         }
     }
 
