@@ -158,6 +158,16 @@ fn a_deployment_whose_driver_was_killed_during_a_step_is_finished_from_another_n
     driver.kill().unwrap();
     driver.wait().unwrap();
     assert_eq!(s.runs("h3", "Second"), 0, "still running");
+    // Nothing is undone under a running step: what it enters next would stay.
+    let o = s.mesh.run("h2", &["undo", &id, "--yes"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains(&format!(
+            "deployment {id} still has steps running (on h3): undo it once they end"
+        )),
+        "{}",
+        text(&o.stderr)
+    );
     let o = s
         .mesh
         .run("h4", &["--format", "json", "resume", &id, "--yes"]);

@@ -74,6 +74,32 @@ fn touched(cx: &Ctx<'_>, id: &DeploymentId) -> Result<Vec<Touched>> {
     Ok(touched)
 }
 
+/// Refuses to undo deployment `id` while one of its steps still runs somewhere (its agent
+/// goes on with it after its driver is gone): what it enters next would stay.
+fn refuse_while_running(cx: &Ctx<'_>, id: &DeploymentId) -> Result<()> {
+    let backend = cx.backend()?;
+    let query = Query {
+        deployment: Some(id.clone()),
+        no_lines: true,
+        no_reads: true,
+        ..Query::default()
+    };
+    let seen = super::deployments::seen(&backend, query, "what they run is not known")?;
+    let running: Vec<String> = seen
+        .calls
+        .iter()
+        .filter(|c| c.state == super::deployments::CallState::Running)
+        .map(|c| c.location.clone())
+        .collect();
+    if !running.is_empty() {
+        bail!(Usage(format!(
+            "deployment {id} still has steps running (on {}): undo it once they end (`armonic deployments` says so), nothing was left",
+            running.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 /// What leaving `t` means now, from its agent; `None` when the deployment's states are no
 /// longer entered (left since, or its first enter failed).
 fn plan(cx: &Ctx<'_>, t: Touched) -> Result<Option<Leave>> {
@@ -125,6 +151,7 @@ fn confirm(cx: &Ctx<'_>, prompt: &mut Option<Prompt>, l: &Leave, state: &str) ->
 /// Undoes deployment `args.deployment`.
 pub fn run(cx: &Ctx<'_>, args: &UndoArgs) -> Result<ExitCode> {
     let id = DeploymentId::from_text(&args.deployment);
+    refuse_while_running(cx, &id)?;
     let touched = touched(cx, &id)?;
     if touched.is_empty() {
         bail!(Usage(format!(
