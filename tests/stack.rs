@@ -1,7 +1,9 @@
 //! The real stack on four real hosts: PostgreSQL on db1, the Guestbook on app1 and app2,
 //! Nginx on web1, deployed from web1 by `armonic deploy //Nginx//start` through the agents
 //! (systemd services of the project's package, finding each other by mDNS), then used over
-//! HTTP from outside the hosts. Without root or the container tools the test says why and
+//! HTTP from outside the hosts; undone from app1; deployed again and interrupted (its driver
+//! killed) and undone; deployed again, interrupted, and finished from app1 by `resume`.
+//! Without root or the container tools the test says why and
 //! skips (fails under ARMONIC_REQUIRE_ALL_TESTS). Figures (deployment times, each agent's
 //! memory) are printed.
 
@@ -62,8 +64,86 @@ fn agent_rss_kib(h: &Host) -> u64 {
         .expect("VmRSS")
 }
 
+/// Nothing of the stack is left on the hosts: nothing listens on web1, the services are
+/// stopped, their files and packages gone.
+fn assert_removed(hosts: &Hosts, url: &str) {
+    assert!(hosts.http_get(url).is_err(), "nothing listens on web1");
+    for (host, gone) in [
+        (
+            "web1",
+            "dpkg -s nginx-common nginx-light nginx 2>/dev/null | grep -q '^Status: install'; test $? = 1 && test ! -e /etc/armonic-nginx",
+        ),
+        (
+            "app1",
+            "test ! -e /etc/systemd/system/armonic-guestbook.service && test ! -e /etc/armonic-guestbook && ! systemctl is-active -q armonic-guestbook",
+        ),
+        (
+            "db1",
+            "dpkg -s postgresql-15 2>/dev/null | grep -q '^Status: install'; test $? = 1 && ! systemctl is-active -q postgresql@15-main",
+        ),
+    ] {
+        let out = hosts[host].run(gone);
+        assert!(
+            out.status.success(),
+            "{host} still has what was deployed: `{gone}`: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+}
+
+/// Starts `armonic deploy //Nginx//start` from the saved answers on web1, in the background;
+/// the process id of the driving command.
+fn drive_in_background(web1: &Host) -> String {
+    web1.check(&format!(
+        "setsid armonic --no-color deploy //Nginx//start --answers {RECORD} --yes </dev/null >/root/drive.log 2>&1 & echo $!"
+    ))
+    .trim()
+    .to_owned()
+}
+
+/// The deployments the journals know, as app1 lists them, oldest first.
+fn deployments(app1: &Host) -> Vec<serde_json::Value> {
+    let out = app1.armonic(&["--format", "json", "deployments"]);
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
+/// The deployment `id` as app1 lists it.
+fn deployment(app1: &Host, id: &str) -> Option<serde_json::Value> {
+    deployments(app1).into_iter().find(|d| d["id"] == id)
+}
+
+/// Drives a deployment of the stack from web1 in the background and kills (-9) the command
+/// once `done` of its steps are done; the deployment's id.
+fn drive_and_kill_after(hosts: &Hosts, done: u64) -> String {
+    let app1 = &hosts["app1"];
+    let known: Vec<serde_json::Value> = deployments(app1)
+        .into_iter()
+        .map(|d| d["id"].clone())
+        .collect();
+    let pid = drive_in_background(&hosts["web1"]);
+    let mut id = String::new();
+    hosts.wait_for(
+        &format!("the new deployment to have {done} steps done"),
+        DEPLOY_TIMEOUT,
+        || {
+            let list = deployments(app1);
+            let new = list.iter().find(|d| !known.contains(&d["id"]));
+            match new {
+                Some(d) if d["done"].as_u64().unwrap_or(0) >= done => {
+                    d["id"].as_str().unwrap().clone_into(&mut id);
+                    true
+                }
+                _ => false,
+            }
+        },
+    );
+    hosts["web1"].check(&format!("kill -9 {pid}"));
+    id
+}
+
 #[test]
-fn the_real_stack_deploys_on_four_hosts_serves_through_nginx_a_second_run_does_nothing_and_an_undo_from_another_host_removes_it()
+fn the_real_stack_deploys_on_four_hosts_is_undone_from_another_host_and_finished_there_by_resume_after_its_driver_is_killed()
  {
     let Some(hosts) = Hosts::start(&HOSTS) else {
         return;
@@ -218,43 +298,51 @@ fn the_real_stack_deploys_on_four_hosts_serves_through_nginx_a_second_run_does_n
         "undo of the stack from app1: {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    assert!(hosts.http_get(&url).is_err(), "nothing listens on web1");
-    for (host, gone) in [
-        (
-            "web1",
-            "dpkg -s nginx-common nginx-light nginx 2>/dev/null | grep -q '^Status: install'; test $? = 1 && test ! -e /etc/armonic-nginx",
-        ),
-        (
-            "app1",
-            "test ! -e /etc/systemd/system/armonic-guestbook.service && test ! -e /etc/armonic-guestbook && ! systemctl is-active -q armonic-guestbook",
-        ),
-        (
-            "db1",
-            "dpkg -s postgresql-15 2>/dev/null | grep -q '^Status: install'; test $? = 1 && ! systemctl is-active -q postgresql@15-main",
-        ),
-    ] {
-        let out = hosts[host].run(gone);
-        assert!(
-            out.status.success(),
-            "{host} still has what was deployed: `{gone}`: {}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-    }
+    assert_removed(&hosts, &url);
 
-    // From the saved answers, with no question: everything again, serving again.
-    let (out, replayed) = deploy(web1, &["--answers", RECORD], "");
+    // Interrupted: the command driving it is killed (-9) while the Guestbooks install; what
+    // it started finishes on its hosts; an undo from app1 takes back what completed.
+    let interrupted = drive_and_kill_after(&hosts, 2);
+    hosts.wait_for(
+        "the interrupted deployment's running steps to end",
+        DEPLOY_TIMEOUT,
+        || deployment(app1, &interrupted).is_some_and(|d| d["state"] == "driver gone"),
+    );
+    let out = app1.armonic(&["undo", &interrupted, "--yes"]);
     assert!(
         out.status.success(),
-        "replay failed:\n{}\n{}",
+        "undo of the interrupted deployment: {}\n{}",
         text(&out.stderr),
         hosts.diagnostics()
     );
-    eprintln!(
-        "deployment of the stack from its record, on hosts where it was removed: {:.1} s",
-        replayed.as_secs_f64()
+    assert_removed(&hosts, &url);
+
+    // Killed again mid-way, then finished from app1 by `resume`: the steps done are not run
+    // again, the ones running are attached to, the stack serves.
+    let id = drive_and_kill_after(&hosts, 2);
+    let started = Instant::now();
+    let out = app1.exec_within(
+        &["armonic", "--no-color", "resume", &id, "--yes"],
+        DEPLOY_TIMEOUT,
     );
-    assert!(!text(&out.stderr).contains("? "), "a question was asked");
+    let err = text(&out.stderr);
+    assert!(
+        out.status.success(),
+        "resume failed:\n{err}\n{}",
+        hosts.diagnostics()
+    );
+    eprintln!(
+        "resume of the stack from app1 after its driver was killed: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        err.contains("PostgreSQL/Active/add_database on db1: done"),
+        "{err}"
+    );
+    assert!(err.contains("Deployment done: 5 calls."), "{err}");
+    let resumed = deployment(app1, &id).expect("listed");
+    assert_eq!(resumed["state"], "done", "{resumed}");
+    assert_eq!(resumed["driver"], "app1", "{resumed}");
     hosts
         .http_post(&url, &[("message", "hello again")])
         .unwrap();
