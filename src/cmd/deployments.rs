@@ -52,6 +52,21 @@ pub(crate) struct Seen {
     pub plans: HashMap<DeploymentId, Vec<SeenPlan>>,
 }
 
+/// Reads the calls of deployment `id` (not their lines) from the journals of the live agents.
+pub(crate) fn seen_of(
+    backend: &crate::backend::Backend,
+    id: &DeploymentId,
+    lost: &str,
+) -> Result<Seen> {
+    let query = Query {
+        deployment: Some(id.clone()),
+        no_lines: true,
+        no_reads: true,
+        ..Query::default()
+    };
+    seen(backend, query, lost)
+}
+
 /// Reads the calls of deployments `query` selects from the journals of the live agents.
 pub(crate) fn seen(backend: &crate::backend::Backend, query: Query, lost: &str) -> Result<Seen> {
     let mut calls: HashMap<CallId, SeenCall> = HashMap::new();

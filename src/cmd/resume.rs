@@ -10,12 +10,11 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use armonic_lifecycle::Value;
-use armonic_proto::journal::Query;
 use armonic_proto::{DeploymentDoc, DeploymentId, Listed, method};
 use armonic_smart::{Earlier, Execution, Status};
 
 use super::Ctx;
-use super::deployments::{BETWEEN_STEPS_MS, CallState, Seen, SeenCall, now_ms, seen};
+use super::deployments::{BETWEEN_STEPS_MS, CallState, Seen, SeenCall, now_ms, seen_of};
 use crate::cli::{Format, ResumeArgs, Unknown};
 use crate::prompt::Prompt;
 use crate::report::{Usage, outln};
@@ -147,13 +146,7 @@ fn ask(cx: &Ctx<'_>, question: &str) -> Result<Option<bool>> {
 pub fn run(cx: &Ctx<'_>, args: &ResumeArgs) -> Result<ExitCode> {
     let id = DeploymentId::from_text(&args.deployment);
     let backend = cx.backend()?;
-    let query = Query {
-        deployment: Some(id.clone()),
-        no_lines: true,
-        no_reads: true,
-        ..Query::default()
-    };
-    let seen = seen(&backend, query, "what became of some steps may be unknown")?;
+    let seen = seen_of(&backend, &id, "what became of some steps may be unknown")?;
     let doc = plan_of(&id, &seen)?;
     let found = found(&doc, &seen.calls);
     let live: HashSet<String> = backend.mesh().locations().into_iter().collect();

@@ -78,13 +78,7 @@ fn touched(cx: &Ctx<'_>, id: &DeploymentId) -> Result<Vec<Touched>> {
 /// goes on with it after its driver is gone): what it enters next would stay.
 fn refuse_while_running(cx: &Ctx<'_>, id: &DeploymentId) -> Result<()> {
     let backend = cx.backend()?;
-    let query = Query {
-        deployment: Some(id.clone()),
-        no_lines: true,
-        no_reads: true,
-        ..Query::default()
-    };
-    let seen = super::deployments::seen(&backend, query, "what they run is not known")?;
+    let seen = super::deployments::seen_of(&backend, id, "what they run is not known")?;
     let running: Vec<String> = seen
         .calls
         .iter()
