@@ -148,20 +148,37 @@ impl Mesh {
         loop {
             let out = self.run(name, &["--format", "json", "mesh"]);
             let peers: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-            let known = peers.as_array().map_or(0, |a| {
-                a.iter()
-                    .filter(|p| p["live"] == true && p["catalogue"].is_object())
-                    .count()
-            });
+            let rows = peers.as_array().cloned().unwrap_or_default();
+            let known = rows
+                .iter()
+                .filter(|p| p["live"] == true && p["catalogue"].is_object())
+                .count();
             if known == n {
                 return;
             }
-            assert!(
-                Instant::now() < deadline,
-                "{name} knows {known} live agents of {n} after {within:?}: {}{}",
-                text(&out.stdout),
-                text(&out.stderr)
-            );
+            if Instant::now() >= deadline {
+                // One line for each agent it knows of: the whole output is catalogues.
+                let seen: Vec<String> = rows
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{} live {} catalogue {} last seen {} s ago",
+                            p["name"]
+                                .as_str()
+                                .unwrap_or(p["peer_id"].as_str().unwrap_or("?")),
+                            p["live"],
+                            p["catalogue"].is_object(),
+                            p["last_seen_secs"]
+                        )
+                    })
+                    .collect();
+                panic!(
+                    "{name} knows {known} live agents of {n} after {within:?} ({}): {}\n{}",
+                    out.status,
+                    seen.join("\n"),
+                    text(&out.stderr)
+                );
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -377,6 +394,11 @@ fn main() {
         "agents' CPU while idle: {:.0} ms per second in all, {:.0}% of the {cores} cores",
         idle_cpu * 1e3,
         idle_cpu * 100.0 / cores as f64
+    );
+    let rss = mesh.rss_kib() as f64 / 1024.0;
+    println!(
+        "agents' RSS before any deployment: {rss:.1} MiB in all, {:.1} MiB each on average",
+        rss / AGENTS as f64
     );
 
     let driver = agent_name(0);
