@@ -99,6 +99,8 @@ impl Mesh {
         // Its own log, kept: an unread pipe would stop it once full.
         let log_path = self.dir.path().join(format!("{name}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
+        // The root's step fails while this file exists (the resume measurement).
+        c.env("ARMONIC_BENCH_FAIL", self.path("fail"));
         let mut child = c
             .stdout(Stdio::piped())
             .stderr(log)
@@ -449,5 +451,56 @@ fn main() {
     println!(
         "agents' RSS after the runs: {rss:.1} MiB in all, {:.1} MiB each on average",
         rss / AGENTS as f64
+    );
+
+    // A deployment whose last step failed, finished by `resume`: the time from the command
+    // to its first new step (the journals of the 50 agents read, the plan checked, the 199
+    // steps done skipped), and to its end.
+    std::fs::write(mesh.path("fail"), "").unwrap();
+    let out = mesh
+        .command(&driver, &["--format", "json", "deploy", ROOT, "--answers"])
+        .arg(&record)
+        .arg("--yes")
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the root's step fails while the file exists"
+    );
+    let failed: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let id = failed["deployment"]
+        .as_str()
+        .expect("a deployment id")
+        .to_owned();
+    std::fs::remove_file(mesh.path("fail")).unwrap();
+    let start = Instant::now();
+    let mut resume = mesh
+        .command(&driver, &["resume", &id, "--yes"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first_step = None;
+    let mut said = String::new();
+    for line in BufReader::new(resume.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if first_step.is_none() && line.contains(" UTC start ") {
+            first_step = Some(start.elapsed());
+        }
+        said.push_str(&line);
+        said.push('\n');
+    }
+    let status = resume.wait().unwrap();
+    let whole = start.elapsed();
+    assert!(status.success(), "resume fails: {said}");
+    assert!(
+        said.contains("Deployment done") && said.matches(": done\n").count() == steps - 1,
+        "resume ran what was done: {said}"
+    );
+    println!(
+        "resume of that deployment after its last step failed (199 steps done, 1 to run): \
+         first new step after {:.0} ms, done after {:.0} ms",
+        ms(first_step.expect("a step started")),
+        ms(whole)
     );
 }
