@@ -106,7 +106,9 @@ fn mesh_config(key: &SwarmKey, peers: Vec<String>) -> armonic_mesh::Config {
     c.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
     c.peers = peers;
     c.mdns = false;
-    c.ping_every = Duration::from_millis(300);
+    // The default pace: a peer is cut after 3 s of silence, not less, so a loaded machine
+    // does not take live agents for gone (a shutdown is seen at once all the same).
+    c.ping_every = Duration::from_secs(1);
     c.gossip_every = Duration::from_millis(500);
     c
 }
