@@ -843,9 +843,12 @@ async fn a_standard_client_builds_the_website_through_forms(kind: Kind) {
             .is_some_and(|u| u.starts_with("http://web1")),
         "{url}"
     );
-    // The deployment's log lines reached its room, the session id being its id.
-    let lines = c.take_all(|s| log_line(s).is_some());
-    assert!(!lines.is_empty(), "no log line in the room {session}@{MUC}");
+    // The deployment's log lines reached its room, the session id being its id (the room
+    // may relay them after the command's answer: a loaded server is waited for).
+    let first = c
+        .try_take(common::client::WAIT, |s| log_line(s).is_some())
+        .await;
+    assert!(first.is_some(), "no log line in the room {session}@{MUC}");
     // The session is over.
     let over = commands::command(c, "build", Some("next"), Some(&session), &[])
         .await
