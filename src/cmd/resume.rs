@@ -200,6 +200,8 @@ pub fn run(cx: &Ctx<'_>, args: &ResumeArgs) -> Result<ExitCode> {
                 let rerun = match args.unknown {
                     Some(Unknown::Rerun) => true,
                     Some(Unknown::Skip) => false,
+                    // A dry run asks nothing: what would run is said as if run again.
+                    None if args.dry_run => true,
                     None => match ask(
                         cx,
                         &format!(
