@@ -125,12 +125,11 @@ pub fn deploy(
     if !g.quiet && !json {
         eprint!("{}", plan.render());
     }
-    let destructive: Vec<String> = plan
-        .steps()
-        .iter()
-        .filter(|s| !s.destructive.is_empty())
-        .map(|s| format!("{} on {}", s.destructive.join(", "), s.location))
-        .collect();
+    if backend.through_agent() {
+        backend.agent_name().clone_into(&mut plan.driver);
+    }
+    let exec = plan.execution();
+    let destructive = destructive_of(exec.doc.steps.iter());
     if !go_on(
         &mut prompt,
         &destructive,
@@ -146,11 +145,8 @@ pub fn deploy(
             options.id, options.id
         );
     }
-    prompt.begin_run(plan.steps().len());
-    if backend.through_agent() {
-        backend.agent_name().clone_into(&mut plan.driver);
-    }
-    let outcome = plan.execute_until(mesh, &mut prompt, args.parallel, interrupt);
+    prompt.begin_run(exec.doc.steps.len());
+    let outcome = exec.execute_until(mesh, &mut prompt, args.parallel, interrupt);
     prompt.end_run();
     let root = plan
         .root_called()
@@ -193,8 +189,18 @@ pub(crate) fn go_on(
     ))?)
 }
 
+/// The destructive provides `steps` run, each as "provides on location", for [`go_on`].
+pub(crate) fn destructive_of<'a>(
+    steps: impl Iterator<Item = &'a armonic_proto::PlannedStep>,
+) -> Vec<String> {
+    steps
+        .filter(|s| !s.destructive.is_empty())
+        .map(|s| format!("{} on {}", s.destructive.join(", "), s.location))
+        .collect()
+}
+
 /// The exit status of a run: interrupted, failed or succeeded.
-fn exit_status(outcome: &armonic_smart::Outcome, interrupt: &Interrupt) -> ExitCode {
+pub(crate) fn exit_status(outcome: &armonic_smart::Outcome, interrupt: &Interrupt) -> ExitCode {
     if let Some(code) = crate::report::interrupted_status(interrupt) {
         return code;
     }
@@ -207,7 +213,7 @@ fn exit_status(outcome: &armonic_smart::Outcome, interrupt: &Interrupt) -> ExitC
 
 /// Says how a run went: the outcome as JSON, or the summary by location and what the root
 /// returned (`root`: its provide, when it is called; `asked`: what was deployed).
-fn report(
+pub(crate) fn report(
     g: &Global,
     prompt: &mut Prompt,
     id: &DeploymentId,
@@ -286,13 +292,7 @@ fn apply(
             eprintln!("  {} {} on {}", s.node, s.xpath, s.location);
         }
     }
-    let destructive: Vec<String> = exec
-        .doc
-        .steps
-        .iter()
-        .filter(|s| !s.destructive.is_empty())
-        .map(|s| format!("{} on {}", s.destructive.join(", "), s.location))
-        .collect();
+    let destructive = destructive_of(exec.doc.steps.iter());
     if !go_on(&mut prompt, &destructive, terminal, args.yes)? {
         eprintln!("Nothing was done.");
         return Ok(ExitCode::SUCCESS);
@@ -303,8 +303,6 @@ fn apply(
     prompt.begin_run(exec.doc.steps.len());
     let outcome = exec.execute_until(backend.mesh(), &mut prompt, args.parallel, interrupt);
     prompt.end_run();
-    let called = exec.doc.steps.last().filter(|s| s.node == "node_0");
-    let root_xpath = called.map(|s| s.xpath.clone());
-    report(g, &mut prompt, &id, &outcome, root_xpath.as_deref(), &root)?;
+    report(g, &mut prompt, &id, &outcome, exec.root_xpath(), &root)?;
     Ok(exit_status(&outcome, interrupt))
 }

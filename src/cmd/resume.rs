@@ -17,7 +17,7 @@ use super::Ctx;
 use super::deployments::{BETWEEN_STEPS_MS, CallState, Seen, SeenCall, now_ms, seen_of};
 use crate::cli::{Format, ResumeArgs, Unknown};
 use crate::prompt::Prompt;
-use crate::report::{Usage, outln};
+use crate::report::Usage;
 
 /// What the journals say of one step.
 #[derive(Debug)]
@@ -276,13 +276,11 @@ pub fn run(cx: &Ctx<'_>, args: &ResumeArgs) -> Result<ExitCode> {
         .iter()
         .filter(|s| !matches!(resumed.earlier(&s.node), Some(Earlier::Done(_))))
         .count();
-    let destructive: Vec<String> = doc
-        .steps
-        .iter()
-        .filter(|s| !matches!(resumed.earlier(&s.node), Some(Earlier::Done(_))))
-        .filter(|s| !s.destructive.is_empty())
-        .map(|s| format!("{} on {}", s.destructive.join(", "), s.location))
-        .collect();
+    let destructive = super::deploy::destructive_of(
+        doc.steps
+            .iter()
+            .filter(|s| !matches!(resumed.earlier(&s.node), Some(Earlier::Done(_)))),
+    );
     // Destructive steps still to run are confirmed; the rest goes on (resuming was asked).
     if !destructive.is_empty()
         && !super::deploy::go_on(&mut prompt, &destructive, stdin.is_terminal(), args.yes)?
@@ -293,15 +291,8 @@ pub fn run(cx: &Ctx<'_>, args: &ResumeArgs) -> Result<ExitCode> {
     prompt.begin_run(todo);
     let outcome = resumed.execute_until(backend.mesh(), &mut prompt, args.parallel, cx.interrupt);
     prompt.end_run();
-    if json {
-        let out = serde_json::json!({ "deployment": id, "steps": outcome.steps, "result": outcome.result });
-        outln!("{}", serde_json::to_string_pretty(&out)?)?;
-    } else {
-        prompt.summary(&outcome);
-    }
-    if let Some(code) = crate::report::interrupted_status(cx.interrupt) {
-        return Ok(code);
-    }
+    let root = resumed.root_xpath();
+    super::deploy::report(cx.global, &mut prompt, &id, &outcome, root, &doc.root)?;
     let unknown = outcome
         .steps
         .iter()
@@ -311,9 +302,5 @@ pub fn run(cx: &Ctx<'_>, args: &ResumeArgs) -> Result<ExitCode> {
             "Some steps' outcome is unknown: `armonic resume {id}` again says what they did."
         );
     }
-    Ok(if outcome.succeeded {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(super::deploy::exit_status(&outcome, cx.interrupt))
 }

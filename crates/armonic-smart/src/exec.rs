@@ -164,6 +164,15 @@ impl Execution {
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     }
 
+    /// The root's provide, relative, when the root is called (its answer is the run's).
+    pub fn root_xpath(&self) -> Option<&str> {
+        self.doc
+            .steps
+            .iter()
+            .find(|s| s.node == ROOT)
+            .map(|s| s.xpath.as_str())
+    }
+
     /// Says who drives it now.
     pub fn set_driver(&mut self, driver: String) {
         Arc::make_mut(&mut self.doc).driver = driver;
