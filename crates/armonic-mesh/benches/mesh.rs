@@ -57,6 +57,8 @@ const ROUND_TRIPS: usize = 2000;
 const CONVERGENCE_RUNS: usize = 3;
 const STATE_CHANGES: usize = 5;
 const FAN_OUT_ROUNDS: usize = 20;
+/// How long an idle mesh is watched.
+const IDLE_FOR: Duration = Duration::from_secs(10);
 /// Longest any wait may take before the figure is given up as not reached: far beyond every
 /// target, so that a figure that misses its target is still given.
 const GIVE_UP: Duration = Duration::from_secs(60);
@@ -178,6 +180,47 @@ impl Lag {
     }
 }
 
+/// The resident memory of this process, from `/proc`; `None` elsewhere.
+fn rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Raises this process's limit of open files to the most it may have: every agent holds a
+/// listener, its connections and its journal's files.
+fn raise_file_limit() -> u64 {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    limit.current = limit.maximum;
+    let _ = setrlimit(Resource::Nofile, limit);
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}
+
+/// The connections each agent of `nodes` holds: fewest, median, most.
+fn degree(nodes: &[Node]) -> String {
+    let mut held: Vec<usize> = nodes.iter().map(|n| n.handle.stats().connections).collect();
+    held.sort_unstable();
+    format!(
+        "connections per agent: fewest {}, median {}, most {}",
+        held.first().unwrap_or(&0),
+        held.get(held.len() / 2).unwrap_or(&0),
+        held.last().unwrap_or(&0),
+    )
+}
+
+/// Peers cut for silence by every agent of `nodes` since they started, dials started and
+/// catalogues received.
+fn cuts(nodes: &[Node]) -> (u64, u64, u64) {
+    nodes
+        .iter()
+        .map(|n| n.handle.stats())
+        .fold((0, 0, 0), |(s, d, f), st| {
+            (s + st.silenced, d + st.dials, f + st.fetches)
+        })
+}
+
 /// The machine's load average over the last minute, from `/proc`; `None` elsewhere.
 fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")
@@ -188,21 +231,36 @@ fn load_average() -> Option<f64> {
         .ok()
 }
 
-/// What a mesh of `nodes` costs doing nothing but staying a mesh (pings, periodic digests,
+/// What a mesh of `nodes` costs doing nothing but staying a mesh (probes, periodic digests,
 /// gossip upkeep): everything in this process shares the machine's cores.
 async fn idle_cpu(nodes: &[Node]) {
     let (Some(before), started) = (cpu_time(), Instant::now()) else {
         return;
     };
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (silenced, _, fetched) = cuts(nodes);
+    tokio::time::sleep(IDLE_FOR).await;
     let (Some(after), took) = (cpu_time(), started.elapsed()) else {
         return;
     };
+    let (silenced_after, _, fetched_after) = cuts(nodes);
     let cores = (after - before).as_secs_f64() / took.as_secs_f64();
     println!(
-        "idle mesh, {} agents: {cores:.2} cores busy ({:.1} ms of CPU per agent per second)",
+        "idle mesh, {} agents over {}: {cores:.2} cores busy ({:.2} ms of CPU per agent per \
+         second); {} live peers cut for silence, {} catalogues fetched; {}; {}",
         nodes.len(),
+        secs(took),
         cores * 1e3 / nodes.len() as f64,
+        silenced_after - silenced,
+        fetched_after - fetched,
+        degree(nodes),
+        rss().map_or_else(
+            || "memory unknown".into(),
+            |r| format!(
+                "{:.1} MB resident in all, {:.0} KB per agent",
+                r as f64 / 1e6,
+                r as f64 / 1e3 / nodes.len() as f64
+            )
+        ),
     );
 }
 
@@ -399,12 +457,21 @@ async fn convergence(n: usize, defs: &[LifecycleDef], dir: &Path, lag: &Lag) -> 
         lag.take();
         let (mesh, started, up) = mesh(n, defs, dir.join(format!("{n}-{run}.key"))).await;
         let all: Vec<&Node> = mesh.nodes.iter().collect();
-        let took = until_all(&all, started, |node| node.handle.live().len() == n - 1).await;
+        let took = until_all(&all, started, |node| node.handle.stats().live == n - 1).await;
         ups.push(up);
         let cpu = cpu_before
             .zip(cpu_time())
             .map(|(before, after)| after - before);
-        costs.push((cpu, wall_before.elapsed(), lag.take()));
+        let (silenced, dials, _) = cuts(&mesh.nodes);
+        costs.push((
+            cpu,
+            wall_before.elapsed(),
+            lag.take(),
+            format!(
+                "{dials} dials, {silenced} live peers cut for silence; {}",
+                degree(&mesh.nodes)
+            ),
+        ));
         times.push(took.ok_or_else(|| short_of(&mesh.nodes)));
         if run + 1 < CONVERGENCE_RUNS {
             stop(mesh.nodes).await;
@@ -433,7 +500,7 @@ async fn convergence(n: usize, defs: &[LifecycleDef], dir: &Path, lag: &Lag) -> 
     // Every agent shares this machine's cores and this process's threads: what the start and
     // the convergence cost in CPU, and how late timers fired, say how much of the time is
     // waiting for a core.
-    for (cpu, wall, late) in costs {
+    for (cpu, wall, late, cuts) in costs {
         let cpu = cpu.map_or_else(String::new, |used| {
             format!(
                 "{} of CPU in {} ({:.2} cores busy, {} per agent), ",
@@ -444,7 +511,7 @@ async fn convergence(n: usize, defs: &[LifecycleDef], dir: &Path, lag: &Lag) -> 
             )
         });
         println!(
-            "  start and convergence of {n} agents: {cpu}timers up to {} late",
+            "  start and convergence of {n} agents: {cpu}timers up to {} late; {cuts}",
             millis(late)
         );
     }
@@ -455,7 +522,7 @@ async fn convergence(n: usize, defs: &[LifecycleDef], dir: &Path, lag: &Lag) -> 
 /// others any agent knows.
 fn short_of(nodes: &[Node]) -> String {
     let others = nodes.len() - 1;
-    let known: Vec<usize> = nodes.iter().map(|n| n.handle.live().len()).collect();
+    let known: Vec<usize> = nodes.iter().map(|n| n.handle.stats().live).collect();
     format!(
         "not reached: {} of {} agents knew all {others} others, the least informed {}",
         known.iter().filter(|&&k| k == others).count(),
@@ -792,11 +859,12 @@ fn main() {
     runtime.block_on(async {
         let defs = lifecycles();
         let defaults = agent_defaults();
+        let files = raise_file_limit();
         let keys = tempfile::tempdir().expect("a directory for swarm keys");
         println!(
             "mesh bench: agents in one process on 127.0.0.1 TCP, explicit peers, no mDNS; \
              ping every {}, digests said again every {} (agent defaults); {} cores, shared by \
-             every agent; machine load average {}",
+             every agent; machine load average {}; up to {files} open files",
             secs(defaults.ping_every),
             secs(defaults.gossip_every),
             std::thread::available_parallelism().map_or(1, usize::from),

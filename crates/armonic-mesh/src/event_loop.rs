@@ -2,7 +2,7 @@
 //! It only dispatches; what is known of peers lives in the [`View`]. Calls do not pass
 //! through it: each is a stream of its own, opened and served by `calls.rs`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -13,11 +13,11 @@ use libp2p::gossipsub::{self, IdentTopic};
 use libp2p::request_response::{self, ResponseChannel};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{DialError, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, Swarm, mdns, ping};
+use libp2p::{Multiaddr, PeerId, Swarm, mdns};
 use serde_bytes::ByteBuf;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::protocol::{self, Announce, CatalogueReply, CatalogueRequest};
+use crate::protocol::{self, Ack, Announce, CatalogueReply, CatalogueRequest, Probe};
 use crate::swarm::{Behaviour, BehaviourEvent};
 use crate::view::{self, View};
 
@@ -41,8 +41,89 @@ pub(crate) struct EventLoop {
     /// peers are wanted too, and where the answer goes.
     pub unanswered: Vec<(Instant, PeerId, bool, ResponseChannel<CatalogueReply>)>,
     pub gossip_every: Duration,
-    /// A connected peer silent this long is taken for dead and disconnected.
+    /// A connected peer silent this long is taken for dead and disconnected (longer while
+    /// this node is unwell: see [`Health`]).
     pub silence: Duration,
+    /// Catalogue questions waiting for one in flight to end (see [`MAX_FETCHING`]).
+    pub to_fetch: VecDeque<(PeerId, bool)>,
+    /// Dials this node may still start this tick.
+    pub pace: Pace,
+    pub health: Health,
+    /// How often a watched peer is probed.
+    pub ping_every: Duration,
+    /// The peers this node watches now (see [`View::watch`]).
+    pub watching: HashSet<PeerId>,
+    /// When each peer was last probed.
+    pub probed: HashMap<PeerId, Instant>,
+    /// Peers others said are silent, being confirmed: since when, and how many said so.
+    pub confirming: HashMap<PeerId, (Instant, u32)>,
+}
+
+/// How many dials a node starts per tick: a few while its loop keeps time, halved each time
+/// it comes late (a handshake costs both ends milliseconds of CPU, and a machine handshaking
+/// more than it can falls behind on everything else), then raised again one by one.
+pub(crate) struct Pace {
+    per_tick: usize,
+    left: usize,
+}
+
+impl Pace {
+    const MOST: usize = 32;
+
+    pub fn new() -> Pace {
+        Pace {
+            per_tick: Self::MOST / 2,
+            left: Self::MOST / 2,
+        }
+    }
+
+    /// A new tick, on time or not.
+    fn tick(&mut self, late: bool) {
+        self.per_tick = if late {
+            (self.per_tick / 2).max(1)
+        } else {
+            (self.per_tick + 1).min(Self::MOST)
+        };
+        self.left = self.per_tick;
+    }
+}
+
+/// What this node thinks of its own state (Lifeguard's local health): it rises when its loop
+/// runs late, or when most of its peers seem to fall silent at once, and falls back while it
+/// keeps time. Each level gives peers another `ping_every` of silence before they are cut:
+/// an overloaded node doubts itself before it doubts the others.
+#[derive(Default)]
+pub(crate) struct Health {
+    level: u32,
+    calm_ticks: u32,
+}
+
+impl Health {
+    const WORST: u32 = 8;
+    /// Ticks on time before the level falls by one.
+    const CALM: u32 = 8;
+
+    fn worse(&mut self) {
+        self.level = (self.level + 1).min(Self::WORST);
+        self.calm_ticks = 0;
+    }
+
+    fn tick(&mut self, late: bool) {
+        if late {
+            self.worse();
+        } else {
+            self.calm_ticks += 1;
+            if self.calm_ticks >= Self::CALM {
+                self.calm_ticks = 0;
+                self.level = self.level.saturating_sub(1);
+            }
+        }
+    }
+
+    /// The silence after which a peer is cut, for `silence` when well.
+    fn silence(&self, silence: Duration) -> Duration {
+        silence + silence / 3 * self.level
+    }
 }
 
 fn read(view: &RwLock<View>) -> std::sync::RwLockReadGuard<'_, View> {
@@ -71,6 +152,15 @@ const MAX_UNANSWERED: usize = 1024;
 /// How often the loop looks after its peers (silence, dials, digests).
 const TICK: Duration = Duration::from_millis(250);
 
+/// Most catalogue questions this node has in flight; the others wait their turn.
+pub(crate) const MAX_FETCHING: usize = 64;
+
+/// How many peers each node watches (probes every `ping_every`).
+pub(crate) const WATCHERS: usize = 3;
+
+/// How many watchers' word that a peer is silent makes a node cut it without confirming.
+const WORD_ENOUGH: u32 = 2;
+
 impl EventLoop {
     /// Runs until shut down (or every handle is gone).
     pub async fn run(mut self) {
@@ -96,18 +186,7 @@ impl EventLoop {
                     // be waiting unread, so the time it stood still does not count as theirs.
                     let stall = now.duration_since(last_tick).saturating_sub(2 * TICK);
                     last_tick = now;
-                    let silent = {
-                        let mut view = write(&self.view);
-                        if !stall.is_zero() {
-                            tracing::debug!(?stall, "the mesh loop was held up");
-                            view.forgive(now, stall);
-                        }
-                        view.silent_for(now, self.silence)
-                    };
-                    for peer in silent {
-                        tracing::debug!(%peer, "silent: disconnected");
-                        let _ = self.swarm.disconnect_peer_id(peer);
-                    }
+                    self.liveness(now, stall);
                     self.redial(now, &mut last_bootstrap);
                     // Gossip can miss a peer (gossipsub may lose track of a subscription when
                     // two connections join the same pair): a catalogue unheard of for two
@@ -126,9 +205,167 @@ impl EventLoop {
         }
     }
 
+    /// Liveness, each tick: the watched peers silent too long are cut and the others told;
+    /// the peers others said are silent and did not answer this node either are cut; the
+    /// watched and those being confirmed are probed. Nothing is concluded on a tick that came
+    /// `stall` late: the answers may be waiting unread.
+    fn liveness(&mut self, now: Instant, stall: Duration) {
+        let late = !stall.is_zero();
+        self.health.tick(late);
+        self.pace.tick(late);
+        let local = *self.swarm.local_peer_id();
+        let (silent, unconfirmed) = {
+            let mut view = write(&self.view);
+            let watching = view.watch(local, WATCHERS);
+            for peer in watching.difference(&self.watching) {
+                view.watched_from(*peer, now);
+            }
+            self.watching = watching;
+            if late {
+                tracing::debug!(?stall, "the mesh loop was held up");
+                view.forgive(now, stall);
+                for (since, _) in self.confirming.values_mut() {
+                    *since = (*since + stall).min(now);
+                }
+                (Vec::new(), Vec::new())
+            } else {
+                let limit = self.health.silence(self.silence);
+                let silent = view.silent_for(now, limit, &self.watching);
+                // A peer answered since it was said silent: confirmed alive. One that did not
+                // within its time is cut.
+                let wait = self.health.silence(self.ping_every);
+                let mut unconfirmed = Vec::new();
+                self.confirming.retain(|peer, (since, _)| {
+                    if view.last_heard(*peer).is_none_or(|heard| heard > *since)
+                        || view.peers.get(peer).is_none_or(|p| p.connections == 0)
+                    {
+                        return false;
+                    }
+                    if now.saturating_duration_since(*since) > wait {
+                        unconfirmed.push(*peer);
+                        return false;
+                    }
+                    true
+                });
+                for peer in &unconfirmed {
+                    view.cut(*peer);
+                }
+                (silent, unconfirmed)
+            }
+        };
+        for peer in &silent {
+            tracing::debug!(%peer, "watched, silent: disconnected, the others told");
+            let _ = self.swarm.disconnect_peer_id(*peer);
+            self.tell_silent(*peer);
+        }
+        for peer in unconfirmed {
+            tracing::debug!(%peer, "said silent, and silent here too: disconnected");
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+        let due: Vec<PeerId> = self
+            .watching
+            .iter()
+            .chain(self.confirming.keys())
+            .filter(|p| {
+                self.probed
+                    .get(p)
+                    .is_none_or(|t| now.saturating_duration_since(*t) >= self.ping_every)
+            })
+            .copied()
+            .collect();
+        for peer in due {
+            self.probe(peer, now);
+        }
+        self.probed
+            .retain(|p, _| self.watching.contains(p) || self.confirming.contains_key(p));
+    }
+
+    fn probe(&mut self, peer: PeerId, now: Instant) {
+        self.probed.insert(peer, now);
+        self.swarm
+            .behaviour_mut()
+            .probe
+            .send_request(&peer, Probe::Ping);
+    }
+
+    /// Tells every connected member but `silent` that this node cut `silent`.
+    fn tell_silent(&mut self, silent: PeerId) {
+        let others: Vec<PeerId> = read(&self.view)
+            .peers
+            .iter()
+            .filter(|(id, p)| **id != silent && p.met && p.connections > 0)
+            .map(|(id, _)| *id)
+            .collect();
+        for peer in others {
+            self.swarm
+                .behaviour_mut()
+                .probe
+                .send_request(&peer, Probe::Silent(silent.to_bytes()));
+        }
+    }
+
+    /// Peer `from` says it cut `silent`: unless `silent` was heard from since a period, this
+    /// node confirms with a probe of its own (or, told by enough watchers, cuts it at once).
+    fn said_silent(&mut self, from: PeerId, silent: PeerId, now: Instant) {
+        if silent == *self.swarm.local_peer_id() || silent == from {
+            return;
+        }
+        let fresh = {
+            let view = read(&self.view);
+            let connected = view.peers.get(&silent).is_some_and(|p| p.connections > 0);
+            !connected
+                || view
+                    .last_heard(silent)
+                    .is_some_and(|heard| now.saturating_duration_since(heard) < self.ping_every)
+        };
+        if fresh {
+            return;
+        }
+        let (_, said) = self.confirming.entry(silent).or_insert((now, 0));
+        *said += 1;
+        if *said >= WORD_ENOUGH {
+            self.confirming.remove(&silent);
+            write(&self.view).cut(silent);
+            tracing::debug!(%silent, "said silent by {WORD_ENOUGH} watchers: disconnected");
+            let _ = self.swarm.disconnect_peer_id(silent);
+        } else if !self.probed.contains_key(&silent) {
+            self.probe(silent, now);
+        }
+    }
+
+    fn on_probe(&mut self, event: request_response::Event<Probe, Ack>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    write(&self.view).heard(peer);
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .probe
+                        .send_response(channel, Ack {});
+                    if let Probe::Silent(id) = request
+                        && let Ok(silent) = PeerId::from_bytes(&id)
+                    {
+                        self.said_silent(peer, silent, Instant::now());
+                    }
+                }
+                request_response::Message::Response { .. } => write(&self.view).heard(peer),
+            },
+            // An unanswered probe is silence, which the tick weighs (this loop may have been
+            // the one held up); a probe that broke with its connection is the connection's.
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, "probe unanswered: {error}");
+            }
+            _ => {}
+        }
+    }
+
     /// Dials the known peers not connected whose wait is over.
     fn dial_due(&mut self, now: Instant) {
-        let due = write(&self.view).due_for_dial(now);
+        let due = write(&self.view).due_for_dial(now, self.pace.left);
+        self.pace.left -= due.len();
         for (peer, addrs) in due {
             let opts = DialOpts::peer_id(peer)
                 .addresses(addrs)
@@ -143,7 +380,7 @@ impl EventLoop {
     fn redial(&mut self, now: Instant, last_bootstrap: &mut Option<Instant>) {
         self.dial_due(now);
         // Bootstrap peers whose identity is not known yet are dialed by address.
-        if last_bootstrap.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(2)) {
+        if last_bootstrap.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
             *last_bootstrap = Some(now);
             let known: Vec<Multiaddr> = {
                 let view = read(&self.view);
@@ -224,7 +461,17 @@ impl EventLoop {
         // One question at a time per peer, but one asking for the peers goes out even while
         // one that does not is under way.
         let asked = self.fetching.get(&peer).copied();
-        if asked.is_none() || (with_peers && asked == Some(false)) {
+        if asked.is_some() && !(with_peers && asked == Some(false)) {
+            return;
+        }
+        if self.fetching.len() >= MAX_FETCHING {
+            match self.to_fetch.iter_mut().find(|(p, _)| *p == peer) {
+                Some((_, w)) => *w |= with_peers,
+                None => self.to_fetch.push_back((peer, with_peers)),
+            }
+            return;
+        }
+        {
             self.fetching.insert(peer, with_peers);
             let addrs = self
                 .own_addrs()
@@ -240,6 +487,19 @@ impl EventLoop {
                 .behaviour_mut()
                 .catalogue
                 .send_request_with_addresses(&peer, request, dial);
+        }
+    }
+
+    /// A catalogue question ended: the next waiting goes out, if its peer is still connected
+    /// (one that is not is asked when its connection comes up).
+    fn next_fetch(&mut self) {
+        while self.fetching.len() < MAX_FETCHING {
+            let Some((peer, with_peers)) = self.to_fetch.pop_front() else {
+                return;
+            };
+            if self.swarm.is_connected(&peer) {
+                self.fetch_catalogue(peer, with_peers);
+            }
         }
     }
 
@@ -321,18 +581,16 @@ impl EventLoop {
                 }
             }
             BehaviourEvent::Mdns(mdns::Event::Expired(_)) => {}
-            BehaviourEvent::Ping(ping::Event { peer, result, .. }) => match result {
-                Ok(_) => write(&self.view).heard(peer),
-                // An unanswered ping is silence, which the tick weighs (this loop may have been
-                // the one held up); a ping that broke means the connection did.
-                Err(ping::Failure::Timeout) => tracing::debug!(%peer, "ping unanswered"),
-                Err(e) => {
-                    tracing::debug!(%peer, "ping failed: {e}");
-                    write(&self.view).silent(peer);
-                    let _ = self.swarm.disconnect_peer_id(peer);
+            BehaviourEvent::Probe(event) => self.on_probe(event),
+            BehaviourEvent::Gossip(gossipsub::Event::Message {
+                propagation_source,
+                message,
+                ..
+            }) => {
+                // Said by the peer itself: it is alive (a message relayed says nothing of when).
+                if message.source == Some(propagation_source) {
+                    write(&self.view).heard(propagation_source);
                 }
-            },
-            BehaviourEvent::Gossip(gossipsub::Event::Message { message, .. }) => {
                 self.on_gossip(message);
             }
             // A digest no one could hear yet goes out to the first listener. Other newcomers
@@ -346,7 +604,7 @@ impl EventLoop {
             BehaviourEvent::Gossip(_) => {}
             BehaviourEvent::Catalogue(event) => self.on_catalogue(event),
             BehaviourEvent::Calls(()) => {}
-            BehaviourEvent::Book(never) => match never {},
+            BehaviourEvent::Book(never) | BehaviourEvent::Limits(never) => match never {},
         }
     }
 
@@ -395,6 +653,7 @@ impl EventLoop {
                 }
                 request_response::Message::Response { response, .. } => {
                     self.fetching.remove(&peer);
+                    self.next_fetch();
                     {
                         let mut view = write(&self.view);
                         view.catalogue(peer, response.catalogue);
@@ -407,8 +666,51 @@ impl EventLoop {
             request_response::Event::OutboundFailure { peer, error, .. } => {
                 tracing::debug!(%peer, "catalogue not fetched: {error}");
                 self.fetching.remove(&peer);
+                self.next_fetch();
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dials_per_tick_halve_when_the_loop_runs_late_and_climb_back_one_by_one() {
+        let mut pace = Pace::new();
+        assert_eq!(pace.left, Pace::MOST / 2);
+        pace.tick(true);
+        assert_eq!(pace.left, Pace::MOST / 4);
+        for _ in 0..10 {
+            pace.tick(true);
+        }
+        assert_eq!(pace.left, 1, "never none");
+        pace.tick(false);
+        assert_eq!(pace.left, 2);
+        for _ in 0..100 {
+            pace.tick(false);
+        }
+        assert_eq!(pace.left, Pace::MOST);
+    }
+
+    #[test]
+    fn an_unwell_node_gives_its_peers_longer_before_cutting_them_and_recovers_when_calm() {
+        let silence = Duration::from_secs(3);
+        let mut health = Health::default();
+        assert_eq!(health.silence(silence), silence);
+        health.tick(true);
+        health.tick(true);
+        assert_eq!(health.silence(silence), Duration::from_secs(5));
+        for _ in 0..20 {
+            health.worse();
+        }
+        assert_eq!(health.level, Health::WORST);
+        assert_eq!(health.silence(silence), Duration::from_secs(11), "bounded");
+        for _ in 0..Health::CALM * Health::WORST {
+            health.tick(false);
+        }
+        assert_eq!(health.silence(silence), silence);
     }
 }

@@ -60,6 +60,11 @@ impl Handle {
         out
     }
 
+    /// What this node holds of the mesh, and what keeping it cost.
+    pub fn stats(&self) -> crate::MeshStats {
+        self.view().stats()
+    }
+
     /// The live locations of the mesh (not this node's), by name.
     pub fn live(&self) -> Vec<Info> {
         self.view().live()

@@ -67,13 +67,13 @@ impl request_response::Codec for Raw {
     }
 }
 
-/// A peer that answers pings (as any peer of the mesh), sends raw requests, and opens raw
+/// A peer that answers probes (as any peer of the mesh), sends raw requests, and opens raw
 /// streams.
 #[derive(libp2p::swarm::NetworkBehaviour)]
 struct Hostile {
     api: request_response::Behaviour<Raw>,
     streams: libp2p_stream::Behaviour,
-    ping: libp2p::ping::Behaviour,
+    probe: request_response::Behaviour<crate::codec::Cbor<protocol::Probe, protocol::Ack>>,
 }
 
 fn hostile_swarm(key: &SwarmKey, name: &'static str) -> Result<libp2p::Swarm<Hostile>, String> {
@@ -85,7 +85,11 @@ fn hostile_swarm(key: &SwarmKey, name: &'static str) -> Result<libp2p::Swarm<Hos
             request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
         ),
         streams: libp2p_stream::Behaviour::new(),
-        ping: libp2p::ping::Behaviour::default(),
+        probe: request_response::Behaviour::with_codec(
+            crate::codec::Cbor::new(protocol::MAX_PROBE),
+            [(StreamProtocol::new(protocol::PROBE), ProtocolSupport::Full)],
+            request_response::Config::default(),
+        ),
     };
     Ok(libp2p::SwarmBuilder::with_existing_identity(identity)
         .with_tokio()
@@ -142,7 +146,16 @@ async fn member(key: &SwarmKey, addr: &str) -> (libp2p_stream::Control, PeerId) 
     };
     tokio::spawn(async move {
         loop {
-            swarm.select_next_some().await;
+            if let SwarmEvent::Behaviour(HostileEvent::Probe(request_response::Event::Message {
+                message: request_response::Message::Request { channel, .. },
+                ..
+            })) = swarm.select_next_some().await
+            {
+                let _ = swarm
+                    .behaviour_mut()
+                    .probe
+                    .send_response(channel, protocol::Ack {});
+            }
         }
     });
     (control, peer)

@@ -116,6 +116,35 @@ impl SwarmKey {
     }
 }
 
+/// What a node holds of the mesh, and what keeping it cost, counted since the node started
+/// ([`Handle::stats`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MeshStats {
+    /// Members known (peers a connection came up with, once at least).
+    pub members: usize,
+    /// Members live now, with their catalogue: the locations calls may go to.
+    pub live: usize,
+    /// Members connected now.
+    pub connected: usize,
+    /// Connections open now (a pair may briefly hold two).
+    pub connections: usize,
+    /// Peers heard of, never reached yet.
+    pub candidates: usize,
+    /// Dials started.
+    pub dials: u64,
+    /// Connections that came up.
+    pub connections_made: u64,
+    /// Connected members cut because they stayed silent too long (as a watcher saw it, or
+    /// as watchers said and this node confirmed).
+    pub silenced: u64,
+    /// Catalogues received.
+    pub fetches: u64,
+    /// Times the node's own loop ran late, and how late in all.
+    pub stalls: u64,
+    /// See `stalls`.
+    pub stalled: Duration,
+}
+
 /// How a node joins the mesh.
 #[derive(Clone)]
 pub struct Config {
@@ -279,6 +308,13 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
         unanswered: Vec::new(),
         gossip_every: config.gossip_every,
         silence: config.ping_every * 3,
+        to_fetch: std::collections::VecDeque::new(),
+        pace: event_loop::Pace::new(),
+        health: event_loop::Health::default(),
+        ping_every: config.ping_every,
+        watching: HashSet::new(),
+        probed: HashMap::new(),
+        confirming: HashMap::new(),
     };
     let links = Arc::new(links::Links {
         view,

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 pub const CALLS: &str = "/armonic/call/2";
 /// A peer's catalogue, and the peers it knows.
 pub const CATALOGUE: &str = "/armonic/catalogue/2";
+/// Liveness: probes between watchers and the peers they watch, and word of a peer gone silent.
+pub const PROBE: &str = "/armonic/probe/1";
 /// Gossip topic of catalogue digests.
 pub const DIGESTS: &str = "armonic/1/catalogue";
 
@@ -65,3 +67,20 @@ pub struct KnownPeer {
     /// Its addresses (multiaddresses).
     pub addrs: Vec<serde_bytes::ByteBuf>,
 }
+
+/// What an agent says on [`PROBE`]; the answer is an [`Ack`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Probe {
+    /// Are you there? (Sent by a watcher, or to confirm another's word.)
+    Ping,
+    /// The sender watched this peer (its peer id, binary) and heard nothing for too long: it
+    /// cut it. The receiver confirms before it does the same.
+    Silent(#[serde(with = "serde_bytes")] Vec<u8>),
+}
+
+/// The answer to a [`Probe`]: here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ack {}
+
+/// Largest probe: a peer id.
+pub const MAX_PROBE: u64 = 256;

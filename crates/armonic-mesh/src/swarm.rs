@@ -11,24 +11,38 @@ use libp2p::pnet::{PnetConfig, PreSharedKey};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::{PeerId, StreamProtocol, Swarm, Transport, gossipsub, mdns, noise, ping, tcp, yamux};
+use libp2p::{
+    PeerId, StreamProtocol, Swarm, Transport, connection_limits, gossipsub, mdns, noise, tcp, yamux,
+};
 
 use crate::book::Book;
 use crate::codec::Cbor;
-use crate::protocol::{self, CatalogueReply, CatalogueRequest};
+use crate::protocol::{self, Ack, CatalogueReply, CatalogueRequest, Probe};
 
 /// The behaviours of an agent.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
+    /// Bounds on connections: handshakes under way from others, connections per peer.
+    pub limits: connection_limits::Behaviour,
     /// Calls and journal reads, each on a stream of its own.
     pub calls: libp2p_stream::Behaviour,
     pub catalogue: request_response::Behaviour<Cbor<CatalogueRequest, CatalogueReply>>,
     pub gossip: gossipsub::Behaviour,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
-    pub ping: ping::Behaviour,
+    /// Liveness: each node probes the few peers it watches (see `view::View::watch`).
+    pub probe: request_response::Behaviour<Cbor<Probe, Ack>>,
     /// Where peers were seen, for dials by peer id (a call to a peer not connected).
     pub book: Book,
 }
+
+/// Most connections others may have in their handshake with this node at once: the rest are
+/// refused before any cryptography, and dial again after their backoff. A node many join at
+/// once (the bootstrap peer of a mesh starting) takes them a few at a time rather than falling
+/// behind on all.
+const MAX_HANDSHAKING: u32 = 64;
+
+/// Most connections with one peer (two agents dialing each other at once make two).
+const MAX_PER_PEER: u32 = 2;
 
 /// How the swarm is made.
 pub(crate) struct Options {
@@ -71,10 +85,18 @@ pub(crate) fn build(
     let gossip_config = gossipsub::ConfigBuilder::default()
         .heartbeat_interval(Duration::from_millis(500))
         .validation_mode(gossipsub::ValidationMode::Strict)
-        // Few peers and small messages: send every message to every subscribed peer, at once.
+        // Small messages: each is sent by its publisher to every subscribed peer at once, and
+        // passed on to one peer only, with no gossip about it afterwards: a digest missed is
+        // said again after a while (and a catalogue unheard of is fetched directly), whereas
+        // every copy received costs a signature check. With the default mesh of 6 and gossip
+        // to a quarter of the peers, a mesh of 100 agents spent most of a core idle on copies.
         .flood_publish(true)
+        .mesh_n(1)
         .mesh_n_low(1)
+        .mesh_n_high(2)
         .mesh_outbound_min(0)
+        .gossip_lazy(0)
+        .gossip_factor(0.0)
         .max_transmit_size(opts.max_message as usize)
         .build()
         .map_err(std::io::Error::other)?;
@@ -101,15 +123,19 @@ pub(crate) fn build(
         )],
         request_response::Config::default().with_request_timeout(protocol::CATALOGUE_TIMEOUT),
     );
+    let limits = connection_limits::ConnectionLimits::default()
+        .with_max_pending_incoming(Some(MAX_HANDSHAKING))
+        .with_max_established_per_peer(Some(MAX_PER_PEER));
     let behaviour = Behaviour {
+        limits: connection_limits::Behaviour::new(limits),
         calls: libp2p_stream::Behaviour::new(),
         catalogue,
         gossip,
         mdns: mdns.into(),
-        ping: ping::Behaviour::new(
-            ping::Config::new()
-                .with_interval(opts.ping_every)
-                .with_timeout(opts.ping_every * 2),
+        probe: request_response::Behaviour::with_codec(
+            Cbor::new(protocol::MAX_PROBE).requests_up_to(protocol::MAX_PROBE),
+            [(StreamProtocol::new(protocol::PROBE), ProtocolSupport::Full)],
+            request_response::Config::default().with_request_timeout(opts.ping_every * 2),
         ),
         book,
     };

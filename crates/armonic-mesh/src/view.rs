@@ -8,7 +8,7 @@
 //! or answered about ([`View::peers`], [`View::live`]…); a candidate becomes a member when
 //! its connection comes up, or is forgotten.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use armonic_lifecycle::Address;
@@ -70,6 +70,25 @@ impl Peer {
 pub(crate) struct View {
     pub peers: HashMap<PeerId, Peer>,
     pub local: Option<Catalogue>,
+    /// What happened since the node started, counted.
+    pub counts: Counts,
+}
+
+/// Events of a node's life in the mesh, counted since it started: what `armonic mesh` and the
+/// mesh bench show of its upkeep.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Counts {
+    /// Dials started.
+    pub dials: u64,
+    /// Connections that came up.
+    pub connections: u64,
+    /// Connected peers cut because they were silent too long.
+    pub silenced: u64,
+    /// Catalogues fetched.
+    pub fetches: u64,
+    /// Ticks of the loop that came late, and how late in all.
+    pub stalls: u64,
+    pub stalled: Duration,
 }
 
 /// Most addresses kept per peer.
@@ -119,7 +138,7 @@ const MAX_TOLD_NEW: usize = 64;
 const HEARSAY_ADDRS: usize = 4;
 
 /// How long the agent of the greater peer id waits for a peer it heard of to dial it.
-pub(crate) const HEARSAY_GRACE: Duration = Duration::from_secs(1);
+pub(crate) const HEARSAY_GRACE: Duration = Duration::from_secs(2);
 
 /// Most peers a view takes from what others tell of the mesh.
 const MAX_PEERS: usize = 4 * MAX_KNOWN_PEERS;
@@ -247,6 +266,7 @@ impl View {
 
     /// A dial counted by [`View::due_for_dial`] did not start (one was under way already).
     pub fn dial_not_started(&mut self, id: PeerId) {
+        self.counts.dials = self.counts.dials.saturating_sub(1);
         if let Some(p) = self.peers.get_mut(&id) {
             p.dials = p.dials.saturating_sub(1);
         }
@@ -254,6 +274,7 @@ impl View {
 
     /// A connection to `id` is up.
     pub fn connected(&mut self, id: PeerId) {
+        self.counts.connections += 1;
         let p = self.peer(id);
         p.connections += 1;
         p.live = true;
@@ -280,28 +301,85 @@ impl View {
         }
     }
 
-    /// `id` stopped answering (a ping failed).
-    pub fn silent(&mut self, id: PeerId) {
-        self.peer(id).live = false;
+    /// The peers of `among` connected and not heard from for `limit`, marked nothing yet.
+    pub fn would_be_silent(
+        &self,
+        now: Instant,
+        limit: Duration,
+        among: &HashSet<PeerId>,
+    ) -> Vec<PeerId> {
+        among
+            .iter()
+            .filter(|id| {
+                self.peers.get(id).is_some_and(|p| {
+                    p.connections > 0 && now.saturating_duration_since(p.last_seen) > limit
+                })
+            })
+            .copied()
+            .collect()
     }
 
-    /// Connected peers not heard from for `limit`: marked silent, and returned (to be
-    /// disconnected). A frozen or cut-off peer keeps its TCP connection up; only silence
-    /// tells.
-    pub fn silent_for(&mut self, now: Instant, limit: Duration) -> Vec<PeerId> {
-        let mut out = Vec::new();
-        for (id, p) in &mut self.peers {
-            if p.connections > 0 && now.saturating_duration_since(p.last_seen) > limit {
-                p.live = false;
-                out.push(*id);
-            }
+    /// The peers of `among` connected and not heard from for `limit`: marked silent, and
+    /// returned (to be disconnected). A frozen or cut-off peer keeps its TCP connection up;
+    /// only silence tells.
+    pub fn silent_for(
+        &mut self,
+        now: Instant,
+        limit: Duration,
+        among: &HashSet<PeerId>,
+    ) -> Vec<PeerId> {
+        let out = self.would_be_silent(now, limit, among);
+        for id in &out {
+            self.cut(*id);
         }
         out
+    }
+
+    /// `id` is taken for dead: not live until it answers again (it is to be disconnected).
+    pub fn cut(&mut self, id: PeerId) {
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.live = false;
+            self.counts.silenced += 1;
+        }
+    }
+
+    /// When `id` was last heard from.
+    pub fn last_heard(&self, id: PeerId) -> Option<Instant> {
+        self.peers.get(&id).map(|p| p.last_seen)
+    }
+
+    /// `id` starts being watched: its silence counts from now, not from before (nobody
+    /// asked it anything then).
+    pub fn watched_from(&mut self, id: PeerId, now: Instant) {
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.last_seen = p.last_seen.max(now);
+        }
+    }
+
+    /// The peers this node watches: the `k` connected members that follow `local` in the
+    /// order of peer ids, coming round after the greatest. Each node is so watched by the
+    /// `k` before it, and each watches `k`, whatever the size of the mesh: liveness costs a
+    /// node `k` probes per period, not one per peer. Watchers that cut a peer tell the others
+    /// (see `EventLoop`), who confirm.
+    pub fn watch(&self, local: PeerId, k: usize) -> HashSet<PeerId> {
+        let mut ring: Vec<PeerId> = self
+            .members()
+            .filter(|(_, p)| p.connections > 0)
+            .map(|(id, _)| *id)
+            .collect();
+        if ring.len() <= k {
+            return ring.into_iter().collect();
+        }
+        ring.sort_unstable();
+        let start = ring.partition_point(|id| *id < local);
+        (0..k).map(|i| ring[(start + i) % ring.len()]).collect()
     }
 
     /// This node itself stood still for `stall` (a suspended process, an overloaded machine):
     /// the silence of its peers over that time is its own, not theirs, and is not counted.
     pub fn forgive(&mut self, now: Instant, stall: Duration) {
+        self.counts.stalls += 1;
+        self.counts.stalled += stall;
         for p in self.peers.values_mut().filter(|p| p.connections > 0) {
             p.last_seen = (p.last_seen + stall).min(now);
         }
@@ -336,33 +414,46 @@ impl View {
 
     /// A catalogue arrived: the peer's own answer, so the current one.
     pub fn catalogue(&mut self, id: PeerId, catalogue: Catalogue) {
+        self.counts.fetches += 1;
         let p = self.peer(id);
         p.last_seen = Instant::now();
         p.heard_of = p.last_seen;
         p.catalogue = Some(catalogue);
     }
 
-    /// Peers to dial now (known addresses, not connected, their backoff over); their next
-    /// attempt is pushed back.
+    /// Peers to dial now (known addresses, not connected, their backoff over), `most` of
+    /// them, those waiting longest first; their next attempt is pushed back.
     ///
     /// A peer never reached after [`MAX_DIALS_UNMET`] dials, or for [`UNMET_FOR`], is
     /// forgotten: addresses heard of (from mDNS, another agent, a digest) may lead nowhere,
     /// and are not dialed forever. A peer once met is dialed until it comes back.
-    pub fn due_for_dial(&mut self, now: Instant) -> Vec<(PeerId, Vec<Multiaddr>)> {
+    pub fn due_for_dial(&mut self, now: Instant, most: usize) -> Vec<(PeerId, Vec<Multiaddr>)> {
         self.peers.retain(|_, p| {
             p.met
                 || p.connections > 0
                 || (now.saturating_duration_since(p.since) < UNMET_FOR
                     && (p.dials < MAX_DIALS_UNMET || p.next_dial > now))
         });
-        let mut out = Vec::new();
-        for (id, p) in &mut self.peers {
-            if p.connections == 0 && !p.addrs.is_empty() && p.next_dial <= now {
-                out.push((*id, p.addrs.clone()));
-                p.dials += 1;
-                p.next_dial = now + p.backoff;
-                p.backoff = (p.backoff * 2).min(Duration::from_secs(4));
-            }
+        let mut due: Vec<(Instant, PeerId)> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.connections == 0 && !p.addrs.is_empty() && p.next_dial <= now)
+            .map(|(id, p)| (p.next_dial, *id))
+            .collect();
+        if due.len() > most {
+            due.select_nth_unstable(most);
+            due.truncate(most);
+        }
+        let mut out = Vec::with_capacity(due.len());
+        for (_, id) in due {
+            let Some(p) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            out.push((id, p.addrs.clone()));
+            self.counts.dials += 1;
+            p.dials += 1;
+            p.next_dial = now + p.backoff;
+            p.backoff = (p.backoff * 2).min(Duration::from_secs(4));
         }
         out
     }
@@ -407,6 +498,34 @@ impl View {
         out.sort();
         out.dedup();
         out
+    }
+
+    /// What this node holds of the mesh now, and what it went through, counted.
+    pub fn stats(&self) -> crate::MeshStats {
+        let mut stats = crate::MeshStats {
+            dials: self.counts.dials,
+            connections_made: self.counts.connections,
+            silenced: self.counts.silenced,
+            fetches: self.counts.fetches,
+            stalls: self.counts.stalls,
+            stalled: self.counts.stalled,
+            ..crate::MeshStats::default()
+        };
+        for p in self.peers.values() {
+            stats.connections += p.connections;
+            if !p.met {
+                stats.candidates += 1;
+                continue;
+            }
+            stats.members += 1;
+            if p.connections > 0 {
+                stats.connected += 1;
+            }
+            if p.live && p.catalogue.is_some() {
+                stats.live += 1;
+            }
+        }
+        stats
     }
 
     /// The members: peers a connection came up with, at least once.
@@ -468,7 +587,11 @@ mod tests {
         v.told_of(local, &[told(hearsay, &[addr(2)])]);
         v.heard_at(local, digested, [addr(3)].into_iter());
         let now = Instant::now();
-        assert_eq!(v.due_for_dial(now + HEARSAY_GRACE).len(), 3, "all dialed");
+        assert_eq!(
+            v.due_for_dial(now + HEARSAY_GRACE, usize::MAX).len(),
+            3,
+            "all dialed"
+        );
         // Every dial fails (a peer without the key fails the first handshake).
         for id in [announced, hearsay, digested] {
             assert!(v.peers.contains_key(&id), "kept to be dialed again");
@@ -487,7 +610,7 @@ mod tests {
         assert_eq!(listed.len(), 1);
         assert!(!listed[0].live);
         // The others are forgotten, never having been listed.
-        v.due_for_dial(now + UNMET_FOR);
+        v.due_for_dial(now + UNMET_FOR, usize::MAX);
         assert_eq!(v.peers.len(), 1);
     }
 
@@ -500,13 +623,55 @@ mod tests {
         v.connected(id);
         assert_eq!(v.live()[0].name, "web1");
         assert_eq!(v.peer_of("web1"), Some(id));
-        v.silent(id);
-        assert!(v.live().is_empty(), "a failed ping");
+        v.cut(id);
+        assert!(v.live().is_empty(), "cut");
         v.heard(id);
         assert_eq!(v.live().len(), 1);
         v.disconnected(id, 0);
         assert!(v.live().is_empty());
         assert_eq!(v.peer_of("web1"), None);
+    }
+
+    #[test]
+    fn each_node_watches_the_few_connected_members_that_follow_it_in_peer_id_order() {
+        let mut v = View::default();
+        let mut ids: Vec<PeerId> = (0..6).map(|_| PeerId::random()).collect();
+        ids.sort_unstable();
+        let local = ids.remove(2);
+        assert!(v.watch(local, 3).is_empty());
+        v.connected(ids[0]);
+        v.connected(ids[4]);
+        assert_eq!(
+            v.watch(local, 3),
+            HashSet::from([ids[0], ids[4]]),
+            "all, while few"
+        );
+        for id in &ids {
+            v.connected(*id);
+        }
+        // Those after it, then round from the smallest.
+        assert_eq!(v.watch(local, 3), HashSet::from([ids[2], ids[3], ids[4]]));
+        v.disconnected(ids[3], 0);
+        assert_eq!(v.watch(local, 3), HashSet::from([ids[2], ids[4], ids[0]]));
+        // Each connected member is watched by exactly k others.
+        let all: Vec<PeerId> = ids.iter().copied().chain([local]).collect();
+        let mut full = View::default();
+        for id in &all {
+            full.connected(*id);
+        }
+        for watched in &all {
+            let watchers = all
+                .iter()
+                .filter(|w| {
+                    let mut view = View::default();
+                    for id in all.iter().filter(|id| id != w) {
+                        view.connected(*id);
+                    }
+                    view.watch(**w, 2).contains(watched)
+                })
+                .count();
+            assert_eq!(watchers, 2, "{watched}");
+        }
     }
 
     #[test]
@@ -516,9 +681,16 @@ mod tests {
         v.catalogue(id, catalogue("web1", 1));
         v.connected(id);
         let now = Instant::now();
-        assert!(v.silent_for(now, Duration::from_secs(3)).is_empty());
+        assert!(
+            v.silent_for(now, Duration::from_secs(3), &everyone(&v))
+                .is_empty()
+        );
         assert_eq!(
-            v.silent_for(now + Duration::from_secs(4), Duration::from_secs(3)),
+            v.silent_for(
+                now + Duration::from_secs(4),
+                Duration::from_secs(3),
+                &everyone(&v)
+            ),
             [id]
         );
         assert!(v.live().is_empty());
@@ -561,11 +733,75 @@ mod tests {
         let id = PeerId::random();
         v.seen_at(id, "/ip4/127.0.0.1/tcp/1".parse().unwrap());
         let now = Instant::now();
-        assert_eq!(v.due_for_dial(now).len(), 1);
-        assert!(v.due_for_dial(now).is_empty(), "not before the backoff");
-        assert_eq!(v.due_for_dial(now + Duration::from_secs(5)).len(), 1);
+        assert_eq!(v.due_for_dial(now, usize::MAX).len(), 1);
+        assert!(
+            v.due_for_dial(now, usize::MAX).is_empty(),
+            "not before the backoff"
+        );
+        assert_eq!(
+            v.due_for_dial(now + Duration::from_secs(5), usize::MAX)
+                .len(),
+            1
+        );
         v.connected(id);
-        assert!(v.due_for_dial(now + Duration::from_secs(60)).is_empty());
+        assert!(
+            v.due_for_dial(now + Duration::from_secs(60), usize::MAX)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn dials_are_started_a_few_at_a_time_those_waiting_longest_first() {
+        let mut v = View::default();
+        let now = Instant::now();
+        let ids: Vec<PeerId> = (0..5).map(|_| PeerId::random()).collect();
+        for (i, id) in ids.iter().enumerate() {
+            v.seen_at(*id, addr(i as u16 + 1));
+            // ids[4] has waited longest.
+            v.peers.get_mut(id).unwrap().next_dial = now - Duration::from_millis(10 * i as u64);
+        }
+        let first: Vec<PeerId> = v
+            .due_for_dial(now, 2)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(first.len(), 2);
+        assert!(
+            first.contains(&ids[4]) && first.contains(&ids[3]),
+            "{first:?}"
+        );
+        assert_eq!(v.counts.dials, 2);
+        assert_eq!(v.due_for_dial(now, 2).len(), 2);
+        assert_eq!(v.due_for_dial(now, 2).len(), 1, "the last one");
+        assert!(v.due_for_dial(now, 0).is_empty());
+    }
+
+    #[test]
+    fn stats_count_members_connections_and_cuts() {
+        let mut v = View::default();
+        let (a, b, heard) = (PeerId::random(), PeerId::random(), PeerId::random());
+        v.seen_at(heard, addr(1));
+        v.catalogue(a, catalogue("web1", 1));
+        v.connected(a);
+        v.connected(b);
+        v.connected(b);
+        let s = v.stats();
+        assert_eq!(
+            (s.members, s.live, s.connected, s.connections, s.candidates),
+            (2, 1, 2, 3, 1)
+        );
+        assert_eq!((s.connections_made, s.fetches), (3, 1));
+        let late = Instant::now() + Duration::from_secs(10);
+        assert_eq!(
+            v.would_be_silent(late, Duration::from_secs(3), &everyone(&v))
+                .len(),
+            2
+        );
+        assert_eq!(v.stats().silenced, 0, "not marked by looking");
+        v.silent_for(late, Duration::from_secs(3), &everyone(&v));
+        v.cut(a);
+        let s = v.stats();
+        assert_eq!((s.silenced, s.live), (3, 0));
     }
 
     #[test]
@@ -580,6 +816,10 @@ mod tests {
         assert_eq!(v.offering(&a), ["web1", "web2"]);
         let none: Address = "//Proxy//start".parse().unwrap();
         assert!(v.offering(&none).is_empty());
+    }
+
+    fn everyone(v: &View) -> HashSet<PeerId> {
+        v.peers.keys().copied().collect()
     }
 
     fn addr(port: u16) -> Multiaddr {
@@ -636,7 +876,7 @@ mod tests {
         assert_eq!(v.peers.len(), 1, "only the valid entry of another peer");
         assert_eq!(v.peers[&other].addrs, [addr(3)]);
         let later = Instant::now() + HEARSAY_GRACE;
-        assert_eq!(v.due_for_dial(later)[0].0, other);
+        assert_eq!(v.due_for_dial(later, usize::MAX)[0].0, other);
     }
 
     #[test]
@@ -646,18 +886,20 @@ mod tests {
         let mut at_small = View::default();
         at_small.heard_at(small, great, [addr(1)].into_iter());
         assert_eq!(
-            at_small.due_for_dial(Instant::now()).len(),
+            at_small.due_for_dial(Instant::now(), usize::MAX).len(),
             1,
             "dials at once"
         );
         let mut at_great = View::default();
         at_great.heard_at(great, small, [addr(2)].into_iter());
         assert!(
-            at_great.due_for_dial(Instant::now()).is_empty(),
+            at_great.due_for_dial(Instant::now(), usize::MAX).is_empty(),
             "waits to be dialed"
         );
         assert_eq!(
-            at_great.due_for_dial(Instant::now() + HEARSAY_GRACE).len(),
+            at_great
+                .due_for_dial(Instant::now() + HEARSAY_GRACE, usize::MAX)
+                .len(),
             1,
             "dials if it was not"
         );
@@ -729,7 +971,7 @@ mod tests {
         v.seen_at(id, addr(1));
         let mut now = Instant::now();
         for _ in 0..MAX_DIALS_UNMET * 2 {
-            assert_eq!(v.due_for_dial(now).len(), 1);
+            assert_eq!(v.due_for_dial(now, usize::MAX).len(), 1);
             v.dial_not_started(id);
             now += Duration::from_secs(5);
         }
@@ -741,9 +983,12 @@ mod tests {
         let mut v = View::default();
         let id = PeerId::random();
         assert!(v.heard_at(PeerId::random(), id, std::iter::empty()));
-        assert!(v.due_for_dial(Instant::now()).is_empty(), "no address");
+        assert!(
+            v.due_for_dial(Instant::now(), usize::MAX).is_empty(),
+            "no address"
+        );
         assert!(v.peers.contains_key(&id));
-        v.due_for_dial(Instant::now() + UNMET_FOR);
+        v.due_for_dial(Instant::now() + UNMET_FOR, usize::MAX);
         assert!(!v.peers.contains_key(&id));
     }
 
@@ -770,11 +1015,16 @@ mod tests {
         let after_stall = Instant::now() + Duration::from_secs(10);
         v.forgive(after_stall, Duration::from_secs(9));
         assert!(
-            v.silent_for(after_stall, Duration::from_secs(3)).is_empty(),
+            v.silent_for(after_stall, Duration::from_secs(3), &everyone(&v))
+                .is_empty(),
             "silent 10 s, of which 9 s this node's own"
         );
         assert_eq!(
-            v.silent_for(after_stall + Duration::from_secs(3), Duration::from_secs(3)),
+            v.silent_for(
+                after_stall + Duration::from_secs(3),
+                Duration::from_secs(3),
+                &everyone(&v)
+            ),
             [id]
         );
     }
@@ -789,10 +1039,10 @@ mod tests {
         v.disconnected(met, 0);
         let mut now = Instant::now();
         for _ in 0..MAX_DIALS_UNMET {
-            assert_eq!(v.due_for_dial(now).len(), 2);
+            assert_eq!(v.due_for_dial(now, usize::MAX).len(), 2);
             now += Duration::from_secs(5);
         }
-        assert_eq!(v.due_for_dial(now), [(met, vec![addr(2)])]);
+        assert_eq!(v.due_for_dial(now, usize::MAX), [(met, vec![addr(2)])]);
         assert!(!v.peers.contains_key(&unmet));
     }
 
