@@ -187,6 +187,37 @@ fn a_frozen_agent_is_seen_gone_within_seconds_and_back_when_it_wakes() {
 }
 
 #[test]
+fn a_frozen_agent_is_seen_gone_by_those_not_watching_it_too_once_its_watchers_tell_them() {
+    // With five peers, each agent watches three: two of the others do not probe the frozen
+    // agent and only learn of its silence from its watchers (then confirm it themselves).
+    let names = ["a1", "a2", "a3", "a4", "a5", "a6"];
+    let mesh = Mesh::start(&names);
+    let frozen = "a4";
+    let others: Vec<&str> = names.iter().copied().filter(|n| *n != frozen).collect();
+    let pid = mesh.pid(frozen);
+    common::signal(pid, Signal::SIGSTOP);
+    let start = Instant::now();
+    for name in &others {
+        eventually(&format!("{name} to see {frozen} gone"), || {
+            !mesh.live(name).iter().any(|n| n == frozen)
+        });
+    }
+    let noticed = start.elapsed();
+    common::signal(pid, Signal::SIGCONT);
+    // About 3.3 s on an idle machine (the mesh bench measures it); the bound leaves room for
+    // a loaded one, and for the `armonic mesh` commands that ask.
+    assert!(
+        noticed < Duration::from_secs(10),
+        "noticed by all after {noticed:?}"
+    );
+    for name in names {
+        eventually(&format!("{name} to see the whole mesh again"), || {
+            mesh.live(name).len() == names.len() - 1
+        });
+    }
+}
+
+#[test]
 fn the_demo_deploys_the_proxy_on_three_agents_and_exits_cleanly() {
     let out = Command::new(env!("CARGO_BIN_EXE_armonic"))
         .args(["--no-color", "demo"])
