@@ -1236,15 +1236,37 @@ mod tests {
 
     /// Whether process group `pgid` still has a process, within a second (killed processes
     /// linger until reaped).
+    /// Whether a process of group `pgid` still runs, 5 s after the question at most. A
+    /// process killed but not yet reaped (a zombie: an orphan waits for init to reap it, which
+    /// may take a while on a busy machine) runs nothing, and is not counted.
     fn group_alive(pgid: u32) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(2);
+        let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            if nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid as i32), None).is_err() {
+            if !runs_in_group(pgid) {
                 return false;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         true
+    }
+
+    /// Whether a process of group `pgid` runs (in any state but zombie), from `/proc`.
+    fn runs_in_group(pgid: u32) -> bool {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return false;
+        };
+        entries.flatten().any(|e| {
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                return false;
+            };
+            // After the command's name (which may hold anything): state, ppid, pgrp.
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            fields.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid)
+                && !matches!(fields.first(), Some(&"Z") | Some(&"X"))
+        })
     }
 
     #[test]
