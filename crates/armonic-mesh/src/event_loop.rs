@@ -59,21 +59,24 @@ pub(crate) struct EventLoop {
     pub confirming: HashMap<PeerId, (Instant, u32)>,
 }
 
-/// How many dials a node starts per tick: a few while its loop keeps time, halved each time
-/// it comes late (a handshake costs both ends milliseconds of CPU, and a machine handshaking
-/// more than it can falls behind on everything else), then raised again one by one.
+/// How many dials a node starts per tick: as many as it needs while its loop keeps time,
+/// halved each time the loop comes late (a handshake costs both ends milliseconds of CPU, and
+/// a machine handshaking more than it can falls behind on everything else), then raised again
+/// a few at a time.
 pub(crate) struct Pace {
     per_tick: usize,
     left: usize,
 }
 
 impl Pace {
-    const MOST: usize = 32;
+    const MOST: usize = 64;
+    /// Dials added back per tick on time.
+    const RISE: usize = 4;
 
     pub fn new() -> Pace {
         Pace {
-            per_tick: Self::MOST / 2,
-            left: Self::MOST / 2,
+            per_tick: Self::MOST,
+            left: Self::MOST,
         }
     }
 
@@ -82,15 +85,14 @@ impl Pace {
         self.per_tick = if late {
             (self.per_tick / 2).max(1)
         } else {
-            (self.per_tick + 1).min(Self::MOST)
+            (self.per_tick + Self::RISE).min(Self::MOST)
         };
         self.left = self.per_tick;
     }
 }
 
 /// What this node thinks of its own state (Lifeguard's local health): it rises when its loop
-/// runs late, or when most of its peers seem to fall silent at once, and falls back while it
-/// keeps time. Each level gives peers another `ping_every` of silence before they are cut:
+/// runs late, and falls back while it keeps time. Each level gives peers another `ping_every` of silence before they are cut:
 /// an overloaded node doubts itself before it doubts the others.
 #[derive(Default)]
 pub(crate) struct Health {
@@ -678,17 +680,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dials_per_tick_halve_when_the_loop_runs_late_and_climb_back_one_by_one() {
+    fn dials_per_tick_halve_when_the_loop_runs_late_and_climb_back_a_few_at_a_time() {
         let mut pace = Pace::new();
-        assert_eq!(pace.left, Pace::MOST / 2);
+        assert_eq!(pace.left, Pace::MOST);
         pace.tick(true);
-        assert_eq!(pace.left, Pace::MOST / 4);
+        assert_eq!(pace.left, Pace::MOST / 2);
         for _ in 0..10 {
             pace.tick(true);
         }
         assert_eq!(pace.left, 1, "never none");
         pace.tick(false);
-        assert_eq!(pace.left, 2);
+        assert_eq!(pace.left, 1 + Pace::RISE);
         for _ in 0..100 {
             pace.tick(false);
         }
