@@ -154,7 +154,7 @@ fn cpu_time() -> Option<Duration> {
 }
 
 /// How late a timer of this process fires at worst: every agent runs on the same few threads,
-/// so an agent kept waiting for one is late with its pings and answers too.
+/// so an agent kept waiting for one is late with its probes and answers too.
 struct Lag(Arc<AtomicU64>);
 
 impl Lag {
@@ -863,7 +863,7 @@ fn main() {
         let keys = tempfile::tempdir().expect("a directory for swarm keys");
         println!(
             "mesh bench: agents in one process on 127.0.0.1 TCP, explicit peers, no mDNS; \
-             ping every {}, digests said again every {} (agent defaults); {} cores, shared by \
+             probes every {}, digests said again every {} (agent defaults); {} cores, shared by \
              every agent; machine load average {}; up to {files} open files",
             secs(defaults.ping_every),
             secs(defaults.gossip_every),

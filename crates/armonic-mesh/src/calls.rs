@@ -274,7 +274,7 @@ struct Attempts {
 const SILENCE: Duration = Duration::from_secs(10);
 
 impl Attempts {
-    /// The peer answered on its stream: it is alive, whatever its pings say.
+    /// The peer answered on its stream: it is alive, whatever its probes say.
     fn alive(&mut self) {
         if self.heard.elapsed() >= Duration::from_millis(500) {
             self.heard = Instant::now();

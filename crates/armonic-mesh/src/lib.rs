@@ -3,9 +3,10 @@
 //! The network of agents. Agents find each other (mDNS on the LAN with no configuration,
 //! bootstrap peers otherwise), keep each other's catalogue (a digest gossiped on every change
 //! and now and then, the catalogue itself fetched when the digest is new), notice within
-//! seconds when one dies (pings; connections), and call each other: each call (or journal
-//! read) on a stream of its own carrying the control socket's frames, served by
-//! `armonic_proto::serve` like the socket, re-attached to when the stream breaks.
+//! seconds when one dies (closed connections; probes by the few agents watching each), and
+//! call each other: each call (or journal read) on a stream of its own carrying the control
+//! socket's frames, served by `armonic_proto::serve` like the socket, re-attached to when the
+//! stream breaks.
 //!
 //! Only this crate names libp2p types. One event loop owns the swarm ([`start`] spawns it);
 //! the rest of the agent holds a [`Handle`].
@@ -172,7 +173,8 @@ pub struct Config {
     /// Time a call stopped by its caller gets between SIGTERM and SIGKILL, unless the caller
     /// gives its own.
     pub grace: Duration,
-    /// How often a node pings its peers (a dead peer is noticed in about three times this).
+    /// How often a node probes the peers it watches (a dead peer is noticed in about three
+    /// times this, and by the whole mesh a little later).
     pub ping_every: Duration,
     /// How often the catalogue digest is said again, changed or not.
     pub gossip_every: Duration,

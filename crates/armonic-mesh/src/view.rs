@@ -24,7 +24,7 @@ use crate::protocol::{KnownPeer, MAX_KNOWN_PEERS};
 pub(crate) struct Peer {
     pub addrs: Vec<Multiaddr>,
     pub connections: usize,
-    /// Connected, and answering pings.
+    /// Connected, and not cut for silence.
     pub live: bool,
     pub last_seen: Instant,
     pub catalogue: Option<Catalogue>,
