@@ -16,8 +16,9 @@ if ! need cargo-nextest && ! cargo nextest --version >/dev/null 2>&1; then
 fi
 
 # What the tests need besides Rust: ip (iproute2) for the network namespaces of the
-# zero-configuration test, script (bsdutils) for the terminal tests, Prosody, ejabberd and
-# openssl (certificates for the TLS tests) for the XMPP bridge's, tmux, profanity and poezio
+# zero-configuration tests and nft (nftables) for the one losing packets, script (bsdutils)
+# for the terminal tests, Prosody, ejabberd and openssl (certificates for the TLS tests) for
+# the XMPP bridge's, tmux, profanity and poezio
 # for the tests driving XMPP clients, systemd-nspawn (systemd-container), debootstrap and
 # dpkg-scanpackages (dpkg-dev) for the multi-host tests' Debian containers (tests/hosts.rs,
 # tests/common/hosts.rs). As root they are installed when missing, and every
@@ -25,6 +26,7 @@ fi
 # (ARMONIC_REQUIRE_ALL_TESTS).
 missing=()
 need ip || missing+=(iproute2)
+need nft || [ -x /usr/sbin/nft ] || missing+=(nftables)
 need script || missing+=(bsdutils)
 need prosody || missing+=(prosody)
 need openssl || missing+=(openssl)
