@@ -306,8 +306,9 @@ impl EventLoop {
         }
     }
 
-    /// Peer `from` says it cut `silent`: unless `silent` was heard from since a period, this
-    /// node confirms with a probe of its own (or, told by enough watchers, cuts it at once).
+    /// Peer `from` says it cut `silent`: unless `silent` was heard from within two periods (a
+    /// watched peer answering is heard from every period), this node confirms with a probe of
+    /// its own (or, told by enough watchers, cuts it at once).
     fn said_silent(&mut self, from: PeerId, silent: PeerId, now: Instant) {
         if silent == *self.swarm.local_peer_id() || silent == from {
             return;
@@ -318,7 +319,7 @@ impl EventLoop {
             !connected
                 || view
                     .last_heard(silent)
-                    .is_some_and(|heard| now.saturating_duration_since(heard) < self.ping_every)
+                    .is_some_and(|heard| now.saturating_duration_since(heard) < self.ping_every * 2)
         };
         if fresh {
             return;

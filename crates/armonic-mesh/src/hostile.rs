@@ -617,3 +617,70 @@ async fn an_agent_that_has_not_said_its_name_serves_no_call_yet() {
         "{said:?}"
     );
 }
+
+/// A member that joins the agent at `addr` only to say that `silent` is silent, and leaves once
+/// the agent has acknowledged it.
+async fn say_silent(key: &SwarmKey, addr: &str, silent: PeerId) {
+    let mut swarm = hostile_swarm(key, protocol::CATALOGUE).unwrap();
+    swarm.dial(addr.parse::<Multiaddr>().unwrap()).unwrap();
+    loop {
+        match swarm.select_next_some().await {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                swarm
+                    .behaviour_mut()
+                    .probe
+                    .send_request(&peer_id, protocol::Probe::Silent(silent.to_bytes()));
+            }
+            SwarmEvent::Behaviour(HostileEvent::Probe(request_response::Event::Message {
+                message: request_response::Message::Response { .. },
+                ..
+            })) => return,
+            SwarmEvent::Behaviour(HostileEvent::Probe(request_response::Event::Message {
+                message: request_response::Message::Request { channel, .. },
+                ..
+            })) => {
+                let _ = swarm
+                    .behaviour_mut()
+                    .probe
+                    .send_response(channel, protocol::Ack {});
+            }
+            SwarmEvent::Behaviour(HostileEvent::Probe(
+                request_response::Event::OutboundFailure { error, .. },
+            )) => panic!("the word was not taken: {error}"),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn members_saying_a_peer_the_agent_hears_from_is_silent_do_not_make_it_cut_the_peer() {
+    let key = SwarmKey::random().unwrap();
+    let (target, addr) = agent(&key).await;
+    named(&target).await;
+    // A member that answers probes, which the agent watches (it has few peers).
+    let (_control, _) = member(&key, &addr).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let answering: PeerId = loop {
+        if let Some(p) = target.peers().into_iter().find(|p| !p.local) {
+            break p.peer_id.parse().unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "never connected");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    // Two others say it is silent: enough to cut a peer nothing was heard from lately, but the
+    // agent probes this one every second and hears its answers.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    say_silent(&key, &addr, answering).await;
+    say_silent(&key, &addr, answering).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stats = target.stats();
+    assert_eq!(stats.silenced, 0, "{stats:?}");
+    assert!(
+        target
+            .peers()
+            .iter()
+            .any(|p| p.peer_id == answering.to_string() && p.live),
+        "{:?}",
+        target.peers()
+    );
+}
