@@ -6,7 +6,6 @@
 //! `ip`, or `nft`), the test says why and checks nothing (without `ip` or `nft` it fails
 //! instead when ARMONIC_REQUIRE_ALL_TESTS is set).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -96,6 +95,28 @@ impl Drop for Lan {
     }
 }
 
+/// The namespaces of a test, or `None` when they cannot be made here (said). Without `ip`,
+/// which the test command installs, the test must not pass; a machine that does not let
+/// anyone make namespaces (no root, a confined container) is said.
+fn lan() -> Option<Lan> {
+    match Lan::make() {
+        Ok(lan) => Some(lan),
+        Err(why) if Command::new("ip").arg("-V").output().is_err() => {
+            common::skip(&why);
+            None
+        }
+        Err(why) => {
+            eprintln!("skipped: {why} (this machine does not let the test make namespaces)");
+            None
+        }
+    }
+}
+
+/// Starts the agent `c` runs, as `name`, in `lan`, once it says it is ready.
+fn start_agent(lan: &mut Lan, c: Command, name: &str) {
+    lan.agents.push(common::start_ready(c, name));
+}
+
 fn armonic(ns: &str, state: &Path, name: &str, lifecycles: &Path) -> Command {
     let mut c = Command::new("ip");
     c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_armonic")])
@@ -120,18 +141,8 @@ fn armonic(ns: &str, state: &Path, name: &str, lifecycles: &Path) -> Command {
 
 #[test]
 fn agents_in_two_namespaces_find_each_other_by_mdns_and_a_third_deploys_on_one() {
-    let mut lan = match Lan::make() {
-        Ok(lan) => lan,
-        // Without `ip`, which the test command installs, the test must not pass; a machine
-        // that does not let anyone make namespaces (no root, a confined container) is said.
-        Err(why) if Command::new("ip").arg("-V").output().is_err() => {
-            common::skip(&why);
-            return;
-        }
-        Err(why) => {
-            eprintln!("skipped: {why} (this machine does not let the test make namespaces)");
-            return;
-        }
+    let Some(mut lan) = lan() else {
+        return;
     };
     let dir = tempfile::tempdir().unwrap();
     let lifecycles: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("lifecycles");
@@ -140,17 +151,9 @@ fn agents_in_two_namespaces_find_each_other_by_mdns_and_a_third_deploys_on_one()
     // No --peer, no --listen: mDNS and the default port, as on a LAN.
     let nodes = [("a", "alpha"), ("b", "beta"), ("c", "gamma")];
     for (n, name) in nodes {
-        let mut child = armonic(&lan.ns(n), &dir.path().join(name), name, &lifecycles)
-            .args(["agent", "--swarm-key"])
-            .arg(&key)
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains(" ready: "), "{name}: {line:?}");
-        lan.agents.push(child);
+        let mut c = armonic(&lan.ns(n), &dir.path().join(name), name, &lifecycles);
+        c.args(["agent", "--swarm-key"]).arg(&key);
+        start_agent(&mut lan, c, name);
     }
     let gamma = |args: &[&str]| -> Output {
         armonic(
@@ -231,16 +234,8 @@ fn listed(
 
 #[test]
 fn an_agent_of_another_mesh_announced_on_the_lan_is_never_listed() {
-    let mut lan = match Lan::make() {
-        Ok(lan) => lan,
-        Err(why) if Command::new("ip").arg("-V").output().is_err() => {
-            common::skip(&why);
-            return;
-        }
-        Err(why) => {
-            eprintln!("skipped: {why} (this machine does not let the test make namespaces)");
-            return;
-        }
+    let Some(mut lan) = lan() else {
+        return;
     };
     let dir = tempfile::tempdir().unwrap();
     let lifecycles: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("lifecycles");
@@ -261,13 +256,7 @@ fn an_agent_of_another_mesh_announced_on_the_lan_is_never_listed() {
             c.env("ARMONIC_LOG", "warn,libp2p_mdns=info,libp2p_swarm=debug")
                 .stderr(std::fs::File::create(&alpha_log).unwrap());
         }
-        let mut child = c.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains(" ready: "), "{name}: {line:?}");
-        lan.agents.push(child);
+        start_agent(&mut lan, c, name);
     }
     let stranger_state = dir.path().join("stranger");
     let stranger_id = listed(&lan.ns("c"), &stranger_state, "stranger", &lifecycles)
@@ -351,16 +340,8 @@ fn live_in(ns: &str, state: &Path, name: &str, lifecycles: &Path) -> Vec<String>
 
 #[test]
 fn on_a_lan_losing_packets_agents_keep_each_other_and_still_see_a_frozen_one_gone() {
-    let mut lan = match Lan::make() {
-        Ok(lan) => lan,
-        Err(why) if Command::new("ip").arg("-V").output().is_err() => {
-            common::skip(&why);
-            return;
-        }
-        Err(why) => {
-            eprintln!("skipped: {why} (this machine does not let the test make namespaces)");
-            return;
-        }
+    let Some(mut lan) = lan() else {
+        return;
     };
     let nodes = [("a", "alpha"), ("b", "beta"), ("c", "gamma")];
     for (n, _) in nodes {
@@ -380,13 +361,7 @@ fn on_a_lan_losing_packets_agents_keep_each_other_and_still_see_a_frozen_one_gon
         if name != "alpha" {
             c.args(["--peer", "10.77.0.1:7301"]);
         }
-        let mut child = c.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains(" ready: "), "{name}: {line:?}");
-        lan.agents.push(child);
+        start_agent(&mut lan, c, name);
     }
     let live = |n: &str, name: &str| live_in(&lan.ns(n), &dir.path().join(name), name, &lifecycles);
     let start = Instant::now();

@@ -1,7 +1,6 @@
 //! A mesh of real agents on loopback (explicit peers, no mDNS), each a child process with a
 //! state directory of its own, and the command line through any of them.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
@@ -106,12 +105,7 @@ impl Mesh {
             .open(self.log_path(name))
             .unwrap();
         c.stderr(log);
-        let mut child = c.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains(" ready: "), "{name}: {line:?}");
+        let child = super::start_ready(c, name);
         let state = self.state(name);
         match self.agents.iter_mut().find(|(n, _, _)| n == name) {
             Some(slot) => slot.1 = child,

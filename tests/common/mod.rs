@@ -13,6 +13,19 @@ fn pid(id: u32) -> Pid {
     Pid::from_raw(i32::try_from(id).expect("a pid"))
 }
 
+/// Starts the agent command `c` (its standard output piped) and waits for its first line,
+/// which must say it is ready; `name` names it in the failure.
+pub fn start_ready(mut c: std::process::Command, name: &str) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = c.spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains(" ready: "), "{name}: {line:?}");
+    child
+}
+
 /// Says why a test cannot run here and lets it skip, unless `ARMONIC_REQUIRE_ALL_TESTS` is
 /// set (the test command sets it where it installs everything): then it fails.
 pub fn skip(why: &str) {
