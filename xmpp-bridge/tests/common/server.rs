@@ -467,20 +467,35 @@ EJABBERD_BYPASS_WARNINGS=true
         format!("{e}{text}")
     }
 
-    /// Creates account `user@DOMAIN`.
+    /// Creates account `user@DOMAIN`. An ejabberd that already answers on its port may not
+    /// have made its command tables yet (on a loaded machine, for seconds): its "no_exists"
+    /// is asked again, for 30 s at most.
     pub fn register(&mut self, user: &str, password: &str) {
-        let mut c = match self.kind {
-            Kind::Prosody => {
-                let mut c = Command::new("prosodyctl");
-                c.arg("--config").arg(&self.config);
-                c
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut c = match self.kind {
+                Kind::Prosody => {
+                    let mut c = Command::new("prosodyctl");
+                    c.arg("--config").arg(&self.config);
+                    c
+                }
+                Kind::Ejabberd => self.ejabberdctl(),
+            };
+            c.args(["register", user, DOMAIN, password]);
+            match run(c, Duration::from_secs(30)) {
+                Ok(_) => return,
+                Err(e)
+                    if self.kind == Kind::Ejabberd
+                        && e.contains("no_exists")
+                        && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => {
+                    let e = self.failure(&e);
+                    panic!("cannot register {user}: {e}");
+                }
             }
-            Kind::Ejabberd => self.ejabberdctl(),
-        };
-        c.args(["register", user, DOMAIN, password]);
-        if let Err(e) = run(c, Duration::from_secs(30)) {
-            let e = self.failure(&e);
-            panic!("cannot register {user}: {e}");
         }
     }
 
