@@ -65,10 +65,13 @@ impl NetworkBehaviour for Book {
             .view
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Where it was seen, or else where it says it listens (a member not met yet).
         Ok(view
             .peers
             .get(&peer)
             .map(|p| p.addrs.clone())
+            .filter(|a| !a.is_empty())
+            .or_else(|| view.members.get(&peer).map(|m| m.addrs.clone()))
             .unwrap_or_default())
     }
 

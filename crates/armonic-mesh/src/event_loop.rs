@@ -2,22 +2,21 @@
 //! It only dispatches; what is known of peers lives in the [`View`]. Calls do not pass
 //! through it: each is a stream of its own, opened and served by `calls.rs`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use armonic_proto::{Catalogue, Digest};
+use armonic_proto::Catalogue;
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
-use libp2p::gossipsub::{self, IdentTopic};
-use libp2p::request_response::{self, ResponseChannel};
+use libp2p::request_response;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{DialError, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, mdns};
-use serde_bytes::ByteBuf;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::protocol::{self, Ack, Announce, CatalogueReply, CatalogueRequest, Probe};
+use crate::members::Taken;
+use crate::protocol::{Ack, Entry, MembersReply, MembersRequest, Probe};
 use crate::swarm::{Behaviour, BehaviourEvent};
 use crate::view::{self, View};
 
@@ -34,18 +33,17 @@ pub(crate) struct EventLoop {
     pub commands: mpsc::Receiver<Command>,
     pub view: Arc<RwLock<View>>,
     pub bootstrap: Vec<Multiaddr>,
-    /// Peers whose catalogue is being asked for, and whether their peers are asked too.
-    pub fetching: HashMap<PeerId, bool>,
-    pub digest_pending: bool,
-    /// Catalogue questions asked before there was a catalogue: when, by whom, whether the
-    /// peers are wanted too, and where the answer goes.
-    pub unanswered: Vec<(Instant, PeerId, bool, ResponseChannel<CatalogueReply>)>,
+    /// Peers asked what this node lacks, an answer awaited.
+    pub syncing: HashMap<request_response::OutboundRequestId, PeerId>,
+    /// Entries passed on, their (empty) answers awaited.
+    pub pushing: usize,
+    /// When the news held is to be passed on.
+    pub flush_at: Option<Instant>,
+    /// How often this node compares what it holds with one peer's.
     pub gossip_every: Duration,
     /// A connected peer silent this long is taken for dead and disconnected (longer while
     /// this node is unwell: see [`Health`]).
     pub silence: Duration,
-    /// Catalogue questions waiting for one in flight to end (see [`MAX_FETCHING`]).
-    pub to_fetch: VecDeque<(PeerId, bool)>,
     /// Dials this node may still start this tick.
     pub pace: Pace,
     pub health: Health,
@@ -55,8 +53,45 @@ pub(crate) struct EventLoop {
     pub watching: HashSet<PeerId>,
     /// When each peer was last probed.
     pub probed: HashMap<PeerId, Instant>,
-    /// Peers others said are silent, being confirmed: since when, and how many said so.
-    pub confirming: HashMap<PeerId, (Instant, u32)>,
+    /// Picks peers at random.
+    pub rng: Rng,
+}
+
+/// A small random number generator (xorshift), for picking peers: the picks need only differ
+/// between nodes and over time.
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    /// Seeded from `peer` and the clock.
+    pub fn new(peer: &PeerId) -> Rng {
+        let seed = peer
+            .to_bytes()
+            .iter()
+            .fold(crate::members::now_ms() | 1, |h, b| {
+                (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+            });
+        Rng(seed | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// At most `k` of `items`, picked at random.
+    fn pick<T>(&mut self, mut items: Vec<T>, k: usize) -> Vec<T> {
+        let k = k.min(items.len());
+        for i in 0..k {
+            let j = i + (self.next() % (items.len() - i) as u64) as usize;
+            items.swap(i, j);
+        }
+        items.truncate(k);
+        items
+    }
 }
 
 /// How many dials a node starts per tick: as many as it needs while its loop keeps time,
@@ -148,40 +183,47 @@ fn is_loopback(addr: &Multiaddr) -> bool {
     }
 }
 
-/// Most catalogue questions kept waiting for this agent's catalogue.
-const MAX_UNANSWERED: usize = 1024;
-
-/// How often the loop looks after its peers (silence, dials, digests).
+/// How often the loop looks after its peers (silence, dials, comparisons).
 const TICK: Duration = Duration::from_millis(250);
-
-/// Most catalogue questions this node has in flight; the others wait their turn.
-pub(crate) const MAX_FETCHING: usize = 64;
 
 /// How many peers each node watches (probes every `ping_every`).
 pub(crate) const WATCHERS: usize = 3;
 
-/// How many watchers' word that a peer is silent makes a node cut it without confirming.
-const WORD_ENOUGH: u32 = 2;
+/// How many peers an entry that is news is passed on to.
+const FANOUT: usize = 3;
+
+/// How long news waits to be passed on, so that what arrives together goes together.
+const NEWS_DELAY: Duration = Duration::from_millis(50);
+
+/// About how many bytes of entries one message passing them on carries.
+const PUSH_BUDGET: usize = 256 * 1024;
+
+/// About how many bytes of entries an answer carries (the asker asks again for the rest).
+const ANSWER_BUDGET: usize = 1024 * 1024;
+
+/// Most messages passing entries on that a node has in flight; news waits meanwhile.
+const MAX_PUSHING: usize = 64;
 
 impl EventLoop {
     /// Runs until shut down (or every handle is gone).
     pub async fn run(mut self) {
-        let digests = IdentTopic::new(protocol::DIGESTS);
-        if let Err(e) = self.swarm.behaviour_mut().gossip.subscribe(&digests) {
-            tracing::warn!("cannot subscribe to catalogue digests: {e}");
-        }
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_gossip = Instant::now();
         let mut last_tick = Instant::now();
         let mut last_bootstrap: Option<Instant> = None;
         loop {
+            let flush_at = self.flush_at;
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm(event),
                 command = self.commands.recv() => match command {
                     None | Some(Command::Shutdown) => break,
                     Some(c) => self.on_command(c),
                 },
+                () = sleep_until(flush_at), if flush_at.is_some() => {
+                    self.flush_at = None;
+                    self.pass_on_news();
+                }
                 _ = tick.tick() => {
                     let now = Instant::now();
                     // A tick this late means this loop could not run: its peers' answers may
@@ -190,33 +232,29 @@ impl EventLoop {
                     last_tick = now;
                     self.liveness(now, stall);
                     self.redial(now, &mut last_bootstrap);
-                    // Gossip can miss a peer (gossipsub may lose track of a subscription when
-                    // two connections join the same pair): a catalogue unheard of for two
-                    // periods is asked for directly, so no change stays unseen for long.
-                    let unheard = write(&self.view).unheard_for(now, self.gossip_every * 2);
-                    for peer in unheard {
-                        self.fetching.remove(&peer);
-                        self.fetch_catalogue(peer, false);
-                    }
-                    if self.digest_pending || now.duration_since(last_gossip) >= self.gossip_every {
+                    // Entries missed (a message lost, a peer met late) are found by comparing
+                    // what is held with one peer now and then.
+                    if now.duration_since(last_gossip) >= self.gossip_every {
                         last_gossip = now;
-                        self.publish_digest();
+                        let connected = self.connected_members();
+                        if let Some(peer) = self.rng.pick(connected, 1).pop() {
+                            self.sync(peer);
+                        }
                     }
                 }
             }
         }
     }
 
-    /// Liveness, each tick: the watched peers silent too long are cut and the others told;
-    /// the peers others said are silent and did not answer this node either are cut; the
-    /// watched and those being confirmed are probed. Nothing is concluded on a tick that came
-    /// `stall` late: the answers may be waiting unread.
+    /// Liveness, each tick: the watched peers silent too long are taken for down and
+    /// disconnected, and every connected member told; the watched are probed. Nothing is
+    /// concluded on a tick that came `stall` late: the answers may be waiting unread.
     fn liveness(&mut self, now: Instant, stall: Duration) {
         let late = !stall.is_zero();
         self.health.tick(late);
         self.pace.tick(late);
         let local = *self.swarm.local_peer_id();
-        let (silent, unconfirmed) = {
+        let silent = {
             let mut view = write(&self.view);
             let watching = view.watch(local, WATCHERS);
             for peer in watching.difference(&self.watching) {
@@ -226,48 +264,20 @@ impl EventLoop {
             if late {
                 tracing::debug!(?stall, "the mesh loop was held up");
                 view.forgive(now, stall);
-                for (since, _) in self.confirming.values_mut() {
-                    *since = (*since + stall).min(now);
-                }
-                (Vec::new(), Vec::new())
+                Vec::new()
             } else {
                 let limit = self.health.silence(self.silence);
-                let silent = view.silent_for(now, limit, &self.watching);
-                // A peer answered since it was said silent: confirmed alive. One that did not
-                // within its time is cut.
-                let wait = self.health.silence(self.ping_every);
-                let mut unconfirmed = Vec::new();
-                self.confirming.retain(|peer, (since, _)| {
-                    if view.last_heard(*peer).is_none_or(|heard| heard > *since)
-                        || view.peers.get(peer).is_none_or(|p| p.connections == 0)
-                    {
-                        return false;
-                    }
-                    if now.saturating_duration_since(*since) > wait {
-                        unconfirmed.push(*peer);
-                        return false;
-                    }
-                    true
-                });
-                for peer in &unconfirmed {
-                    view.cut(*peer);
-                }
-                (silent, unconfirmed)
+                view.silent_for(now, limit, &self.watching)
             }
         };
         for peer in &silent {
-            tracing::debug!(%peer, "watched, silent: disconnected, the others told");
+            tracing::debug!(%peer, "watched, silent: taken for down, the others told");
             let _ = self.swarm.disconnect_peer_id(*peer);
-            self.tell_silent(*peer);
         }
-        for peer in unconfirmed {
-            tracing::debug!(%peer, "said silent, and silent here too: disconnected");
-            let _ = self.swarm.disconnect_peer_id(peer);
-        }
+        self.tell_down(&silent);
         let due: Vec<PeerId> = self
             .watching
             .iter()
-            .chain(self.confirming.keys())
             .filter(|p| {
                 self.probed
                     .get(p)
@@ -276,83 +286,153 @@ impl EventLoop {
             .copied()
             .collect();
         for peer in due {
-            self.probe(peer, now);
-        }
-        self.probed
-            .retain(|p, _| self.watching.contains(p) || self.confirming.contains_key(p));
-    }
-
-    fn probe(&mut self, peer: PeerId, now: Instant) {
-        self.probed.insert(peer, now);
-        self.swarm
-            .behaviour_mut()
-            .probe
-            .send_request(&peer, Probe::Ping);
-    }
-
-    /// Tells every connected member but `silent` that this node cut `silent`.
-    fn tell_silent(&mut self, silent: PeerId) {
-        let others: Vec<PeerId> = read(&self.view)
-            .peers
-            .iter()
-            .filter(|(id, p)| **id != silent && p.met && p.connections > 0)
-            .map(|(id, _)| *id)
-            .collect();
-        for peer in others {
+            self.probed.insert(peer, now);
             self.swarm
                 .behaviour_mut()
                 .probe
-                .send_request(&peer, Probe::Silent(silent.to_bytes()));
+                .send_request(&peer, Probe::Ping);
+        }
+        self.probed.retain(|p, _| self.watching.contains(p));
+    }
+
+    /// Tells every connected member that this node took `down` for down (their entries, as
+    /// they stand).
+    fn tell_down(&mut self, down: &[PeerId]) {
+        if down.is_empty() {
+            return;
+        }
+        let entries: Vec<Entry> = {
+            let view = read(&self.view);
+            down.iter()
+                .filter_map(|id| view.members.entry_of(id))
+                .collect()
+        };
+        self.push_to_all(&entries);
+    }
+
+    /// The members this node is connected to.
+    fn connected_members(&self) -> Vec<PeerId> {
+        read(&self.view)
+            .peers
+            .iter()
+            .filter(|(_, p)| p.met && p.connections > 0)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Sends `entries` to every connected member.
+    fn push_to_all(&mut self, entries: &[Entry]) {
+        if entries.is_empty() {
+            return;
+        }
+        for peer in self.connected_members() {
+            self.push(peer, entries.to_vec());
         }
     }
 
-    /// Peer `from` says it cut `silent`: unless `silent` was heard from within two periods (a
-    /// watched peer answering is heard from every period), this node confirms with a probe of
-    /// its own (or, told by enough watchers, cuts it at once).
-    fn said_silent(&mut self, from: PeerId, silent: PeerId, now: Instant) {
-        if silent == *self.swarm.local_peer_id() || silent == from {
+    fn push(&mut self, peer: PeerId, entries: Vec<Entry>) {
+        self.pushing += 1;
+        self.swarm
+            .behaviour_mut()
+            .members
+            .send_request(&peer, MembersRequest::Push(entries));
+    }
+
+    /// Asks `peer` for the entries this node lacks or holds older (one question at a time).
+    fn sync(&mut self, peer: PeerId) {
+        if self.syncing.values().any(|p| *p == peer) {
             return;
         }
-        let fresh = {
-            let view = read(&self.view);
-            let connected = view.peers.get(&silent).is_some_and(|p| p.connections > 0);
-            !connected
-                || view
-                    .last_heard(silent)
-                    .is_some_and(|heard| now.saturating_duration_since(heard) < self.ping_every * 2)
-        };
-        if fresh {
-            return;
+        let have = read(&self.view).members.summary();
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .members
+            .send_request(&peer, MembersRequest::Sync(have));
+        self.syncing.insert(id, peer);
+    }
+
+    /// Passes on the entries that were news here: to a few connected members picked at
+    /// random, while not too many such messages are in flight.
+    fn pass_on_news(&mut self) {
+        while self.pushing < MAX_PUSHING {
+            let news = write(&self.view).members.news(PUSH_BUDGET);
+            if news.is_empty() {
+                return;
+            }
+            let connected = self.connected_members();
+            for peer in self.rng.pick(connected, FANOUT) {
+                self.push(peer, news.clone());
+            }
         }
-        let (_, said) = self.confirming.entry(silent).or_insert((now, 0));
-        *said += 1;
-        if *said >= WORD_ENOUGH {
-            self.confirming.remove(&silent);
-            write(&self.view).cut(silent);
-            tracing::debug!(%silent, "said silent by {WORD_ENOUGH} watchers: disconnected");
-            let _ = self.swarm.disconnect_peer_id(silent);
-        } else if !self.probed.contains_key(&silent) {
-            self.probe(silent, now);
+    }
+
+    /// News waits [`NEWS_DELAY`] to be passed on, with whatever comes meanwhile.
+    fn news_soon(&mut self) {
+        if self.flush_at.is_none() && read(&self.view).members.has_news() {
+            self.flush_at = Some(Instant::now() + NEWS_DELAY);
         }
+    }
+
+    /// Entries from `from` were taken: peers said down are disconnected, and this node's own
+    /// entry, if it had to say itself alive again, goes to every connected member.
+    fn took(&mut self, taken: &Taken) {
+        for peer in &taken.gone {
+            if self.swarm.is_connected(peer) {
+                tracing::debug!(%peer, "said down: disconnected");
+                let _ = self.swarm.disconnect_peer_id(*peer);
+            }
+        }
+        if taken.refuted {
+            tracing::debug!("said down by others: saying this node is alive again");
+        }
+        self.own_news();
+        self.news_soon();
+        // The members first heard of are met now, not at the next tick.
+        if !taken.new.is_empty() {
+            self.dial_due(Instant::now());
+        }
+    }
+
+    /// This node's entry, if it changed, goes to every connected member.
+    fn own_news(&mut self) {
+        let own = write(&self.view).members.own_news();
+        if let Some(own) = own {
+            self.push_to_all(&[own]);
+        }
+    }
+
+    /// This node's catalogue or addresses changed.
+    fn refresh_own(&mut self) {
+        let addrs = self.own_addrs();
+        {
+            let mut view = write(&self.view);
+            let Some(local) = view.local.take() else {
+                return;
+            };
+            view.members.set_own(&local, &addrs);
+            view.local = Some(local);
+        }
+        self.own_news();
+    }
+
+    fn take(&mut self, entries: Vec<Entry>) -> Taken {
+        let local = *self.swarm.local_peer_id();
+        let taken = write(&self.view).take(local, entries, Instant::now(), self.ping_every * 2);
+        self.took(&taken);
+        taken
     }
 
     fn on_probe(&mut self, event: request_response::Event<Probe, Ack>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request {
-                    request, channel, ..
-                } => {
+                request_response::Message::Request { channel, .. } => {
                     write(&self.view).heard(peer);
                     let _ = self
                         .swarm
                         .behaviour_mut()
                         .probe
                         .send_response(channel, Ack {});
-                    if let Probe::Silent(id) = request
-                        && let Ok(silent) = PeerId::from_bytes(&id)
-                    {
-                        self.said_silent(peer, silent, Instant::now());
-                    }
                 }
                 request_response::Message::Response { .. } => write(&self.view).heard(peer),
             },
@@ -360,6 +440,76 @@ impl EventLoop {
             // the one held up); a probe that broke with its connection is the connection's.
             request_response::Event::OutboundFailure { peer, error, .. } => {
                 tracing::debug!(%peer, "probe unanswered: {error}");
+            }
+            _ => {}
+        }
+    }
+
+    fn on_members(&mut self, event: request_response::Event<MembersRequest, MembersReply>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    write(&self.view).heard(peer);
+                    let reply = match request {
+                        MembersRequest::Sync(have) => {
+                            let (reply, behind) = {
+                                let view = read(&self.view);
+                                let reply = view.members.answer(&have, ANSWER_BUDGET);
+                                (reply, view.members.behind(&have))
+                            };
+                            // The asker holds news this node lacks: it asks in turn.
+                            if behind {
+                                self.sync(peer);
+                            }
+                            MembersReply { entries: reply }
+                        }
+                        MembersRequest::Push(entries) => {
+                            self.take(entries);
+                            MembersReply::default()
+                        }
+                    };
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .members
+                        .send_response(channel, reply);
+                }
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    write(&self.view).heard(peer);
+                    if self.syncing.remove(&request_id).is_some() {
+                        let full = response.entries.len() > 1
+                            && response
+                                .entries
+                                .iter()
+                                .map(crate::members::size)
+                                .sum::<usize>()
+                                >= ANSWER_BUDGET;
+                        self.take(response.entries);
+                        // An answer cut at its budget: the rest is asked for.
+                        if full && self.swarm.is_connected(&peer) {
+                            self.sync(peer);
+                        }
+                    } else {
+                        self.pushing = self.pushing.saturating_sub(1);
+                        self.news_soon();
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                tracing::debug!(%peer, "membership message failed: {error}");
+                if self.syncing.remove(&request_id).is_none() {
+                    self.pushing = self.pushing.saturating_sub(1);
+                }
             }
             _ => {}
         }
@@ -403,112 +553,8 @@ impl EventLoop {
         }
     }
 
-    fn publish_digest(&mut self) {
-        let digest: Option<Digest> = read(&self.view).local.as_ref().map(Catalogue::digest);
-        let Some(digest) = digest else { return };
-        let announce = Announce {
-            digest,
-            addrs: self.own_addrs().iter().map(ToString::to_string).collect(),
-        };
-        let mut data = Vec::new();
-        if ciborium::into_writer(&announce, &mut data).is_err() {
-            return;
-        }
-        let topic = IdentTopic::new(protocol::DIGESTS);
-        match self.swarm.behaviour_mut().gossip.publish(topic, data) {
-            Ok(_) | Err(gossipsub::PublishError::Duplicate) => self.digest_pending = false,
-            // Nobody listens yet: said again as soon as someone subscribes.
-            Err(_) => self.digest_pending = true,
-        }
-    }
-
-    /// Answers the catalogue questions waiting, once there is a catalogue to give: a peer
-    /// that asks before this agent has said its catalogue (it connects as the agent starts)
-    /// gets it as soon as it is said, rather than nothing. Questions waiting longer than
-    /// their asker waits are dropped, as are the oldest beyond [`MAX_UNANSWERED`].
-    fn answer_catalogue_questions(&mut self) {
-        let now = Instant::now();
-        self.unanswered
-            .retain(|(asked, ..)| now.duration_since(*asked) < protocol::CATALOGUE_TIMEOUT);
-        let excess = self.unanswered.len().saturating_sub(MAX_UNANSWERED);
-        self.unanswered.drain(..excess);
-        let replies: Vec<_> = {
-            let view = read(&self.view);
-            let Some(local) = &view.local else { return };
-            self.unanswered
-                .drain(..)
-                .map(|(_, peer, with_peers, channel)| {
-                    let reply = CatalogueReply {
-                        catalogue: local.clone(),
-                        peers: if with_peers {
-                            view.known(peer)
-                        } else {
-                            Vec::new()
-                        },
-                    };
-                    (channel, reply)
-                })
-                .collect()
-        };
-        for (channel, reply) in replies {
-            let _ = self
-                .swarm
-                .behaviour_mut()
-                .catalogue
-                .send_response(channel, reply);
-        }
-    }
-
-    /// Asks `peer` for its catalogue, and the peers it knows if `with_peers`.
-    fn fetch_catalogue(&mut self, peer: PeerId, with_peers: bool) {
-        // One question at a time per peer, but one asking for the peers goes out even while
-        // one that does not is under way.
-        let asked = self.fetching.get(&peer).copied();
-        if asked.is_some() && !(with_peers && asked == Some(false)) {
-            return;
-        }
-        if self.fetching.len() >= MAX_FETCHING {
-            match self.to_fetch.iter_mut().find(|(p, _)| *p == peer) {
-                Some((_, w)) => *w |= with_peers,
-                None => self.to_fetch.push_back((peer, with_peers)),
-            }
-            return;
-        }
-        {
-            self.fetching.insert(peer, with_peers);
-            let addrs = self
-                .own_addrs()
-                .into_iter()
-                .map(|a| ByteBuf::from(a.to_vec()))
-                .collect();
-            let request = CatalogueRequest {
-                addrs,
-                peers: with_peers,
-            };
-            let dial = self.addresses_of(peer);
-            self.swarm
-                .behaviour_mut()
-                .catalogue
-                .send_request_with_addresses(&peer, request, dial);
-        }
-    }
-
-    /// A catalogue question ended: the next waiting goes out, if its peer is still connected
-    /// (one that is not is asked when its connection comes up).
-    fn next_fetch(&mut self) {
-        while self.fetching.len() < MAX_FETCHING {
-            let Some((peer, with_peers)) = self.to_fetch.pop_front() else {
-                return;
-            };
-            if self.swarm.is_connected(&peer) {
-                self.fetch_catalogue(peer, with_peers);
-            }
-        }
-    }
-
     /// Where this agent may be dialed, as it tells others: its listen addresses that can be
-    /// dialed, those of other machines before loopback, no more than a peer keeps (a host
-    /// with many addresses must still fit in a catalogue question).
+    /// dialed, those of other machines before loopback, no more than a peer keeps.
     fn own_addrs(&self) -> Vec<Multiaddr> {
         let mut addrs: Vec<Multiaddr> = self
             .swarm
@@ -521,21 +567,11 @@ impl EventLoop {
         addrs
     }
 
-    /// Where `peer` was seen: to dial it if a request finds it not connected.
-    fn addresses_of(&self, peer: PeerId) -> Vec<Multiaddr> {
-        read(&self.view)
-            .peers
-            .get(&peer)
-            .map(|p| p.addrs.clone())
-            .unwrap_or_default()
-    }
-
     fn on_command(&mut self, command: Command) {
         match command {
             Command::SetCatalogue(c) => {
                 write(&self.view).local = Some(*c);
-                self.answer_catalogue_questions();
-                self.publish_digest();
+                self.refresh_own();
             }
             Command::ListenAddrs(tx) => {
                 let _ = tx.send(self.swarm.listeners().cloned().collect());
@@ -547,7 +583,10 @@ impl EventLoop {
     fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::ConnectionEstablished {
-                peer_id, endpoint, ..
+                peer_id,
+                endpoint,
+                num_established,
+                ..
             } => {
                 let addr = match endpoint {
                     ConnectedPoint::Dialer { address, .. } => Some(address),
@@ -560,15 +599,41 @@ impl EventLoop {
                     }
                     view.connected(peer_id);
                 }
-                // The first answer on a connection also says whom the peer knows.
-                self.fetch_catalogue(peer_id, true);
+                // A peer met: each side asks the other for what it lacks.
+                if num_established.get() == 1 {
+                    self.sync(peer_id);
+                }
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 num_established,
                 ..
             } => {
-                write(&self.view).disconnected(peer_id, num_established as usize);
+                let (lost, dialable) = {
+                    let mut view = write(&self.view);
+                    let lost = view.disconnected(peer_id, num_established as usize);
+                    (lost, view.dialable(&peer_id))
+                };
+                // Dialed again at once: a peer that is gone refuses (or its machine does not
+                // answer), and is taken for down; one that closed a connection for its own
+                // reasons is met again. One with no address to dial is down at once.
+                if lost && dialable {
+                    self.dial_due(Instant::now());
+                } else if lost && write(&self.view).unreachable(peer_id) {
+                    self.tell_down(&[peer_id]);
+                }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer),
+                ..
+            } => {
+                if write(&self.view).unreachable(peer) {
+                    tracing::debug!(%peer, "lost and not reached again: taken for down");
+                    self.tell_down(&[peer]);
+                }
+            }
+            SwarmEvent::NewListenAddr { .. } | SwarmEvent::ExpiredListenAddr { .. } => {
+                self.refresh_own();
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour(event),
             _ => {}
@@ -585,94 +650,18 @@ impl EventLoop {
             }
             BehaviourEvent::Mdns(mdns::Event::Expired(_)) => {}
             BehaviourEvent::Probe(event) => self.on_probe(event),
-            BehaviourEvent::Gossip(gossipsub::Event::Message {
-                propagation_source,
-                message,
-                ..
-            }) => {
-                // Said by the peer itself: it is alive (a message relayed says nothing of when).
-                if message.source == Some(propagation_source) {
-                    write(&self.view).heard(propagation_source);
-                }
-                self.on_gossip(message);
-            }
-            // A digest no one could hear yet goes out to the first listener. Other newcomers
-            // need none: a new connection fetches the catalogue on both sides, and a digest
-            // on every subscription would cost every agent a message per pair at start-up.
-            BehaviourEvent::Gossip(gossipsub::Event::Subscribed { topic, .. }) => {
-                if self.digest_pending && topic == IdentTopic::new(protocol::DIGESTS).hash() {
-                    self.publish_digest();
-                }
-            }
-            BehaviourEvent::Gossip(_) => {}
-            BehaviourEvent::Catalogue(event) => self.on_catalogue(event),
+            BehaviourEvent::Members(event) => self.on_members(event),
             BehaviourEvent::Calls(()) => {}
             BehaviourEvent::Book(never) | BehaviourEvent::Limits(never) => match never {},
         }
     }
+}
 
-    fn on_gossip(&mut self, message: gossipsub::Message) {
-        if message.topic == IdentTopic::new(protocol::DIGESTS).hash() {
-            let Some(source) = message.source else { return };
-            if source == *self.swarm.local_peer_id() {
-                return;
-            }
-            if let Ok(a) = ciborium::from_reader::<Announce, _>(message.data.as_slice()) {
-                let stale = {
-                    let mut view = write(&self.view);
-                    let addrs = a
-                        .addrs
-                        .iter()
-                        .take(view::MAX_ADDRS)
-                        .filter_map(|s| s.parse::<Multiaddr>().ok());
-                    view.heard_at(*self.swarm.local_peer_id(), source, addrs);
-                    view.digest(source, a.digest)
-                };
-                // A peer not connected yet gets its catalogue asked when it is: asking now
-                // would dial it, and the dial is for the rule of who dials whom to decide.
-                if stale && self.swarm.is_connected(&source) {
-                    self.fetching.remove(&source);
-                    self.fetch_catalogue(source, false);
-                }
-            }
-        }
-    }
-
-    fn on_catalogue(&mut self, event: request_response::Event<CatalogueRequest, CatalogueReply>) {
-        match event {
-            request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request {
-                    request, channel, ..
-                } => {
-                    {
-                        let mut view = write(&self.view);
-                        for addr in view::addrs(&request.addrs) {
-                            view.seen_at(peer, addr);
-                        }
-                    }
-                    self.unanswered
-                        .push((Instant::now(), peer, request.peers, channel));
-                    self.answer_catalogue_questions();
-                }
-                request_response::Message::Response { response, .. } => {
-                    self.fetching.remove(&peer);
-                    self.next_fetch();
-                    {
-                        let mut view = write(&self.view);
-                        view.catalogue(peer, response.catalogue);
-                        view.told_of(*self.swarm.local_peer_id(), &response.peers);
-                    }
-                    // The peers it knows are met now, not at the next tick.
-                    self.dial_due(Instant::now());
-                }
-            },
-            request_response::Event::OutboundFailure { peer, error, .. } => {
-                tracing::debug!(%peer, "catalogue not fetched: {error}");
-                self.fetching.remove(&peer);
-                self.next_fetch();
-            }
-            _ => {}
-        }
+/// Waits until `at`, or forever when there is nothing to wait for.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -67,13 +67,16 @@ impl request_response::Codec for Raw {
     }
 }
 
-/// A peer that answers probes (as any peer of the mesh), sends raw requests, and opens raw
-/// streams.
+type MembersCodec = crate::codec::Cbor<protocol::MembersRequest, protocol::MembersReply>;
+
+/// A peer that answers probes and membership questions (as any peer of the mesh), sends raw
+/// requests, and opens raw streams.
 #[derive(libp2p::swarm::NetworkBehaviour)]
 struct Hostile {
     api: request_response::Behaviour<Raw>,
     streams: libp2p_stream::Behaviour,
     probe: request_response::Behaviour<crate::codec::Cbor<protocol::Probe, protocol::Ack>>,
+    members: request_response::Behaviour<MembersCodec>,
 }
 
 fn hostile_swarm(key: &SwarmKey, name: &'static str) -> Result<libp2p::Swarm<Hostile>, String> {
@@ -88,6 +91,14 @@ fn hostile_swarm(key: &SwarmKey, name: &'static str) -> Result<libp2p::Swarm<Hos
         probe: request_response::Behaviour::with_codec(
             crate::codec::Cbor::new(protocol::MAX_PROBE),
             [(StreamProtocol::new(protocol::PROBE), ProtocolSupport::Full)],
+            request_response::Config::default(),
+        ),
+        members: request_response::Behaviour::with_codec(
+            crate::codec::Cbor::new(16 << 20),
+            [(
+                StreamProtocol::new(protocol::MEMBERS),
+                ProtocolSupport::Full,
+            )],
             request_response::Config::default(),
         ),
     };
@@ -136,25 +147,46 @@ async fn send_raw_on(
 /// A hostile member connected to the agent at `addr`: a control to open call streams to it
 /// (its swarm runs on a task of its own).
 async fn member(key: &SwarmKey, addr: &str) -> (libp2p_stream::Control, PeerId) {
-    let mut swarm = hostile_swarm(key, protocol::CATALOGUE).unwrap();
+    let mut swarm = hostile_swarm(key, protocol::MEMBERS).unwrap();
     let control = swarm.behaviour().streams.new_control();
+    let mut own =
+        crate::members::Members::new(*swarm.local_peer_id(), crate::members::now_ms(), 1 << 20);
+    own.set_own(&named_catalogue("intruder"), &[]);
+    let entry = own.own_news().unwrap();
     swarm.dial(addr.parse::<Multiaddr>().unwrap()).unwrap();
     let peer = loop {
         if let SwarmEvent::ConnectionEstablished { peer_id, .. } = swarm.select_next_some().await {
             break peer_id;
         }
     };
+    swarm
+        .behaviour_mut()
+        .members
+        .send_request(&peer, protocol::MembersRequest::Push(vec![entry.clone()]));
     tokio::spawn(async move {
         loop {
-            if let SwarmEvent::Behaviour(HostileEvent::Probe(request_response::Event::Message {
-                message: request_response::Message::Request { channel, .. },
-                ..
-            })) = swarm.select_next_some().await
-            {
-                let _ = swarm
-                    .behaviour_mut()
-                    .probe
-                    .send_response(channel, protocol::Ack {});
+            match swarm.select_next_some().await {
+                SwarmEvent::Behaviour(HostileEvent::Probe(request_response::Event::Message {
+                    message: request_response::Message::Request { channel, .. },
+                    ..
+                })) => {
+                    let _ = swarm
+                        .behaviour_mut()
+                        .probe
+                        .send_response(channel, protocol::Ack {});
+                }
+                SwarmEvent::Behaviour(HostileEvent::Members(
+                    request_response::Event::Message {
+                        message: request_response::Message::Request { channel, .. },
+                        ..
+                    },
+                )) => {
+                    let reply = protocol::MembersReply {
+                        entries: vec![entry.clone()],
+                    };
+                    let _ = swarm.behaviour_mut().members.send_response(channel, reply);
+                }
+                _ => {}
             }
         }
     });
@@ -413,67 +445,91 @@ async fn named(target: &crate::Handle) {
 }
 
 fn target_catalogue() -> armonic_proto::Catalogue {
+    named_catalogue("target")
+}
+
+fn named_catalogue(name: &str) -> armonic_proto::Catalogue {
     armonic_proto::Catalogue {
         info: armonic_lifecycle::info::Info {
-            name: "target".into(),
+            name: name.into(),
             os_type: "debian".into(),
             os_release: None,
             version: "0.1.0".into(),
-            public_ip: "target".into(),
+            public_ip: name.into(),
         },
         version: 1,
         lifecycles: Vec::new(),
     }
 }
 
-/// A catalogue question carrying `addrs` addresses of 64 bytes, asking for the peers.
-fn question(addrs: usize) -> Vec<u8> {
-    let request = protocol::CatalogueRequest {
-        addrs: vec![serde_bytes::ByteBuf::from(vec![0u8; 64]); addrs],
-        peers: true,
-    };
+fn encoded(request: &protocol::MembersRequest) -> Vec<u8> {
     let mut bytes = Vec::new();
-    ciborium::into_writer(&request, &mut bytes).unwrap();
+    ciborium::into_writer(request, &mut bytes).unwrap();
     bytes
 }
 
 #[tokio::test]
-async fn a_catalogue_question_asked_before_the_agent_has_a_catalogue_is_answered_once_it_has() {
+async fn a_membership_question_over_its_cap_is_dropped_and_a_fair_one_answered() {
     let key = SwarmKey::random().unwrap();
     let (target, addr) = agent(&key).await;
-    let asked = tokio::spawn({
-        let key = key.clone();
-        async move { send_raw_on(protocol::CATALOGUE, &key, &addr, question(1)).await }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        !asked.is_finished(),
-        "no answer before there is a catalogue"
-    );
-    target.set_catalogue(target_catalogue()).await;
-    let answer = asked
-        .await
-        .unwrap()
-        .expect("answered once the catalogue is said");
-    let reply: protocol::CatalogueReply = ciborium::from_reader(answer.as_slice()).unwrap();
-    assert_eq!(reply.catalogue.info.name, "target");
+    named(&target).await;
+    // Larger than the largest catalogue and what goes with it.
+    let big = vec![
+        0xa0;
+        (Config::new(Identity::ephemeral(), key.clone()).max_message + (2 << 20))
+            as usize
+    ];
+    let refused = send_raw_on(protocol::MEMBERS, &key, &addr, big).await;
+    assert!(refused.as_ref().map_or(true, Vec::is_empty), "{refused:?}");
+    let garbage = send_raw_on(protocol::MEMBERS, &key, &addr, b"not cbor".to_vec()).await;
+    assert!(garbage.as_ref().map_or(true, Vec::is_empty), "{garbage:?}");
+    let answer = send_raw_on(
+        protocol::MEMBERS,
+        &key,
+        &addr,
+        encoded(&protocol::MembersRequest::Sync(Vec::new())),
+    )
+    .await
+    .expect("a fair question is answered");
+    let reply: protocol::MembersReply = ciborium::from_reader(answer.as_slice()).unwrap();
+    assert_eq!(reply.entries.len(), 1, "its own entry, no other member");
+    let own: armonic_proto::Catalogue =
+        ciborium::from_reader(reply.entries[0].catalogue.as_ref().unwrap().as_slice()).unwrap();
+    assert_eq!(own.info.name, "target");
 }
 
 #[tokio::test]
-async fn a_catalogue_question_over_its_small_cap_is_dropped_and_a_fair_one_answered() {
+async fn an_entry_saying_the_agent_down_makes_it_say_itself_alive_with_a_greater_stamp() {
     let key = SwarmKey::random().unwrap();
     let (target, addr) = agent(&key).await;
-    target.set_catalogue(target_catalogue()).await;
-    let big = question(100);
-    assert!(big.len() as u64 > protocol::MAX_CATALOGUE_REQUEST);
-    let refused = send_raw_on(protocol::CATALOGUE, &key, &addr, big).await;
-    assert!(refused.as_ref().map_or(true, Vec::is_empty), "{refused:?}");
-    let answer = send_raw_on(protocol::CATALOGUE, &key, &addr, question(2))
+    named(&target).await;
+    let ask = || encoded(&protocol::MembersRequest::Sync(Vec::new()));
+    let first = send_raw_on(protocol::MEMBERS, &key, &addr, ask())
         .await
-        .expect("a fair question is answered");
-    let reply: protocol::CatalogueReply = ciborium::from_reader(answer.as_slice()).unwrap();
-    assert_eq!(reply.catalogue.info.name, "target");
-    assert!(reply.peers.is_empty(), "it knows no live peer");
+        .unwrap();
+    let first: protocol::MembersReply = ciborium::from_reader(first.as_slice()).unwrap();
+    let mut down = first.entries[0].clone();
+    down.status = protocol::Status::Down;
+    down.catalogue = None;
+    send_raw_on(
+        protocol::MEMBERS,
+        &key,
+        &addr,
+        encoded(&protocol::MembersRequest::Push(vec![down.clone()])),
+    )
+    .await
+    .unwrap();
+    let again = send_raw_on(protocol::MEMBERS, &key, &addr, ask())
+        .await
+        .unwrap();
+    let again: protocol::MembersReply = ciborium::from_reader(again.as_slice()).unwrap();
+    assert_eq!(again.entries[0].status, protocol::Status::Alive);
+    assert!(
+        again.entries[0].stamp > down.stamp,
+        "{:?} after {:?}",
+        again.entries[0],
+        down
+    );
 }
 
 /// A service that would serve any location it is asked for (as an agent's relays to the
@@ -618,42 +674,29 @@ async fn an_agent_that_has_not_said_its_name_serves_no_call_yet() {
     );
 }
 
-/// A member that joins the agent at `addr` only to say that `silent` is silent, and leaves once
-/// the agent has acknowledged it.
-async fn say_silent(key: &SwarmKey, addr: &str, silent: PeerId) {
-    let mut swarm = hostile_swarm(key, protocol::CATALOGUE).unwrap();
-    swarm.dial(addr.parse::<Multiaddr>().unwrap()).unwrap();
-    loop {
-        match swarm.select_next_some().await {
-            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
-                swarm
-                    .behaviour_mut()
-                    .probe
-                    .send_request(&peer_id, protocol::Probe::Silent(silent.to_bytes()));
-            }
-            SwarmEvent::Behaviour(HostileEvent::Probe(request_response::Event::Message {
-                message: request_response::Message::Response { .. },
-                ..
-            })) => return,
-            SwarmEvent::Behaviour(HostileEvent::Probe(request_response::Event::Message {
-                message: request_response::Message::Request { channel, .. },
-                ..
-            })) => {
-                let _ = swarm
-                    .behaviour_mut()
-                    .probe
-                    .send_response(channel, protocol::Ack {});
-            }
-            SwarmEvent::Behaviour(HostileEvent::Probe(
-                request_response::Event::OutboundFailure { error, .. },
-            )) => panic!("the word was not taken: {error}"),
-            _ => {}
-        }
-    }
+/// A member that joins the agent at `addr` only to say that `silent` is down (at the stamp
+/// the agent holds of it), and leaves once the agent has taken the message.
+async fn say_down(key: &SwarmKey, addr: &str, silent: PeerId) {
+    let ask = encoded(&protocol::MembersRequest::Sync(Vec::new()));
+    let held = send_raw_on(protocol::MEMBERS, key, addr, ask)
+        .await
+        .unwrap();
+    let held: protocol::MembersReply = ciborium::from_reader(held.as_slice()).unwrap();
+    let mut down = held
+        .entries
+        .into_iter()
+        .find(|e| e.id == silent.to_bytes())
+        .expect("the agent holds the peer");
+    down.status = protocol::Status::Down;
+    down.catalogue = None;
+    let push = encoded(&protocol::MembersRequest::Push(vec![down]));
+    send_raw_on(protocol::MEMBERS, key, addr, push)
+        .await
+        .expect("the word was not taken");
 }
 
 #[tokio::test]
-async fn members_saying_a_peer_the_agent_hears_from_is_silent_do_not_make_it_cut_the_peer() {
+async fn members_saying_a_peer_the_agent_hears_from_is_down_do_not_make_it_take_it_for_down() {
     let key = SwarmKey::random().unwrap();
     let (target, addr) = agent(&key).await;
     named(&target).await;
@@ -667,11 +710,11 @@ async fn members_saying_a_peer_the_agent_hears_from_is_silent_do_not_make_it_cut
         assert!(std::time::Instant::now() < deadline, "never connected");
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
-    // Two others say it is silent: enough to cut a peer nothing was heard from lately, but the
-    // agent probes this one every second and hears its answers.
+    // Two others say it is down: enough to take down a peer nothing was heard from lately,
+    // but the agent probes this one every second and hears its answers.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    say_silent(&key, &addr, answering).await;
-    say_silent(&key, &addr, answering).await;
+    say_down(&key, &addr, answering).await;
+    say_down(&key, &addr, answering).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let stats = target.stats();
     assert_eq!(stats.silenced, 0, "{stats:?}");

@@ -40,6 +40,7 @@ mod hostile;
 pub mod intruder;
 mod key;
 mod links;
+mod members;
 mod protocol;
 mod swarm;
 mod view;
@@ -176,7 +177,8 @@ pub struct Config {
     /// How often a node probes the peers it watches (a dead peer is noticed in about three
     /// times this, and by the whole mesh a little later).
     pub ping_every: Duration,
-    /// How often the catalogue digest is said again, changed or not.
+    /// How often a node compares what it holds of the members with one peer's, to find
+    /// what it missed.
     pub gossip_every: Duration,
 }
 
@@ -282,7 +284,11 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
         // A peer holding more streams than it may serve gets the rest refused, not queued.
         max_streams: config.limits.per_peer * 2 + 16,
     };
-    let view = Arc::new(RwLock::new(view::View::default()));
+    let view = Arc::new(RwLock::new(view::View::new(
+        local,
+        members::now_ms(),
+        config.max_message,
+    )));
     let mut swarm = swarm::build(
         config.identity.0.clone(),
         config.swarm_key.0,
@@ -305,18 +311,17 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
         commands: rx,
         view: Arc::clone(&view),
         bootstrap,
-        fetching: HashMap::new(),
-        digest_pending: true,
-        unanswered: Vec::new(),
+        syncing: HashMap::new(),
+        pushing: 0,
+        flush_at: None,
         gossip_every: config.gossip_every,
         silence: config.ping_every * 3,
-        to_fetch: std::collections::VecDeque::new(),
         pace: event_loop::Pace::new(),
         health: event_loop::Health::default(),
         ping_every: config.ping_every,
         watching: HashSet::new(),
         probed: HashMap::new(),
-        confirming: HashMap::new(),
+        rng: event_loop::Rng::new(&local),
     };
     let links = Arc::new(links::Links {
         view,

@@ -154,9 +154,9 @@ impl Links {
     /// The location name of `peer`, once its catalogue is known.
     pub fn name_of(&self, peer: PeerId) -> Option<String> {
         self.view()
-            .peers
+            .members
             .get(&peer)
-            .and_then(|p| p.catalogue.as_ref().map(|c| c.info.name.clone()))
+            .and_then(|m| m.catalogue.as_ref().map(|c| c.info.name.clone()))
     }
 
     /// This node's location name, once its catalogue is said.

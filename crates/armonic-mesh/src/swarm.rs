@@ -1,5 +1,5 @@
 //! The swarm: TCP behind the private-network key, then Noise and Yamux; and the behaviours
-//! the agents speak (the API, catalogues, gossip, discovery, liveness).
+//! the agents speak (the API, membership, discovery, liveness).
 
 use std::time::Duration;
 
@@ -12,12 +12,12 @@ use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{
-    PeerId, StreamProtocol, Swarm, Transport, connection_limits, gossipsub, mdns, noise, tcp, yamux,
+    PeerId, StreamProtocol, Swarm, Transport, connection_limits, mdns, noise, tcp, yamux,
 };
 
 use crate::book::Book;
 use crate::codec::Cbor;
-use crate::protocol::{self, Ack, CatalogueReply, CatalogueRequest, Probe};
+use crate::protocol::{self, Ack, MembersReply, MembersRequest, Probe};
 
 /// The behaviours of an agent.
 #[derive(NetworkBehaviour)]
@@ -26,8 +26,8 @@ pub(crate) struct Behaviour {
     pub limits: connection_limits::Behaviour,
     /// Calls and journal reads, each on a stream of its own.
     pub calls: libp2p_stream::Behaviour,
-    pub catalogue: request_response::Behaviour<Cbor<CatalogueRequest, CatalogueReply>>,
-    pub gossip: gossipsub::Behaviour,
+    /// Membership: entries of who is in the mesh, passed on (see `members.rs`).
+    pub members: request_response::Behaviour<Cbor<MembersRequest, MembersReply>>,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     /// Liveness: each node probes the few peers it watches (see `view::View::watch`).
     pub probe: request_response::Behaviour<Cbor<Probe, Ack>>,
@@ -82,29 +82,6 @@ pub(crate) fn build(
     book: Book,
 ) -> std::io::Result<Swarm<Behaviour>> {
     let peer = key.public().to_peer_id();
-    let gossip_config = gossipsub::ConfigBuilder::default()
-        .heartbeat_interval(Duration::from_millis(500))
-        .validation_mode(gossipsub::ValidationMode::Strict)
-        // Small messages: each is sent by its publisher to every subscribed peer at once, and
-        // passed on to one peer only, with no gossip about it afterwards: a digest missed is
-        // said again after a while (and a catalogue unheard of is fetched directly), whereas
-        // every copy received costs a signature check. With the default mesh of 6 and gossip
-        // to a quarter of the peers, a mesh of 100 agents spent most of a core idle on copies.
-        .flood_publish(true)
-        .mesh_n(1)
-        .mesh_n_low(1)
-        .mesh_n_high(2)
-        .mesh_outbound_min(0)
-        .gossip_lazy(0)
-        .gossip_factor(0.0)
-        .max_transmit_size(opts.max_message as usize)
-        .build()
-        .map_err(std::io::Error::other)?;
-    let gossip = gossipsub::Behaviour::new(
-        gossipsub::MessageAuthenticity::Signed(key.clone()),
-        gossip_config,
-    )
-    .map_err(std::io::Error::other)?;
     let mdns = if opts.mdns {
         let config = mdns::Config {
             // Asked again often, so a peer that comes back is found soon.
@@ -115,13 +92,16 @@ pub(crate) fn build(
     } else {
         None
     };
-    let catalogue = request_response::Behaviour::with_codec(
-        Cbor::new(opts.max_message).requests_up_to(protocol::MAX_CATALOGUE_REQUEST),
+    // Room for the largest catalogue, and for what goes with it (other entries, what an
+    // agent holds of the others: about 60 bytes a member).
+    let members_max = opts.max_message + (1 << 20);
+    let members = request_response::Behaviour::with_codec(
+        Cbor::new(members_max),
         [(
-            StreamProtocol::new(protocol::CATALOGUE),
+            StreamProtocol::new(protocol::MEMBERS),
             ProtocolSupport::Full,
         )],
-        request_response::Config::default().with_request_timeout(protocol::CATALOGUE_TIMEOUT),
+        request_response::Config::default().with_request_timeout(protocol::MEMBERS_TIMEOUT),
     );
     let limits = connection_limits::ConnectionLimits::default()
         .with_max_pending_incoming(Some(MAX_HANDSHAKING))
@@ -129,8 +109,7 @@ pub(crate) fn build(
     let behaviour = Behaviour {
         limits: connection_limits::Behaviour::new(limits),
         calls: libp2p_stream::Behaviour::new(),
-        catalogue,
-        gossip,
+        members,
         mdns: mdns.into(),
         probe: request_response::Behaviour::with_codec(
             Cbor::new(protocol::MAX_PROBE).requests_up_to(protocol::MAX_PROBE),

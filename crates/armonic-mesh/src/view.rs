@@ -1,40 +1,37 @@
-//! A node's view of the mesh: every peer it knows, where it was seen, whether it is live, and
-//! its catalogue. Plain data, changed by the event loop, read by anyone through the handle.
+//! A node's view of the mesh: the members (see [`Members`]: who is in the mesh, alive or not,
+//! with its catalogue) and the peers it has or may have a connection with (where each was
+//! seen, its connections, when it was last heard from, when to dial it). Plain data, changed
+//! by the event loop, read by anyone through the handle.
 //!
-//! Two kinds of peers are kept. Members proved they hold the swarm key: a connection with
-//! them came up, which takes the private network's handshake and then Noise (their peer id).
-//! Candidates are only heard of (an mDNS announcement, which anyone on the LAN can make, a
-//! member's word, a digest) and kept to be dialed, for a while. Only members are ever listed
-//! or answered about ([`View::peers`], [`View::live`]…); a candidate becomes a member when
-//! its connection comes up, or is forgotten.
+//! A peer is listed ([`View::peers`], [`View::live`]…) once it is a member: its entry came
+//! from a member (the peer itself or another), over a connection that took the private
+//! network's handshake and then Noise. Peers only heard of (an mDNS announcement, which anyone
+//! on the LAN can make, a bootstrap address) are kept to be dialed, for a while, and never
+//! listed.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use armonic_lifecycle::Address;
 use armonic_lifecycle::info::Info;
-use armonic_proto::{Catalogue, Digest, PeerInfo};
+use armonic_proto::{Catalogue, PeerInfo};
 use libp2p::{Multiaddr, PeerId};
 use serde_bytes::ByteBuf;
 
-use crate::protocol::{KnownPeer, MAX_KNOWN_PEERS};
+use crate::members::{Members, now_ms};
 
 /// One peer.
 #[derive(Debug, Clone)]
 pub(crate) struct Peer {
     pub addrs: Vec<Multiaddr>,
     pub connections: usize,
-    /// Connected, and not cut for silence.
-    pub live: bool,
     pub last_seen: Instant,
-    pub catalogue: Option<Catalogue>,
-    /// The newest digest heard of, to fetch its catalogue when it is not the one held.
-    pub digest: Option<Digest>,
     /// When the next dial may be tried, and the wait after that.
     pub next_dial: Instant,
     pub backoff: Duration,
-    /// When its catalogue was last heard of (a digest, or the catalogue itself).
-    pub heard_of: Instant,
+    /// Its last connection closed, without this node cutting it: dialed at once, and taken
+    /// for down if that dial fails.
+    pub lost: bool,
     /// Whether a connection to it was ever up (it proved it holds the swarm key: a member);
     /// if not (a candidate), how many dials it was given, and since when it is known.
     pub met: bool,
@@ -47,28 +44,22 @@ impl Peer {
         Peer {
             addrs: Vec::new(),
             connections: 0,
-            live: false,
             last_seen: now,
-            catalogue: None,
-            digest: None,
             next_dial: now,
             backoff: Duration::from_millis(500),
-            heard_of: now,
+            lost: false,
             met: false,
             dials: 0,
             since: now,
         }
     }
-
-    fn name(&self) -> Option<&str> {
-        self.catalogue.as_ref().map(|c| c.info.name.as_str())
-    }
 }
 
 /// The view.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct View {
     pub peers: HashMap<PeerId, Peer>,
+    pub members: Members,
     pub local: Option<Catalogue>,
     /// What happened since the node started, counted.
     pub counts: Counts,
@@ -84,7 +75,7 @@ pub(crate) struct Counts {
     pub connections: u64,
     /// Connected peers cut because they were silent too long.
     pub silenced: u64,
-    /// Catalogues fetched.
+    /// Entries of members taken as news.
     pub fetches: u64,
     /// Ticks of the loop that came late, and how late in all.
     pub stalls: u64,
@@ -132,26 +123,41 @@ const UNMET_FOR: Duration = Duration::from_secs(60);
 /// Most peers never reached a view keeps at once.
 const MAX_UNMET: usize = 256;
 
-/// Most peers not known before taken from one agent's answer, and most addresses taken for
-/// each.
-const MAX_TOLD_NEW: usize = 64;
+/// Most addresses taken for a peer from another's word.
 const HEARSAY_ADDRS: usize = 4;
 
 /// How long the agent of the greater peer id waits for a peer it heard of to dial it.
 pub(crate) const HEARSAY_GRACE: Duration = Duration::from_secs(2);
 
-/// Most peers a view takes from what others tell of the mesh.
-const MAX_PEERS: usize = 4 * MAX_KNOWN_PEERS;
+/// Most peers a view keeps to connect with.
+const MAX_PEERS: usize = crate::members::MAX_MEMBERS;
+
+impl Default for View {
+    fn default() -> View {
+        View::new(PeerId::random(), now_ms(), 8 << 20)
+    }
+}
 
 impl View {
+    /// The view of node `local`, started at `epoch` (milliseconds since 1970), taking
+    /// catalogues of at most `max_catalogue` bytes.
+    pub fn new(local: PeerId, epoch: u64, max_catalogue: u64) -> View {
+        View {
+            peers: HashMap::new(),
+            members: Members::new(local, epoch, max_catalogue),
+            local: None,
+            counts: Counts::default(),
+        }
+    }
+
     fn peer(&mut self, id: PeerId) -> &mut Peer {
         self.peers
             .entry(id)
             .or_insert_with(|| Peer::new(Instant::now()))
     }
 
-    /// A peer was seen at `addr` (mDNS, a connection, its own word, another agent). A new
-    /// address gives a peer not reached yet its dials again.
+    /// A peer was seen at `addr` (mDNS, a connection, its own word). A new address gives a
+    /// peer not reached yet its dials again.
     pub fn seen_at(&mut self, id: PeerId, addr: Multiaddr) {
         let p = self.peer(id);
         if !p.addrs.contains(&addr) {
@@ -163,56 +169,76 @@ impl View {
         }
     }
 
-    /// The live peers with known addresses, but `except` (who asked): what an agent tells
-    /// another of the mesh. At most [`MAX_KNOWN_PEERS`].
-    pub fn known(&self, except: PeerId) -> Vec<KnownPeer> {
-        self.members()
-            .filter(|(id, p)| **id != except && p.live && !p.addrs.is_empty())
-            .take(MAX_KNOWN_PEERS)
-            .map(|(id, p)| KnownPeer {
-                id: id.to_bytes(),
-                addrs: p.addrs.iter().map(|a| ByteBuf::from(a.to_vec())).collect(),
-            })
-            .collect()
-    }
-
-    /// Peers another agent said it knows, to be dialed. What it says is hearsay, so it only
-    /// adds peers this view does not know at all (never the addresses of a known one), with
-    /// a dialable address; at most [`MAX_TOLD_NEW`] from one answer, each with at most
-    /// [`HEARSAY_ADDRS`] addresses, and only while fewer than [`MAX_UNMET`] peers wait to be
-    /// reached.
-    pub fn told_of(&mut self, local: PeerId, peers: &[KnownPeer]) {
-        let mut unmet = self.unmet();
-        let mut added = 0;
-        for known in peers.iter().take(MAX_KNOWN_PEERS) {
-            if added == MAX_TOLD_NEW || unmet >= MAX_UNMET {
-                break;
-            }
-            let Ok(id) = PeerId::from_bytes(&known.id) else {
-                continue;
-            };
-            if id == local {
-                continue;
-            }
-            let addrs: Vec<Multiaddr> = addrs(&known.addrs).take(HEARSAY_ADDRS).collect();
-            if addrs.is_empty() {
-                continue;
-            }
-            match self.peers.get(&id) {
-                // A known peer is left as it is, unless nothing tells where to find it.
-                Some(p) if p.connections > 0 || !p.addrs.is_empty() => continue,
-                Some(_) => {}
-                None => {
-                    if !self.admit(local, id, &mut unmet) {
-                        continue;
-                    }
-                    added += 1;
+    /// A member another agent told of, at `addrs`, to be connected with. What it says is
+    /// hearsay, so it only adds a peer this view does not know (never the addresses of a
+    /// known one, unless it has none), with at most [`HEARSAY_ADDRS`] dialable addresses,
+    /// and only while fewer than [`MAX_UNMET`] peers wait to be reached.
+    pub fn told_of(&mut self, local: PeerId, id: PeerId, addrs: &[Multiaddr]) {
+        if id == local {
+            return;
+        }
+        let addrs: Vec<Multiaddr> = addrs
+            .iter()
+            .filter(|a| dialable(a))
+            .take(HEARSAY_ADDRS)
+            .cloned()
+            .collect();
+        if addrs.is_empty() {
+            return;
+        }
+        match self.peers.get(&id) {
+            Some(p) if p.connections > 0 || !p.addrs.is_empty() => return,
+            Some(_) => {}
+            None => {
+                let mut unmet = self.unmet();
+                if !self.admit(local, id, &mut unmet) {
+                    return;
                 }
             }
-            for addr in addrs {
-                self.seen_at(id, addr);
+        }
+        for addr in addrs {
+            self.seen_at(id, addr);
+        }
+    }
+
+    /// Entries from a member, taken as [`Members::take`] says; members first heard of are
+    /// kept to be connected with. An entry saying down a peer heard from directly within
+    /// `within` is not taken (the peer says itself alive if it is).
+    pub fn take(
+        &mut self,
+        local: PeerId,
+        entries: Vec<crate::protocol::Entry>,
+        now: Instant,
+        within: Duration,
+    ) -> crate::members::Taken {
+        let peers = &self.peers;
+        let taken = self.members.take(entries, now, now_ms(), |id| {
+            peers.get(id).is_some_and(|p| {
+                p.connections > 0 && now.saturating_duration_since(p.last_seen) < within
+            })
+        });
+        self.counts.fetches += taken.news.len() as u64;
+        for id in &taken.news {
+            let addrs = self
+                .members
+                .get(id)
+                .map(|m| m.addrs.clone())
+                .unwrap_or_default();
+            match self.peers.get_mut(id) {
+                // A peer that dialed this node is known without an address: its own word
+                // (or a member's) gives one, to dial it again if it is lost.
+                Some(p) if p.addrs.is_empty() => {
+                    p.addrs = addrs
+                        .into_iter()
+                        .filter(dialable)
+                        .take(HEARSAY_ADDRS)
+                        .collect();
+                }
+                Some(_) => {}
+                None => self.told_of(local, *id, &addrs),
             }
         }
+        taken
     }
 
     /// How many peers were never reached.
@@ -241,29 +267,6 @@ impl View {
         true
     }
 
-    /// Peer `id` says it listens at `addrs` (its digest): kept, if the peer is known or there
-    /// is room for it (see [`View::admit`]). Whether the peer is in the view.
-    pub fn heard_at(
-        &mut self,
-        local: PeerId,
-        id: PeerId,
-        addrs: impl Iterator<Item = Multiaddr>,
-    ) -> bool {
-        if id == local {
-            return false;
-        }
-        if !self.peers.contains_key(&id) {
-            let mut unmet = self.unmet();
-            if !self.admit(local, id, &mut unmet) {
-                return false;
-            }
-        }
-        for addr in addrs.filter(dialable).take(MAX_ADDRS) {
-            self.seen_at(id, addr);
-        }
-        true
-    }
-
     /// A dial counted by [`View::due_for_dial`] did not start (one was under way already).
     pub fn dial_not_started(&mut self, id: PeerId) {
         self.counts.dials = self.counts.dials.saturating_sub(1);
@@ -277,28 +280,48 @@ impl View {
         self.counts.connections += 1;
         let p = self.peer(id);
         p.connections += 1;
-        p.live = true;
         p.last_seen = Instant::now();
         p.backoff = Duration::from_millis(500);
         p.met = true;
+        p.lost = false;
     }
 
-    /// A connection to `id` closed; `remaining` are still open.
-    pub fn disconnected(&mut self, id: PeerId, remaining: usize) {
+    /// A connection to `id` closed; `remaining` are still open. Whether the peer was lost
+    /// (its last connection closed, and not because this node cut it): to be dialed at once.
+    pub fn disconnected(&mut self, id: PeerId, remaining: usize) -> bool {
+        let alive = self
+            .members
+            .get(&id)
+            .is_some_and(crate::members::Member::live);
         let p = self.peer(id);
         p.connections = remaining;
-        if remaining == 0 {
-            p.live = false;
+        if remaining == 0 && alive {
+            p.lost = true;
+            p.next_dial = Instant::now();
+            return true;
         }
+        false
+    }
+
+    /// Whether a dial to `id` can be tried: it has an address.
+    pub fn dialable(&self, id: &PeerId) -> bool {
+        self.peers.get(id).is_some_and(|p| !p.addrs.is_empty())
+    }
+
+    /// A dial to `id` failed: if the peer was lost, it is taken for down. Whether it was.
+    pub fn unreachable(&mut self, id: PeerId) -> bool {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return false;
+        };
+        if !std::mem::take(&mut p.lost) || p.connections > 0 {
+            return false;
+        }
+        self.members.down(id, Instant::now())
     }
 
     /// `id` answered.
     pub fn heard(&mut self, id: PeerId) {
-        let p = self.peer(id);
-        p.last_seen = Instant::now();
-        if p.connections > 0 {
-            p.live = true;
-        }
+        self.peer(id).last_seen = Instant::now();
     }
 
     /// The peers of `among` connected and not heard from for `limit`, marked nothing yet.
@@ -319,9 +342,9 @@ impl View {
             .collect()
     }
 
-    /// The peers of `among` connected and not heard from for `limit`: marked silent, and
-    /// returned (to be disconnected). A frozen or cut-off peer keeps its TCP connection up;
-    /// only silence tells.
+    /// The peers of `among` connected and not heard from for `limit`: taken for down, and
+    /// returned (to be disconnected, and the others told). A frozen or cut-off peer keeps its
+    /// TCP connection up; only silence tells.
     pub fn silent_for(
         &mut self,
         now: Instant,
@@ -335,17 +358,14 @@ impl View {
         out
     }
 
-    /// `id` is taken for dead: not live until it answers again (it is to be disconnected).
+    /// `id` is taken for dead: down until it says it is alive again (it is to be
+    /// disconnected).
     pub fn cut(&mut self, id: PeerId) {
+        self.counts.silenced += 1;
         if let Some(p) = self.peers.get_mut(&id) {
-            p.live = false;
-            self.counts.silenced += 1;
+            p.lost = false;
         }
-    }
-
-    /// When `id` was last heard from.
-    pub fn last_heard(&self, id: PeerId) -> Option<Instant> {
-        self.peers.get(&id).map(|p| p.last_seen)
+        self.members.down(id, Instant::now());
     }
 
     /// `id` starts being watched: its silence counts from now, not from before (nobody
@@ -359,12 +379,13 @@ impl View {
     /// The peers this node watches: the `k` connected members that follow `local` in the
     /// order of peer ids, coming round after the greatest. Each node is so watched by the
     /// `k` before it, and each watches `k`, whatever the size of the mesh: liveness costs a
-    /// node `k` probes per period, not one per peer. Watchers that cut a peer tell the others
-    /// (see `EventLoop`), who confirm.
+    /// node `k` probes per period, not one per peer. Watchers that take a peer for down say
+    /// so to the others (see `EventLoop`).
     pub fn watch(&self, local: PeerId, k: usize) -> HashSet<PeerId> {
         let mut ring: Vec<PeerId> = self
-            .members()
-            .filter(|(_, p)| p.connections > 0)
+            .peers
+            .iter()
+            .filter(|(_, p)| p.met && p.connections > 0)
             .map(|(id, _)| *id)
             .collect();
         if ring.len() <= k {
@@ -385,48 +406,12 @@ impl View {
         }
     }
 
-    /// A digest was heard: whether its catalogue must be fetched. Only a peer in the view
-    /// is counted (see [`View::heard_at`]).
-    pub fn digest(&mut self, id: PeerId, digest: Digest) -> bool {
-        let Some(p) = self.peers.get_mut(&id) else {
-            return false;
-        };
-        // Any difference counts: a restarted agent counts its versions from 0 again.
-        let stale = p.catalogue.as_ref().is_none_or(|c| c.digest() != digest);
-        p.digest = Some(digest);
-        p.heard_of = Instant::now();
-        stale
-    }
-
-    /// Connected peers whose catalogue nothing was heard of for longer than `limit` (their
-    /// digests, said every few seconds, did not arrive): their catalogue is to be asked for
-    /// directly. They are not listed again before another `limit`.
-    pub fn unheard_for(&mut self, now: Instant, limit: Duration) -> Vec<PeerId> {
-        let mut out = Vec::new();
-        for (id, p) in &mut self.peers {
-            if p.connections > 0 && now.saturating_duration_since(p.heard_of) > limit {
-                p.heard_of = now;
-                out.push(*id);
-            }
-        }
-        out
-    }
-
-    /// A catalogue arrived: the peer's own answer, so the current one.
-    pub fn catalogue(&mut self, id: PeerId, catalogue: Catalogue) {
-        self.counts.fetches += 1;
-        let p = self.peer(id);
-        p.last_seen = Instant::now();
-        p.heard_of = p.last_seen;
-        p.catalogue = Some(catalogue);
-    }
-
     /// Peers to dial now (known addresses, not connected, their backoff over), `most` of
     /// them, those waiting longest first; their next attempt is pushed back.
     ///
     /// A peer never reached after [`MAX_DIALS_UNMET`] dials, or for [`UNMET_FOR`], is
-    /// forgotten: addresses heard of (from mDNS, another agent, a digest) may lead nowhere,
-    /// and are not dialed forever. A peer once met is dialed until it comes back.
+    /// forgotten: addresses heard of (from mDNS, another agent) may lead nowhere, and are not
+    /// dialed forever. A peer once met is dialed until it comes back.
     pub fn due_for_dial(&mut self, now: Instant, most: usize) -> Vec<(PeerId, Vec<Multiaddr>)> {
         self.peers.retain(|_, p| {
             p.met
@@ -458,28 +443,45 @@ impl View {
         out
     }
 
+    /// The members named `name`, with their entries.
+    fn named<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Iterator<Item = (&'a PeerId, &'a crate::members::Member)> {
+        self.members
+            .iter()
+            .filter(move |(_, m)| m.catalogue.as_ref().is_some_and(|c| c.info.name == name))
+    }
+
     /// The live peer of location `name`.
     pub fn peer_of(&self, name: &str) -> Option<PeerId> {
-        self.members()
-            .filter(|(_, p)| p.live && p.name() == Some(name))
+        self.named(name)
+            .filter(|(_, m)| m.live())
             .map(|(id, _)| *id)
             .next()
     }
 
-    /// Seconds since the member named `name` was last heard from, when it is known.
+    /// Seconds since the member named `name` was last heard of, when it is known.
     pub fn last_seen(&self, name: &str) -> Option<u64> {
-        self.members()
-            .filter(|(_, p)| p.name() == Some(name))
-            .map(|(_, p)| p.last_seen.elapsed().as_secs())
+        self.named(name)
+            .map(|(id, m)| self.since_heard(id, m))
             .min()
+    }
+
+    /// Seconds since member `id` was last heard from (directly, or news of it).
+    fn since_heard(&self, id: &PeerId, m: &crate::members::Member) -> u64 {
+        let direct = self.peers.get(id).map(|p| p.last_seen);
+        let last = direct.map_or(m.changed, |d| d.max(m.changed));
+        last.elapsed().as_secs()
     }
 
     /// The live locations, by name: each with its facts.
     pub fn live(&self) -> Vec<Info> {
         let mut out: Vec<Info> = self
-            .members()
-            .filter(|(_, p)| p.live)
-            .filter_map(|(_, p)| p.catalogue.as_ref().map(|c| c.info.clone()))
+            .members
+            .iter()
+            .filter(|(_, m)| m.live())
+            .filter_map(|(_, m)| m.catalogue.as_ref().map(|c| c.info.clone()))
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out.dedup_by(|a, b| a.name == b.name);
@@ -489,9 +491,10 @@ impl View {
     /// The live peers whose catalogue offers a provide `xpath` matches, by name.
     pub fn offering(&self, xpath: &Address) -> Vec<String> {
         let mut out: Vec<String> = self
-            .members()
-            .filter(|(_, p)| p.live)
-            .filter_map(|(_, p)| p.catalogue.as_ref())
+            .members
+            .iter()
+            .filter(|(_, m)| m.live())
+            .filter_map(|(_, m)| m.catalogue.as_ref())
             .filter(|c| c.offers_provide(xpath))
             .map(|c| c.info.name.clone())
             .collect();
@@ -509,41 +512,34 @@ impl View {
             fetches: self.counts.fetches,
             stalls: self.counts.stalls,
             stalled: self.counts.stalled,
+            members: self.members.len(),
+            live: self.members.iter().filter(|(_, m)| m.live()).count(),
             ..crate::MeshStats::default()
         };
         for p in self.peers.values() {
             stats.connections += p.connections;
-            if !p.met {
-                stats.candidates += 1;
-                continue;
-            }
-            stats.members += 1;
             if p.connections > 0 {
                 stats.connected += 1;
             }
-            if p.live && p.catalogue.is_some() {
-                stats.live += 1;
+            if !p.met {
+                stats.candidates += 1;
             }
         }
         stats
     }
 
-    /// The members: peers a connection came up with, at least once.
-    fn members(&self) -> impl Iterator<Item = (&PeerId, &Peer)> {
-        self.peers.iter().filter(|(_, p)| p.met)
-    }
-
     /// Every member, for `armonic mesh`; never a peer only heard of.
     pub fn peers(&self) -> Vec<PeerInfo> {
         let mut out: Vec<PeerInfo> = self
-            .members()
-            .map(|(id, p)| PeerInfo {
-                name: p.name().map(str::to_owned),
+            .members
+            .iter()
+            .map(|(id, m)| PeerInfo {
+                name: m.catalogue.as_ref().map(|c| c.info.name.clone()),
                 peer_id: id.to_string(),
-                addresses: p.addrs.iter().map(ToString::to_string).collect(),
-                catalogue: p.catalogue.clone(),
-                last_seen_secs: p.last_seen.elapsed().as_secs(),
-                live: p.live,
+                addresses: m.addrs.iter().map(ToString::to_string).collect(),
+                catalogue: m.catalogue.clone(),
+                last_seen_secs: self.since_heard(id, m),
+                live: m.live(),
                 local: false,
             })
             .collect();
@@ -577,59 +573,83 @@ mod tests {
     }
 
     #[test]
-    fn a_peer_only_heard_of_is_never_listed_until_a_connection_with_it_comes_up() {
+    fn a_peer_only_heard_of_is_never_listed_until_a_member_s_entry_of_it_arrives() {
         let mut v = View::default();
         let local = PeerId::random();
-        let (announced, hearsay, digested) = (PeerId::random(), PeerId::random(), PeerId::random());
-        // An mDNS announcement (anyone on the LAN, with the key or not), a member's word, a
-        // digest: addresses to dial, no more.
+        let (announced, hearsay) = (PeerId::random(), PeerId::random());
+        // An mDNS announcement (anyone on the LAN, with the key or not), an address: to dial,
+        // no more.
         v.seen_at(announced, addr(1));
-        v.told_of(local, &[told(hearsay, &[addr(2)])]);
-        v.heard_at(local, digested, [addr(3)].into_iter());
+        v.told_of(local, hearsay, &[addr(2)]);
         let now = Instant::now();
         assert_eq!(
             v.due_for_dial(now + HEARSAY_GRACE, usize::MAX).len(),
-            3,
+            2,
             "all dialed"
         );
-        // Every dial fails (a peer without the key fails the first handshake).
-        for id in [announced, hearsay, digested] {
-            assert!(v.peers.contains_key(&id), "kept to be dialed again");
-        }
+        // A connection comes up: the peer proved it holds the key, but is listed only once
+        // its entry arrives.
+        v.connected(announced);
         assert!(v.peers().is_empty(), "{:?}", v.peers());
         assert!(v.live().is_empty());
-        assert!(v.known(PeerId::random()).is_empty());
         assert_eq!(v.last_seen("web1"), None);
-        // A connection comes up: the peer proved it holds the key.
-        v.connected(announced);
+        join(&mut v, announced, catalogue("web1", 1));
         let listed: Vec<String> = v.peers().into_iter().map(|p| p.peer_id).collect();
         assert_eq!(listed, [announced.to_string()]);
-        // Gone again, it stays listed, not live.
-        v.disconnected(announced, 0);
-        let listed = v.peers();
-        assert_eq!(listed.len(), 1);
-        assert!(!listed[0].live);
-        // The others are forgotten, never having been listed.
+        // The other is forgotten, never having been listed.
         v.due_for_dial(now + UNMET_FOR, usize::MAX);
         assert_eq!(v.peers.len(), 1);
     }
 
     #[test]
-    fn a_peer_is_live_while_connected_and_answering() {
+    fn a_member_is_live_until_taken_for_down_and_again_once_it_says_it_is_alive() {
         let mut v = View::default();
         let id = PeerId::random();
-        v.catalogue(id, catalogue("web1", 1));
-        assert!(v.live().is_empty(), "known, not connected");
-        v.connected(id);
-        assert_eq!(v.live()[0].name, "web1");
+        let mut own = Members::new(id, now_ms(), 1 << 20);
+        own.set_own(&catalogue("web1", 1), &[addr(1)]);
+        let local = PeerId::random();
+        let entry = own.own_news().unwrap();
+        v.take(local, vec![entry], Instant::now(), Duration::ZERO);
+        assert_eq!(v.live()[0].name, "web1", "a member's word is enough");
         assert_eq!(v.peer_of("web1"), Some(id));
+        v.connected(id);
         v.cut(id);
         assert!(v.live().is_empty(), "cut");
-        v.heard(id);
-        assert_eq!(v.live().len(), 1);
-        v.disconnected(id, 0);
-        assert!(v.live().is_empty());
         assert_eq!(v.peer_of("web1"), None);
+        assert_eq!(v.last_seen("web1"), Some(0));
+        // The member hears it was said down, and says it is alive again.
+        let down = v.members.entry_of(&id).unwrap();
+        assert!(
+            own.take(vec![down], Instant::now(), now_ms(), |_| false)
+                .refuted
+        );
+        v.take(
+            local,
+            vec![own.own_news().unwrap()],
+            Instant::now(),
+            Duration::ZERO,
+        );
+        assert_eq!(v.peer_of("web1"), Some(id));
+    }
+
+    #[test]
+    fn a_lost_member_is_dialed_at_once_and_taken_for_down_if_the_dial_fails() {
+        let mut v = View::default();
+        let (id, quiet) = (PeerId::random(), PeerId::random());
+        join(&mut v, id, catalogue("web1", 1));
+        v.connected(id);
+        assert!(v.disconnected(id, 0), "lost");
+        assert_eq!(
+            v.due_for_dial(Instant::now(), usize::MAX).len(),
+            0,
+            "no address"
+        );
+        assert!(v.unreachable(id));
+        assert!(v.live().is_empty());
+        // A peer that was not lost (never a member, or cut by this node) is not.
+        v.connected(quiet);
+        assert!(!v.disconnected(quiet, 0));
+        assert!(!v.unreachable(quiet));
     }
 
     #[test]
@@ -678,7 +698,7 @@ mod tests {
     fn a_connected_peer_that_stays_silent_is_not_live() {
         let mut v = View::default();
         let id = PeerId::random();
-        v.catalogue(id, catalogue("web1", 1));
+        join(&mut v, id, catalogue("web1", 1));
         v.connected(id);
         let now = Instant::now();
         assert!(
@@ -694,37 +714,6 @@ mod tests {
             [id]
         );
         assert!(v.live().is_empty());
-    }
-
-    #[test]
-    fn a_digest_asks_for_the_catalogue_only_when_it_is_new() {
-        let mut v = View::default();
-        let id = PeerId::random();
-        assert!(
-            !v.digest(id, catalogue("web1", 1).digest()),
-            "not in the view"
-        );
-        v.connected(id);
-        assert!(v.digest(id, catalogue("web1", 1).digest()));
-        v.catalogue(id, catalogue("web1", 1));
-        assert!(!v.digest(id, catalogue("web1", 1).digest()));
-        assert!(v.digest(id, catalogue("web1", 2).digest()));
-    }
-
-    #[test]
-    fn a_connected_peer_whose_digests_stop_arriving_is_asked_directly_once_per_period() {
-        let mut v = View::default();
-        let id = PeerId::random();
-        v.connected(id);
-        v.catalogue(id, catalogue("web1", 1));
-        let limit = Duration::from_secs(10);
-        let now = Instant::now();
-        assert!(v.unheard_for(now, limit).is_empty());
-        let later = now + limit + Duration::from_secs(1);
-        assert_eq!(v.unheard_for(later, limit), [id]);
-        assert!(v.unheard_for(later, limit).is_empty(), "not again at once");
-        v.digest(id, catalogue("web1", 1).digest());
-        assert!(v.unheard_for(Instant::now() + limit / 2, limit).is_empty());
     }
 
     #[test]
@@ -781,14 +770,15 @@ mod tests {
         let mut v = View::default();
         let (a, b, heard) = (PeerId::random(), PeerId::random(), PeerId::random());
         v.seen_at(heard, addr(1));
-        v.catalogue(a, catalogue("web1", 1));
+        join(&mut v, a, catalogue("web1", 1));
         v.connected(a);
         v.connected(b);
         v.connected(b);
         let s = v.stats();
         assert_eq!(
             (s.members, s.live, s.connected, s.connections, s.candidates),
-            (2, 1, 2, 3, 1)
+            (1, 1, 2, 3, 1),
+            "b is connected, but no entry of it came yet"
         );
         assert_eq!((s.connections_made, s.fetches), (3, 1));
         let late = Instant::now() + Duration::from_secs(10);
@@ -809,13 +799,26 @@ mod tests {
         let mut v = View::default();
         for name in ["web2", "web1"] {
             let id = PeerId::random();
-            v.catalogue(id, catalogue(name, 1));
+            join(&mut v, id, catalogue(name, 1));
             v.connected(id);
         }
         let a: Address = "//WebServer//start".parse().unwrap();
         assert_eq!(v.offering(&a), ["web1", "web2"]);
         let none: Address = "//Proxy//start".parse().unwrap();
         assert!(v.offering(&none).is_empty());
+    }
+
+    /// Member `id` says it is alive with catalogue `c` (its entry reaches `v`).
+    fn join(v: &mut View, id: PeerId, c: Catalogue) {
+        let mut own = Members::new(id, now_ms(), 1 << 20);
+        own.set_own(&c, &[]);
+        let entry = own.own_news().unwrap();
+        v.take(
+            PeerId::random(),
+            vec![entry],
+            Instant::now(),
+            Duration::ZERO,
+        );
     }
 
     fn everyone(v: &View) -> HashSet<PeerId> {
@@ -827,53 +830,13 @@ mod tests {
     }
 
     #[test]
-    fn an_agent_tells_the_live_peers_it_knows_but_the_asker() {
-        let mut v = View::default();
-        let (asker, live, gone, nowhere) = (
-            PeerId::random(),
-            PeerId::random(),
-            PeerId::random(),
-            PeerId::random(),
-        );
-        for (i, id) in [asker, live, gone].into_iter().enumerate() {
-            v.seen_at(id, addr(i as u16 + 1));
-            v.connected(id);
-        }
-        v.disconnected(gone, 0);
-        v.connected(nowhere);
-        let told = v.known(asker);
-        assert_eq!(
-            told,
-            [KnownPeer {
-                id: live.to_bytes(),
-                addrs: vec![ByteBuf::from(addr(2).to_vec())],
-            }],
-            "neither the asker, nor a peer gone, nor one without an address"
-        );
-    }
-
-    #[test]
-    fn peers_told_of_are_kept_to_be_dialed_and_bad_entries_skipped() {
+    fn peers_told_of_are_kept_to_be_dialed_but_not_this_node_nor_bad_addresses() {
         let mut v = View::default();
         let local = PeerId::random();
         let other = PeerId::random();
-        let bytes = |a: Multiaddr| ByteBuf::from(a.to_vec());
-        let told = [
-            KnownPeer {
-                id: b"not a peer id".to_vec(),
-                addrs: vec![bytes(addr(1))],
-            },
-            KnownPeer {
-                id: local.to_bytes(),
-                addrs: vec![bytes(addr(2))],
-            },
-            KnownPeer {
-                id: other.to_bytes(),
-                addrs: vec![ByteBuf::from(b"garbage".to_vec()), bytes(addr(3))],
-            },
-        ];
-        v.told_of(local, &told);
-        assert_eq!(v.peers.len(), 1, "only the valid entry of another peer");
+        v.told_of(local, local, &[addr(2)]);
+        v.told_of(local, other, &[addr(3)]);
+        assert_eq!(v.peers.len(), 1, "only another peer");
         assert_eq!(v.peers[&other].addrs, [addr(3)]);
         let later = Instant::now() + HEARSAY_GRACE;
         assert_eq!(v.due_for_dial(later, usize::MAX)[0].0, other);
@@ -884,14 +847,14 @@ mod tests {
         let (a, b) = (PeerId::random(), PeerId::random());
         let (small, great) = if a < b { (a, b) } else { (b, a) };
         let mut at_small = View::default();
-        at_small.heard_at(small, great, [addr(1)].into_iter());
+        at_small.told_of(small, great, &[addr(1)]);
         assert_eq!(
             at_small.due_for_dial(Instant::now(), usize::MAX).len(),
             1,
             "dials at once"
         );
         let mut at_great = View::default();
-        at_great.heard_at(great, small, [addr(2)].into_iter());
+        at_great.told_of(great, small, &[addr(2)]);
         assert!(
             at_great.due_for_dial(Instant::now(), usize::MAX).is_empty(),
             "waits to be dialed"
@@ -910,16 +873,9 @@ mod tests {
         let mut v = View::default();
         let local = PeerId::random();
         for _ in 0..MAX_UNMET + 10 {
-            v.heard_at(local, PeerId::random(), [addr(1)].into_iter());
+            v.told_of(local, PeerId::random(), &[addr(1)]);
         }
         assert_eq!(v.peers.len(), MAX_UNMET);
-    }
-
-    fn told(id: PeerId, addrs: &[Multiaddr]) -> KnownPeer {
-        KnownPeer {
-            id: id.to_bytes(),
-            addrs: addrs.iter().map(|a| ByteBuf::from(a.to_vec())).collect(),
-        }
     }
 
     #[test]
@@ -930,20 +886,8 @@ mod tests {
         v.connected(honest);
         v.disconnected(honest, 0);
         let lies: Vec<Multiaddr> = (2..12).map(addr).collect();
-        v.told_of(local, &[told(honest, &lies)]);
+        v.told_of(local, honest, &lies);
         assert_eq!(v.peers[&honest].addrs, [addr(1)]);
-    }
-
-    #[test]
-    fn only_so_much_is_taken_from_one_answer() {
-        let mut v = View::default();
-        let local = PeerId::random();
-        let many: Vec<KnownPeer> = (0..MAX_TOLD_NEW + 10)
-            .map(|_| told(PeerId::random(), &(1..10).map(addr).collect::<Vec<_>>()))
-            .collect();
-        v.told_of(local, &many);
-        assert_eq!(v.peers.len(), MAX_TOLD_NEW);
-        assert!(v.peers.values().all(|p| p.addrs.len() == HEARSAY_ADDRS));
     }
 
     #[test]
@@ -954,13 +898,11 @@ mod tests {
             .iter()
             .map(|a| a.parse().unwrap())
             .collect();
-        v.told_of(
-            local,
-            &[told(PeerId::random(), &odd), told(PeerId::random(), &[])],
-        );
+        v.told_of(local, PeerId::random(), &odd);
+        v.told_of(local, PeerId::random(), &[]);
         assert!(v.peers.is_empty());
         let named: Multiaddr = "/dns4/web1.example/tcp/7301".parse().unwrap();
-        v.told_of(local, &[told(PeerId::random(), &[named])]);
+        v.told_of(local, PeerId::random(), &[named]);
         assert_eq!(v.peers.len(), 1);
     }
 
@@ -982,11 +924,8 @@ mod tests {
     fn a_peer_never_reached_is_forgotten_after_a_minute_whatever_its_dials() {
         let mut v = View::default();
         let id = PeerId::random();
-        assert!(v.heard_at(PeerId::random(), id, std::iter::empty()));
-        assert!(
-            v.due_for_dial(Instant::now(), usize::MAX).is_empty(),
-            "no address"
-        );
+        v.seen_at(id, addr(1));
+        assert_eq!(v.due_for_dial(Instant::now(), usize::MAX).len(), 1);
         assert!(v.peers.contains_key(&id));
         v.due_for_dial(Instant::now() + UNMET_FOR, usize::MAX);
         assert!(!v.peers.contains_key(&id));
@@ -1010,7 +949,7 @@ mod tests {
     fn the_time_a_node_itself_stood_still_is_not_counted_as_its_peers_silence() {
         let mut v = View::default();
         let id = PeerId::random();
-        v.catalogue(id, catalogue("web1", 1));
+        join(&mut v, id, catalogue("web1", 1));
         v.connected(id);
         let after_stall = Instant::now() + Duration::from_secs(10);
         v.forgive(after_stall, Duration::from_secs(9));
@@ -1047,26 +986,14 @@ mod tests {
     }
 
     #[test]
-    fn the_digest_of_a_peer_there_is_no_room_for_is_not_kept() {
-        let mut v = View::default();
-        let local = PeerId::random();
-        for _ in 0..MAX_UNMET {
-            v.heard_at(local, PeerId::random(), [addr(1)].into_iter());
-        }
-        let late = PeerId::random();
-        assert!(!v.heard_at(local, late, [addr(2)].into_iter()));
-        assert!(!v.digest(late, catalogue("web1", 1).digest()));
-        assert!(!v.peers.contains_key(&late));
-    }
-
-    #[test]
-    fn a_digest_keeps_only_dialable_addresses() {
+    fn a_member_told_of_keeps_only_dialable_addresses() {
         let mut v = View::default();
         let id = PeerId::random();
-        let said = ["/ip4/10.0.0.1/udp/53", "/ip4/10.0.0.1/tcp/7301"]
+        let said: Vec<Multiaddr> = ["/ip4/10.0.0.1/udp/53", "/ip4/10.0.0.1/tcp/7301"]
             .iter()
-            .map(|a| a.parse::<Multiaddr>().unwrap());
-        v.heard_at(PeerId::random(), id, said);
+            .map(|a| a.parse::<Multiaddr>().unwrap())
+            .collect();
+        v.told_of(PeerId::random(), id, &said);
         assert_eq!(
             v.peers[&id].addrs,
             ["/ip4/10.0.0.1/tcp/7301".parse::<Multiaddr>().unwrap()]
@@ -1077,8 +1004,9 @@ mod tests {
     fn a_known_peer_with_no_address_takes_one_from_another_agent() {
         let mut v = View::default();
         let (local, id) = (PeerId::random(), PeerId::random());
-        v.heard_at(local, id, std::iter::empty());
-        v.told_of(local, &[told(id, &[addr(5)])]);
+        v.seen_at(id, addr(1));
+        v.peers.get_mut(&id).unwrap().addrs.clear();
+        v.told_of(local, id, &[addr(5)]);
         assert_eq!(v.peers[&id].addrs, [addr(5)]);
     }
 }

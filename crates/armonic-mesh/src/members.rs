@@ -1,0 +1,668 @@
+//! Membership: every member of the mesh an agent knows of, whether it is alive, where it
+//! listens, and its catalogue, as agents pass it on to each other. Plain data, merged by the
+//! rules below; the event loop carries it on `/armonic/members/1`.
+//!
+//! Each member alone says it is alive, in an entry stamped with its start (`epoch`) and a
+//! count of its entry's changes (`incarnation`); a newer stamp replaces an older one. A peer
+//! that watched a member and heard nothing, or lost its connection to it and could not make
+//! another, says it `Down` at the stamp it holds; at an equal stamp that outranks `Alive`. A
+//! member that hears itself said down while it is not says it is alive again with a greater
+//! stamp (it refutes), so a wrong verdict lasts one round of gossip and never forever.
+//!
+//! Entries spread three ways, all carrying many entries per message: a member's own change
+//! goes at once to every peer it is connected to; an entry that is news to an agent is passed
+//! on once to a few of its peers; and agents compare what they hold (a connection that comes
+//! up, and one peer every period), the answer carrying only what the asker lacks.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use armonic_proto::Catalogue;
+use libp2p::{Multiaddr, PeerId};
+use serde_bytes::ByteBuf;
+
+use crate::protocol::{Entry, Have, Stamp, Status};
+use crate::view::{MAX_ADDRS, addrs as parse_addrs};
+
+/// Most members an agent holds (a member's word cannot grow its memory without bound).
+pub(crate) const MAX_MEMBERS: usize = 8192;
+
+/// How far ahead of this machine's clock a stamp may be: one further is taken for a lie (it
+/// would let nobody, not even the member, ever say anything newer of it).
+const MAX_SKEW_MS: u64 = 60_000;
+
+/// One member, as this agent holds it.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub stamp: Stamp,
+    pub status: Status,
+    pub addrs: Vec<Multiaddr>,
+    /// Its catalogue, kept when it goes down (to be listed as not live).
+    pub catalogue: Option<Catalogue>,
+    raw: Option<ByteBuf>,
+    /// When this agent last took news of it.
+    pub changed: Instant,
+}
+
+impl Member {
+    fn key(&self) -> (Stamp, Status) {
+        (self.stamp, self.status)
+    }
+
+    /// Alive, with a catalogue: to be listed and called.
+    pub fn live(&self) -> bool {
+        self.status == Status::Alive && self.catalogue.is_some()
+    }
+
+    fn entry(&self, id: &PeerId) -> Entry {
+        Entry {
+            id: id.to_bytes(),
+            stamp: self.stamp,
+            status: self.status,
+            addrs: self
+                .addrs
+                .iter()
+                .map(|a| ByteBuf::from(a.to_vec()))
+                .collect(),
+            catalogue: match self.status {
+                Status::Alive => self.raw.clone(),
+                Status::Down | Status::Left => None,
+            },
+        }
+    }
+}
+
+/// What [`Members::take`] changed.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Taken {
+    /// Members whose entry changed (news, to be passed on).
+    pub news: Vec<PeerId>,
+    /// Members that were alive and are now said down or gone.
+    pub gone: Vec<PeerId>,
+    /// Members first heard of.
+    pub new: Vec<PeerId>,
+    /// This agent was said down (or a newer entry of it was seen): it said itself alive again.
+    pub refuted: bool,
+}
+
+/// The entry of this agent itself.
+#[derive(Debug)]
+struct Own {
+    stamp: Stamp,
+    addrs: Vec<ByteBuf>,
+    raw: Option<ByteBuf>,
+    status: Status,
+}
+
+/// The members an agent knows.
+#[derive(Debug)]
+pub(crate) struct Members {
+    me: PeerId,
+    own: Own,
+    list: HashMap<PeerId, Member>,
+    /// Members whose entry is news here, to be passed on.
+    news: Vec<PeerId>,
+    queued: HashSet<PeerId>,
+    /// Whether this agent's own entry changed since it was last sent to every peer.
+    own_news: bool,
+    max_catalogue: u64,
+}
+
+/// Bytes an entry takes on the wire, near enough.
+pub(crate) fn size(entry: &Entry) -> usize {
+    64 + entry.catalogue.as_ref().map_or(0, |c| c.len())
+        + entry.addrs.iter().map(|a| a.len() + 2).sum::<usize>()
+}
+
+/// Milliseconds since 1970 by this machine's clock.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The stamp after `stamp`.
+fn after(stamp: Stamp) -> Stamp {
+    match stamp.incarnation.checked_add(1) {
+        Some(incarnation) => Stamp {
+            epoch: stamp.epoch,
+            incarnation,
+        },
+        None => Stamp {
+            epoch: stamp.epoch.saturating_add(1),
+            incarnation: 0,
+        },
+    }
+}
+
+impl Members {
+    /// The members known to agent `me`, started at `epoch` (milliseconds since 1970), taking
+    /// catalogues of at most `max_catalogue` bytes.
+    pub fn new(me: PeerId, epoch: u64, max_catalogue: u64) -> Members {
+        Members {
+            me,
+            own: Own {
+                stamp: Stamp {
+                    epoch,
+                    incarnation: 0,
+                },
+                addrs: Vec::new(),
+                raw: None,
+                status: Status::Alive,
+            },
+            list: HashMap::new(),
+            news: Vec::new(),
+            queued: HashSet::new(),
+            own_news: false,
+            max_catalogue,
+        }
+    }
+
+    /// This agent's catalogue and addresses changed: its entry says so, with a new stamp.
+    pub fn set_own(&mut self, catalogue: &Catalogue, addrs: &[Multiaddr]) {
+        let mut raw = Vec::new();
+        // Encoding a plain struct into memory cannot fail.
+        let _ = ciborium::into_writer(catalogue, &mut raw);
+        let addrs: Vec<ByteBuf> = addrs
+            .iter()
+            .take(MAX_ADDRS)
+            .map(|a| ByteBuf::from(a.to_vec()))
+            .collect();
+        if self
+            .own
+            .raw
+            .as_ref()
+            .is_some_and(|r| r.as_slice() == raw.as_slice())
+            && self.own.addrs == addrs
+        {
+            return;
+        }
+        if self.own.raw.is_some() {
+            self.own.stamp = after(self.own.stamp);
+        }
+        self.own.raw = Some(ByteBuf::from(raw));
+        self.own.addrs = addrs;
+        self.own_news = true;
+    }
+
+    /// This agent's entry, once it has a catalogue.
+    pub fn own_entry(&self) -> Option<Entry> {
+        let raw = self.own.raw.clone()?;
+        Some(Entry {
+            id: self.me.to_bytes(),
+            stamp: self.own.stamp,
+            status: self.own.status,
+            addrs: self.own.addrs.clone(),
+            catalogue: (self.own.status == Status::Alive).then_some(raw),
+        })
+    }
+
+    /// This agent's entry, if it changed since it was last taken: to go to every peer.
+    pub fn own_news(&mut self) -> Option<Entry> {
+        if !std::mem::take(&mut self.own_news) {
+            return None;
+        }
+        self.own_entry()
+    }
+
+    /// This agent's stamp.
+    #[cfg(test)]
+    pub fn own_stamp(&self) -> Stamp {
+        self.own.stamp
+    }
+
+    /// Member `id`'s entry as it stands here.
+    pub fn entry_of(&self, id: &PeerId) -> Option<Entry> {
+        self.list.get(id).map(|m| m.entry(id))
+    }
+
+    /// Whether a peer holding `have` holds an entry newer than this agent's (of itself or
+    /// of another): this agent has something to ask it.
+    pub fn behind(&self, have: &[Have]) -> bool {
+        have.iter().take(MAX_MEMBERS + 1).any(|h| {
+            let Ok(id) = PeerId::from_bytes(&h.id) else {
+                return false;
+            };
+            if id == self.me {
+                return (h.stamp, h.status) > (self.own.stamp, self.own.status);
+            }
+            self.list
+                .get(&id)
+                .is_none_or(|m| m.key() < (h.stamp, h.status))
+        })
+    }
+
+    pub fn get(&self, id: &PeerId) -> Option<&Member> {
+        self.list.get(id)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&PeerId, &Member)> {
+        self.list.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Entries from a peer (in an answer, or passed on). Each is taken if it is news: a
+    /// greater stamp, or at the same stamp a status that outranks the one held. Stamps
+    /// further ahead than [`MAX_SKEW_MS`] of `now_ms` are lies and skipped, as are entries
+    /// that do not parse, alive without a catalogue that reads, of a peer new once
+    /// [`MAX_MEMBERS`] are held, or saying down a peer `heard_lately` (this agent hears from
+    /// it itself; it will say it is alive if it is). An entry saying this agent down, or newer
+    /// than its own, makes it say itself alive again with a greater stamp.
+    pub fn take(
+        &mut self,
+        entries: Vec<Entry>,
+        now: Instant,
+        now_ms: u64,
+        heard_lately: impl Fn(&PeerId) -> bool,
+    ) -> Taken {
+        let mut taken = Taken::default();
+        for entry in entries {
+            let Ok(id) = PeerId::from_bytes(&entry.id) else {
+                continue;
+            };
+            if entry.stamp.epoch > now_ms.saturating_add(MAX_SKEW_MS) {
+                continue;
+            }
+            if id == self.me {
+                let outranks = (entry.stamp, entry.status) > (self.own.stamp, Status::Alive);
+                if self.own.status == Status::Alive && outranks {
+                    self.own.stamp = after(entry.stamp.max(self.own.stamp));
+                    self.own_news = true;
+                    taken.refuted = true;
+                }
+                continue;
+            }
+            let held = self.list.get(&id);
+            if held.is_some_and(|m| m.key() >= (entry.stamp, entry.status)) {
+                continue;
+            }
+            if held.is_none() && self.list.len() >= MAX_MEMBERS {
+                continue;
+            }
+            if entry.status == Status::Down && heard_lately(&id) {
+                continue;
+            }
+            let catalogue = match (&entry.status, &entry.catalogue) {
+                (Status::Alive, None) => continue,
+                (Status::Alive, Some(raw)) => {
+                    if raw.len() as u64 > self.max_catalogue {
+                        continue;
+                    }
+                    match ciborium::from_reader::<Catalogue, _>(raw.as_slice()) {
+                        Ok(c) => Some((c, raw.clone())),
+                        Err(_) => continue,
+                    }
+                }
+                (Status::Down | Status::Left, _) => None,
+            };
+            let addrs: Vec<Multiaddr> = parse_addrs(&entry.addrs).collect();
+            let was_live = held.is_some_and(Member::live);
+            match self.list.get_mut(&id) {
+                Some(m) => {
+                    m.stamp = entry.stamp;
+                    m.status = entry.status;
+                    if !addrs.is_empty() {
+                        m.addrs = addrs;
+                    }
+                    if let Some((c, raw)) = catalogue {
+                        m.catalogue = Some(c);
+                        m.raw = Some(raw);
+                    }
+                    m.changed = now;
+                }
+                None => {
+                    let (catalogue, raw) =
+                        catalogue.map_or((None, None), |(c, r)| (Some(c), Some(r)));
+                    self.list.insert(
+                        id,
+                        Member {
+                            stamp: entry.stamp,
+                            status: entry.status,
+                            addrs,
+                            catalogue,
+                            raw,
+                            changed: now,
+                        },
+                    );
+                    taken.new.push(id);
+                }
+            }
+            if was_live && entry.status != Status::Alive {
+                taken.gone.push(id);
+            }
+            self.queue(id);
+            taken.news.push(id);
+        }
+        taken
+    }
+
+    fn queue(&mut self, id: PeerId) {
+        if self.queued.insert(id) {
+            self.news.push(id);
+        }
+    }
+
+    /// This agent takes member `id` for dead (it watched it and heard nothing, or lost its
+    /// connection to it and could not make another): said down at the stamp held. Whether it
+    /// was alive.
+    pub fn down(&mut self, id: PeerId, now: Instant) -> bool {
+        let Some(m) = self.list.get_mut(&id) else {
+            return false;
+        };
+        if m.status != Status::Alive {
+            return false;
+        }
+        m.status = Status::Down;
+        m.changed = now;
+        self.queue(id);
+        true
+    }
+
+    /// What this agent holds, its own entry included: for a peer to answer with what it lacks.
+    pub fn summary(&self) -> Vec<Have> {
+        let own = self.own.raw.is_some().then(|| Have {
+            id: self.me.to_bytes(),
+            stamp: self.own.stamp,
+            status: self.own.status,
+        });
+        own.into_iter()
+            .chain(self.list.iter().map(|(id, m)| Have {
+                id: id.to_bytes(),
+                stamp: m.stamp,
+                status: m.status,
+            }))
+            .collect()
+    }
+
+    /// The entries a peer holding `have` lacks or holds older, this agent's own first, in
+    /// about `budget` bytes (at least one entry, whatever its size); the peer asks again for
+    /// the rest.
+    pub fn answer(&self, have: &[Have], budget: usize) -> Vec<Entry> {
+        let held: HashMap<&[u8], (Stamp, Status)> = have
+            .iter()
+            .take(MAX_MEMBERS + 1)
+            .map(|h| (h.id.as_slice(), (h.stamp, h.status)))
+            .collect();
+        let stale = |id: &[u8], key: (Stamp, Status)| held.get(id).is_none_or(|k| *k < key);
+        let mut out = Vec::new();
+        let mut used = 0;
+        let own = self
+            .own_entry()
+            .filter(|e| stale(&e.id, (e.stamp, e.status)));
+        let others = self
+            .list
+            .iter()
+            .filter(|(id, m)| stale(&id.to_bytes(), m.key()))
+            .map(|(id, m)| m.entry(id));
+        for entry in own.into_iter().chain(others) {
+            let size = size(&entry);
+            if !out.is_empty() && used + size > budget {
+                break;
+            }
+            used += size;
+            out.push(entry);
+        }
+        out
+    }
+
+    /// The entries that were news here since last asked, as they stand now, in about `budget`
+    /// bytes (at least one): to be passed on.
+    pub fn news(&mut self, budget: usize) -> Vec<Entry> {
+        let mut out = Vec::new();
+        let mut used = 0;
+        let mut taken = 0;
+        for id in &self.news {
+            let Some(m) = self.list.get(id) else {
+                taken += 1;
+                continue;
+            };
+            let entry = m.entry(id);
+            let size = size(&entry);
+            if !out.is_empty() && used + size > budget {
+                break;
+            }
+            used += size;
+            taken += 1;
+            out.push(entry);
+        }
+        for id in self.news.drain(..taken) {
+            self.queued.remove(&id);
+        }
+        out
+    }
+
+    /// Whether entries wait to be passed on.
+    pub fn has_news(&self) -> bool {
+        !self.news.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use armonic_lifecycle::info::Info;
+
+    const EPOCH: u64 = 1_800_000_000_000;
+
+    fn catalogue(name: &str, version: u64) -> Catalogue {
+        Catalogue {
+            info: Info {
+                name: name.into(),
+                os_type: "debian".into(),
+                os_release: None,
+                version: "0.1.0".into(),
+                public_ip: name.into(),
+            },
+            version,
+            lifecycles: Vec::new(),
+        }
+    }
+
+    fn addr(port: u16) -> Multiaddr {
+        format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()
+    }
+
+    /// A member with its catalogue, as it says itself.
+    fn member(name: &str, port: u16) -> (PeerId, Members) {
+        let id = PeerId::random();
+        let mut m = Members::new(id, EPOCH, 1 << 20);
+        m.set_own(&catalogue(name, 1), &[addr(port)]);
+        (id, m)
+    }
+
+    fn take(m: &mut Members, entries: Vec<Entry>) -> Taken {
+        m.take(entries, Instant::now(), EPOCH, |_| false)
+    }
+
+    #[test]
+    fn a_member_s_own_entry_reaches_another_with_its_catalogue_and_addresses() {
+        let (a, mut ma) = member("web1", 1);
+        let (_, mut mb) = member("db1", 2);
+        let taken = take(&mut mb, vec![ma.own_news().unwrap()]);
+        assert_eq!(taken.news, [a]);
+        assert_eq!(taken.new, [a]);
+        let held = mb.get(&a).unwrap();
+        assert!(held.live());
+        assert_eq!(held.catalogue.as_ref().unwrap().info.name, "web1");
+        assert_eq!(held.addrs, [addr(1)]);
+        assert!(ma.own_news().is_none(), "said once per change");
+    }
+
+    #[test]
+    fn a_newer_stamp_replaces_an_older_one_and_an_older_is_ignored() {
+        let (a, mut ma) = member("web1", 1);
+        let (_, mut mb) = member("db1", 2);
+        let first = ma.own_news().unwrap();
+        ma.set_own(&catalogue("web1", 2), &[addr(1)]);
+        let second = ma.own_news().unwrap();
+        assert!(second.stamp > first.stamp);
+        take(&mut mb, vec![second]);
+        assert!(take(&mut mb, vec![first]).news.is_empty(), "stale");
+        assert_eq!(mb.get(&a).unwrap().catalogue.as_ref().unwrap().version, 2);
+    }
+
+    #[test]
+    fn an_unchanged_catalogue_makes_no_new_stamp() {
+        let (_, mut ma) = member("web1", 1);
+        let stamp = ma.own_stamp();
+        ma.set_own(&catalogue("web1", 1), &[addr(1)]);
+        assert_eq!(ma.own_stamp(), stamp);
+    }
+
+    #[test]
+    fn down_at_the_same_stamp_outranks_alive_and_alive_again_needs_a_greater_stamp() {
+        let (a, mut ma) = member("web1", 1);
+        let (_, mut mb) = member("db1", 2);
+        let (_, mut mc) = member("app1", 3);
+        let alive = ma.own_news().unwrap();
+        take(&mut mb, vec![alive.clone()]);
+        take(&mut mc, vec![alive.clone()]);
+        assert!(mb.down(a, Instant::now()));
+        let down = mb.news(usize::MAX);
+        assert_eq!(down[0].status, Status::Down);
+        assert_eq!(down[0].catalogue, None, "a down entry carries no catalogue");
+        let taken = take(&mut mc, down.clone());
+        assert_eq!(taken.gone, [a]);
+        assert!(!mc.get(&a).unwrap().live());
+        assert_eq!(
+            mc.get(&a).unwrap().catalogue.as_ref().unwrap().info.name,
+            "web1",
+            "kept to be listed as not live"
+        );
+        assert!(take(&mut mc, vec![alive]).news.is_empty(), "old news");
+        // The member hears it: it says itself alive again, with a greater stamp.
+        let taken = take(&mut ma, down);
+        assert!(taken.refuted);
+        let again = ma.own_news().unwrap();
+        assert_eq!(again.status, Status::Alive);
+        take(&mut mc, vec![again]);
+        assert!(mc.get(&a).unwrap().live());
+    }
+
+    #[test]
+    fn a_member_said_down_that_this_agent_hears_from_itself_is_not_taken_for_down() {
+        let (a, mut ma) = member("web1", 1);
+        let (_, mut mb) = member("db1", 2);
+        let (_, mut mc) = member("app1", 3);
+        let alive = ma.own_news().unwrap();
+        take(&mut mb, vec![alive.clone()]);
+        take(&mut mc, vec![alive]);
+        mb.down(a, Instant::now());
+        let down = mb.news(usize::MAX);
+        let taken = mc.take(down, Instant::now(), EPOCH, |id| *id == a);
+        assert!(taken.news.is_empty());
+        assert!(mc.get(&a).unwrap().live());
+    }
+
+    #[test]
+    fn a_stamp_far_in_the_future_is_a_lie_and_skipped() {
+        let (a, mut ma) = member("web1", 1);
+        let (_, mut mb) = member("db1", 2);
+        let mut lie = ma.own_news().unwrap();
+        lie.stamp.epoch = EPOCH + MAX_SKEW_MS + 1;
+        assert!(take(&mut mb, vec![lie]).news.is_empty());
+        assert!(mb.get(&a).is_none());
+    }
+
+    #[test]
+    fn an_entry_of_an_agent_newer_than_its_own_makes_it_say_itself_anew() {
+        let (a, mut ma) = member("web1", 1);
+        let mut forged = ma.own_news().unwrap();
+        forged.stamp.incarnation += 100;
+        forged.catalogue = Some(ByteBuf::from(b"\xa0".to_vec()));
+        assert_eq!(forged.id, a.to_bytes());
+        assert!(take(&mut ma, vec![forged.clone()]).refuted);
+        let own = ma.own_news().unwrap();
+        assert!(
+            own.stamp > forged.stamp,
+            "its own word outranks the forgery"
+        );
+    }
+
+    #[test]
+    fn bad_entries_are_skipped_and_the_others_taken() {
+        let (_, mut mb) = member("db1", 2);
+        let (a, mut ma) = member("web1", 1);
+        let good = ma.own_news().unwrap();
+        let mut no_catalogue = good.clone();
+        no_catalogue.id = PeerId::random().to_bytes();
+        no_catalogue.catalogue = None;
+        let mut garbage = good.clone();
+        garbage.id = PeerId::random().to_bytes();
+        garbage.catalogue = Some(ByteBuf::from(b"not cbor".to_vec()));
+        let mut bad_id = good.clone();
+        bad_id.id = b"nobody".to_vec();
+        let mut huge = good.clone();
+        huge.id = PeerId::random().to_bytes();
+        huge.catalogue = Some(ByteBuf::from(vec![0; 2 << 20]));
+        let taken = take(&mut mb, vec![no_catalogue, garbage, bad_id, huge, good]);
+        assert_eq!(taken.news, [a]);
+        assert_eq!(mb.len(), 1);
+    }
+
+    #[test]
+    fn only_so_many_members_are_held() {
+        let (_, mut mb) = member("db1", 2);
+        let template = member("web", 1).1.own_news().unwrap();
+        let entries: Vec<Entry> = (0..MAX_MEMBERS + 5)
+            .map(|_| Entry {
+                id: PeerId::random().to_bytes(),
+                ..template.clone()
+            })
+            .collect();
+        take(&mut mb, entries);
+        assert_eq!(mb.len(), MAX_MEMBERS);
+    }
+
+    #[test]
+    fn an_answer_holds_only_what_the_asker_lacks_or_holds_older() {
+        let (a, mut ma) = member("web1", 1);
+        let (b, mut mb) = member("db1", 2);
+        let (c, mut mc) = member("app1", 3);
+        let ea = ma.own_news().unwrap();
+        let ec = mc.own_news().unwrap();
+        take(&mut mb, vec![ea.clone(), ec]);
+        // The asker holds a's entry already, and its own.
+        let (_, mut asker) = member("new1", 4);
+        take(&mut asker, vec![ea]);
+        let answer = mb.answer(&asker.summary(), usize::MAX);
+        let ids: HashSet<Vec<u8>> = answer.iter().map(|e| e.id.clone()).collect();
+        assert_eq!(ids, HashSet::from([b.to_bytes(), c.to_bytes()]));
+        assert_eq!(answer[0].id, b.to_bytes(), "its own first");
+        take(&mut asker, answer);
+        assert!(mb.answer(&asker.summary(), usize::MAX).is_empty());
+        let _ = a;
+    }
+
+    #[test]
+    fn an_answer_stops_at_its_budget_but_always_holds_one_entry() {
+        let (_, mut mb) = member("db1", 2);
+        let entries: Vec<Entry> = (0..10)
+            .map(|i| member(&format!("m{i}"), 10 + i).1.own_news().unwrap())
+            .collect();
+        take(&mut mb, entries);
+        let one = size(&mb.own_entry().unwrap());
+        assert_eq!(mb.answer(&[], 1).len(), 1);
+        assert_eq!(mb.answer(&[], one * 3).len(), 3);
+        assert_eq!(mb.answer(&[], usize::MAX).len(), 11);
+    }
+
+    #[test]
+    fn news_is_passed_on_once_as_it_stands_when_asked() {
+        let (a, mut ma) = member("web1", 1);
+        let (_, mut mb) = member("db1", 2);
+        take(&mut mb, vec![ma.own_news().unwrap()]);
+        ma.set_own(&catalogue("web1", 7), &[addr(1)]);
+        take(&mut mb, vec![ma.own_news().unwrap()]);
+        assert!(mb.has_news());
+        let news = mb.news(usize::MAX);
+        assert_eq!(news.len(), 1, "once, though it changed twice");
+        assert_eq!(news[0].id, a.to_bytes());
+        assert_eq!(news[0].stamp, ma.own_stamp());
+        assert!(mb.news(usize::MAX).is_empty());
+        assert!(!mb.has_news());
+    }
+}
