@@ -55,6 +55,10 @@ pub(crate) struct EventLoop {
     pub probed: HashMap<PeerId, Instant>,
     /// Picks peers at random.
     pub rng: Rng,
+    /// The members picked at random to keep connections with (besides the ring).
+    pub chosen: HashSet<PeerId>,
+    /// A comparison brought news: another, with another peer, at the next tick.
+    pub sync_soon: bool,
 }
 
 /// A small random number generator (xorshift), for picking peers: the picks need only differ
@@ -204,6 +208,22 @@ const ANSWER_BUDGET: usize = 1024 * 1024;
 /// Most messages passing entries on that a node has in flight; news waits meanwhile.
 const MAX_PUSHING: usize = 64;
 
+/// Members picked at random that each node keeps a connection with, besides the few that
+/// follow it in peer-id order (see [`View::watch`]): the ring keeps the mesh in one piece,
+/// the random links keep it a few hops across.
+const RANDOM_LINKS: usize = 5;
+
+/// Most connections a node keeps beyond those it wants: peers that dialed it are let go past
+/// this (calls aside).
+const MOST_LINKS: usize = 32;
+
+/// How long a connection is left up before it may be let go (time for both ends to compare
+/// what they hold).
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// How long after a call a connection is kept (as long as its call streams are kept idle).
+const CALLS_FOR: Duration = Duration::from_secs(30);
+
 impl EventLoop {
     /// Runs until shut down (or every handle is gone).
     pub async fn run(mut self) {
@@ -230,11 +250,15 @@ impl EventLoop {
                     // be waiting unread, so the time it stood still does not count as theirs.
                     let stall = now.duration_since(last_tick).saturating_sub(2 * TICK);
                     last_tick = now;
+                    self.overlay(now);
                     self.liveness(now, stall);
                     self.redial(now, &mut last_bootstrap);
                     // Entries missed (a message lost, a peer met late) are found by comparing
-                    // what is held with one peer now and then.
-                    if now.duration_since(last_gossip) >= self.gossip_every {
+                    // what is held with one peer now and then, and at once again while that
+                    // brings news.
+                    if std::mem::take(&mut self.sync_soon)
+                        || now.duration_since(last_gossip) >= self.gossip_every
+                    {
                         last_gossip = now;
                         let connected = self.connected_members();
                         if let Some(peer) = self.rng.pick(connected, 1).pop() {
@@ -243,6 +267,53 @@ impl EventLoop {
                     }
                 }
             }
+        }
+    }
+
+    /// The connections this node keeps, each tick: with the few members that follow it in
+    /// peer-id order and a few picked at random (a member gone is replaced); the others are
+    /// let go once those are up (see [`View::to_prune`]).
+    fn overlay(&mut self, now: Instant) {
+        let local = *self.swarm.local_peer_id();
+        let wanted = {
+            let view = read(&self.view);
+            self.chosen.retain(|id| {
+                view.members
+                    .get(id)
+                    .is_some_and(crate::members::Member::live)
+            });
+            let need = RANDOM_LINKS.saturating_sub(self.chosen.len());
+            if need > 0 {
+                let others: Vec<PeerId> = view
+                    .members
+                    .iter()
+                    .filter(|(id, m)| m.live() && !self.chosen.contains(id))
+                    .map(|(id, _)| *id)
+                    .collect();
+                self.chosen.extend(self.rng.pick(others, need));
+            }
+            let mut wanted = view.watch(local, WATCHERS);
+            wanted.extend(self.chosen.iter().copied());
+            wanted
+        };
+        let prune = {
+            let mut view = write(&self.view);
+            view.want(local, wanted);
+            let up = view
+                .wanted
+                .iter()
+                .filter(|id| view.peers.get(id).is_some_and(|p| p.connections > 0))
+                .count();
+            // Nothing is let go before this node holds enough of what it wants.
+            if up < view.wanted.len().min(WATCHERS + 1) {
+                Vec::new()
+            } else {
+                view.to_prune(now, MOST_LINKS, SETTLE, CALLS_FOR)
+            }
+        };
+        for peer in prune {
+            tracing::trace!(%peer, "connection let go");
+            let _ = self.swarm.disconnect_peer_id(peer);
         }
     }
 
@@ -388,9 +459,12 @@ impl EventLoop {
         }
         self.own_news();
         self.news_soon();
-        // The members first heard of are met now, not at the next tick.
-        if !taken.new.is_empty() {
-            self.dial_due(Instant::now());
+        // While this node wants more connections than it has picked, members first heard of
+        // are picked and dialed now, not at the next tick.
+        if !taken.new.is_empty() && read(&self.view).wanted.len() < WATCHERS + RANDOM_LINKS {
+            let now = Instant::now();
+            self.overlay(now);
+            self.dial_due(now);
         }
     }
 
@@ -417,8 +491,7 @@ impl EventLoop {
     }
 
     fn take(&mut self, entries: Vec<Entry>) -> Taken {
-        let local = *self.swarm.local_peer_id();
-        let taken = write(&self.view).take(local, entries, Instant::now(), self.ping_every * 2);
+        let taken = write(&self.view).take(entries, Instant::now(), self.ping_every * 2);
         self.took(&taken);
         taken
     }
@@ -594,10 +667,11 @@ impl EventLoop {
                 };
                 {
                     let mut view = write(&self.view);
+                    let outbound = addr.is_some();
                     if let Some(a) = addr {
                         view.seen_at(peer_id, a);
                     }
-                    view.connected(peer_id);
+                    view.connected(peer_id, outbound);
                 }
                 // A peer met: each side asks the other for what it lacks.
                 if num_established.get() == 1 {
@@ -607,11 +681,13 @@ impl EventLoop {
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 num_established,
+                endpoint,
                 ..
             } => {
                 let (lost, dialable) = {
                     let mut view = write(&self.view);
-                    let lost = view.disconnected(peer_id, num_established as usize);
+                    let lost =
+                        view.disconnected(peer_id, num_established as usize, endpoint.is_dialer());
                     (lost, view.dialable(&peer_id))
                 };
                 // Dialed again at once: a peer that is gone refuses (or its machine does not

@@ -322,6 +322,8 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
         watching: HashSet::new(),
         probed: HashMap::new(),
         rng: event_loop::Rng::new(&local),
+        chosen: HashSet::new(),
+        sync_soon: false,
     };
     let links = Arc::new(links::Links {
         view,

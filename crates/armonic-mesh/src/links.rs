@@ -135,6 +135,10 @@ impl Links {
 
     /// A new call stream to `peer`, dialing it if needed.
     pub(crate) async fn open(&self, peer: PeerId) -> Result<Conn, String> {
+        self.view
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .calling(peer);
         let mut control = self.control.clone();
         control
             .open_stream(peer, PROTOCOL)

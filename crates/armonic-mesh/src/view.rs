@@ -32,6 +32,11 @@ pub(crate) struct Peer {
     /// Its last connection closed, without this node cutting it: dialed at once, and taken
     /// for down if that dial fails.
     pub lost: bool,
+    /// Connections this node dialed, of those open; since when one is open.
+    pub outbound: usize,
+    pub up_since: Instant,
+    /// When this node last opened a call stream to it.
+    pub last_call: Option<Instant>,
     /// Whether a connection to it was ever up (it proved it holds the swarm key: a member);
     /// if not (a candidate), how many dials it was given, and since when it is known.
     pub met: bool,
@@ -48,6 +53,9 @@ impl Peer {
             next_dial: now,
             backoff: Duration::from_millis(500),
             lost: false,
+            outbound: 0,
+            up_since: now,
+            last_call: None,
             met: false,
             dials: 0,
             since: now,
@@ -60,6 +68,8 @@ impl Peer {
 pub(crate) struct View {
     pub peers: HashMap<PeerId, Peer>,
     pub members: Members,
+    /// The peers this node keeps connections with (see `EventLoop::overlay`).
+    pub wanted: HashSet<PeerId>,
     pub local: Option<Catalogue>,
     /// What happened since the node started, counted.
     pub counts: Counts,
@@ -145,6 +155,7 @@ impl View {
         View {
             peers: HashMap::new(),
             members: Members::new(local, epoch, max_catalogue),
+            wanted: HashSet::new(),
             local: None,
             counts: Counts::default(),
         }
@@ -206,7 +217,6 @@ impl View {
     /// `within` is not taken (the peer says itself alive if it is).
     pub fn take(
         &mut self,
-        local: PeerId,
         entries: Vec<crate::protocol::Entry>,
         now: Instant,
         within: Duration,
@@ -224,21 +234,78 @@ impl View {
                 .get(id)
                 .map(|m| m.addrs.clone())
                 .unwrap_or_default();
-            match self.peers.get_mut(id) {
-                // A peer that dialed this node is known without an address: its own word
-                // (or a member's) gives one, to dial it again if it is lost.
-                Some(p) if p.addrs.is_empty() => {
-                    p.addrs = addrs
-                        .into_iter()
-                        .filter(dialable)
-                        .take(HEARSAY_ADDRS)
-                        .collect();
-                }
-                Some(_) => {}
-                None => self.told_of(local, *id, &addrs),
+            // A peer that dialed this node is known without an address: its own word (or a
+            // member's) gives one, to dial it again if it is lost.
+            if let Some(p) = self.peers.get_mut(id)
+                && p.addrs.is_empty()
+            {
+                p.addrs = addrs
+                    .into_iter()
+                    .filter(dialable)
+                    .take(HEARSAY_ADDRS)
+                    .collect();
             }
         }
         taken
+    }
+
+    /// This node is to keep connections with `wanted`: those not known as peers yet are, to
+    /// be dialed where their entries say they listen.
+    pub fn want(&mut self, local: PeerId, wanted: HashSet<PeerId>) {
+        for id in &wanted {
+            if self.peers.contains_key(id) {
+                continue;
+            }
+            let addrs = self
+                .members
+                .get(id)
+                .map(|m| m.addrs.clone())
+                .unwrap_or_default();
+            self.told_of(local, *id, &addrs);
+        }
+        self.wanted = wanted;
+    }
+
+    /// A call stream to `id` is being opened: its connection is not to be let go for a while.
+    pub fn calling(&mut self, id: PeerId) {
+        self.peer(id).last_call = Some(Instant::now());
+    }
+
+    /// Connected members this node may let go: those it does not want, whose connection has
+    /// been up for `settle` (long enough for both ends to compare what they hold), and that
+    /// carried no call of this node for `calls_for`. Those it dialed all go; those that
+    /// dialed it (they want the connection, and answer for their own count) only while this
+    /// node holds more than `most`, the oldest first.
+    pub fn to_prune(
+        &self,
+        now: Instant,
+        most: usize,
+        settle: Duration,
+        calls_for: Duration,
+    ) -> Vec<PeerId> {
+        let connected = self.peers.values().filter(|p| p.connections > 0).count();
+        let mut spare: Vec<(bool, Instant, PeerId)> = self
+            .peers
+            .iter()
+            .filter(|(id, p)| {
+                p.connections > 0
+                    && !self.wanted.contains(id)
+                    && self.members.get(id).is_some()
+                    && now.saturating_duration_since(p.up_since) >= settle
+                    && p.last_call
+                        .is_none_or(|t| now.saturating_duration_since(t) >= calls_for)
+            })
+            .map(|(id, p)| (p.outbound == 0, p.up_since, *id))
+            .collect();
+        spare.sort();
+        let dialed = spare.iter().filter(|(inbound, ..)| !inbound).count();
+        let over = connected.saturating_sub(most);
+        spare
+            .into_iter()
+            .enumerate()
+            .filter(|(i, (inbound, ..))| !inbound || *i < dialed + over)
+            .map(|(_, (.., id))| id)
+            .collect()
     }
 
     /// How many peers were never reached.
@@ -275,27 +342,36 @@ impl View {
         }
     }
 
-    /// A connection to `id` is up.
-    pub fn connected(&mut self, id: PeerId) {
+    /// A connection to `id` is up (dialed by this node if `outbound`).
+    pub fn connected(&mut self, id: PeerId, outbound: bool) {
         self.counts.connections += 1;
         let p = self.peer(id);
+        if p.connections == 0 {
+            p.up_since = Instant::now();
+        }
         p.connections += 1;
+        p.outbound += usize::from(outbound);
         p.last_seen = Instant::now();
         p.backoff = Duration::from_millis(500);
         p.met = true;
         p.lost = false;
     }
 
-    /// A connection to `id` closed; `remaining` are still open. Whether the peer was lost
-    /// (its last connection closed, and not because this node cut it): to be dialed at once.
-    pub fn disconnected(&mut self, id: PeerId, remaining: usize) -> bool {
+    /// A connection to `id` closed (dialed by this node if `outbound`); `remaining` are
+    /// still open. Whether the peer was lost (its last connection closed, though alive and
+    /// wanted: not cut nor let go by this node): to be dialed at once.
+    pub fn disconnected(&mut self, id: PeerId, remaining: usize, outbound: bool) -> bool {
         let alive = self
             .members
             .get(&id)
             .is_some_and(crate::members::Member::live);
+        let wanted = self.wanted.contains(&id);
         let p = self.peer(id);
         p.connections = remaining;
-        if remaining == 0 && alive {
+        if outbound {
+            p.outbound = p.outbound.saturating_sub(1);
+        }
+        if remaining == 0 && alive && wanted {
             p.lost = true;
             p.next_dial = Instant::now();
             return true;
@@ -376,16 +452,16 @@ impl View {
         }
     }
 
-    /// The peers this node watches: the `k` connected members that follow `local` in the
-    /// order of peer ids, coming round after the greatest. Each node is so watched by the
+    /// The peers this node watches: the `k` live members that follow `local` in the order of
+    /// peer ids, coming round after the greatest. Each node is so watched by the
     /// `k` before it, and each watches `k`, whatever the size of the mesh: liveness costs a
     /// node `k` probes per period, not one per peer. Watchers that take a peer for down say
     /// so to the others (see `EventLoop`).
     pub fn watch(&self, local: PeerId, k: usize) -> HashSet<PeerId> {
         let mut ring: Vec<PeerId> = self
-            .peers
+            .members
             .iter()
-            .filter(|(_, p)| p.met && p.connections > 0)
+            .filter(|(_, m)| m.live())
             .map(|(id, _)| *id)
             .collect();
         if ring.len() <= k {
@@ -419,10 +495,19 @@ impl View {
                 || (now.saturating_duration_since(p.since) < UNMET_FOR
                     && (p.dials < MAX_DIALS_UNMET || p.next_dial > now))
         });
+        // Peers not known as members yet (an mDNS announcement, a bootstrap address), the
+        // wanted, the lost, and members taken for down that this node met (to find them again
+        // once they come back, or a cut link heals).
+        let members = &self.members;
+        let wanted = &self.wanted;
         let mut due: Vec<(Instant, PeerId)> = self
             .peers
             .iter()
             .filter(|(_, p)| p.connections == 0 && !p.addrs.is_empty() && p.next_dial <= now)
+            .filter(|(id, p)| match members.get(id) {
+                None => true,
+                Some(m) => wanted.contains(id) || p.lost || (p.met && !m.live()),
+            })
             .map(|(id, p)| (p.next_dial, *id))
             .collect();
         if due.len() > most {
@@ -438,7 +523,13 @@ impl View {
             self.counts.dials += 1;
             p.dials += 1;
             p.next_dial = now + p.backoff;
-            p.backoff = (p.backoff * 2).min(Duration::from_secs(4));
+            // A member taken for down is looked for less often than one wanted.
+            let most = if self.members.get(&id).is_some_and(|m| !m.live()) {
+                Duration::from_secs(30)
+            } else {
+                Duration::from_secs(4)
+            };
+            p.backoff = (p.backoff * 2).min(most);
         }
         out
     }
@@ -589,7 +680,7 @@ mod tests {
         );
         // A connection comes up: the peer proved it holds the key, but is listed only once
         // its entry arrives.
-        v.connected(announced);
+        v.connected(announced, true);
         assert!(v.peers().is_empty(), "{:?}", v.peers());
         assert!(v.live().is_empty());
         assert_eq!(v.last_seen("web1"), None);
@@ -607,12 +698,11 @@ mod tests {
         let id = PeerId::random();
         let mut own = Members::new(id, now_ms(), 1 << 20);
         own.set_own(&catalogue("web1", 1), &[addr(1)]);
-        let local = PeerId::random();
         let entry = own.own_news().unwrap();
-        v.take(local, vec![entry], Instant::now(), Duration::ZERO);
+        v.take(vec![entry], Instant::now(), Duration::ZERO);
         assert_eq!(v.live()[0].name, "web1", "a member's word is enough");
         assert_eq!(v.peer_of("web1"), Some(id));
-        v.connected(id);
+        v.connected(id, true);
         v.cut(id);
         assert!(v.live().is_empty(), "cut");
         assert_eq!(v.peer_of("web1"), None);
@@ -624,7 +714,6 @@ mod tests {
                 .refuted
         );
         v.take(
-            local,
             vec![own.own_news().unwrap()],
             Instant::now(),
             Duration::ZERO,
@@ -637,8 +726,9 @@ mod tests {
         let mut v = View::default();
         let (id, quiet) = (PeerId::random(), PeerId::random());
         join(&mut v, id, catalogue("web1", 1));
-        v.connected(id);
-        assert!(v.disconnected(id, 0), "lost");
+        v.want(PeerId::random(), HashSet::from([id]));
+        v.connected(id, true);
+        assert!(v.disconnected(id, 0, true), "lost");
         assert_eq!(
             v.due_for_dial(Instant::now(), usize::MAX).len(),
             0,
@@ -646,46 +736,43 @@ mod tests {
         );
         assert!(v.unreachable(id));
         assert!(v.live().is_empty());
-        // A peer that was not lost (never a member, or cut by this node) is not.
-        v.connected(quiet);
-        assert!(!v.disconnected(quiet, 0));
+        // A peer that was not lost (never a member, not wanted, or cut by this node) is not.
+        v.connected(quiet, true);
+        assert!(!v.disconnected(quiet, 0, true));
         assert!(!v.unreachable(quiet));
     }
 
     #[test]
-    fn each_node_watches_the_few_connected_members_that_follow_it_in_peer_id_order() {
+    fn each_node_watches_the_few_live_members_that_follow_it_in_peer_id_order() {
         let mut v = View::default();
         let mut ids: Vec<PeerId> = (0..6).map(|_| PeerId::random()).collect();
         ids.sort_unstable();
         let local = ids.remove(2);
+        let c = || catalogue("m", 1);
         assert!(v.watch(local, 3).is_empty());
-        v.connected(ids[0]);
-        v.connected(ids[4]);
+        join(&mut v, ids[0], c());
+        join(&mut v, ids[4], c());
         assert_eq!(
             v.watch(local, 3),
             HashSet::from([ids[0], ids[4]]),
             "all, while few"
         );
         for id in &ids {
-            v.connected(*id);
+            join(&mut v, *id, c());
         }
         // Those after it, then round from the smallest.
         assert_eq!(v.watch(local, 3), HashSet::from([ids[2], ids[3], ids[4]]));
-        v.disconnected(ids[3], 0);
+        v.cut(ids[3]);
         assert_eq!(v.watch(local, 3), HashSet::from([ids[2], ids[4], ids[0]]));
-        // Each connected member is watched by exactly k others.
+        // Each live member is watched by exactly k others.
         let all: Vec<PeerId> = ids.iter().copied().chain([local]).collect();
-        let mut full = View::default();
-        for id in &all {
-            full.connected(*id);
-        }
         for watched in &all {
             let watchers = all
                 .iter()
                 .filter(|w| {
                     let mut view = View::default();
                     for id in all.iter().filter(|id| id != w) {
-                        view.connected(*id);
+                        join(&mut view, *id, c());
                     }
                     view.watch(**w, 2).contains(watched)
                 })
@@ -695,11 +782,51 @@ mod tests {
     }
 
     #[test]
+    fn a_node_lets_go_the_connections_it_dialed_and_does_not_want_once_they_settled() {
+        let mut v = View::default();
+        let local = PeerId::random();
+        let (wanted, dialed, dialing, calling) = (
+            PeerId::random(),
+            PeerId::random(),
+            PeerId::random(),
+            PeerId::random(),
+        );
+        for id in [wanted, dialed, dialing, calling] {
+            join(&mut v, id, catalogue("m", 1));
+        }
+        v.want(local, HashSet::from([wanted]));
+        v.connected(wanted, true);
+        v.connected(dialed, true);
+        v.connected(dialing, false);
+        v.connected(calling, true);
+        v.calling(calling);
+        let settle = Duration::from_secs(2);
+        let calls = Duration::from_secs(30);
+        let now = Instant::now();
+        assert!(
+            v.to_prune(now, 32, settle, calls).is_empty(),
+            "not settled yet"
+        );
+        let later = now + settle;
+        assert_eq!(v.to_prune(later, 32, settle, calls), [dialed]);
+        // Over the most it keeps, those that dialed it go too.
+        assert_eq!(
+            HashSet::<PeerId>::from_iter(v.to_prune(later, 2, settle, calls)),
+            HashSet::from([dialed, dialing])
+        );
+        assert_eq!(
+            HashSet::<PeerId>::from_iter(v.to_prune(later + calls, 32, settle, calls)),
+            HashSet::from([dialed, calling]),
+            "a call keeps a connection a while"
+        );
+    }
+
+    #[test]
     fn a_connected_peer_that_stays_silent_is_not_live() {
         let mut v = View::default();
         let id = PeerId::random();
         join(&mut v, id, catalogue("web1", 1));
-        v.connected(id);
+        v.connected(id, true);
         let now = Instant::now();
         assert!(
             v.silent_for(now, Duration::from_secs(3), &everyone(&v))
@@ -732,7 +859,7 @@ mod tests {
                 .len(),
             1
         );
-        v.connected(id);
+        v.connected(id, true);
         assert!(
             v.due_for_dial(now + Duration::from_secs(60), usize::MAX)
                 .is_empty()
@@ -771,9 +898,9 @@ mod tests {
         let (a, b, heard) = (PeerId::random(), PeerId::random(), PeerId::random());
         v.seen_at(heard, addr(1));
         join(&mut v, a, catalogue("web1", 1));
-        v.connected(a);
-        v.connected(b);
-        v.connected(b);
+        v.connected(a, true);
+        v.connected(b, true);
+        v.connected(b, true);
         let s = v.stats();
         assert_eq!(
             (s.members, s.live, s.connected, s.connections, s.candidates),
@@ -800,7 +927,7 @@ mod tests {
         for name in ["web2", "web1"] {
             let id = PeerId::random();
             join(&mut v, id, catalogue(name, 1));
-            v.connected(id);
+            v.connected(id, true);
         }
         let a: Address = "//WebServer//start".parse().unwrap();
         assert_eq!(v.offering(&a), ["web1", "web2"]);
@@ -813,12 +940,7 @@ mod tests {
         let mut own = Members::new(id, now_ms(), 1 << 20);
         own.set_own(&c, &[]);
         let entry = own.own_news().unwrap();
-        v.take(
-            PeerId::random(),
-            vec![entry],
-            Instant::now(),
-            Duration::ZERO,
-        );
+        v.take(vec![entry], Instant::now(), Duration::ZERO);
     }
 
     fn everyone(v: &View) -> HashSet<PeerId> {
@@ -883,8 +1005,8 @@ mod tests {
         let mut v = View::default();
         let (local, honest) = (PeerId::random(), PeerId::random());
         v.seen_at(honest, addr(1));
-        v.connected(honest);
-        v.disconnected(honest, 0);
+        v.connected(honest, true);
+        v.disconnected(honest, 0, true);
         let lies: Vec<Multiaddr> = (2..12).map(addr).collect();
         v.told_of(local, honest, &lies);
         assert_eq!(v.peers[&honest].addrs, [addr(1)]);
@@ -935,8 +1057,8 @@ mod tests {
     fn the_stall_of_a_node_leaves_what_it_saw_of_disconnected_peers() {
         let mut v = View::default();
         let id = PeerId::random();
-        v.connected(id);
-        v.disconnected(id, 0);
+        v.connected(id, true);
+        v.disconnected(id, 0, true);
         let seen = v.peers[&id].last_seen;
         v.forgive(
             Instant::now() + Duration::from_secs(10),
@@ -950,7 +1072,7 @@ mod tests {
         let mut v = View::default();
         let id = PeerId::random();
         join(&mut v, id, catalogue("web1", 1));
-        v.connected(id);
+        v.connected(id, true);
         let after_stall = Instant::now() + Duration::from_secs(10);
         v.forgive(after_stall, Duration::from_secs(9));
         assert!(
@@ -974,8 +1096,8 @@ mod tests {
         let (unmet, met) = (PeerId::random(), PeerId::random());
         v.seen_at(unmet, addr(1));
         v.seen_at(met, addr(2));
-        v.connected(met);
-        v.disconnected(met, 0);
+        v.connected(met, true);
+        v.disconnected(met, 0, true);
         let mut now = Instant::now();
         for _ in 0..MAX_DIALS_UNMET {
             assert_eq!(v.due_for_dial(now, usize::MAX).len(), 2);
