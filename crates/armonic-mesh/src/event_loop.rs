@@ -423,19 +423,20 @@ impl EventLoop {
         self.syncing.insert(id, peer);
     }
 
-    /// Passes on the entries that were news here: to a few connected members picked at
-    /// random, while not too many such messages are in flight.
+    /// Passes on the entries that are news here, a round: to a few connected members picked
+    /// at random, while not too many such messages are in flight. News left goes in another
+    /// round.
     fn pass_on_news(&mut self) {
-        while self.pushing < MAX_PUSHING {
+        if self.pushing < MAX_PUSHING {
             let news = write(&self.view).members.news(PUSH_BUDGET);
-            if news.is_empty() {
-                return;
-            }
-            let connected = self.connected_members();
-            for peer in self.rng.pick(connected, FANOUT) {
-                self.push(peer, news.clone());
+            if !news.is_empty() {
+                let connected = self.connected_members();
+                for peer in self.rng.pick(connected, FANOUT) {
+                    self.push(peer, news.clone());
+                }
             }
         }
+        self.news_soon();
     }
 
     /// News waits [`NEWS_DELAY`] to be passed on, with whatever comes meanwhile.
@@ -490,8 +491,11 @@ impl EventLoop {
         self.own_news();
     }
 
-    fn take(&mut self, entries: Vec<Entry>) -> Taken {
-        let taken = write(&self.view).take(entries, Instant::now(), self.ping_every * 2);
+    /// Takes `entries`; those that are news are passed on if they were (`pass_on`), not if
+    /// they answered this node's question (every node asks; passing the answers on would send
+    /// every entry to everyone many times over as a mesh starts).
+    fn take(&mut self, entries: Vec<Entry>, pass_on: bool) -> Taken {
+        let taken = write(&self.view).take(entries, pass_on, Instant::now(), self.ping_every * 2);
         self.took(&taken);
         taken
     }
@@ -539,7 +543,7 @@ impl EventLoop {
                             MembersReply { entries: reply }
                         }
                         MembersRequest::Push(entries) => {
-                            self.take(entries);
+                            self.take(entries, true);
                             MembersReply::default()
                         }
                     };
@@ -562,7 +566,10 @@ impl EventLoop {
                                 .map(crate::members::size)
                                 .sum::<usize>()
                                 >= ANSWER_BUDGET;
-                        self.take(response.entries);
+                        let taken = self.take(response.entries, false);
+                        if !taken.news.is_empty() {
+                            self.sync_soon = true;
+                        }
                         // An answer cut at its budget: the rest is asked for.
                         if full && self.swarm.is_connected(&peer) {
                             self.sync(peer);

@@ -14,7 +14,7 @@
 //! on once to a few of its peers; and agents compare what they hold (a connection that comes
 //! up, and one peer every period), the answer carrying only what the asker lacks.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use armonic_proto::Catalogue;
@@ -100,9 +100,9 @@ pub(crate) struct Members {
     me: PeerId,
     own: Own,
     list: HashMap<PeerId, Member>,
-    /// Members whose entry is news here, to be passed on.
+    /// Members whose entry is news here, to be passed on, and how many more times each.
     news: Vec<PeerId>,
-    queued: HashSet<PeerId>,
+    queued: HashMap<PeerId, u32>,
     /// Whether this agent's own entry changed since it was last sent to every peer.
     own_news: bool,
     max_catalogue: u64,
@@ -152,7 +152,7 @@ impl Members {
             },
             list: HashMap::new(),
             news: Vec::new(),
-            queued: HashSet::new(),
+            queued: HashMap::new(),
             own_news: false,
             max_catalogue,
         }
@@ -254,6 +254,7 @@ impl Members {
     pub fn take(
         &mut self,
         entries: Vec<Entry>,
+        pass_on: bool,
         now: Instant,
         now_ms: u64,
         heard_lately: impl Fn(&PeerId) -> bool,
@@ -333,14 +334,19 @@ impl Members {
             if was_live && entry.status != Status::Alive {
                 taken.gone.push(id);
             }
-            self.queue(id);
+            if pass_on {
+                self.queue(id);
+            }
             taken.news.push(id);
         }
         taken
     }
 
+    /// Entry `id` is to be passed on, a few times: about the number of rounds an epidemic
+    /// takes to reach every member, each round to a few peers.
     fn queue(&mut self, id: PeerId) {
-        if self.queued.insert(id) {
+        let times = (usize::BITS - (self.list.len() + 1).leading_zeros()).max(2);
+        if self.queued.insert(id, times).is_none() {
             self.news.push(id);
         }
     }
@@ -408,15 +414,14 @@ impl Members {
         out
     }
 
-    /// The entries that were news here since last asked, as they stand now, in about `budget`
-    /// bytes (at least one): to be passed on.
+    /// The entries that are news here, as they stand now, in about `budget` bytes (at least
+    /// one): to be passed on, once more each.
     pub fn news(&mut self, budget: usize) -> Vec<Entry> {
         let mut out = Vec::new();
         let mut used = 0;
-        let mut taken = 0;
         for id in &self.news {
             let Some(m) = self.list.get(id) else {
-                taken += 1;
+                self.queued.insert(*id, 0);
                 continue;
             };
             let entry = m.entry(id);
@@ -425,12 +430,19 @@ impl Members {
                 break;
             }
             used += size;
-            taken += 1;
             out.push(entry);
+            if let Some(left) = self.queued.get_mut(id) {
+                *left = left.saturating_sub(1);
+            }
         }
-        for id in self.news.drain(..taken) {
-            self.queued.remove(&id);
-        }
+        let queued = &mut self.queued;
+        self.news.retain(|id| match queued.get(id) {
+            Some(0) | None => {
+                queued.remove(id);
+                false
+            }
+            Some(_) => true,
+        });
         out
     }
 
@@ -444,6 +456,7 @@ impl Members {
 mod tests {
     use super::*;
     use armonic_lifecycle::info::Info;
+    use std::collections::HashSet;
 
     const EPOCH: u64 = 1_800_000_000_000;
 
@@ -474,7 +487,7 @@ mod tests {
     }
 
     fn take(m: &mut Members, entries: Vec<Entry>) -> Taken {
-        m.take(entries, Instant::now(), EPOCH, |_| false)
+        m.take(entries, true, Instant::now(), EPOCH, |_| false)
     }
 
     #[test]
@@ -552,7 +565,7 @@ mod tests {
         take(&mut mc, vec![alive]);
         mb.down(a, Instant::now());
         let down = mb.news(usize::MAX);
-        let taken = mc.take(down, Instant::now(), EPOCH, |id| *id == a);
+        let taken = mc.take(down, true, Instant::now(), EPOCH, |id| *id == a);
         assert!(taken.news.is_empty());
         assert!(mc.get(&a).unwrap().live());
     }
@@ -651,18 +664,37 @@ mod tests {
     }
 
     #[test]
-    fn news_is_passed_on_once_as_it_stands_when_asked() {
+    fn news_is_passed_on_a_few_times_as_it_stands_when_asked() {
         let (a, mut ma) = member("web1", 1);
         let (_, mut mb) = member("db1", 2);
         take(&mut mb, vec![ma.own_news().unwrap()]);
         ma.set_own(&catalogue("web1", 7), &[addr(1)]);
         take(&mut mb, vec![ma.own_news().unwrap()]);
         assert!(mb.has_news());
-        let news = mb.news(usize::MAX);
-        assert_eq!(news.len(), 1, "once, though it changed twice");
-        assert_eq!(news[0].id, a.to_bytes());
-        assert_eq!(news[0].stamp, ma.own_stamp());
+        let mut rounds = 0;
+        while mb.has_news() {
+            let news = mb.news(usize::MAX);
+            assert_eq!(news.len(), 1, "one entry, though it changed twice");
+            assert_eq!(news[0].id, a.to_bytes());
+            assert_eq!(news[0].stamp, ma.own_stamp(), "as it stands");
+            rounds += 1;
+        }
+        assert_eq!(rounds, 2, "log2 of the members, at least 2");
         assert!(mb.news(usize::MAX).is_empty());
+    }
+
+    #[test]
+    fn entries_taken_from_an_answer_are_not_passed_on() {
+        let (_, mut ma) = member("web1", 1);
+        let (_, mut mb) = member("db1", 2);
+        let taken = mb.take(
+            vec![ma.own_news().unwrap()],
+            false,
+            Instant::now(),
+            EPOCH,
+            |_| false,
+        );
+        assert_eq!(taken.news.len(), 1);
         assert!(!mb.has_news());
     }
 }

@@ -218,11 +218,12 @@ impl View {
     pub fn take(
         &mut self,
         entries: Vec<crate::protocol::Entry>,
+        pass_on: bool,
         now: Instant,
         within: Duration,
     ) -> crate::members::Taken {
         let peers = &self.peers;
-        let taken = self.members.take(entries, now, now_ms(), |id| {
+        let taken = self.members.take(entries, pass_on, now, now_ms(), |id| {
             peers.get(id).is_some_and(|p| {
                 p.connections > 0 && now.saturating_duration_since(p.last_seen) < within
             })
@@ -400,27 +401,33 @@ impl View {
         self.peer(id).last_seen = Instant::now();
     }
 
-    /// The peers of `among` connected and not heard from for `limit`, marked nothing yet.
+    /// The live members of `among` not heard from for `limit`, marked nothing yet.
     pub fn would_be_silent(
         &self,
         now: Instant,
         limit: Duration,
         among: &HashSet<PeerId>,
     ) -> Vec<PeerId> {
+        // Connected or not: a watched member this node cannot reach is as silent as one
+        // that does not answer.
         among
             .iter()
             .filter(|id| {
-                self.peers.get(id).is_some_and(|p| {
-                    p.connections > 0 && now.saturating_duration_since(p.last_seen) > limit
-                })
+                self.members
+                    .get(id)
+                    .is_some_and(crate::members::Member::live)
+                    && self
+                        .peers
+                        .get(id)
+                        .is_some_and(|p| now.saturating_duration_since(p.last_seen) > limit)
             })
             .copied()
             .collect()
     }
 
-    /// The peers of `among` connected and not heard from for `limit`: taken for down, and
-    /// returned (to be disconnected, and the others told). A frozen or cut-off peer keeps its
-    /// TCP connection up; only silence tells.
+    /// The live members of `among` not heard from for `limit`: taken for down, and returned
+    /// (to be disconnected, and the others told). A frozen or cut-off peer keeps its TCP
+    /// connection up; only silence tells.
     pub fn silent_for(
         &mut self,
         now: Instant,
@@ -477,7 +484,12 @@ impl View {
     pub fn forgive(&mut self, now: Instant, stall: Duration) {
         self.counts.stalls += 1;
         self.counts.stalled += stall;
-        for p in self.peers.values_mut().filter(|p| p.connections > 0) {
+        let wanted = &self.wanted;
+        for (_, p) in self
+            .peers
+            .iter_mut()
+            .filter(|(id, p)| p.connections > 0 || wanted.contains(id))
+        {
             p.last_seen = (p.last_seen + stall).min(now);
         }
     }
@@ -699,7 +711,7 @@ mod tests {
         let mut own = Members::new(id, now_ms(), 1 << 20);
         own.set_own(&catalogue("web1", 1), &[addr(1)]);
         let entry = own.own_news().unwrap();
-        v.take(vec![entry], Instant::now(), Duration::ZERO);
+        v.take(vec![entry], true, Instant::now(), Duration::ZERO);
         assert_eq!(v.live()[0].name, "web1", "a member's word is enough");
         assert_eq!(v.peer_of("web1"), Some(id));
         v.connected(id, true);
@@ -710,11 +722,12 @@ mod tests {
         // The member hears it was said down, and says it is alive again.
         let down = v.members.entry_of(&id).unwrap();
         assert!(
-            own.take(vec![down], Instant::now(), now_ms(), |_| false)
+            own.take(vec![down], true, Instant::now(), now_ms(), |_| false)
                 .refuted
         );
         v.take(
             vec![own.own_news().unwrap()],
+            true,
             Instant::now(),
             Duration::ZERO,
         );
@@ -910,15 +923,14 @@ mod tests {
         assert_eq!((s.connections_made, s.fetches), (3, 1));
         let late = Instant::now() + Duration::from_secs(10);
         assert_eq!(
-            v.would_be_silent(late, Duration::from_secs(3), &everyone(&v))
-                .len(),
-            2
+            v.would_be_silent(late, Duration::from_secs(3), &everyone(&v)),
+            [a],
+            "only a live member is judged"
         );
         assert_eq!(v.stats().silenced, 0, "not marked by looking");
         v.silent_for(late, Duration::from_secs(3), &everyone(&v));
-        v.cut(a);
         let s = v.stats();
-        assert_eq!((s.silenced, s.live), (3, 0));
+        assert_eq!((s.silenced, s.live), (1, 0));
     }
 
     #[test]
@@ -940,7 +952,7 @@ mod tests {
         let mut own = Members::new(id, now_ms(), 1 << 20);
         own.set_own(&c, &[]);
         let entry = own.own_news().unwrap();
-        v.take(vec![entry], Instant::now(), Duration::ZERO);
+        v.take(vec![entry], true, Instant::now(), Duration::ZERO);
     }
 
     fn everyone(v: &View) -> HashSet<PeerId> {
