@@ -237,20 +237,21 @@ async fn idle_cpu(nodes: &[Node]) {
     let (Some(before), started) = (cpu_time(), Instant::now()) else {
         return;
     };
-    let (silenced, _, fetched) = cuts(nodes);
+    let (silenced, dials, fetched) = cuts(nodes);
     tokio::time::sleep(IDLE_FOR).await;
     let (Some(after), took) = (cpu_time(), started.elapsed()) else {
         return;
     };
-    let (silenced_after, _, fetched_after) = cuts(nodes);
+    let (silenced_after, dials_after, fetched_after) = cuts(nodes);
     let cores = (after - before).as_secs_f64() / took.as_secs_f64();
     println!(
         "idle mesh, {} agents over {}: {cores:.2} cores busy ({:.2} ms of CPU per agent per \
-         second); {} live peers cut for silence, {} catalogues fetched; {}; {}",
+         second); {} live peers cut for silence, {} dials, {} entries taken as news; {}; {}",
         nodes.len(),
         secs(took),
         cores * 1e3 / nodes.len() as f64,
         silenced_after - silenced,
+        dials_after - dials,
         fetched_after - fetched,
         degree(nodes),
         rss().map_or_else(

@@ -24,6 +24,8 @@ use crate::view::{self, View};
 pub(crate) enum Command {
     SetCatalogue(Box<Catalogue>),
     ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
+    /// A call is to go to this peer: connect with it.
+    Dial(PeerId),
     Shutdown,
 }
 
@@ -494,8 +496,14 @@ impl EventLoop {
     /// Takes `entries`; those that are news are passed on if they were (`pass_on`), not if
     /// they answered this node's question (every node asks; passing the answers on would send
     /// every entry to everyone many times over as a mesh starts).
-    fn take(&mut self, entries: Vec<Entry>, pass_on: bool) -> Taken {
-        let taken = write(&self.view).take(entries, pass_on, Instant::now(), self.ping_every * 2);
+    fn take(&mut self, from: PeerId, entries: Vec<Entry>, pass_on: bool) -> Taken {
+        let taken = write(&self.view).take(
+            entries,
+            Some(from),
+            pass_on,
+            Instant::now(),
+            self.ping_every * 2,
+        );
         self.took(&taken);
         taken
     }
@@ -543,7 +551,7 @@ impl EventLoop {
                             MembersReply { entries: reply }
                         }
                         MembersRequest::Push(entries) => {
-                            self.take(entries, true);
+                            self.take(peer, entries, true);
                             MembersReply::default()
                         }
                     };
@@ -566,7 +574,7 @@ impl EventLoop {
                                 .map(crate::members::size)
                                 .sum::<usize>()
                                 >= ANSWER_BUDGET;
-                        let taken = self.take(response.entries, false);
+                        let taken = self.take(peer, response.entries, false);
                         if !taken.news.is_empty() {
                             self.sync_soon = true;
                         }
@@ -655,6 +663,13 @@ impl EventLoop {
             }
             Command::ListenAddrs(tx) => {
                 let _ = tx.send(self.swarm.listeners().cloned().collect());
+            }
+            Command::Dial(peer) => {
+                // Where it listens comes from the view (see `Book`).
+                let opts = DialOpts::peer_id(peer)
+                    .condition(PeerCondition::DisconnectedAndNotDialing)
+                    .build();
+                let _ = self.swarm.dial(opts);
             }
             Command::Shutdown => {}
         }

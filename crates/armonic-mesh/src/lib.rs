@@ -332,6 +332,7 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
         query_timeout: config.query_timeout,
         reattach_for: config.reattach_for,
         idle: std::sync::Mutex::new(HashMap::new()),
+        commands: tx.downgrade(),
     });
     let handle = Handle {
         inner: Arc::new(handle::Inner {

@@ -67,6 +67,9 @@ pub(crate) struct Links {
     pub reattach_for: Duration,
     /// Call streams kept open between calls, per peer, with when each was last used.
     pub idle: Mutex<HashMap<PeerId, Vec<Kept>>>,
+    /// The event loop, asked to dial a peer a call goes to that this node is not connected
+    /// with (weak: the loop stops once every handle is gone).
+    pub commands: tokio::sync::mpsc::WeakSender<crate::event_loop::Command>,
 }
 
 impl Links {
@@ -135,10 +138,19 @@ impl Links {
 
     /// A new call stream to `peer`, dialing it if needed.
     pub(crate) async fn open(&self, peer: PeerId) -> Result<Conn, String> {
-        self.view
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .calling(peer);
+        let connected = {
+            let mut view = self
+                .view
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            view.calling(peer);
+            view.peers.get(&peer).is_some_and(|p| p.connections > 0)
+        };
+        // The loop dials it: the stream behaviour drops a dial asked while another of its own
+        // is being asked, so many calls at once to peers not connected would wait in vain.
+        if !connected && let Some(commands) = self.commands.upgrade() {
+            let _ = commands.try_send(crate::event_loop::Command::Dial(peer));
+        }
         let mut control = self.control.clone();
         control
             .open_stream(peer, PROTOCOL)

@@ -244,7 +244,8 @@ impl Members {
         self.list.len()
     }
 
-    /// Entries from a peer (in an answer, or passed on). Each is taken if it is news: a
+    /// Entries from peer `from` (in an answer, or passed on), to be passed on in turn if
+    /// `pass_on` (the entry of `from` itself always is). Each is taken if it is news: a
     /// greater stamp, or at the same stamp a status that outranks the one held. Stamps
     /// further ahead than [`MAX_SKEW_MS`] of `now_ms` are lies and skipped, as are entries
     /// that do not parse, alive without a catalogue that reads, of a peer new once
@@ -254,6 +255,7 @@ impl Members {
     pub fn take(
         &mut self,
         entries: Vec<Entry>,
+        from: Option<PeerId>,
         pass_on: bool,
         now: Instant,
         now_ms: u64,
@@ -334,7 +336,8 @@ impl Members {
             if was_live && entry.status != Status::Alive {
                 taken.gone.push(id);
             }
-            if pass_on {
+            // What the member itself says is passed on however it came.
+            if pass_on || from == Some(id) {
                 self.queue(id);
             }
             taken.news.push(id);
@@ -487,7 +490,7 @@ mod tests {
     }
 
     fn take(m: &mut Members, entries: Vec<Entry>) -> Taken {
-        m.take(entries, true, Instant::now(), EPOCH, |_| false)
+        m.take(entries, None, true, Instant::now(), EPOCH, |_| false)
     }
 
     #[test]
@@ -565,7 +568,7 @@ mod tests {
         take(&mut mc, vec![alive]);
         mb.down(a, Instant::now());
         let down = mb.news(usize::MAX);
-        let taken = mc.take(down, true, Instant::now(), EPOCH, |id| *id == a);
+        let taken = mc.take(down, None, true, Instant::now(), EPOCH, |id| *id == a);
         assert!(taken.news.is_empty());
         assert!(mc.get(&a).unwrap().live());
     }
@@ -689,6 +692,7 @@ mod tests {
         let (_, mut mb) = member("db1", 2);
         let taken = mb.take(
             vec![ma.own_news().unwrap()],
+            None,
             false,
             Instant::now(),
             EPOCH,
@@ -696,5 +700,16 @@ mod tests {
         );
         assert_eq!(taken.news.len(), 1);
         assert!(!mb.has_news());
+        // But a member's own entry, from itself, is.
+        let (a, mut ma) = member("web1", 1);
+        mb.take(
+            vec![ma.own_news().unwrap()],
+            Some(a),
+            false,
+            Instant::now(),
+            EPOCH,
+            |_| false,
+        );
+        assert!(mb.has_news());
     }
 }

@@ -218,16 +218,19 @@ impl View {
     pub fn take(
         &mut self,
         entries: Vec<crate::protocol::Entry>,
+        from: Option<PeerId>,
         pass_on: bool,
         now: Instant,
         within: Duration,
     ) -> crate::members::Taken {
         let peers = &self.peers;
-        let taken = self.members.take(entries, pass_on, now, now_ms(), |id| {
-            peers.get(id).is_some_and(|p| {
-                p.connections > 0 && now.saturating_duration_since(p.last_seen) < within
-            })
-        });
+        let taken = self
+            .members
+            .take(entries, from, pass_on, now, now_ms(), |id| {
+                peers.get(id).is_some_and(|p| {
+                    p.connections > 0 && now.saturating_duration_since(p.last_seen) < within
+                })
+            });
         self.counts.fetches += taken.news.len() as u64;
         for id in &taken.news {
             let addrs = self
@@ -711,7 +714,7 @@ mod tests {
         let mut own = Members::new(id, now_ms(), 1 << 20);
         own.set_own(&catalogue("web1", 1), &[addr(1)]);
         let entry = own.own_news().unwrap();
-        v.take(vec![entry], true, Instant::now(), Duration::ZERO);
+        v.take(vec![entry], None, true, Instant::now(), Duration::ZERO);
         assert_eq!(v.live()[0].name, "web1", "a member's word is enough");
         assert_eq!(v.peer_of("web1"), Some(id));
         v.connected(id, true);
@@ -722,11 +725,12 @@ mod tests {
         // The member hears it was said down, and says it is alive again.
         let down = v.members.entry_of(&id).unwrap();
         assert!(
-            own.take(vec![down], true, Instant::now(), now_ms(), |_| false)
+            own.take(vec![down], None, true, Instant::now(), now_ms(), |_| false)
                 .refuted
         );
         v.take(
             vec![own.own_news().unwrap()],
+            None,
             true,
             Instant::now(),
             Duration::ZERO,
@@ -952,7 +956,7 @@ mod tests {
         let mut own = Members::new(id, now_ms(), 1 << 20);
         own.set_own(&c, &[]);
         let entry = own.own_news().unwrap();
-        v.take(vec![entry], true, Instant::now(), Duration::ZERO);
+        v.take(vec![entry], None, true, Instant::now(), Duration::ZERO);
     }
 
     fn everyone(v: &View) -> HashSet<PeerId> {
