@@ -57,8 +57,10 @@ pub(crate) struct EventLoop {
     pub probed: HashMap<PeerId, Instant>,
     /// Picks peers at random.
     pub rng: Rng,
-    /// The members picked at random to keep connections with (besides the ring).
+    /// The members picked at random to keep connections with (besides the ring), and when
+    /// one was last picked anew.
     pub chosen: HashSet<PeerId>,
+    pub chosen_at: Instant,
     /// A comparison brought news: another, with another peer, at the next tick.
     pub sync_soon: bool,
 }
@@ -215,6 +217,9 @@ const MAX_PUSHING: usize = 64;
 /// the random links keep it a few hops across.
 const RANDOM_LINKS: usize = 5;
 
+/// How often one of the random links is picked anew.
+const RECHOOSE_EVERY: Duration = Duration::from_secs(30);
+
 /// Most connections a node keeps beyond those it wants: peers that dialed it are let go past
 /// this (calls aside).
 const MOST_LINKS: usize = 32;
@@ -277,6 +282,15 @@ impl EventLoop {
     /// let go once those are up (see [`View::to_prune`]).
     fn overlay(&mut self, now: Instant) {
         let local = *self.swarm.local_peer_id();
+        // Now and then one random link is picked anew, so that links picked while a node knew
+        // few members (the first ones to start, the bootstrap peer) do not stay piled on them.
+        if now.saturating_duration_since(self.chosen_at) >= RECHOOSE_EVERY {
+            self.chosen_at = now;
+            let chosen: Vec<PeerId> = self.chosen.iter().copied().collect();
+            if let Some(dropped) = self.rng.pick(chosen, 1).pop() {
+                self.chosen.remove(&dropped);
+            }
+        }
         let wanted = {
             let view = read(&self.view);
             self.chosen.retain(|id| {
@@ -687,13 +701,18 @@ impl EventLoop {
                     ConnectedPoint::Dialer { address, .. } => Some(address),
                     ConnectedPoint::Listener { .. } => None,
                 };
-                {
+                let let_go = {
                     let mut view = write(&self.view);
                     let outbound = addr.is_some();
                     if let Some(a) = addr {
                         view.seen_at(peer_id, a);
                     }
-                    view.connected(peer_id, outbound);
+                    view.connected(peer_id, outbound)
+                };
+                // A random link the peer let go (it has more than it keeps): another is
+                // picked in its place.
+                if let_go {
+                    self.chosen.remove(&peer_id);
                 }
                 // A peer met: each side asks the other for what it lacks.
                 if num_established.get() == 1 {

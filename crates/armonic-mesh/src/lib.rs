@@ -323,6 +323,7 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
         probed: HashMap::new(),
         rng: event_loop::Rng::new(&local),
         chosen: HashSet::new(),
+        chosen_at: std::time::Instant::now(),
         sync_soon: false,
     };
     let links = Arc::new(links::Links {

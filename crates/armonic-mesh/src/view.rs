@@ -347,7 +347,10 @@ impl View {
     }
 
     /// A connection to `id` is up (dialed by this node if `outbound`).
-    pub fn connected(&mut self, id: PeerId, outbound: bool) {
+    ///
+    /// Whether the peer was lost: this node dialed it again at once, and it answered, so it
+    /// had let this node go.
+    pub fn connected(&mut self, id: PeerId, outbound: bool) -> bool {
         self.counts.connections += 1;
         let p = self.peer(id);
         if p.connections == 0 {
@@ -358,7 +361,7 @@ impl View {
         p.last_seen = Instant::now();
         p.backoff = Duration::from_millis(500);
         p.met = true;
-        p.lost = false;
+        std::mem::take(&mut p.lost)
     }
 
     /// A connection to `id` closed (dialed by this node if `outbound`); `remaining` are
