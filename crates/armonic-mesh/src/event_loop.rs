@@ -743,17 +743,20 @@ impl EventLoop {
             SwarmEvent::OutgoingConnectionError {
                 peer_id: Some(peer),
                 ..
-            } => {
-                if write(&self.view).unreachable(peer) {
-                    tracing::debug!(%peer, "lost and not reached again: taken for down");
-                    self.tell_down(&[peer]);
-                }
-            }
+            } => self.dial_failed(peer),
             SwarmEvent::NewListenAddr { .. } | SwarmEvent::ExpiredListenAddr { .. } => {
                 self.refresh_own();
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour(event),
             _ => {}
+        }
+    }
+
+    /// A dial to `peer` failed: a peer lost and not reached again is taken for down.
+    fn dial_failed(&mut self, peer: PeerId) {
+        if write(&self.view).unreachable(peer) {
+            tracing::debug!(%peer, "lost and not reached again: taken for down");
+            self.tell_down(&[peer]);
         }
     }
 
