@@ -27,6 +27,10 @@ use crate::view::{MAX_ADDRS, addrs as parse_addrs};
 /// Most members an agent holds (a member's word cannot grow its memory without bound).
 pub(crate) const MAX_MEMBERS: usize = 8192;
 
+/// Most bytes of catalogues an agent holds of all members together (a member's word cannot
+/// fill its memory: a thousand agents with a few lifecycles each hold about a megabyte).
+pub(crate) const MAX_HELD: usize = 256 << 20;
+
 /// How far ahead of this machine's clock a stamp may be: one further is taken for a lie (it
 /// would let nobody, not even the member, ever say anything newer of it).
 const MAX_SKEW_MS: u64 = 60_000;
@@ -106,6 +110,8 @@ pub(crate) struct Members {
     /// Whether this agent's own entry changed since it was last sent to every peer.
     own_news: bool,
     max_catalogue: u64,
+    /// Bytes of catalogues held.
+    held: usize,
 }
 
 /// Bytes an entry takes on the wire, near enough.
@@ -155,6 +161,7 @@ impl Members {
             queued: HashMap::new(),
             own_news: false,
             max_catalogue,
+            held: 0,
         }
     }
 
@@ -291,7 +298,10 @@ impl Members {
             let catalogue = match (&entry.status, &entry.catalogue) {
                 (Status::Alive, None) => continue,
                 (Status::Alive, Some(raw)) => {
-                    if raw.len() as u64 > self.max_catalogue {
+                    let before = held.and_then(|m| m.raw.as_ref()).map_or(0, |r| r.len());
+                    if raw.len() as u64 > self.max_catalogue
+                        || self.held - before + raw.len() > MAX_HELD
+                    {
                         continue;
                     }
                     match ciborium::from_reader::<Catalogue, _>(raw.as_slice()) {
@@ -311,6 +321,8 @@ impl Members {
                         m.addrs = addrs;
                     }
                     if let Some((c, raw)) = catalogue {
+                        self.held -= m.raw.as_ref().map_or(0, |r| r.len());
+                        self.held += raw.len();
                         m.catalogue = Some(c);
                         m.raw = Some(raw);
                     }
@@ -319,6 +331,7 @@ impl Members {
                 None => {
                     let (catalogue, raw) =
                         catalogue.map_or((None, None), |(c, r)| (Some(c), Some(r)));
+                    self.held += raw.as_ref().map_or(0, |r| r.len());
                     self.list.insert(
                         id,
                         Member {
@@ -617,6 +630,24 @@ mod tests {
         let taken = take(&mut mb, vec![no_catalogue, garbage, bad_id, huge, good]);
         assert_eq!(taken.news, [a]);
         assert_eq!(mb.len(), 1);
+    }
+
+    #[test]
+    fn only_so_many_bytes_of_catalogues_are_held() {
+        let (_, mut mb) = member("db1", 2);
+        let mut big = catalogue("big", 1);
+        big.info.os_type = "x".repeat(1 << 20);
+        let entries: Vec<Entry> = (0..(MAX_HELD >> 20) + 5)
+            .map(|_| {
+                let mut m = Members::new(PeerId::random(), EPOCH, 2 << 20);
+                m.set_own(&big, &[]);
+                m.own_news().unwrap()
+            })
+            .collect();
+        mb.max_catalogue = 2 << 20;
+        let taken = take(&mut mb, entries);
+        assert!(taken.news.len() < (MAX_HELD >> 20), "{}", taken.news.len());
+        assert!(mb.held <= MAX_HELD);
     }
 
     #[test]

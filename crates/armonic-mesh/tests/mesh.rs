@@ -255,3 +255,31 @@ async fn a_dead_agent_is_noticed_within_seconds_and_comes_back_when_it_returns()
     let _b = start_with("b", again).await;
     eventually("a to see b back", || async { a.sees("b") }).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_agents_joined_through_one_know_each_other_over_a_few_connections_each() {
+    let key = SwarmKey::random().unwrap();
+    let mut nodes = vec![start("n0", &key, &[]).await];
+    for i in 1..20 {
+        let node = start(&format!("n{i}"), &key, &[&nodes[0]]).await;
+        nodes.push(node);
+    }
+    eventually("every agent to know the 19 others", || async {
+        nodes.iter().all(|n| n.handle.live().len() == 19)
+    })
+    .await;
+    // Every agent first connects with the one it was given; once each holds the links it
+    // keeps, the others are let go: none is connected with all, and all still know all.
+    eventually("no agent to hold a connection with every other", || async {
+        nodes
+            .iter()
+            .all(|n| n.handle.stats().connected < 19 && n.handle.live().len() == 19)
+    })
+    .await;
+    let most = nodes
+        .iter()
+        .map(|n| n.handle.stats().connected)
+        .max()
+        .unwrap();
+    assert!(most < 19, "{most}");
+}
