@@ -39,6 +39,9 @@ pub(crate) struct EventLoop {
     pub syncing: HashMap<request_response::OutboundRequestId, PeerId>,
     /// Entries passed on, their (empty) answers awaited.
     pub pushing: usize,
+    /// Entries asked for in full, the answers awaited; when each member's was last asked.
+    pub wanting: HashMap<request_response::OutboundRequestId, PeerId>,
+    pub asked: HashMap<PeerId, Instant>,
     /// When the news held is to be passed on.
     pub flush_at: Option<Instant>,
     /// How often this node compares what it holds with one peer's.
@@ -208,6 +211,9 @@ const PUSH_BUDGET: usize = 256 * 1024;
 
 /// About how many bytes of entries an answer carries (the asker asks again for the rest).
 const ANSWER_BUDGET: usize = 1024 * 1024;
+
+/// How long an entry asked for is not asked for again (of another peer that passed it on).
+const WANT_AGAIN: Duration = Duration::from_secs(2);
 
 /// Most messages passing entries on that a node has in flight; news waits meanwhile.
 const MAX_PUSHING: usize = 64;
@@ -519,7 +525,33 @@ impl EventLoop {
             self.ping_every * 2,
         );
         self.took(&taken);
+        self.want(from, &taken.wanted);
         taken
+    }
+
+    /// Asks `from` for the entries of `members` in full (it passed on news of them without
+    /// their catalogues), but for those asked of someone within the last two seconds.
+    fn want(&mut self, from: PeerId, members: &[PeerId]) {
+        let now = Instant::now();
+        self.asked
+            .retain(|_, at| now.saturating_duration_since(*at) < WANT_AGAIN);
+        let ids: Vec<serde_bytes::ByteBuf> = members
+            .iter()
+            .filter(|id| !self.asked.contains_key(id))
+            .map(|id| serde_bytes::ByteBuf::from(id.to_bytes()))
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        for id in members {
+            self.asked.insert(*id, now);
+        }
+        let request = self
+            .swarm
+            .behaviour_mut()
+            .members
+            .send_request(&from, MembersRequest::Want(ids));
+        self.wanting.insert(request, from);
     }
 
     fn on_probe(&mut self, event: request_response::Event<Probe, Ack>) {
@@ -568,6 +600,9 @@ impl EventLoop {
                             self.take(peer, entries, true);
                             MembersReply::default()
                         }
+                        MembersRequest::Want(ids) => MembersReply {
+                            entries: read(&self.view).members.entries(&ids, ANSWER_BUDGET),
+                        },
                     };
                     let _ = self
                         .swarm
@@ -596,6 +631,9 @@ impl EventLoop {
                         if full && self.swarm.is_connected(&peer) {
                             self.sync(peer);
                         }
+                    } else if self.wanting.remove(&request_id).is_some() {
+                        // News asked for: passed on in turn.
+                        self.take(peer, response.entries, true);
                     } else {
                         self.pushing = self.pushing.saturating_sub(1);
                         self.news_soon();
@@ -609,7 +647,9 @@ impl EventLoop {
                 ..
             } => {
                 tracing::debug!(%peer, "membership message failed: {error}");
-                if self.syncing.remove(&request_id).is_none() {
+                if self.syncing.remove(&request_id).is_none()
+                    && self.wanting.remove(&request_id).is_none()
+                {
                     self.pushing = self.pushing.saturating_sub(1);
                 }
             }

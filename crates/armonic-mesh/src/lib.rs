@@ -313,6 +313,8 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
         bootstrap,
         syncing: HashMap::new(),
         pushing: 0,
+        wanting: HashMap::new(),
+        asked: HashMap::new(),
         flush_at: None,
         gossip_every: config.gossip_every,
         silence: config.ping_every * 3,

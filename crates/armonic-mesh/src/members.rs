@@ -58,6 +58,15 @@ impl Member {
         self.status == Status::Alive && self.catalogue.is_some()
     }
 
+    /// Its entry without its catalogue: what is passed on as news (whoever lacks the
+    /// catalogue asks the sender for it).
+    fn header(&self, id: &PeerId) -> Entry {
+        Entry {
+            catalogue: None,
+            ..self.entry(id)
+        }
+    }
+
     fn entry(&self, id: &PeerId) -> Entry {
         Entry {
             id: id.to_bytes(),
@@ -87,6 +96,9 @@ pub(crate) struct Taken {
     pub new: Vec<PeerId>,
     /// This agent was said down (or a newer entry of it was seen): it said itself alive again.
     pub refuted: bool,
+    /// Members said alive with a newer stamp than the one held, without their catalogue: to
+    /// be asked of the sender.
+    pub wanted: Vec<PeerId>,
 }
 
 /// The entry of this agent itself.
@@ -223,6 +235,31 @@ impl Members {
         self.list.get(id).map(|m| m.entry(id))
     }
 
+    /// The entries of `ids` held (in full), this agent's own included, in about `budget` bytes
+    /// (at least one).
+    pub fn entries(&self, ids: &[serde_bytes::ByteBuf], budget: usize) -> Vec<Entry> {
+        let mut out = Vec::new();
+        let mut used = 0;
+        for id in ids.iter().take(MAX_MEMBERS) {
+            let Ok(id) = PeerId::from_bytes(id) else {
+                continue;
+            };
+            let entry = if id == self.me {
+                self.own_entry()
+            } else {
+                self.entry_of(&id)
+            };
+            let Some(entry) = entry else { continue };
+            let size = size(&entry);
+            if !out.is_empty() && used + size > budget {
+                break;
+            }
+            used += size;
+            out.push(entry);
+        }
+        out
+    }
+
     /// Whether a peer holding `have` holds an entry newer than this agent's (of itself or
     /// of another): this agent has something to ask it.
     pub fn behind(&self, have: &[Have]) -> bool {
@@ -296,7 +333,10 @@ impl Members {
                 continue;
             }
             let catalogue = match (&entry.status, &entry.catalogue) {
-                (Status::Alive, None) => continue,
+                (Status::Alive, None) => {
+                    taken.wanted.push(id);
+                    continue;
+                }
                 (Status::Alive, Some(raw)) => {
                     let before = held.and_then(|m| m.raw.as_ref()).map_or(0, |r| r.len());
                     if raw.len() as u64 > self.max_catalogue
@@ -430,8 +470,8 @@ impl Members {
         out
     }
 
-    /// The entries that are news here, as they stand now, in about `budget` bytes (at least
-    /// one): to be passed on, once more each.
+    /// The entries that are news here, as they stand now but without their catalogues, in
+    /// about `budget` bytes (at least one): to be passed on, once more each.
     pub fn news(&mut self, budget: usize) -> Vec<Entry> {
         let mut out = Vec::new();
         let mut used = 0;
@@ -440,7 +480,7 @@ impl Members {
                 self.queued.insert(*id, 0);
                 continue;
             };
-            let entry = m.entry(id);
+            let entry = m.header(id);
             let size = size(&entry);
             if !out.is_empty() && used + size > budget {
                 break;
@@ -715,6 +755,26 @@ mod tests {
         }
         assert_eq!(rounds, 2, "log2 of the members, at least 2");
         assert!(mb.news(usize::MAX).is_empty());
+    }
+
+    #[test]
+    fn news_passed_on_carries_no_catalogue_and_whoever_lacks_it_asks_for_it() {
+        let (a, mut ma) = member("web1", 1);
+        let (_, mut mb) = member("db1", 2);
+        let (_, mut mc) = member("app1", 3);
+        take(&mut mb, vec![ma.own_news().unwrap()]);
+        let header = mb.news(usize::MAX).pop().unwrap();
+        assert_eq!(header.catalogue, None);
+        let taken = take(&mut mc, vec![header]);
+        assert_eq!(taken.wanted, [a]);
+        assert!(
+            taken.news.is_empty() && mc.get(&a).is_none(),
+            "not held without it"
+        );
+        let full = mb.entries(&[ByteBuf::from(a.to_bytes())], usize::MAX);
+        assert!(full[0].catalogue.is_some());
+        assert_eq!(take(&mut mc, full).news, [a]);
+        assert!(mc.get(&a).unwrap().live());
     }
 
     #[test]

@@ -85,8 +85,11 @@ pub enum MembersRequest {
     /// What the asker holds (its own entry included): the answer gives the entries it lacks
     /// or holds older.
     Sync(Vec<Have>),
-    /// Entries that are news to the sender, passed on: the answer is empty.
+    /// Entries that are news to the sender, passed on (without their catalogues, but for
+    /// the sender's own): the answer is empty.
     Push(Vec<Entry>),
+    /// The entries of these members (peer ids, binary), in full: the answer gives those held.
+    Want(Vec<serde_bytes::ByteBuf>),
 }
 
 /// The answer to a [`MembersRequest`].
