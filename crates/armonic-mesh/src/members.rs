@@ -116,9 +116,10 @@ pub(crate) struct Members {
     me: PeerId,
     own: Own,
     list: HashMap<PeerId, Member>,
-    /// Members whose entry is news here, to be passed on, and how many more times each.
+    /// Members whose entry is news here, to be passed on: how many more times each, and
+    /// whether it went in full once already.
     news: Vec<PeerId>,
-    queued: HashMap<PeerId, u32>,
+    queued: HashMap<PeerId, (u32, bool)>,
     /// Whether this agent's own entry changed since it was last sent to every peer.
     own_news: bool,
     max_catalogue: u64,
@@ -398,11 +399,14 @@ impl Members {
         taken
     }
 
-    /// Entry `id` is to be passed on, a few times: about the number of rounds an epidemic
-    /// takes to reach every member, each round to a few peers.
+    /// Entry `id` is to be passed on, a few times: each round to a few peers, half as many
+    /// rounds as doublings of the mesh, and one more (each peer that has the news passes it
+    /// on too, so that this is enough for every member to hear it, nearly always; what is
+    /// missed is found when peers compare what they hold).
     fn queue(&mut self, id: PeerId) {
-        let times = (usize::BITS - (self.list.len() + 1).leading_zeros()).max(2);
-        if self.queued.insert(id, times).is_none() {
+        let doublings = usize::BITS - (self.list.len() + 1).leading_zeros();
+        let times = (doublings.div_ceil(2) + 1).max(2);
+        if self.queued.insert(id, (times, false)).is_none() {
             self.news.push(id);
         }
     }
@@ -470,30 +474,30 @@ impl Members {
         out
     }
 
-    /// The entries that are news here, as they stand now but without their catalogues, in
-    /// about `budget` bytes (at least one): to be passed on, once more each.
+    /// The entries that are news here, as they stand now, in about `budget` bytes (at least
+    /// one): to be passed on, once more each. Each goes in full the first time, and then
+    /// without its catalogue (most peers have it by then; one that does not asks for it).
     pub fn news(&mut self, budget: usize) -> Vec<Entry> {
         let mut out = Vec::new();
         let mut used = 0;
         for id in &self.news {
-            let Some(m) = self.list.get(id) else {
-                self.queued.insert(*id, 0);
+            let (Some(m), Some((left, full))) = (self.list.get(id), self.queued.get_mut(id)) else {
+                self.queued.insert(*id, (0, true));
                 continue;
             };
-            let entry = m.header(id);
+            let entry = if *full { m.header(id) } else { m.entry(id) };
             let size = size(&entry);
             if !out.is_empty() && used + size > budget {
                 break;
             }
             used += size;
             out.push(entry);
-            if let Some(left) = self.queued.get_mut(id) {
-                *left = left.saturating_sub(1);
-            }
+            *left = left.saturating_sub(1);
+            *full = true;
         }
         let queued = &mut self.queued;
         self.news.retain(|id| match queued.get(id) {
-            Some(0) | None => {
+            Some((0, _)) | None => {
                 queued.remove(id);
                 false
             }
@@ -758,11 +762,13 @@ mod tests {
     }
 
     #[test]
-    fn news_passed_on_carries_no_catalogue_and_whoever_lacks_it_asks_for_it() {
+    fn news_passed_on_again_carries_no_catalogue_and_whoever_lacks_it_asks_for_it() {
         let (a, mut ma) = member("web1", 1);
         let (_, mut mb) = member("db1", 2);
         let (_, mut mc) = member("app1", 3);
         take(&mut mb, vec![ma.own_news().unwrap()]);
+        let first = mb.news(usize::MAX).pop().unwrap();
+        assert!(first.catalogue.is_some(), "in full the first time");
         let header = mb.news(usize::MAX).pop().unwrap();
         assert_eq!(header.catalogue, None);
         let taken = take(&mut mc, vec![header]);
