@@ -471,9 +471,11 @@ impl Endpoint for Remote {
 }
 
 /// Reads the journal of location `name` as `read` says.
-pub(crate) fn read_journal(mesh: &Arc<Links>, name: &str, read: ReadRequest) -> ReadStream {
+pub(crate) fn read_journal(mesh: &Arc<Links>, name: &str, mut read: ReadRequest) -> ReadStream {
     let mesh = Arc::clone(mesh);
     let name = name.to_owned();
+    // Named, so that an agent that is not `name` (a member's entry may be wrong) refuses it.
+    read.location = Some(name.clone());
     let events = futures::stream::once(async move {
         let peer = match mesh.live_peer(&name) {
             Ok(p) => p,
