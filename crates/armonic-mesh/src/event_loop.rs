@@ -586,7 +586,8 @@ impl EventLoop {
                     let reply = match request {
                         MembersRequest::Sync(have) => {
                             let (reply, behind) = {
-                                let view = read(&self.view);
+                                let mut view = write(&self.view);
+                                view.synced(peer);
                                 let reply = view.members.answer(&have, ANSWER_BUDGET);
                                 (reply, view.members.behind(&have))
                             };
@@ -616,6 +617,7 @@ impl EventLoop {
                 } => {
                     write(&self.view).heard(peer);
                     if self.syncing.remove(&request_id).is_some() {
+                        write(&self.view).synced(peer);
                         let full = response.entries.len() > 1
                             && response
                                 .entries

@@ -515,24 +515,10 @@ impl Members {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use armonic_lifecycle::info::Info;
+    use crate::view::tests::catalogue;
     use std::collections::HashSet;
 
     const EPOCH: u64 = 1_800_000_000_000;
-
-    fn catalogue(name: &str, version: u64) -> Catalogue {
-        Catalogue {
-            info: Info {
-                name: name.into(),
-                os_type: "debian".into(),
-                os_release: None,
-                version: "0.1.0".into(),
-                public_ip: name.into(),
-            },
-            version,
-            lifecycles: Vec::new(),
-        }
-    }
 
     fn addr(port: u16) -> Multiaddr {
         format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()

@@ -37,6 +37,9 @@ pub(crate) struct Peer {
     pub up_since: Instant,
     /// When this node last opened a call stream to it.
     pub last_call: Option<Instant>,
+    /// Whether the two compared what they hold since the connection came up (an answer
+    /// went one way or the other): until then, the connection is not let go.
+    pub synced: bool,
     /// Whether a connection to it was ever up (it proved it holds the swarm key: a member);
     /// if not (a candidate), how many dials it was given, and since when it is known.
     pub met: bool,
@@ -56,6 +59,7 @@ impl Peer {
             outbound: 0,
             up_since: now,
             last_call: None,
+            synced: false,
             met: false,
             dials: 0,
             since: now,
@@ -270,13 +274,20 @@ impl View {
         self.wanted = wanted;
     }
 
+    /// This node and `id` compared what they hold (one answered the other).
+    pub fn synced(&mut self, id: PeerId) {
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.synced = true;
+        }
+    }
+
     /// A call stream to `id` is being opened: its connection is not to be let go for a while.
     pub fn calling(&mut self, id: PeerId) {
         self.peer(id).last_call = Some(Instant::now());
     }
 
     /// Connected members this node may let go: those it does not want, whose connection has
-    /// been up for `settle` (long enough for both ends to compare what they hold), and that
+    /// been up for `settle` and that compared what they hold with this node, and that
     /// carried no call of this node for `calls_for`. Those it dialed all go; those that
     /// dialed it (they want the connection, and answer for their own count) only while this
     /// node holds more than `most`, the oldest first.
@@ -293,6 +304,7 @@ impl View {
             .iter()
             .filter(|(id, p)| {
                 p.connections > 0
+                    && p.synced
                     && !self.wanted.contains(id)
                     && self.members.get(id).is_some()
                     && now.saturating_duration_since(p.up_since) >= settle
@@ -355,6 +367,7 @@ impl View {
         let p = self.peer(id);
         if p.connections == 0 {
             p.up_since = Instant::now();
+            p.synced = false;
         }
         p.connections += 1;
         p.outbound += usize::from(outbound);
@@ -658,11 +671,12 @@ impl View {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use armonic_proto::LifecycleEntry;
 
-    fn catalogue(name: &str, version: u64) -> Catalogue {
+    /// The catalogue of location `name` at `version`: one lifecycle, `WebServer`.
+    pub(crate) fn catalogue(name: &str, version: u64) -> Catalogue {
         Catalogue {
             info: Info {
                 name: name.into(),
@@ -820,6 +834,19 @@ mod tests {
         v.connected(dialing, false);
         v.connected(calling, true);
         v.calling(calling);
+        assert!(
+            v.to_prune(
+                Instant::now() + Duration::from_secs(60),
+                32,
+                Duration::ZERO,
+                Duration::ZERO
+            )
+            .is_empty(),
+            "nothing compared yet"
+        );
+        for id in [wanted, dialed, dialing, calling] {
+            v.synced(id);
+        }
         let settle = Duration::from_secs(2);
         let calls = Duration::from_secs(30);
         let now = Instant::now();
