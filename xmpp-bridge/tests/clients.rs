@@ -99,6 +99,19 @@ impl Terminal {
 
 impl Drop for Terminal {
     fn drop(&mut self) {
+        // The client is killed with its process group first: a client that loses its
+        // terminal may not end (poezio, hung up, spins on a closed terminal).
+        let pane = self.tmux(&["display-message", "-p", "-t", "main", "#{pane_pid}"]);
+        if let Ok(pid) = pane.trim().parse::<i32>()
+            && pid > 1
+        {
+            let group = nix::unistd::Pid::from_raw(-pid);
+            let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
         self.tmux(&["kill-server"]);
     }
 }
