@@ -84,7 +84,7 @@ impl Rng {
         Rng(seed | 1)
     }
 
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -211,6 +211,10 @@ const PUSH_BUDGET: usize = 256 * 1024;
 
 /// About how many bytes of entries an answer carries (the asker asks again for the rest).
 const ANSWER_BUDGET: usize = 1024 * 1024;
+
+/// An asker holding fewer entries than this is a newcomer, answered with [`SAMPLE`] members.
+const NEWCOMER: usize = 4;
+const SAMPLE: usize = 16;
 
 /// How long an entry asked for is not asked for again (of another peer that passed it on).
 const WANT_AGAIN: Duration = Duration::from_secs(2);
@@ -585,10 +589,18 @@ impl EventLoop {
                     write(&self.view).heard(peer);
                     let reply = match request {
                         MembersRequest::Sync(have) => {
+                            let start = self.rng.next() as usize;
                             let (reply, behind) = {
                                 let mut view = write(&self.view);
                                 view.synced(peer);
-                                let reply = view.members.answer(&have, ANSWER_BUDGET);
+                                // A newcomer is answered with a few members, and asks them
+                                // for the rest: a node every newcomer was given does not
+                                // send each of them the whole mesh.
+                                let reply = if have.len() < NEWCOMER {
+                                    view.members.sample(SAMPLE, start)
+                                } else {
+                                    view.members.answer(&have, ANSWER_BUDGET)
+                                };
                                 (reply, view.members.behind(&have))
                             };
                             // The asker holds news this node lacks: it asks in turn.

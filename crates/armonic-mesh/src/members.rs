@@ -474,6 +474,25 @@ impl Members {
         out
     }
 
+    /// This agent's entry and those of `k` live members, from the `start`th on (coming round):
+    /// what a newcomer is answered, so that it asks the whole mesh of a few members rather
+    /// than of the one it was given (which every newcomer was given too).
+    pub fn sample(&self, k: usize, start: usize) -> Vec<Entry> {
+        let live: Vec<(&PeerId, &Member)> = self.list.iter().filter(|(_, m)| m.live()).collect();
+        let start = if live.is_empty() {
+            0
+        } else {
+            start % live.len()
+        };
+        let others = live
+            .iter()
+            .cycle()
+            .skip(start)
+            .take(k.min(live.len()))
+            .map(|(id, m)| m.entry(id));
+        self.own_entry().into_iter().chain(others).collect()
+    }
+
     /// The entries that are news here, as they stand now, in about `budget` bytes (at least
     /// one): to be passed on, once more each. Each goes in full the first time, and then
     /// without its catalogue (most peers have it by then; one that does not asks for it).
@@ -712,6 +731,21 @@ mod tests {
         take(&mut asker, answer);
         assert!(mb.answer(&asker.summary(), usize::MAX).is_empty());
         let _ = a;
+    }
+
+    #[test]
+    fn a_newcomer_is_answered_with_a_few_live_members_from_where_it_is_told() {
+        let (b, mut mb) = member("db1", 2);
+        let entries: Vec<Entry> = (0..10)
+            .map(|i| member(&format!("m{i}"), 10 + i).1.own_news().unwrap())
+            .collect();
+        take(&mut mb, entries);
+        let first = mb.sample(3, 0);
+        assert_eq!(first.len(), 4, "its own and 3");
+        assert_eq!(first[0].id, b.to_bytes());
+        let other = mb.sample(3, 5);
+        assert_ne!(first[1..], other[1..], "another start, others");
+        assert_eq!(mb.sample(30, 7).len(), 11, "no more than it holds");
     }
 
     #[test]
