@@ -593,14 +593,17 @@ impl EventLoop {
                             let (reply, behind) = {
                                 let mut view = write(&self.view);
                                 view.synced(peer);
-                                // A newcomer is answered with a few members, and asks them
-                                // for the rest: a node every newcomer was given does not
-                                // send each of them the whole mesh.
-                                let reply = if have.len() < NEWCOMER {
-                                    view.members.sample(SAMPLE, start)
-                                } else {
-                                    view.members.answer(&have, ANSWER_BUDGET)
-                                };
+                                // A newcomer to a large mesh is answered with a few members,
+                                // and asks them for the rest: a node every newcomer was given
+                                // does not send each of them the whole mesh. In a small mesh
+                                // the whole answer is as small, and carries the members said
+                                // down too (a member back from a freeze learns it was).
+                                let reply =
+                                    if have.len() < NEWCOMER && view.members.len() > 2 * SAMPLE {
+                                        view.members.sample(SAMPLE, start)
+                                    } else {
+                                        view.members.answer(&have, ANSWER_BUDGET)
+                                    };
                                 (reply, view.members.behind(&have))
                             };
                             // The asker holds news this node lacks: it asks in turn.
