@@ -133,6 +133,21 @@ pub(crate) fn size(entry: &Entry) -> usize {
         + entry.addrs.iter().map(|a| a.len() + 2).sum::<usize>()
 }
 
+/// The first of `entries` that fit in about `budget` bytes (at least one, whatever its size).
+fn within(budget: usize, entries: impl Iterator<Item = Entry>) -> Vec<Entry> {
+    let mut out = Vec::new();
+    let mut used = 0;
+    for entry in entries {
+        let size = size(&entry);
+        if !out.is_empty() && used + size > budget {
+            break;
+        }
+        used += size;
+        out.push(entry);
+    }
+    out
+}
+
 /// Milliseconds since 1970 by this machine's clock.
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -239,26 +254,18 @@ impl Members {
     /// The entries of `ids` held (in full), this agent's own included, in about `budget` bytes
     /// (at least one).
     pub fn entries(&self, ids: &[serde_bytes::ByteBuf], budget: usize) -> Vec<Entry> {
-        let mut out = Vec::new();
-        let mut used = 0;
-        for id in ids.iter().take(MAX_MEMBERS) {
-            let Ok(id) = PeerId::from_bytes(id) else {
-                continue;
-            };
-            let entry = if id == self.me {
-                self.own_entry()
-            } else {
-                self.entry_of(&id)
-            };
-            let Some(entry) = entry else { continue };
-            let size = size(&entry);
-            if !out.is_empty() && used + size > budget {
-                break;
-            }
-            used += size;
-            out.push(entry);
-        }
-        out
+        let held = ids
+            .iter()
+            .take(MAX_MEMBERS)
+            .filter_map(|id| PeerId::from_bytes(id).ok())
+            .filter_map(|id| {
+                if id == self.me {
+                    self.own_entry()
+                } else {
+                    self.entry_of(&id)
+                }
+            });
+        within(budget, held)
     }
 
     /// Whether a peer holding `have` holds an entry newer than this agent's (of itself or
@@ -453,8 +460,6 @@ impl Members {
             .map(|h| (h.id.as_slice(), (h.stamp, h.status)))
             .collect();
         let stale = |id: &[u8], key: (Stamp, Status)| held.get(id).is_none_or(|k| *k < key);
-        let mut out = Vec::new();
-        let mut used = 0;
         let own = self
             .own_entry()
             .filter(|e| stale(&e.id, (e.stamp, e.status)));
@@ -463,15 +468,7 @@ impl Members {
             .iter()
             .filter(|(id, m)| stale(&id.to_bytes(), m.key()))
             .map(|(id, m)| m.entry(id));
-        for entry in own.into_iter().chain(others) {
-            let size = size(&entry);
-            if !out.is_empty() && used + size > budget {
-                break;
-            }
-            used += size;
-            out.push(entry);
-        }
-        out
+        within(budget, own.into_iter().chain(others))
     }
 
     /// This agent's entry and those of `k` live members, from the `start`th on (coming round):
@@ -590,14 +587,20 @@ mod tests {
         assert_eq!(ma.own_stamp(), stamp);
     }
 
-    #[test]
-    fn down_at_the_same_stamp_outranks_alive_and_alive_again_needs_a_greater_stamp() {
+    /// Member `a` (web1), and two others (db1, app1) that took its entry, with the entry.
+    fn known_to_two() -> (PeerId, Members, Members, Members, Entry) {
         let (a, mut ma) = member("web1", 1);
         let (_, mut mb) = member("db1", 2);
         let (_, mut mc) = member("app1", 3);
         let alive = ma.own_news().unwrap();
         take(&mut mb, vec![alive.clone()]);
         take(&mut mc, vec![alive.clone()]);
+        (a, ma, mb, mc, alive)
+    }
+
+    #[test]
+    fn down_at_the_same_stamp_outranks_alive_and_alive_again_needs_a_greater_stamp() {
+        let (a, mut ma, mut mb, mut mc, alive) = known_to_two();
         assert!(mb.down(a, Instant::now()));
         let down = mb.news(usize::MAX);
         assert_eq!(down[0].status, Status::Down);
@@ -622,12 +625,7 @@ mod tests {
 
     #[test]
     fn a_member_said_down_that_this_agent_hears_from_itself_is_not_taken_for_down() {
-        let (a, mut ma) = member("web1", 1);
-        let (_, mut mb) = member("db1", 2);
-        let (_, mut mc) = member("app1", 3);
-        let alive = ma.own_news().unwrap();
-        take(&mut mb, vec![alive.clone()]);
-        take(&mut mc, vec![alive]);
+        let (a, _, mut mb, mut mc, _) = known_to_two();
         mb.down(a, Instant::now());
         let down = mb.news(usize::MAX);
         let taken = mc.take(down, None, true, Instant::now(), EPOCH, |id| *id == a);
