@@ -15,10 +15,10 @@ use libp2p::swarm::{DialError, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, mdns};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::members::Taken;
+use crate::members::{self, Taken};
 use crate::protocol::{Ack, Entry, MembersReply, MembersRequest, Probe};
 use crate::swarm::{Behaviour, BehaviourEvent};
-use crate::view::{self, View};
+use crate::view::View;
 
 /// What handles ask of the loop.
 pub(crate) enum Command {
@@ -75,12 +75,9 @@ pub(crate) struct Rng(u64);
 impl Rng {
     /// Seeded from `peer` and the clock.
     pub fn new(peer: &PeerId) -> Rng {
-        let seed = peer
-            .to_bytes()
-            .iter()
-            .fold(crate::members::now_ms() | 1, |h, b| {
-                (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-            });
+        let seed = peer.to_bytes().iter().fold(members::now_ms() | 1, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        });
         Rng(seed | 1)
     }
 
@@ -718,11 +715,11 @@ impl EventLoop {
         let mut addrs: Vec<Multiaddr> = self
             .swarm
             .listeners()
-            .filter(|a| view::dialable(a))
+            .filter(|a| members::dialable(a))
             .cloned()
             .collect();
         addrs.sort_by_key(is_loopback);
-        addrs.truncate(view::MAX_ADDRS);
+        addrs.truncate(members::MAX_ADDRS);
         addrs
     }
 

@@ -22,7 +22,38 @@ use libp2p::{Multiaddr, PeerId};
 use serde_bytes::ByteBuf;
 
 use crate::protocol::{Entry, Have, Stamp, Status};
-use crate::view::{MAX_ADDRS, addrs as parse_addrs};
+
+/// Most addresses kept per peer.
+pub(crate) const MAX_ADDRS: usize = 8;
+
+/// Addresses in their binary form, as peers send them: those that do not parse are skipped,
+/// and no more than a peer keeps.
+pub(crate) fn addrs(bytes: &[ByteBuf]) -> impl Iterator<Item = Multiaddr> + '_ {
+    bytes
+        .iter()
+        .take(MAX_ADDRS)
+        .filter_map(|a| Multiaddr::try_from(a.to_vec()).ok())
+        .filter(dialable)
+}
+
+/// An address agents can be dialed at: an IP address or a DNS name, then a TCP port, then at
+/// most the peer's id.
+pub(crate) fn dialable(addr: &Multiaddr) -> bool {
+    use libp2p::multiaddr::Protocol;
+    let mut parts = addr.iter();
+    matches!(
+        parts.next(),
+        Some(
+            Protocol::Ip4(_)
+                | Protocol::Ip6(_)
+                | Protocol::Dns(_)
+                | Protocol::Dns4(_)
+                | Protocol::Dns6(_)
+        )
+    ) && matches!(parts.next(), Some(Protocol::Tcp(_)))
+        && matches!(parts.next(), None | Some(Protocol::P2p(_)))
+        && parts.next().is_none()
+}
 
 /// Most members an agent holds (a member's word cannot grow its memory without bound).
 pub(crate) const MAX_MEMBERS: usize = 8192;
@@ -359,7 +390,7 @@ impl Members {
                 }
                 (Status::Down | Status::Left, _) => None,
             };
-            let addrs: Vec<Multiaddr> = parse_addrs(&entry.addrs).collect();
+            let addrs: Vec<Multiaddr> = addrs(&entry.addrs).collect();
             let was_live = held.is_some_and(Member::live);
             match self.list.get_mut(&id) {
                 Some(m) => {
@@ -529,10 +560,31 @@ impl Members {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::view::tests::catalogue;
+    use armonic_lifecycle::info::Info;
+    use armonic_proto::LifecycleEntry;
     use std::collections::HashSet;
+
+    /// The catalogue of location `name` at `version`: one lifecycle, `WebServer`.
+    pub(crate) fn catalogue(name: &str, version: u64) -> Catalogue {
+        Catalogue {
+            info: Info {
+                name: name.into(),
+                os_type: "debian".into(),
+                os_release: None,
+                version: "0.1.0".into(),
+                public_ip: name.into(),
+            },
+            version,
+            lifecycles: vec![LifecycleEntry {
+                name: "WebServer".into(),
+                states: vec!["Active".into()],
+                provides: vec!["Active/start".into()],
+                current: None,
+            }],
+        }
+    }
 
     const EPOCH: u64 = 1_800_000_000_000;
 

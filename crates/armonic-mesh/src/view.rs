@@ -16,9 +16,8 @@ use armonic_lifecycle::Address;
 use armonic_lifecycle::info::Info;
 use armonic_proto::{Catalogue, PeerInfo};
 use libp2p::{Multiaddr, PeerId};
-use serde_bytes::ByteBuf;
 
-use crate::members::{Members, now_ms};
+use crate::members::{MAX_ADDRS, Member, Members, Taken, dialable, now_ms};
 
 /// One peer.
 #[derive(Debug, Clone)]
@@ -94,38 +93,6 @@ pub(crate) struct Counts {
     /// Ticks of the loop that came late, and how late in all.
     pub stalls: u64,
     pub stalled: Duration,
-}
-
-/// Most addresses kept per peer.
-pub(crate) const MAX_ADDRS: usize = 8;
-
-/// Addresses in their binary form, as peers send them: those that do not parse are skipped,
-/// and no more than a peer keeps.
-pub(crate) fn addrs(bytes: &[ByteBuf]) -> impl Iterator<Item = Multiaddr> + '_ {
-    bytes
-        .iter()
-        .take(MAX_ADDRS)
-        .filter_map(|a| Multiaddr::try_from(a.to_vec()).ok())
-        .filter(dialable)
-}
-
-/// An address agents can be dialed at: an IP address or a DNS name, then a TCP port, then at
-/// most the peer's id.
-pub(crate) fn dialable(addr: &Multiaddr) -> bool {
-    use libp2p::multiaddr::Protocol;
-    let mut parts = addr.iter();
-    matches!(
-        parts.next(),
-        Some(
-            Protocol::Ip4(_)
-                | Protocol::Ip6(_)
-                | Protocol::Dns(_)
-                | Protocol::Dns4(_)
-                | Protocol::Dns6(_)
-        )
-    ) && matches!(parts.next(), Some(Protocol::Tcp(_)))
-        && matches!(parts.next(), None | Some(Protocol::P2p(_)))
-        && parts.next().is_none()
 }
 
 /// Dials given to a peer never reached before it is forgotten (about 15 s of trying).
@@ -226,7 +193,7 @@ impl View {
         pass_on: bool,
         now: Instant,
         within: Duration,
-    ) -> crate::members::Taken {
+    ) -> Taken {
         let peers = &self.peers;
         let taken = self
             .members
@@ -381,10 +348,7 @@ impl View {
     /// still open. Whether the peer was lost (its last connection closed, though alive and
     /// wanted: not cut nor let go by this node): to be dialed at once.
     pub fn disconnected(&mut self, id: PeerId, remaining: usize, outbound: bool) -> bool {
-        let alive = self
-            .members
-            .get(&id)
-            .is_some_and(crate::members::Member::live);
+        let alive = self.members.get(&id).is_some_and(Member::live);
         let wanted = self.wanted.contains(&id);
         let p = self.peer(id);
         p.connections = remaining;
@@ -432,9 +396,7 @@ impl View {
         among
             .iter()
             .filter(|id| {
-                self.members
-                    .get(id)
-                    .is_some_and(crate::members::Member::live)
+                self.members.get(id).is_some_and(Member::live)
                     && self
                         .peers
                         .get(id)
@@ -566,10 +528,7 @@ impl View {
     }
 
     /// The members named `name`, with their entries.
-    fn named<'a>(
-        &'a self,
-        name: &'a str,
-    ) -> impl Iterator<Item = (&'a PeerId, &'a crate::members::Member)> {
+    fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = (&'a PeerId, &'a Member)> {
         self.members
             .iter()
             .filter(move |(_, m)| m.catalogue.as_ref().is_some_and(|c| c.info.name == name))
@@ -591,7 +550,7 @@ impl View {
     }
 
     /// Seconds since member `id` was last heard from (directly, or news of it).
-    fn since_heard(&self, id: &PeerId, m: &crate::members::Member) -> u64 {
+    fn since_heard(&self, id: &PeerId, m: &Member) -> u64 {
         let direct = self.peers.get(id).map(|p| p.last_seen);
         let last = direct.map_or(m.changed, |d| d.max(m.changed));
         last.elapsed().as_secs()
@@ -671,29 +630,9 @@ impl View {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use armonic_proto::LifecycleEntry;
-
-    /// The catalogue of location `name` at `version`: one lifecycle, `WebServer`.
-    pub(crate) fn catalogue(name: &str, version: u64) -> Catalogue {
-        Catalogue {
-            info: Info {
-                name: name.into(),
-                os_type: "debian".into(),
-                os_release: None,
-                version: "0.1.0".into(),
-                public_ip: name.into(),
-            },
-            version,
-            lifecycles: vec![LifecycleEntry {
-                name: "WebServer".into(),
-                states: vec!["Active".into()],
-                provides: vec!["Active/start".into()],
-                current: None,
-            }],
-        }
-    }
+    use crate::members::tests::catalogue;
 
     #[test]
     fn a_peer_only_heard_of_is_never_listed_until_a_member_s_entry_of_it_arrives() {
