@@ -217,7 +217,7 @@ fn cuts(nodes: &[Node]) -> (u64, u64, u64) {
         .iter()
         .map(|n| n.handle.stats())
         .fold((0, 0, 0), |(s, d, f), st| {
-            (s + st.silenced, d + st.dials, f + st.fetches)
+            (s + st.silenced, d + st.dials, f + st.news)
         })
 }
 

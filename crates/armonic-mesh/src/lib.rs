@@ -122,11 +122,11 @@ impl SwarmKey {
 /// ([`Handle::stats`]).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct MeshStats {
-    /// Members known (peers a connection came up with, once at least).
+    /// Members known: those whose entry this node holds (from the member itself or passed on).
     pub members: usize,
     /// Members live now, with their catalogue: the locations calls may go to.
     pub live: usize,
-    /// Members connected now.
+    /// Peers connected now.
     pub connected: usize,
     /// Connections open now (a pair may briefly hold two).
     pub connections: usize,
@@ -136,11 +136,11 @@ pub struct MeshStats {
     pub dials: u64,
     /// Connections that came up.
     pub connections_made: u64,
-    /// Connected members cut because they stayed silent too long (as a watcher saw it, or
-    /// as watchers said and this node confirmed).
+    /// Members this node took for down because they stayed silent too long (it watched
+    /// them).
     pub silenced: u64,
-    /// Catalogues received.
-    pub fetches: u64,
+    /// Members' entries taken as news.
+    pub news: u64,
     /// Times the node's own loop ran late, and how late in all.
     pub stalls: u64,
     /// See `stalls`.

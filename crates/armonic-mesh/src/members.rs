@@ -58,6 +58,9 @@ pub(crate) fn dialable(addr: &Multiaddr) -> bool {
 /// Most members an agent holds (a member's word cannot grow its memory without bound).
 pub(crate) const MAX_MEMBERS: usize = 8192;
 
+/// Most entries asked for at once of the peer that passed on their news.
+const MAX_WANTED: usize = 1024;
+
 /// Most bytes of catalogues an agent holds of all members together (a member's word cannot
 /// fill its memory: a thousand agents with a few lifecycles each hold about a megabyte).
 pub(crate) const MAX_HELD: usize = 256 << 20;
@@ -373,7 +376,9 @@ impl Members {
             }
             let catalogue = match (&entry.status, &entry.catalogue) {
                 (Status::Alive, None) => {
-                    taken.wanted.push(id);
+                    if taken.wanted.len() < MAX_WANTED {
+                        taken.wanted.push(id);
+                    }
                     continue;
                 }
                 (Status::Alive, Some(raw)) => {

@@ -89,7 +89,7 @@ pub(crate) struct Counts {
     /// Connected peers cut because they were silent too long.
     pub silenced: u64,
     /// Entries of members taken as news.
-    pub fetches: u64,
+    pub news: u64,
     /// Ticks of the loop that came late, and how late in all.
     pub stalls: u64,
     pub stalled: Duration,
@@ -113,6 +113,8 @@ pub(crate) const HEARSAY_GRACE: Duration = Duration::from_secs(2);
 /// Most peers a view keeps to connect with.
 const MAX_PEERS: usize = crate::members::MAX_MEMBERS;
 
+/// A view of a node of its own, for tests.
+#[cfg(test)]
 impl Default for View {
     fn default() -> View {
         View::new(PeerId::random(), now_ms(), 8 << 20)
@@ -202,7 +204,7 @@ impl View {
                     p.connections > 0 && now.saturating_duration_since(p.last_seen) < within
                 })
             });
-        self.counts.fetches += taken.news.len() as u64;
+        self.counts.news += taken.news.len() as u64;
         for id in &taken.news {
             let addrs = self
                 .members
@@ -590,7 +592,7 @@ impl View {
             dials: self.counts.dials,
             connections_made: self.counts.connections,
             silenced: self.counts.silenced,
-            fetches: self.counts.fetches,
+            news: self.counts.news,
             stalls: self.counts.stalls,
             stalled: self.counts.stalled,
             members: self.members.len(),
@@ -893,7 +895,7 @@ mod tests {
             (1, 1, 2, 3, 1),
             "b is connected, but no entry of it came yet"
         );
-        assert_eq!((s.connections_made, s.fetches), (3, 1));
+        assert_eq!((s.connections_made, s.news), (3, 1));
         let late = Instant::now() + Duration::from_secs(10);
         assert_eq!(
             v.would_be_silent(late, Duration::from_secs(3), &everyone(&v)),
