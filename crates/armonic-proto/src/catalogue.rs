@@ -2,6 +2,8 @@
 //! provides, where each stands) and a small digest of it, gossiped on every change; and what
 //! a node knows of each peer.
 
+use std::sync::Arc;
+
 use armonic_lifecycle::info::Info;
 use armonic_lifecycle::{Address, Kind};
 use serde::{Deserialize, Serialize};
@@ -26,8 +28,9 @@ pub struct Catalogue {
     pub info: Info,
     /// Grows with every change of the catalogue or of a current state.
     pub version: u64,
-    /// The lifecycles.
-    pub lifecycles: Vec<LifecycleEntry>,
+    /// The lifecycles (shared: agents running the same lifecycles in the same states hold
+    /// one copy of them for all).
+    pub lifecycles: Arc<Vec<LifecycleEntry>>,
 }
 
 /// A digest of a catalogue: enough to know whether the one held is current.
@@ -141,7 +144,7 @@ pub fn catalogue_of(location: &armonic_lifecycle::Location, version: u64) -> Cat
     Catalogue {
         info: location.info(),
         version,
-        lifecycles,
+        lifecycles: Arc::new(lifecycles),
     }
 }
 
@@ -159,12 +162,12 @@ mod tests {
                 public_ip: "10.0.0.1".into(),
             },
             version: 3,
-            lifecycles: vec![LifecycleEntry {
+            lifecycles: Arc::new(vec![LifecycleEntry {
                 name: "WebServer".into(),
                 states: vec!["NotInstalled".into(), "Active".into()],
                 provides: vec!["Active/start".into()],
                 current: Some("NotInstalled".into()),
-            }],
+            }]),
         }
     }
 
@@ -185,7 +188,7 @@ mod tests {
         let a = catalogue();
         let mut b = catalogue();
         assert_eq!(a.digest(), b.digest());
-        b.lifecycles[0].current = Some("Active".into());
+        Arc::make_mut(&mut b.lifecycles)[0].current = Some("Active".into());
         assert_ne!(a.digest().hash, b.digest().hash);
     }
 }
