@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::members::{self, Taken};
 use crate::protocol::{Ack, Entry, MembersReply, MembersRequest, Probe};
+use crate::shapes::Hash;
 use crate::swarm::{Behaviour, BehaviourEvent};
 use crate::view::View;
 
@@ -40,10 +41,18 @@ pub(crate) struct EventLoop {
     /// Entries passed on, their (empty) answers awaited.
     pub pushing: usize,
     /// Entries asked for in full, the answers awaited; when each member's was last asked.
-    pub wanting: HashMap<request_response::OutboundRequestId, PeerId>,
+    pub wanting: HashMap<request_response::OutboundRequestId, (PeerId, bool)>,
+    /// Peers asked to compare what they hold with this node, an answer awaited; when a probe
+    /// last led to a comparison.
+    pub comparing: HashMap<request_response::OutboundRequestId, PeerId>,
+    pub compared_at: Instant,
     pub asked: HashMap<PeerId, Instant>,
+    /// Shapes asked for, the answers awaited.
+    pub shaping: HashMap<request_response::OutboundRequestId, Vec<Hash>>,
     /// When the news held is to be passed on.
     pub flush_at: Option<Instant>,
+    /// When news was last passed on.
+    pub last_round: Instant,
     /// How often this node compares what it holds with one peer's.
     pub gossip_every: Duration,
     /// A connected peer silent this long is taken for dead and disconnected (longer while
@@ -203,6 +212,10 @@ const FANOUT: usize = 3;
 /// How long news waits to be passed on, so that what arrives together goes together.
 const NEWS_DELAY: Duration = Duration::from_millis(50);
 
+/// Least time between two rounds of news passed on: a node busy with news (a mesh starting,
+/// many members changing at once) sends more entries a round, not more rounds.
+const ROUND_EVERY: Duration = Duration::from_millis(200);
+
 /// About how many bytes of entries one message passing them on carries.
 const PUSH_BUDGET: usize = 256 * 1024;
 
@@ -212,6 +225,10 @@ const ANSWER_BUDGET: usize = 1024 * 1024;
 /// An asker holding fewer entries than this is a newcomer, answered with [`SAMPLE`] members.
 const NEWCOMER: usize = 4;
 const SAMPLE: usize = 16;
+
+/// How soon a node that compared what it holds with a peer's because a probe found their
+/// digests differ may do so again.
+const COMPARE_EVERY: Duration = Duration::from_millis(500);
 
 /// How long an entry asked for is not asked for again (of another peer that passed it on).
 const WANT_AGAIN: Duration = Duration::from_secs(2);
@@ -256,6 +273,7 @@ impl EventLoop {
                 },
                 () = sleep_until(flush_at), if flush_at.is_some() => {
                     self.flush_at = None;
+                    self.last_round = Instant::now();
                     self.pass_on_news();
                 }
                 _ = tick.tick() => {
@@ -276,7 +294,7 @@ impl EventLoop {
                         last_gossip = now;
                         let connected = self.connected_members();
                         if let Some(peer) = self.rng.pick(connected, 1).pop() {
-                            self.sync(peer);
+                            self.compare(peer);
                         }
                     }
                 }
@@ -309,9 +327,10 @@ impl EventLoop {
             if need > 0 {
                 let others: Vec<PeerId> = view
                     .members
+                    .ring()
                     .iter()
-                    .filter(|(id, m)| m.live() && !self.chosen.contains(id))
-                    .map(|(id, _)| *id)
+                    .filter(|id| !self.chosen.contains(id))
+                    .copied()
                     .collect();
                 self.chosen.extend(self.rng.pick(others, need));
             }
@@ -379,12 +398,13 @@ impl EventLoop {
             })
             .copied()
             .collect();
+        let digest = read(&self.view).members.digest();
         for peer in due {
             self.probed.insert(peer, now);
             self.swarm
                 .behaviour_mut()
                 .probe
-                .send_request(&peer, Probe::Ping);
+                .send_request(&peer, Probe::Ping(digest));
         }
         self.probed.retain(|p, _| self.watching.contains(p));
     }
@@ -446,6 +466,39 @@ impl EventLoop {
         self.syncing.insert(id, peer);
     }
 
+    /// Compares what this node holds with what `peer` holds (one question at a time).
+    fn compare(&mut self, peer: PeerId) {
+        if self.comparing.values().any(|p| *p == peer) {
+            return;
+        }
+        let digests = read(&self.view).members.digests();
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .members
+            .send_request(&peer, MembersRequest::Compare(digests));
+        self.comparing.insert(id, peer);
+    }
+
+    /// `peer` answered a comparison: what it holds newer is asked of it (and not passed on:
+    /// news that missed one node is not news to the others), what this node holds newer is
+    /// given to it.
+    fn compared(&mut self, peer: PeerId, buckets: &[u32], have: &[crate::protocol::Have]) {
+        if buckets.is_empty() {
+            return;
+        }
+        let (want, give) = read(&self.view).members.compared(buckets, have);
+        self.want(peer, &want, false);
+        if !give.is_empty() {
+            let ids: Vec<serde_bytes::ByteBuf> = give
+                .iter()
+                .map(|id| serde_bytes::ByteBuf::from(id.to_bytes()))
+                .collect();
+            let entries = read(&self.view).members.entries(&ids, PUSH_BUDGET);
+            self.push(peer, entries);
+        }
+    }
+
     /// Passes on the entries that are news here, a round: to a few connected members picked
     /// at random, while not too many such messages are in flight. News left goes in another
     /// round.
@@ -462,10 +515,12 @@ impl EventLoop {
         self.news_soon();
     }
 
-    /// News waits [`NEWS_DELAY`] to be passed on, with whatever comes meanwhile.
+    /// News waits [`NEWS_DELAY`] to be passed on, with whatever comes meanwhile, and
+    /// [`ROUND_EVERY`] after the last round.
     fn news_soon(&mut self) {
         if self.flush_at.is_none() && read(&self.view).members.has_news() {
-            self.flush_at = Some(Instant::now() + NEWS_DELAY);
+            let soon = Instant::now() + NEWS_DELAY;
+            self.flush_at = Some(soon.max(self.last_round + ROUND_EVERY));
         }
     }
 
@@ -526,13 +581,40 @@ impl EventLoop {
             self.ping_every * 2,
         );
         self.took(&taken);
-        self.want(from, &taken.wanted);
+        self.want(from, &taken.wanted, true);
+        self.want_shapes(from, &taken.shapes);
         taken
+    }
+
+    /// Asks `from` for `shapes`, named by the cards it gave (the entries wait for them).
+    fn want_shapes(&mut self, from: PeerId, shapes: &[Hash]) {
+        if shapes.is_empty() {
+            return;
+        }
+        let hashes = shapes
+            .iter()
+            .map(|h| serde_bytes::ByteBuf::from(h.to_vec()))
+            .collect();
+        let request = self
+            .swarm
+            .behaviour_mut()
+            .members
+            .send_request(&from, MembersRequest::Shapes(hashes));
+        self.shaping.insert(request, shapes.to_vec());
+    }
+
+    /// Shapes asked for of `from` came (or, if `raw` is empty, did not): the entries that
+    /// waited for them are taken.
+    fn took_shapes(&mut self, from: PeerId, asked: &[Hash], raw: Vec<serde_bytes::ByteBuf>) {
+        let taken = write(&self.view).take_shapes(asked, raw, Instant::now(), self.ping_every * 2);
+        self.took(&taken);
+        self.want(from, &taken.wanted, true);
+        self.want_shapes(from, &taken.shapes);
     }
 
     /// Asks `from` for the entries of `members` in full (it passed on news of them without
     /// their catalogues), but for those asked of someone within the last two seconds.
-    fn want(&mut self, from: PeerId, members: &[PeerId]) {
+    fn want(&mut self, from: PeerId, members: &[PeerId], pass_on: bool) {
         let now = Instant::now();
         self.asked
             .retain(|_, at| now.saturating_duration_since(*at) < WANT_AGAIN);
@@ -552,21 +634,41 @@ impl EventLoop {
             .behaviour_mut()
             .members
             .send_request(&from, MembersRequest::Want(ids));
-        self.wanting.insert(request, from);
+        self.wanting.insert(request, (from, pass_on));
     }
 
     fn on_probe(&mut self, event: request_response::Event<Probe, Ack>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { channel, .. } => {
-                    write(&self.view).heard(peer);
+                    let digest = {
+                        let mut view = write(&self.view);
+                        view.heard(peer);
+                        view.members.digest()
+                    };
                     let _ = self
                         .swarm
                         .behaviour_mut()
                         .probe
-                        .send_response(channel, Ack {});
+                        .send_response(channel, Ack { digest });
                 }
-                request_response::Message::Response { .. } => write(&self.view).heard(peer),
+                request_response::Message::Response { response, .. } => {
+                    let differ = {
+                        let mut view = write(&self.view);
+                        view.heard(peer);
+                        view.members.digest() != response.digest
+                    };
+                    // A watched peer holds other entries: one of the two missed something.
+                    // One comparison at a time, and not more often than every half second.
+                    let now = Instant::now();
+                    if differ
+                        && self.comparing.is_empty()
+                        && now.saturating_duration_since(self.compared_at) >= COMPARE_EVERY
+                    {
+                        self.compared_at = now;
+                        self.compare(peer);
+                    }
+                }
             },
             // An unanswered probe is silence, which the tick weighs (this loop may have been
             // the one held up); a probe that broke with its connection is the connection's.
@@ -607,7 +709,10 @@ impl EventLoop {
                             if behind {
                                 self.sync(peer);
                             }
-                            MembersReply { entries: reply }
+                            MembersReply {
+                                entries: reply,
+                                ..MembersReply::default()
+                            }
                         }
                         MembersRequest::Push(entries) => {
                             self.take(peer, entries, true);
@@ -615,7 +720,23 @@ impl EventLoop {
                         }
                         MembersRequest::Want(ids) => MembersReply {
                             entries: read(&self.view).members.entries(&ids, ANSWER_BUDGET),
+                            ..MembersReply::default()
                         },
+                        MembersRequest::Shapes(hashes) => MembersReply {
+                            shapes: read(&self.view).members.shapes(&hashes, ANSWER_BUDGET),
+                            ..MembersReply::default()
+                        },
+                        MembersRequest::Compare(digests) => {
+                            let start = self.rng.next() as usize;
+                            let mut view = write(&self.view);
+                            view.synced(peer);
+                            let (buckets, have) = view.members.compare(&digests, start);
+                            MembersReply {
+                                buckets,
+                                have,
+                                ..MembersReply::default()
+                            }
+                        }
                     };
                     let _ = self
                         .swarm
@@ -645,9 +766,14 @@ impl EventLoop {
                         if full && self.swarm.is_connected(&peer) {
                             self.sync(peer);
                         }
-                    } else if self.wanting.remove(&request_id).is_some() {
-                        // News asked for: passed on in turn.
-                        self.take(peer, response.entries, true);
+                    } else if let Some((_, pass_on)) = self.wanting.remove(&request_id) {
+                        // News asked for: passed on in turn (but for what a comparison found).
+                        self.take(peer, response.entries, pass_on);
+                    } else if self.comparing.remove(&request_id).is_some() {
+                        write(&self.view).synced(peer);
+                        self.compared(peer, &response.buckets, &response.have);
+                    } else if let Some(asked) = self.shaping.remove(&request_id) {
+                        self.took_shapes(peer, &asked, response.shapes);
                     } else {
                         self.pushing = self.pushing.saturating_sub(1);
                         self.news_soon();
@@ -661,8 +787,11 @@ impl EventLoop {
                 ..
             } => {
                 tracing::debug!(%peer, "membership message failed: {error}");
-                if self.syncing.remove(&request_id).is_none()
+                if let Some(asked) = self.shaping.remove(&request_id) {
+                    self.took_shapes(peer, &asked, Vec::new());
+                } else if self.syncing.remove(&request_id).is_none()
                     && self.wanting.remove(&request_id).is_none()
+                    && self.comparing.remove(&request_id).is_none()
                 {
                     self.pushing = self.pushing.saturating_sub(1);
                 }

@@ -173,16 +173,26 @@ async fn member(key: &SwarmKey, addr: &str) -> (libp2p_stream::Control, PeerId) 
                     let _ = swarm
                         .behaviour_mut()
                         .probe
-                        .send_response(channel, protocol::Ack {});
+                        .send_response(channel, protocol::Ack::default());
                 }
                 SwarmEvent::Behaviour(HostileEvent::Members(
                     request_response::Event::Message {
-                        message: request_response::Message::Request { channel, .. },
+                        message:
+                            request_response::Message::Request {
+                                channel, request, ..
+                            },
                         ..
                     },
                 )) => {
-                    let reply = protocol::MembersReply {
-                        entries: vec![entry.clone()],
+                    let reply = match request {
+                        protocol::MembersRequest::Shapes(hashes) => protocol::MembersReply {
+                            shapes: own.shapes(&hashes, 1 << 20),
+                            ..Default::default()
+                        },
+                        _ => protocol::MembersReply {
+                            entries: vec![entry.clone()],
+                            ..Default::default()
+                        },
                     };
                     let _ = swarm.behaviour_mut().members.send_response(channel, reply);
                 }
@@ -458,7 +468,7 @@ fn named_catalogue(name: &str) -> armonic_proto::Catalogue {
             public_ip: name.into(),
         },
         version: 1,
-        lifecycles: Vec::new(),
+        lifecycles: Default::default(),
     }
 }
 
@@ -493,8 +503,8 @@ async fn a_membership_question_over_its_cap_is_dropped_and_a_fair_one_answered()
     .expect("a fair question is answered");
     let reply: protocol::MembersReply = ciborium::from_reader(answer.as_slice()).unwrap();
     assert_eq!(reply.entries.len(), 1, "its own entry, no other member");
-    let own: armonic_proto::Catalogue =
-        ciborium::from_reader(reply.entries[0].catalogue.as_ref().unwrap().as_slice()).unwrap();
+    let own: crate::shapes::Card =
+        ciborium::from_reader(reply.entries[0].card.as_ref().unwrap().as_slice()).unwrap();
     assert_eq!(own.info.name, "target");
 }
 
@@ -510,7 +520,7 @@ async fn an_entry_saying_the_agent_down_makes_it_say_itself_alive_with_a_greater
     let first: protocol::MembersReply = ciborium::from_reader(first.as_slice()).unwrap();
     let mut down = first.entries[0].clone();
     down.status = protocol::Status::Down;
-    down.catalogue = None;
+    down.card = None;
     send_raw_on(
         protocol::MEMBERS,
         &key,
@@ -688,7 +698,7 @@ async fn say_down(key: &SwarmKey, addr: &str, silent: PeerId) {
         .find(|e| e.id == silent.to_bytes())
         .expect("the agent holds the peer");
     down.status = protocol::Status::Down;
-    down.catalogue = None;
+    down.card = None;
     let push = encoded(&protocol::MembersRequest::Push(vec![down]));
     send_raw_on(protocol::MEMBERS, key, addr, push)
         .await

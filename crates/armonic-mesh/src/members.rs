@@ -13,6 +13,10 @@
 //! goes at once to every peer it is connected to; an entry that is news to an agent is passed
 //! on once to a few of its peers; and agents compare what they hold (a connection that comes
 //! up, and one peer every period), the answer carrying only what the asker lacks.
+//!
+//! An entry carries its member's catalogue as a card naming a shape by hash (`shapes.rs`):
+//! an entry whose shape is not held here waits, a bounded while, for the shape to be asked
+//! of the peer that gave it.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -22,6 +26,7 @@ use libp2p::{Multiaddr, PeerId};
 use serde_bytes::ByteBuf;
 
 use crate::protocol::{Entry, Have, Stamp, Status};
+use crate::shapes::{Card, Hash, Shapes, Unmade};
 
 /// Most addresses kept per peer.
 pub(crate) const MAX_ADDRS: usize = 8;
@@ -61,6 +66,52 @@ pub(crate) const MAX_MEMBERS: usize = 8192;
 /// Most entries asked for at once of the peer that passed on their news.
 const MAX_WANTED: usize = 1024;
 
+/// Most shapes asked for at once, and answered at once.
+pub(crate) const MAX_SHAPES_ASKED: usize = 64;
+
+/// Most shapes held: beyond, those no member names are dropped.
+const MAX_SHAPES: usize = 1024;
+
+/// Buckets members are spread in, by peer id, for agents to compare what they hold.
+pub(crate) const BUCKETS: usize = 64;
+
+/// Most differing buckets named in one answer to a comparison (the asker asks again).
+const BUCKETS_ANSWERED: usize = 16;
+
+/// FNV-1a, 64 bits, then mixed: the same on every build and machine.
+fn fnv(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in *part {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    // splitmix64's finaliser: every bit of the input reaches every bit of the output.
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// The bucket of member `id`.
+fn bucket(id: &PeerId) -> usize {
+    let mh: &libp2p::multihash::Multihash<64> = id.as_ref();
+    (fnv(&[mh.digest()]) % BUCKETS as u64) as usize
+}
+
+/// What one entry adds to its bucket's digest.
+fn item(id: &PeerId, stamp: Stamp, status: Status) -> u64 {
+    let mh: &libp2p::multihash::Multihash<64> = id.as_ref();
+    fnv(&[
+        mh.digest(),
+        &stamp.epoch.to_le_bytes(),
+        &stamp.incarnation.to_le_bytes(),
+        &[status as u8],
+    ])
+}
+
 /// Most bytes of catalogues an agent holds of all members together (a member's word cannot
 /// fill its memory: a thousand agents with a few lifecycles each hold about a megabyte).
 pub(crate) const MAX_HELD: usize = 256 << 20;
@@ -77,7 +128,9 @@ pub(crate) struct Member {
     pub addrs: Vec<Multiaddr>,
     /// Its catalogue, kept when it goes down (to be listed as not live).
     pub catalogue: Option<Catalogue>,
+    /// Its card, encoded, and the hash of the shape it names.
     raw: Option<ByteBuf>,
+    shape: Option<Hash>,
     /// When this agent last took news of it.
     pub changed: Instant,
 }
@@ -92,11 +145,11 @@ impl Member {
         self.status == Status::Alive && self.catalogue.is_some()
     }
 
-    /// Its entry without its catalogue: what is passed on as news (whoever lacks the
-    /// catalogue asks the sender for it).
+    /// Its entry without its card: what is passed on as news (whoever lacks the card asks
+    /// the sender for it).
     fn header(&self, id: &PeerId) -> Entry {
         Entry {
-            catalogue: None,
+            card: None,
             ..self.entry(id)
         }
     }
@@ -111,7 +164,7 @@ impl Member {
                 .iter()
                 .map(|a| ByteBuf::from(a.to_vec()))
                 .collect(),
-            catalogue: match self.status {
+            card: match self.status {
                 Status::Alive => self.raw.clone(),
                 Status::Down | Status::Left => None,
             },
@@ -130,9 +183,34 @@ pub(crate) struct Taken {
     pub new: Vec<PeerId>,
     /// This agent was said down (or a newer entry of it was seen): it said itself alive again.
     pub refuted: bool,
-    /// Members said alive with a newer stamp than the one held, without their catalogue: to
-    /// be asked of the sender.
+    /// Members said alive with a newer stamp than the one held, without their card: to be
+    /// asked of the sender.
     pub wanted: Vec<PeerId>,
+    /// Shapes named by cards and not held: to be asked of the sender (the entries wait).
+    pub shapes: Vec<Hash>,
+}
+
+impl Taken {
+    fn extend(&mut self, other: Taken) {
+        self.news.extend(other.news);
+        self.gone.extend(other.gone);
+        self.new.extend(other.new);
+        self.refuted |= other.refuted;
+        self.wanted.extend(other.wanted);
+        for hash in other.shapes {
+            if !self.shapes.contains(&hash) {
+                self.shapes.push(hash);
+            }
+        }
+    }
+}
+
+/// An entry waiting for the shape its card names, and how it came.
+#[derive(Debug)]
+struct Waiting {
+    entry: Entry,
+    from: Option<PeerId>,
+    pass_on: bool,
 }
 
 /// The entry of this agent itself.
@@ -140,7 +218,9 @@ pub(crate) struct Taken {
 struct Own {
     stamp: Stamp,
     addrs: Vec<ByteBuf>,
+    /// Its card, encoded, and its shape's hash.
     raw: Option<ByteBuf>,
+    shape: Option<Hash>,
     status: Status,
 }
 
@@ -157,13 +237,21 @@ pub(crate) struct Members {
     /// Whether this agent's own entry changed since it was last sent to every peer.
     own_news: bool,
     max_catalogue: u64,
-    /// Bytes of catalogues held.
+    /// Bytes of cards held.
     held: usize,
+    shapes: Shapes,
+    /// Entries waiting for their shapes, by shape, and how many in all.
+    waiting: HashMap<Hash, Vec<Waiting>>,
+    waiting_count: usize,
+    /// The live members, in peer-id order (kept as entries change, read every tick).
+    ring: Vec<PeerId>,
+    /// Per bucket, the sum of what each member's entry adds (this agent's own aside).
+    buckets: [u64; BUCKETS],
 }
 
 /// Bytes an entry takes on the wire, near enough.
 pub(crate) fn size(entry: &Entry) -> usize {
-    64 + entry.catalogue.as_ref().map_or(0, |c| c.len())
+    64 + entry.card.as_ref().map_or(0, |c| c.len())
         + entry.addrs.iter().map(|a| a.len() + 2).sum::<usize>()
 }
 
@@ -216,6 +304,7 @@ impl Members {
                 },
                 addrs: Vec::new(),
                 raw: None,
+                shape: None,
                 status: Status::Alive,
             },
             list: HashMap::new(),
@@ -224,14 +313,152 @@ impl Members {
             own_news: false,
             max_catalogue,
             held: 0,
+            shapes: Shapes::default(),
+            waiting: HashMap::new(),
+            waiting_count: 0,
+            ring: Vec::new(),
+            buckets: [0; BUCKETS],
+        }
+    }
+
+    /// Member `id`'s entry went from `was` (if held) to `is`: its bucket's digest follows.
+    fn restamp(&mut self, id: &PeerId, was: Option<(Stamp, Status)>, is: (Stamp, Status)) {
+        let b = &mut self.buckets[bucket(id)];
+        if let Some((stamp, status)) = was {
+            *b = b.wrapping_sub(item(id, stamp, status));
+        }
+        *b = b.wrapping_add(item(id, is.0, is.1));
+    }
+
+    /// What this agent holds, as a digest per bucket, its own entry included.
+    pub fn digests(&self) -> Vec<u64> {
+        let mut out = self.buckets.to_vec();
+        if self.own.raw.is_some() {
+            let b = &mut out[bucket(&self.me)];
+            *b = b.wrapping_add(item(&self.me, self.own.stamp, self.own.status));
+        }
+        out
+    }
+
+    /// The sum of [`Members::digests`]: equal sums, nearly surely equal holdings.
+    pub fn digest(&self) -> u64 {
+        self.digests().iter().fold(0, |a, d| a.wrapping_add(*d))
+    }
+
+    /// Compared with a peer's `digests`: a few of the buckets that differ, from the `start`th
+    /// on (coming round), and what this agent holds in them. Nothing if the digests do not
+    /// read as such.
+    pub fn compare(&self, digests: &[u64], start: usize) -> (Vec<u32>, Vec<Have>) {
+        if digests.len() != BUCKETS {
+            return (Vec::new(), Vec::new());
+        }
+        let mine = self.digests();
+        let differ: Vec<usize> = (0..BUCKETS)
+            .map(|i| (start + i) % BUCKETS)
+            .filter(|i| mine[*i] != digests[*i])
+            .take(BUCKETS_ANSWERED)
+            .collect();
+        if differ.is_empty() {
+            return (Vec::new(), Vec::new());
+        }
+        let mut picked = [false; BUCKETS];
+        for i in &differ {
+            picked[*i] = true;
+        }
+        let own = (self.own.raw.is_some() && picked[bucket(&self.me)]).then(|| Have {
+            id: self.me.to_bytes(),
+            stamp: self.own.stamp,
+            status: self.own.status,
+        });
+        let have = own
+            .into_iter()
+            .chain(
+                self.list
+                    .iter()
+                    .filter(|(id, _)| picked[bucket(id)])
+                    .map(|(id, m)| Have {
+                        id: id.to_bytes(),
+                        stamp: m.stamp,
+                        status: m.status,
+                    }),
+            )
+            .collect();
+        (differ.into_iter().map(|i| i as u32).collect(), have)
+    }
+
+    /// A peer answered this agent's comparison: `buckets` differ, and it holds `have` in
+    /// them. The members whose entries it holds newer (to be asked of it), and those this
+    /// agent holds newer or it lacks (to be given to it).
+    pub fn compared(&self, buckets: &[u32], have: &[Have]) -> (Vec<PeerId>, Vec<PeerId>) {
+        let mut picked = [false; BUCKETS];
+        for b in buckets.iter().take(BUCKETS) {
+            if let Some(p) = picked.get_mut(*b as usize) {
+                *p = true;
+            }
+        }
+        let mut theirs: HashMap<PeerId, (Stamp, Status)> = HashMap::new();
+        for h in have.iter().take(MAX_MEMBERS + 1) {
+            if let Ok(id) = PeerId::from_bytes(&h.id)
+                && picked[bucket(&id)]
+            {
+                theirs.insert(id, (h.stamp, h.status));
+            }
+        }
+        let mine = |id: &PeerId| {
+            if *id == self.me {
+                self.own
+                    .raw
+                    .as_ref()
+                    .map(|_| (self.own.stamp, self.own.status))
+            } else {
+                self.list.get(id).map(Member::key)
+            }
+        };
+        let mut want: Vec<PeerId> = theirs
+            .iter()
+            .filter(|(id, key)| mine(id).is_none_or(|m| m < **key))
+            .map(|(id, _)| *id)
+            .collect();
+        want.truncate(MAX_WANTED);
+        let give = self
+            .list
+            .keys()
+            .chain(self.own.raw.as_ref().map(|_| &self.me))
+            .filter(|id| picked[bucket(id)])
+            .filter(|id| {
+                let held = mine(id);
+                held.is_some_and(|m| theirs.get(*id).is_none_or(|t| *t < m))
+            })
+            .copied()
+            .collect();
+        (want, give)
+    }
+
+    /// The live members, in peer-id order.
+    pub fn ring(&self) -> &[PeerId] {
+        &self.ring
+    }
+
+    /// Member `id` was live (`was`) and is now (`is`): the ring follows.
+    fn relive(&mut self, id: PeerId, was: bool, is: bool) {
+        match (was, is) {
+            (false, true) => {
+                if let Err(at) = self.ring.binary_search(&id) {
+                    self.ring.insert(at, id);
+                }
+            }
+            (true, false) => {
+                if let Ok(at) = self.ring.binary_search(&id) {
+                    self.ring.remove(at);
+                }
+            }
+            _ => {}
         }
     }
 
     /// This agent's catalogue and addresses changed: its entry says so, with a new stamp.
     pub fn set_own(&mut self, catalogue: &Catalogue, addrs: &[Multiaddr]) {
-        let mut raw = Vec::new();
-        // Encoding a plain struct into memory cannot fail.
-        let _ = ciborium::into_writer(catalogue, &mut raw);
+        let (raw, shape, raw_shape) = crate::shapes::split(catalogue);
         let addrs: Vec<ByteBuf> = addrs
             .iter()
             .take(MAX_ADDRS)
@@ -250,6 +477,9 @@ impl Members {
             self.own.stamp = after(self.own.stamp);
         }
         self.own.raw = Some(ByteBuf::from(raw));
+        self.own.shape = Some(shape);
+        self.shapes.insert(ByteBuf::from(raw_shape));
+        self.sweep();
         self.own.addrs = addrs;
         self.own_news = true;
     }
@@ -262,7 +492,7 @@ impl Members {
             stamp: self.own.stamp,
             status: self.own.status,
             addrs: self.own.addrs.clone(),
-            catalogue: (self.own.status == Status::Alive).then_some(raw),
+            card: (self.own.status == Status::Alive).then_some(raw),
         })
     }
 
@@ -374,7 +604,7 @@ impl Members {
             if entry.status == Status::Down && heard_lately(&id) {
                 continue;
             }
-            let catalogue = match (&entry.status, &entry.catalogue) {
+            let catalogue = match (entry.status, entry.card.as_ref()) {
                 (Status::Alive, None) => {
                     if taken.wanted.len() < MAX_WANTED {
                         taken.wanted.push(id);
@@ -384,19 +614,28 @@ impl Members {
                 (Status::Alive, Some(raw)) => {
                     let before = held.and_then(|m| m.raw.as_ref()).map_or(0, |r| r.len());
                     if raw.len() as u64 > self.max_catalogue
-                        || self.held - before + raw.len() > MAX_HELD
+                        || self.held - before + raw.len() + self.shapes.bytes() > MAX_HELD
                     {
                         continue;
                     }
-                    match ciborium::from_reader::<Catalogue, _>(raw.as_slice()) {
-                        Ok(c) => Some((c, raw.clone())),
-                        Err(_) => continue,
+                    let Ok(card) = ciborium::from_reader::<Card, _>(raw.as_slice()) else {
+                        continue;
+                    };
+                    match self.shapes.catalogue(card) {
+                        Ok((c, shape)) => Some((c, raw.clone(), shape)),
+                        Err(Unmade::Bad) => continue,
+                        Err(Unmade::Unknown(shape)) => {
+                            self.wait(shape, entry, from, pass_on, &mut taken);
+                            continue;
+                        }
                     }
                 }
                 (Status::Down | Status::Left, _) => None,
             };
             let addrs: Vec<Multiaddr> = addrs(&entry.addrs).collect();
             let was_live = held.is_some_and(Member::live);
+            let was = held.map(Member::key);
+            self.restamp(&id, was, (entry.stamp, entry.status));
             match self.list.get_mut(&id) {
                 Some(m) => {
                     m.stamp = entry.stamp;
@@ -404,17 +643,20 @@ impl Members {
                     if !addrs.is_empty() {
                         m.addrs = addrs;
                     }
-                    if let Some((c, raw)) = catalogue {
+                    if let Some((c, raw, shape)) = catalogue {
                         self.held -= m.raw.as_ref().map_or(0, |r| r.len());
                         self.held += raw.len();
                         m.catalogue = Some(c);
                         m.raw = Some(raw);
+                        m.shape = Some(shape);
                     }
                     m.changed = now;
                 }
                 None => {
-                    let (catalogue, raw) =
-                        catalogue.map_or((None, None), |(c, r)| (Some(c), Some(r)));
+                    let (catalogue, raw, shape) = match catalogue {
+                        Some((c, r, s)) => (Some(c), Some(r), Some(s)),
+                        None => (None, None, None),
+                    };
                     self.held += raw.as_ref().map_or(0, |r| r.len());
                     self.list.insert(
                         id,
@@ -424,6 +666,7 @@ impl Members {
                             addrs,
                             catalogue,
                             raw,
+                            shape,
                             changed: now,
                         },
                     );
@@ -433,6 +676,8 @@ impl Members {
             if was_live && entry.status != Status::Alive {
                 taken.gone.push(id);
             }
+            let is_live = self.list.get(&id).is_some_and(Member::live);
+            self.relive(id, was_live, is_live);
             // What the member itself says is passed on however it came.
             if pass_on || from == Some(id) {
                 self.queue(id);
@@ -440,6 +685,107 @@ impl Members {
             taken.news.push(id);
         }
         taken
+    }
+
+    /// Entry `entry`, from `from`, waits for shape `shape`; the shape is to be asked for if
+    /// no other entry waited for it. Entries beyond [`MAX_MEMBERS`] waiting are dropped (they
+    /// come again when peers compare what they hold).
+    fn wait(
+        &mut self,
+        shape: Hash,
+        entry: Entry,
+        from: Option<PeerId>,
+        pass_on: bool,
+        taken: &mut Taken,
+    ) {
+        if self.waiting_count >= MAX_MEMBERS {
+            return;
+        }
+        let waiting = self.waiting.entry(shape).or_default();
+        if waiting.is_empty() && taken.shapes.len() < MAX_SHAPES_ASKED {
+            taken.shapes.push(shape);
+        }
+        waiting.push(Waiting {
+            entry,
+            from,
+            pass_on,
+        });
+        self.waiting_count += 1;
+    }
+
+    /// Shapes `raw` came, asked for as `asked`: those asked for are kept, and the entries
+    /// that waited for them taken as they came. Entries waiting for a shape asked for and not
+    /// given (or not read) are dropped; they come again when peers compare what they hold.
+    pub fn take_shapes(
+        &mut self,
+        asked: &[Hash],
+        raw: Vec<ByteBuf>,
+        now: Instant,
+        now_ms: u64,
+        heard_lately: impl Fn(&PeerId) -> bool,
+    ) -> Taken {
+        for raw in raw.into_iter().take(asked.len()) {
+            if raw.len() as u64 > self.max_catalogue
+                || self.held + self.shapes.bytes() + raw.len() > MAX_HELD
+            {
+                continue;
+            }
+            let hash = crate::shapes::hash(&raw);
+            if asked.contains(&hash) && self.waiting.contains_key(&hash) {
+                self.shapes.insert(raw);
+            }
+        }
+        let mut taken = Taken::default();
+        for hash in asked {
+            let Some(waiting) = self.waiting.remove(hash) else {
+                continue;
+            };
+            self.waiting_count -= waiting.len();
+            if !self.shapes.has(hash) {
+                continue;
+            }
+            for w in waiting {
+                let more = self.take(vec![w.entry], w.from, w.pass_on, now, now_ms, &heard_lately);
+                taken.extend(more);
+            }
+        }
+        self.sweep();
+        taken
+    }
+
+    /// The shapes of `hashes` held, encoded, in about `budget` bytes (at least one).
+    pub fn shapes(&self, hashes: &[ByteBuf], budget: usize) -> Vec<ByteBuf> {
+        let mut out = Vec::new();
+        let mut used = 0;
+        for raw in hashes
+            .iter()
+            .take(MAX_SHAPES_ASKED)
+            .filter_map(|h| <Hash>::try_from(h.as_slice()).ok())
+            .filter_map(|h| self.shapes.raw(&h))
+        {
+            if !out.is_empty() && used + raw.len() > budget {
+                break;
+            }
+            used += raw.len();
+            out.push(raw.clone());
+        }
+        out
+    }
+
+    /// Beyond [`MAX_SHAPES`] shapes held, or [`MAX_HELD`] bytes, drops the shapes no member
+    /// names and no entry waits for.
+    fn sweep(&mut self) {
+        if self.shapes.len() <= MAX_SHAPES && self.held + self.shapes.bytes() <= MAX_HELD {
+            return;
+        }
+        let named: std::collections::HashSet<Hash> = self
+            .list
+            .values()
+            .filter_map(|m| m.shape)
+            .chain(self.own.shape)
+            .chain(self.waiting.keys().copied())
+            .collect();
+        self.shapes.sweep(|h| named.contains(h));
     }
 
     /// Entry `id` is to be passed on, a few times: each round to a few peers, half as many
@@ -464,8 +810,13 @@ impl Members {
         if m.status != Status::Alive {
             return false;
         }
+        let was_live = m.live();
+        let was = m.key();
         m.status = Status::Down;
         m.changed = now;
+        let is = m.key();
+        self.relive(id, was_live, false);
+        self.restamp(&id, Some(was), is);
         self.queue(id);
         true
     }
@@ -511,7 +862,7 @@ impl Members {
     /// what a newcomer is answered, so that it asks the whole mesh of a few members rather
     /// than of the one it was given (which every newcomer was given too).
     pub fn sample(&self, k: usize, start: usize) -> Vec<Entry> {
-        let live: Vec<(&PeerId, &Member)> = self.list.iter().filter(|(_, m)| m.live()).collect();
+        let live = &self.ring;
         let start = if live.is_empty() {
             0
         } else {
@@ -522,7 +873,7 @@ impl Members {
             .cycle()
             .skip(start)
             .take(k.min(live.len()))
-            .map(|(id, m)| m.entry(id));
+            .filter_map(|id| self.entry_of(id));
         self.own_entry().into_iter().chain(others).collect()
     }
 
@@ -582,12 +933,12 @@ pub(crate) mod tests {
                 public_ip: name.into(),
             },
             version,
-            lifecycles: vec![LifecycleEntry {
+            lifecycles: std::sync::Arc::new(vec![LifecycleEntry {
                 name: "WebServer".into(),
                 states: vec!["Active".into()],
                 provides: vec!["Active/start".into()],
                 current: None,
-            }],
+            }]),
         }
     }
 
@@ -661,7 +1012,7 @@ pub(crate) mod tests {
         assert!(mb.down(a, Instant::now()));
         let down = mb.news(usize::MAX);
         assert_eq!(down[0].status, Status::Down);
-        assert_eq!(down[0].catalogue, None, "a down entry carries no catalogue");
+        assert_eq!(down[0].card, None, "a down entry carries no card");
         let taken = take(&mut mc, down.clone());
         assert_eq!(taken.gone, [a]);
         assert!(!mc.get(&a).unwrap().live());
@@ -705,7 +1056,7 @@ pub(crate) mod tests {
         let (a, mut ma) = member("web1", 1);
         let mut forged = ma.own_news().unwrap();
         forged.stamp.incarnation += 100;
-        forged.catalogue = Some(ByteBuf::from(b"\xa0".to_vec()));
+        forged.card = Some(ByteBuf::from(b"\xa0".to_vec()));
         assert_eq!(forged.id, a.to_bytes());
         assert!(take(&mut ma, vec![forged.clone()]).refuted);
         let own = ma.own_news().unwrap();
@@ -722,15 +1073,15 @@ pub(crate) mod tests {
         let good = ma.own_news().unwrap();
         let mut no_catalogue = good.clone();
         no_catalogue.id = PeerId::random().to_bytes();
-        no_catalogue.catalogue = None;
+        no_catalogue.card = None;
         let mut garbage = good.clone();
         garbage.id = PeerId::random().to_bytes();
-        garbage.catalogue = Some(ByteBuf::from(b"not cbor".to_vec()));
+        garbage.card = Some(ByteBuf::from(b"not cbor".to_vec()));
         let mut bad_id = good.clone();
         bad_id.id = b"nobody".to_vec();
         let mut huge = good.clone();
         huge.id = PeerId::random().to_bytes();
-        huge.catalogue = Some(ByteBuf::from(vec![0; 2 << 20]));
+        huge.card = Some(ByteBuf::from(vec![0; 2 << 20]));
         let taken = take(&mut mb, vec![no_catalogue, garbage, bad_id, huge, good]);
         assert_eq!(taken.news, [a]);
         assert_eq!(mb.len(), 1);
@@ -843,9 +1194,9 @@ pub(crate) mod tests {
         let (_, mut mc) = member("app1", 3);
         take(&mut mb, vec![ma.own_news().unwrap()]);
         let first = mb.news(usize::MAX).pop().unwrap();
-        assert!(first.catalogue.is_some(), "in full the first time");
+        assert!(first.card.is_some(), "in full the first time");
         let header = mb.news(usize::MAX).pop().unwrap();
-        assert_eq!(header.catalogue, None);
+        assert_eq!(header.card, None);
         let taken = take(&mut mc, vec![header]);
         assert_eq!(taken.wanted, [a]);
         assert!(
@@ -853,9 +1204,177 @@ pub(crate) mod tests {
             "not held without it"
         );
         let full = mb.entries(&[ByteBuf::from(a.to_bytes())], usize::MAX);
-        assert!(full[0].catalogue.is_some());
+        assert!(full[0].card.is_some());
         assert_eq!(take(&mut mc, full).news, [a]);
         assert!(mc.get(&a).unwrap().live());
+    }
+
+    /// A member whose catalogue has a shape of its own: lifecycle `Proxy`.
+    fn proxy(name: &str, port: u16) -> (PeerId, Members) {
+        let id = PeerId::random();
+        let mut m = Members::new(id, EPOCH, 1 << 20);
+        let mut c = catalogue(name, 1);
+        c.lifecycles = std::sync::Arc::new(vec![LifecycleEntry {
+            name: "Proxy".into(),
+            states: vec!["Active".into()],
+            provides: vec![],
+            current: Some("Active".into()),
+        }]);
+        m.set_own(&c, &[addr(port)]);
+        (id, m)
+    }
+
+    fn asked(hashes: &[Hash]) -> Vec<ByteBuf> {
+        hashes.iter().map(|h| ByteBuf::from(h.to_vec())).collect()
+    }
+
+    #[test]
+    fn an_entry_whose_shape_is_not_held_waits_for_it_and_is_taken_once_it_comes() {
+        let (_, mut mb) = member("db1", 2);
+        let (a, mut ma) = proxy("proxy1", 1);
+        let (c, mut mc) = proxy("proxy2", 3);
+        let from_a = mb.take(
+            vec![ma.own_news().unwrap()],
+            Some(a),
+            true,
+            Instant::now(),
+            EPOCH,
+            |_| false,
+        );
+        assert!(from_a.news.is_empty(), "not before its shape");
+        assert_eq!(from_a.shapes.len(), 1, "its shape is asked for");
+        assert!(mb.get(&a).is_none());
+        let from_c = take(&mut mb, vec![mc.own_news().unwrap()]);
+        assert!(from_c.shapes.is_empty(), "asked for once, whoever names it");
+
+        let shapes = ma.shapes(&asked(&from_a.shapes), usize::MAX);
+        let taken = mb.take_shapes(&from_a.shapes, shapes, Instant::now(), EPOCH, |_| false);
+        let mut news = taken.news.clone();
+        news.sort();
+        let mut both = vec![a, c];
+        both.sort();
+        assert_eq!(news, both, "both waiting entries are taken");
+        let held = mb.get(&a).unwrap();
+        assert!(held.live());
+        assert_eq!(held.catalogue.as_ref().unwrap().lifecycles[0].name, "Proxy");
+        assert!(mb.has_news(), "passed on as they came");
+        // The next member with that shape is taken at once.
+        let (d, mut md) = proxy("proxy3", 4);
+        assert_eq!(take(&mut mb, vec![md.own_news().unwrap()]).news, [d]);
+    }
+
+    #[test]
+    fn a_shape_other_than_the_one_asked_for_is_not_kept_and_the_entry_asks_again_next_time() {
+        let (_, mut mb) = member("db1", 2);
+        let (a, mut ma) = proxy("proxy1", 1);
+        let entry = ma.own_news().unwrap();
+        let first = take(&mut mb, vec![entry.clone()]);
+        assert_eq!(first.shapes.len(), 1);
+        // A peer answers with another shape than the one named (its own, say).
+        let (_, web) = member("web1", 5);
+        let other = web.shapes(&asked(&[web.own.shape.unwrap()]), usize::MAX);
+        let taken = mb.take_shapes(&first.shapes, other, Instant::now(), EPOCH, |_| false);
+        assert!(taken.news.is_empty());
+        assert!(mb.get(&a).is_none());
+        assert_eq!(mb.waiting_count, 0, "the entry waits no more");
+        // No answer at all (the question failed) is the same.
+        let again = take(&mut mb, vec![entry.clone()]);
+        assert_eq!(again.shapes, first.shapes, "asked for anew");
+        assert!(
+            mb.take_shapes(&again.shapes, Vec::new(), Instant::now(), EPOCH, |_| false)
+                .news
+                .is_empty()
+        );
+        assert_eq!(take(&mut mb, vec![entry]).shapes, first.shapes);
+    }
+
+    #[test]
+    fn only_shapes_held_are_given_and_a_shape_not_asked_for_is_not_kept() {
+        let (_, mb) = member("db1", 2);
+        let (_, mut ma) = proxy("proxy1", 1);
+        let mine = mb.own.shape.unwrap();
+        let theirs = ma.own.shape.unwrap();
+        assert_eq!(mb.shapes(&asked(&[theirs, mine]), usize::MAX).len(), 1);
+        assert!(
+            mb.shapes(&[ByteBuf::from(b"short".to_vec())], usize::MAX)
+                .is_empty()
+        );
+        let unasked = ma.shapes(&asked(&[theirs]), usize::MAX);
+        let mut mb = mb;
+        mb.take_shapes(&[theirs], unasked, Instant::now(), EPOCH, |_| false);
+        assert!(!mb.shapes.has(&theirs), "no entry waited for it");
+        let _ = ma.own_news();
+    }
+
+    #[test]
+    fn the_ring_holds_the_live_members_in_peer_id_order() {
+        let (_, mut mb) = member("db1", 2);
+        let mut ids = Vec::new();
+        for port in 0..20 {
+            let (id, mut m) = member("web", port);
+            take(&mut mb, vec![m.own_news().unwrap()]);
+            ids.push(id);
+        }
+        ids.sort();
+        assert_eq!(mb.ring(), ids.as_slice());
+        mb.down(ids[3], Instant::now());
+        ids.remove(3);
+        assert_eq!(mb.ring(), ids.as_slice(), "a member said down leaves it");
+    }
+
+    #[test]
+    fn agents_holding_the_same_compare_equal_and_a_difference_is_found_both_ways() {
+        let (a, mut ma) = member("web1", 1);
+        let (b, mut mb) = member("db1", 2);
+        let others: Vec<Entry> = (0..40)
+            .map(|port| member("web", 100 + port).1.own_news().unwrap())
+            .collect();
+        take(&mut ma, others.clone());
+        take(&mut mb, others.clone());
+        take(&mut ma, vec![mb.own_news().unwrap()]);
+        take(&mut mb, vec![ma.own_news().unwrap()]);
+        assert_eq!(
+            ma.digests(),
+            mb.digests(),
+            "the same members, the same digests"
+        );
+        assert_eq!(mb.compare(&ma.digests(), 0), (Vec::new(), Vec::new()));
+
+        // b hears of a newer entry of one member, and a new member; a takes one down.
+        let (c, mut mc) = member("web9", 9);
+        take(&mut mb, vec![mc.own_news().unwrap()]);
+        let changed = PeerId::from_bytes(&others[7].id).unwrap();
+        let mut newer = others[7].clone();
+        newer.stamp.incarnation += 1;
+        take(&mut mb, vec![newer]);
+        let gone = PeerId::from_bytes(&others[20].id).unwrap();
+        ma.down(gone, Instant::now());
+        assert_ne!(ma.digests(), mb.digests());
+
+        // a asks b to compare: it wants what b holds newer, and gives what it holds newer.
+        let (buckets, have) = mb.compare(&ma.digests(), 5);
+        assert!(!buckets.is_empty() && buckets.len() <= 3, "{buckets:?}");
+        let (mut want, give) = ma.compared(&buckets, &have);
+        want.sort();
+        let mut expected = vec![c, changed];
+        expected.sort();
+        assert_eq!(want, expected);
+        assert_eq!(give, [gone]);
+        let ids: Vec<ByteBuf> = want.iter().map(|id| ByteBuf::from(id.to_bytes())).collect();
+        take(&mut ma, mb.entries(&ids, usize::MAX));
+        let ids = [ByteBuf::from(gone.to_bytes())];
+        take(&mut mb, ma.entries(&ids, usize::MAX));
+        assert_eq!(ma.digests(), mb.digests(), "equal again");
+        let _ = (a, b);
+    }
+
+    #[test]
+    fn digests_that_do_not_read_as_such_are_answered_with_nothing() {
+        let (_, mb) = member("db1", 2);
+        assert_eq!(mb.compare(&[1, 2, 3], 0), (Vec::new(), Vec::new()));
+        let (want, give) = mb.compared(&[u32::MAX, 7], &[]);
+        assert!(want.is_empty());
+        assert!(give.len() <= 1, "at most its own entry, if in bucket 7");
     }
 
     #[test]

@@ -6,20 +6,26 @@ use serde::{Deserialize, Serialize};
 /// (`armonic-proto`'s `ClientMessage`s and `ServerMessage`s, after a `Hello`).
 pub const CALLS: &str = "/armonic/call/2";
 /// Liveness: probes between watchers and the peers they watch.
-pub const PROBE: &str = "/armonic/probe/1";
+pub const PROBE: &str = "/armonic/probe/2";
 /// Membership: who is in the mesh, whether it is alive, where it listens, its catalogue.
-pub const MEMBERS: &str = "/armonic/members/1";
+pub const MEMBERS: &str = "/armonic/members/2";
 
 /// What an agent says on [`PROBE`]; the answer is an [`Ack`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Probe {
-    /// Are you there?
-    Ping,
+    /// Are you there? What the prober holds of the members sums to this digest.
+    Ping(u64),
 }
 
-/// The answer to a [`Probe`]: here.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Ack {}
+/// The answer to a [`Probe`]: here, holding members whose digest sums to `digest`. A
+/// prober whose digest differs compares what it holds with the answerer's (on
+/// [`MEMBERS`]): what one of them missed is found within a probe period of a watcher.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The sum of the answerer's digests.
+    #[serde(default)]
+    pub digest: u64,
+}
 
 /// Largest probe.
 pub const MAX_PROBE: u64 = 256;
@@ -62,9 +68,11 @@ pub struct Entry {
     /// Where it listens (multiaddresses, binary).
     #[serde(default)]
     pub addrs: Vec<serde_bytes::ByteBuf>,
-    /// Its catalogue (CBOR), in an entry saying it is alive; read only when the entry is news.
+    /// Its catalogue's card (CBOR: its location, the catalogue's version, the current state
+    /// of each lifecycle, and the hash of the catalogue's shape), in an entry saying it is
+    /// alive; read only when the entry is news.
     #[serde(default)]
-    pub catalogue: Option<serde_bytes::ByteBuf>,
+    pub card: Option<serde_bytes::ByteBuf>,
 }
 
 /// What an agent holds of one member: enough for another to tell which entries are news.
@@ -90,13 +98,31 @@ pub enum MembersRequest {
     Push(Vec<Entry>),
     /// The entries of these members (peer ids, binary), in full: the answer gives those held.
     Want(Vec<serde_bytes::ByteBuf>),
+    /// The shapes of these hashes (named by cards the asker was given): the answer gives
+    /// those held, encoded.
+    Shapes(Vec<serde_bytes::ByteBuf>),
+    /// What the asker holds, as a digest per bucket of members (its own entry included; a
+    /// member's bucket follows from its peer id): the answer names buckets that differ and
+    /// what the answerer holds in them. Two agents that hold the same compare in a few
+    /// hundred bytes, however large the mesh.
+    Compare(Vec<u64>),
 }
 
 /// The answer to a [`MembersRequest`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MembersReply {
     /// Entries the asker lacks or holds older.
+    #[serde(default)]
     pub entries: Vec<Entry>,
+    /// Shapes asked for.
+    #[serde(default)]
+    pub shapes: Vec<serde_bytes::ByteBuf>,
+    /// Buckets whose digests differ from the asker's (a few, not always all of them).
+    #[serde(default)]
+    pub buckets: Vec<u32>,
+    /// What the answerer holds in those buckets.
+    #[serde(default)]
+    pub have: Vec<Have>,
 }
 
 /// How long an agent waits for an answer on [`MEMBERS`].

@@ -200,10 +200,29 @@ impl View {
         let taken = self
             .members
             .take(entries, from, pass_on, now, now_ms(), |id| {
-                peers.get(id).is_some_and(|p| {
-                    p.connections > 0 && now.saturating_duration_since(p.last_seen) < within
-                })
+                heard_within(peers, id, now, within)
             });
+        self.noted(taken)
+    }
+
+    /// Shapes asked for as `asked` came (`raw`): the entries that waited for them are taken as
+    /// in [`View::take`].
+    pub fn take_shapes(
+        &mut self,
+        asked: &[crate::shapes::Hash],
+        raw: Vec<serde_bytes::ByteBuf>,
+        now: Instant,
+        within: Duration,
+    ) -> Taken {
+        let peers = &self.peers;
+        let taken = self.members.take_shapes(asked, raw, now, now_ms(), |id| {
+            heard_within(peers, id, now, within)
+        });
+        self.noted(taken)
+    }
+
+    /// What was taken, counted; members' addresses given to the peers known without one.
+    fn noted(&mut self, taken: Taken) -> Taken {
         self.counts.news += taken.news.len() as u64;
         for id in &taken.news {
             let addrs = self
@@ -448,16 +467,10 @@ impl View {
     /// node `k` probes per period, not one per peer. Watchers that take a peer for down say
     /// so to the others (see `EventLoop`).
     pub fn watch(&self, local: PeerId, k: usize) -> HashSet<PeerId> {
-        let mut ring: Vec<PeerId> = self
-            .members
-            .iter()
-            .filter(|(_, m)| m.live())
-            .map(|(id, _)| *id)
-            .collect();
+        let ring = self.members.ring();
         if ring.len() <= k {
-            return ring.into_iter().collect();
+            return ring.iter().copied().collect();
         }
-        ring.sort_unstable();
         let start = ring.partition_point(|id| *id < local);
         (0..k).map(|i| ring[(start + i) % ring.len()]).collect()
     }
@@ -596,7 +609,7 @@ impl View {
             stalls: self.counts.stalls,
             stalled: self.counts.stalled,
             members: self.members.len(),
-            live: self.members.iter().filter(|(_, m)| m.live()).count(),
+            live: self.members.ring().len(),
             ..crate::MeshStats::default()
         };
         for p in self.peers.values() {
@@ -631,10 +644,23 @@ impl View {
     }
 }
 
+/// Whether peer `id` is connected and was heard from within `within` of `now`.
+fn heard_within(
+    peers: &HashMap<PeerId, Peer>,
+    id: &PeerId,
+    now: Instant,
+    within: Duration,
+) -> bool {
+    peers
+        .get(id)
+        .is_some_and(|p| p.connections > 0 && now.saturating_duration_since(p.last_seen) < within)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::members::tests::catalogue;
+    use serde_bytes::ByteBuf;
 
     #[test]
     fn a_peer_only_heard_of_is_never_listed_until_a_member_s_entry_of_it_arrives() {
@@ -671,8 +697,7 @@ mod tests {
         let id = PeerId::random();
         let mut own = Members::new(id, now_ms(), 1 << 20);
         own.set_own(&catalogue("web1", 1), &[addr(1)]);
-        let entry = own.own_news().unwrap();
-        v.take(vec![entry], None, true, Instant::now(), Duration::ZERO);
+        say(&mut v, &mut own);
         assert_eq!(v.live()[0].name, "web1", "a member's word is enough");
         assert_eq!(v.peer_of("web1"), Some(id));
         v.connected(id, true);
@@ -686,13 +711,7 @@ mod tests {
             own.take(vec![down], None, true, Instant::now(), now_ms(), |_| false)
                 .refuted
         );
-        v.take(
-            vec![own.own_news().unwrap()],
-            None,
-            true,
-            Instant::now(),
-            Duration::ZERO,
-        );
+        say(&mut v, &mut own);
         assert_eq!(v.peer_of("web1"), Some(id));
     }
 
@@ -926,8 +945,22 @@ mod tests {
     fn join(v: &mut View, id: PeerId, c: Catalogue) {
         let mut own = Members::new(id, now_ms(), 1 << 20);
         own.set_own(&c, &[]);
+        say(v, &mut own);
+    }
+
+    /// Member `own`'s news reaches `v`, and the shape it names when `v` asks for it.
+    fn say(v: &mut View, own: &mut Members) {
         let entry = own.own_news().unwrap();
-        v.take(vec![entry], None, true, Instant::now(), Duration::ZERO);
+        let taken = v.take(vec![entry], None, true, Instant::now(), Duration::ZERO);
+        if !taken.shapes.is_empty() {
+            let asked: Vec<ByteBuf> = taken
+                .shapes
+                .iter()
+                .map(|h| ByteBuf::from(h.to_vec()))
+                .collect();
+            let shapes = own.shapes(&asked, usize::MAX);
+            v.take_shapes(&taken.shapes, shapes, Instant::now(), Duration::ZERO);
+        }
     }
 
     fn everyone(v: &View) -> HashSet<PeerId> {
