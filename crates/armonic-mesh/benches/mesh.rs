@@ -307,9 +307,26 @@ async fn until_all(
     holds: impl Fn(&Node) -> bool,
 ) -> Option<Duration> {
     let mut pending: Vec<&Node> = nodes.to_vec();
+    let trace = std::env::var_os("MESH_BENCH_TRACE").is_some();
+    let mut traced = Instant::now();
     loop {
         let asked = Instant::now();
         pending.retain(|n| !holds(n));
+        if trace && traced.elapsed() >= Duration::from_secs(1) {
+            traced = Instant::now();
+            let stats: Vec<armonic_mesh::MeshStats> =
+                pending.iter().map(|n| n.handle.stats()).collect();
+            eprintln!(
+                "  {}: {} pending, {} knowing no member, {} connected to none; among them live \
+                 known fewest {}, members fewest {}",
+                secs(since.elapsed()),
+                pending.len(),
+                stats.iter().filter(|s| s.members == 0).count(),
+                stats.iter().filter(|s| s.connections == 0).count(),
+                stats.iter().map(|s| s.live).min().unwrap_or(0),
+                stats.iter().map(|s| s.members).min().unwrap_or(0),
+            );
+        }
         if pending.is_empty() {
             return Some(since.elapsed());
         }
@@ -444,11 +461,21 @@ fn sees_state(node: &Node, name: &str, lifecycle: &str, state: &str) -> bool {
     })
 }
 
+/// The targets for a mesh of `n` agents: how soon it converges, and how soon a state change
+/// is seen by all (up to 100 agents, and beyond).
+fn targets(n: usize) -> (Duration, Duration) {
+    if n <= 100 {
+        (Duration::from_secs(2), Duration::from_secs(1))
+    } else {
+        (Duration::from_secs(15), Duration::from_secs(3))
+    }
+}
+
 /// Meshes of `n` agents started together, `runs` times: how soon every agent knows every
 /// other as live with its catalogue. The last mesh is kept for what follows; its key is
 /// written in `dir`.
 async fn convergence(n: usize, defs: &[LifecycleDef], dir: &Path, lag: &Lag) -> Mesh {
-    let target = Duration::from_secs(2);
+    let target = targets(n).0;
     let mut times = Vec::new();
     let mut costs = Vec::new();
     let mut ups = Vec::new();
@@ -536,7 +563,7 @@ fn short_of(nodes: &[Node]) -> String {
 /// the new current state in that agent's catalogue.
 async fn state_changes(nodes: &[Node]) {
     let n = nodes.len();
-    let target = Duration::from_secs(2);
+    let target = targets(n).1;
     let changed = [n - 1, 0, n / 2, n / 4, 3 * n / 4];
     let mut times = Vec::new();
     for &i in &changed[..STATE_CHANGES] {
