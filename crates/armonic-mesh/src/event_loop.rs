@@ -230,6 +230,46 @@ const SAMPLE: usize = 16;
 /// digests differ may do so again.
 const COMPARE_EVERY: Duration = Duration::from_millis(500);
 
+/// When bootstrap addresses not reached are dialed again: a second after the first try,
+/// then twice as long each time up to 8 s, each wait drawn between half and all of it (many
+/// agents given the same peer do not all come back at once: a peer that could not take them
+/// all is not dialed by all of them every second).
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    wait: Duration,
+    next: Option<Instant>,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_secs(1);
+    const MOST: Duration = Duration::from_secs(8);
+
+    pub fn new() -> Backoff {
+        Backoff {
+            wait: Backoff::FIRST,
+            next: None,
+        }
+    }
+
+    fn due(&self, now: Instant) -> bool {
+        self.next.is_none_or(|t| now >= t)
+    }
+
+    /// A dial went out at `now`; `jitter` is a random number.
+    fn again(&mut self, now: Instant, jitter: u64) {
+        let half = self.wait / 2;
+        let drawn = half + half.mul_f64((jitter % 1000) as f64 / 1000.0);
+        self.next = Some(now + drawn);
+        self.wait = (self.wait * 2).min(Backoff::MOST);
+    }
+
+    /// Every bootstrap address is reached: the next one lost is dialed again soon.
+    fn reset(&mut self, now: Instant) {
+        self.wait = Backoff::FIRST;
+        self.next = Some(now + Backoff::FIRST);
+    }
+}
+
 /// How long an entry asked for is not asked for again (of another peer that passed it on).
 const WANT_AGAIN: Duration = Duration::from_secs(2);
 
@@ -239,7 +279,7 @@ const MAX_PUSHING: usize = 64;
 /// Members picked at random that each node keeps a connection with, besides the few that
 /// follow it in peer-id order (see [`View::watch`]): the ring keeps the mesh in one piece,
 /// the random links keep it a few hops across.
-const RANDOM_LINKS: usize = 5;
+const RANDOM_LINKS: usize = 3;
 
 /// How often one of the random links is picked anew.
 const RECHOOSE_EVERY: Duration = Duration::from_secs(30);
@@ -262,7 +302,7 @@ impl EventLoop {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_gossip = Instant::now();
         let mut last_tick = Instant::now();
-        let mut last_bootstrap: Option<Instant> = None;
+        let mut bootstrap = Backoff::new();
         loop {
             let flush_at = self.flush_at;
             tokio::select! {
@@ -284,7 +324,7 @@ impl EventLoop {
                     last_tick = now;
                     self.overlay(now);
                     self.liveness(now, stall);
-                    self.redial(now, &mut last_bootstrap);
+                    self.redial(now, &mut bootstrap);
                     // Entries missed (a message lost, a peer met late) are found by comparing
                     // what is held with one peer now and then, and at once again while that
                     // brings news.
@@ -815,11 +855,10 @@ impl EventLoop {
         }
     }
 
-    fn redial(&mut self, now: Instant, last_bootstrap: &mut Option<Instant>) {
+    fn redial(&mut self, now: Instant, bootstrap: &mut Backoff) {
         self.dial_due(now);
         // Bootstrap peers whose identity is not known yet are dialed by address.
-        if last_bootstrap.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
-            *last_bootstrap = Some(now);
+        if bootstrap.due(now) {
             let known: Vec<Multiaddr> = {
                 let view = read(&self.view);
                 // Only peers met: another agent's word that some peer listens there is not
@@ -830,10 +869,18 @@ impl EventLoop {
                     .flat_map(|p| p.addrs.clone())
                     .collect()
             };
+            let mut dialed = false;
             for addr in &self.bootstrap {
                 if !known.contains(addr) {
                     let _ = self.swarm.dial(addr.clone());
+                    dialed = true;
                 }
+            }
+            let jitter = self.rng.next();
+            if dialed {
+                bootstrap.again(now, jitter);
+            } else {
+                bootstrap.reset(now);
             }
         }
     }
@@ -971,6 +1018,32 @@ async fn sleep_until(at: Option<Instant>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bootstrap_address_not_reached_is_dialed_again_less_and_less_often_with_jitter() {
+        let start = Instant::now();
+        let mut b = Backoff::new();
+        assert!(b.due(start), "dialed at once");
+        let mut now = start;
+        let mut waits = Vec::new();
+        for jitter in [0, 999, 500, 0, 999, 999] {
+            b.again(now, jitter);
+            let next = b.next.unwrap();
+            waits.push(next - now);
+            assert!(!b.due(now));
+            assert!(b.due(next));
+            now = next;
+        }
+        let ms: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, [500, 1999, 3000, 4000, 7996, 7996]);
+        b.reset(now);
+        b.again(now, 0);
+        assert_eq!(
+            b.next.unwrap() - now,
+            Duration::from_millis(500),
+            "back to the first"
+        );
+    }
 
     #[test]
     fn dials_per_tick_halve_when_the_loop_runs_late_and_climb_back_a_few_at_a_time() {
