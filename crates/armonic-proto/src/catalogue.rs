@@ -1,6 +1,5 @@
 //! What an agent tells the mesh about itself: its catalogue (lifecycles, their states and
-//! provides, where each stands) and a small digest of it, gossiped on every change; and what
-//! a node knows of each peer.
+//! provides, where each stands); and what a node knows of each peer.
 
 use std::sync::Arc;
 
@@ -33,30 +32,7 @@ pub struct Catalogue {
     pub lifecycles: Arc<Vec<LifecycleEntry>>,
 }
 
-/// A digest of a catalogue: enough to know whether the one held is current.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Digest {
-    /// The agent's location name.
-    pub name: String,
-    /// The catalogue's version.
-    pub version: u64,
-    /// A hash of its content.
-    pub hash: u64,
-}
-
 impl Catalogue {
-    /// Its digest.
-    pub fn digest(&self) -> Digest {
-        let mut bytes = Vec::new();
-        // Encoding a plain struct into memory cannot fail.
-        let _ = ciborium::into_writer(&(&self.info, &self.lifecycles), &mut bytes);
-        Digest {
-            name: self.info.name.clone(),
-            version: self.version,
-            hash: fnv1a(&bytes),
-        }
-    }
-
     /// Whether `xpath` matches one of its lifecycles, states or provides.
     pub fn offers(&self, xpath: &Address) -> bool {
         self.matches(xpath, None)
@@ -84,16 +60,6 @@ impl Catalogue {
                     }))
         })
     }
-}
-
-/// FNV-1a, 64 bits: a stable hash for digests (the same on every build and machine).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 /// What a node knows of one peer of the mesh.
@@ -181,14 +147,5 @@ mod tests {
         assert!(!c.offers_provide(&a("//WebSite//start")));
         assert!(c.offers(&a("//WebServer/Active")));
         assert!(!c.offers_provide(&a("//WebServer/Active")));
-    }
-
-    #[test]
-    fn the_digest_changes_with_the_content() {
-        let a = catalogue();
-        let mut b = catalogue();
-        assert_eq!(a.digest(), b.digest());
-        Arc::make_mut(&mut b.lifecycles)[0].current = Some("Active".into());
-        assert_ne!(a.digest().hash, b.digest().hash);
     }
 }

@@ -59,7 +59,7 @@ pub use call::{
     Call, CallId, CallStream, Caller, CatalogueVersion, DeploymentDoc, DeploymentId, Endpoint,
     EndpointExt, Event, PlannedStep, Slot, Take, answered, finish,
 };
-pub use catalogue::{Catalogue, Digest, LifecycleEntry, PeerInfo, catalogue_of};
+pub use catalogue::{Catalogue, LifecycleEntry, PeerInfo, catalogue_of};
 pub use error::ApiError;
 pub use frame::Hello;
 pub use lines::{LineRef, LogBatch};
