@@ -4,7 +4,9 @@
 //! Every agent runs in this process, on loopback TCP, with explicit peers and the agent's
 //! default timings, but for the agents that die abruptly: those run in child processes (this
 //! program again, with `--agent`), to be killed or frozen by signals. mDNS stays off: it would
-//! multicast on the machine's network.
+//! multicast on the machine's network. A mesh larger than this process's open files allow is
+//! split in even shares between this process and children (`--share`, see `fleet.rs`);
+//! `MESH_BENCH_PER_PROCESS=N` sets how many agents a process holds.
 //!
 //! `MESH_BENCH_SIZES=50` measures meshes of the sizes listed (comma-separated; default
 //! `10,50`) and skips the round trip, which is measured only with the default sizes.
@@ -14,10 +16,12 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "mesh/fleet.rs"]
+mod fleet;
 
 use std::future::Future;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,10 +32,12 @@ use armonic_lifecycle::format::parse;
 use armonic_lifecycle::{
     Config as LocationConfig, LifecycleDef, Location, LogRecord, LogSink, OsType, load_dirs,
 };
-use armonic_mesh::{Config, Identity, SwarmKey, generate_swarm_key};
+use armonic_mesh::MeshStats;
+use armonic_mesh::{Config, Identity, SwarmKey};
 use armonic_proto::serve::Service;
 use armonic_proto::{ApiError, Call, DeploymentId, Endpoint, Response, finish, method};
 use common::{Node, eventually};
+use fleet::{Fleet, Query};
 
 /// A lifecycle whose provide does nothing: what is measured is the mesh, not the work.
 const NOOP: &str = r#"
@@ -152,15 +158,22 @@ async fn start(name: &str, defs: &[LifecycleDef], config: Config) -> Node {
     node
 }
 
-/// The CPU time this process has used, from `/proc` (Linux counts it in hundredths of a
-/// second); `None` elsewhere.
-fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name may hold spaces; the fields after it are fixed.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let user: u64 = fields.get(11)?.parse().ok()?;
-    let system: u64 = fields.get(12)?.parse().ok()?;
-    Some(Duration::from_millis((user + system) * 10))
+/// The CPU time this process and processes `pids` have used, from `/proc` (Linux counts it
+/// in hundredths of a second); `None` elsewhere.
+fn cpu_time(pids: &[u32]) -> Option<Duration> {
+    let of = |proc: &str| -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{proc}/stat")).ok()?;
+        // The command name may hold spaces; the fields after it are fixed.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let user: u64 = fields.get(11)?.parse().ok()?;
+        let system: u64 = fields.get(12)?.parse().ok()?;
+        Some(user + system)
+    };
+    let mut ticks = of("self")?;
+    for pid in pids {
+        ticks += of(&pid.to_string())?;
+    }
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// How late a timer of this process fires at worst: every agent runs on the same few threads,
@@ -190,12 +203,19 @@ impl Lag {
     }
 }
 
-/// The resident memory of this process, from `/proc`; `None` elsewhere.
-fn rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+/// The resident memory of this process and processes `pids`, from `/proc`; `None` elsewhere.
+fn rss(pids: &[u32]) -> Option<u64> {
+    let of = |proc: &str| -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{proc}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    };
+    let mut bytes = of("self")?;
+    for pid in pids {
+        bytes += of(&pid.to_string())?;
+    }
+    Some(bytes)
 }
 
 /// Raises this process's limit of open files: every agent holds a listener, its connections
@@ -221,9 +241,9 @@ fn raise_file_limit() -> u64 {
     getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
 }
 
-/// The connections each agent of `nodes` holds: fewest, median, most.
-fn degree(nodes: &[Node]) -> String {
-    let mut held: Vec<usize> = nodes.iter().map(|n| n.handle.stats().connections).collect();
+/// The connections each agent holds: fewest, median, most.
+fn degree(stats: &[MeshStats]) -> String {
+    let mut held: Vec<usize> = stats.iter().map(|s| s.connections).collect();
     held.sort_unstable();
     format!(
         "connections per agent: fewest {}, median {}, most {}",
@@ -233,15 +253,28 @@ fn degree(nodes: &[Node]) -> String {
     )
 }
 
-/// Peers cut for silence by every agent of `nodes` since they started, dials started and
-/// catalogues received.
-fn cuts(nodes: &[Node]) -> (u64, u64, u64) {
-    nodes
-        .iter()
-        .map(|n| n.handle.stats())
-        .fold((0, 0, 0), |(s, d, f), st| {
-            (s + st.silenced, d + st.dials, f + st.news)
-        })
+/// Peers cut for silence by all agents since they started, dials started, entries taken as
+/// news, and membership messages sent.
+fn cuts(stats: &[MeshStats]) -> (u64, u64, u64, u64) {
+    stats.iter().fold((0, 0, 0, 0), |(s, d, f, a), st| {
+        (s + st.silenced, d + st.dials, f + st.news, a + st.asked)
+    })
+}
+
+/// What keeping the agents informed cost in messages: membership messages sent per agent, and
+/// how many times over each agent was told each entry it took as news.
+fn upkeep(stats: &[MeshStats]) -> String {
+    let (asked, received, news) = stats.iter().fold((0, 0, 0), |(a, r, n), st| {
+        (a + st.asked, r + st.received, n + st.news)
+    });
+    let n = stats.len().max(1) as f64;
+    format!(
+        "{:.0} membership messages sent and {:.0} entries received per agent, {:.1} per entry \
+         taken as news",
+        asked as f64 / n,
+        received as f64 / n,
+        received as f64 / news.max(1) as f64,
+    )
 }
 
 /// The machine's load average over the last minute, from `/proc`; `None` elsewhere.
@@ -254,61 +287,42 @@ fn load_average() -> Option<f64> {
         .ok()
 }
 
-/// What a mesh of `nodes` costs doing nothing but staying a mesh (probes, periodic digests,
-/// gossip upkeep): everything in this process shares the machine's cores.
-async fn idle_cpu(nodes: &[Node]) {
-    let (Some(before), started) = (cpu_time(), Instant::now()) else {
+/// What a mesh costs doing nothing but staying a mesh (probes, periodic digests, gossip
+/// upkeep): every agent shares the machine's cores.
+async fn idle_cpu(fleet: &Fleet) {
+    let pids = fleet.pids();
+    let (Some(before), started) = (cpu_time(&pids), Instant::now()) else {
         return;
     };
-    let (silenced, dials, fetched) = cuts(nodes);
+    let (silenced, dials, fetched, asked) = cuts(&fleet.stats().await);
     tokio::time::sleep(IDLE_FOR).await;
-    let (Some(after), took) = (cpu_time(), started.elapsed()) else {
+    let (Some(after), took) = (cpu_time(&pids), started.elapsed()) else {
         return;
     };
-    let (silenced_after, dials_after, fetched_after) = cuts(nodes);
+    let stats = fleet.stats().await;
+    let (silenced_after, dials_after, fetched_after, asked_after) = cuts(&stats);
+    let n = fleet.len();
     let cores = (after - before).as_secs_f64() / took.as_secs_f64();
     println!(
-        "idle mesh, {} agents over {}: {cores:.2} cores busy ({:.2} ms of CPU per agent per \
-         second); {} live peers cut for silence, {} dials, {} entries taken as news; {}; {}",
-        nodes.len(),
+        "idle mesh, {n} agents over {}: {cores:.2} cores busy ({:.2} ms of CPU per agent per \
+         second); {} live peers cut for silence, {} dials, {} entries taken as news, {:.2} \
+         membership messages sent per agent per second; {}; {}",
         secs(took),
-        cores * 1e3 / nodes.len() as f64,
+        cores * 1e3 / n as f64,
         silenced_after - silenced,
         dials_after - dials,
         fetched_after - fetched,
-        degree(nodes),
-        rss().map_or_else(
+        (asked_after - asked) as f64 / n as f64 / took.as_secs_f64(),
+        degree(&stats),
+        rss(&pids).map_or_else(
             || "memory unknown".into(),
             |r| format!(
                 "{:.1} MB resident in all, {:.0} KB per agent",
                 r as f64 / 1e6,
-                r as f64 / 1e3 / nodes.len() as f64
+                r as f64 / 1e3 / n as f64
             )
         ),
     );
-}
-
-/// Agents in this process, and the file of their mesh's key (for agents in other processes).
-struct Mesh {
-    nodes: Vec<Node>,
-    key_file: PathBuf,
-}
-
-/// Starts `n` agents together: the first, then all the others at once, each given the first
-/// as its one peer. Their key is written to `key_file`. Returns them, when the others were
-/// started, and how long until every one of them listened.
-async fn mesh(n: usize, defs: &[LifecycleDef], key_file: PathBuf) -> (Mesh, Instant, Duration) {
-    generate_swarm_key(&key_file).expect("swarm key written");
-    let key = SwarmKey::read(&key_file).expect("swarm key read");
-    let first = start("n0", defs, config(&key, &[])).await;
-    let started = Instant::now();
-    let others = futures::future::join_all(
-        (1..n).map(|i| start_owned(format!("n{i}"), defs, config(&key, &[&first]))),
-    )
-    .await;
-    let up = started.elapsed();
-    let nodes = std::iter::once(first).chain(others).collect();
-    (Mesh { nodes, key_file }, started, up)
 }
 
 async fn start_owned(name: String, defs: &[LifecycleDef], config: Config) -> Node {
@@ -318,47 +332,6 @@ async fn start_owned(name: String, defs: &[LifecycleDef], config: Config) -> Nod
 async fn stop(nodes: Vec<Node>) {
     for n in &nodes {
         n.handle.shutdown().await;
-    }
-}
-
-/// How long after `since` `holds` was true of every node of `nodes`, or `None` if that did
-/// not happen within [`GIVE_UP`]. A node is not asked again once it held: these are
-/// properties a steady mesh keeps, and reading views is not free.
-async fn until_all(
-    nodes: &[&Node],
-    since: Instant,
-    holds: impl Fn(&Node) -> bool,
-) -> Option<Duration> {
-    let mut pending: Vec<&Node> = nodes.to_vec();
-    let trace = std::env::var_os("MESH_BENCH_TRACE").is_some();
-    let mut traced = Instant::now();
-    loop {
-        let asked = Instant::now();
-        pending.retain(|n| !holds(n));
-        if trace && traced.elapsed() >= Duration::from_secs(1) {
-            traced = Instant::now();
-            let stats: Vec<armonic_mesh::MeshStats> =
-                pending.iter().map(|n| n.handle.stats()).collect();
-            eprintln!(
-                "  {}: {} pending, {} knowing no member, {} connected to none; among them live \
-                 known fewest {}, members fewest {}",
-                secs(since.elapsed()),
-                pending.len(),
-                stats.iter().filter(|s| s.members == 0).count(),
-                stats.iter().filter(|s| s.connections == 0).count(),
-                stats.iter().map(|s| s.live).min().unwrap_or(0),
-                stats.iter().map(|s| s.members).min().unwrap_or(0),
-            );
-        }
-        if pending.is_empty() {
-            return Some(since.elapsed());
-        }
-        if since.elapsed() > GIVE_UP {
-            return None;
-        }
-        // Reading views takes CPU from the mesh being measured, and a full round of 50 views
-        // of 49 catalogues takes tens of milliseconds: keep to a fifth of the time.
-        tokio::time::sleep((asked.elapsed() * 4).max(Duration::from_millis(5))).await;
     }
 }
 
@@ -497,7 +470,7 @@ fn targets(n: usize) -> (Duration, Duration) {
 /// Meshes of `n` agents started together, `runs` times: how soon every agent knows every
 /// other as live with its catalogue. The last mesh is kept for what follows; its key is
 /// written in `dir`.
-async fn convergence(n: usize, defs: &[LifecycleDef], dir: &Path, lag: &Lag) -> Mesh {
+async fn convergence(n: usize, defs: &[LifecycleDef], dir: &Path, lag: &Lag, files: u64) -> Fleet {
     let target = targets(n).0;
     let mut times = Vec::new();
     let mut costs = Vec::new();
@@ -505,32 +478,37 @@ async fn convergence(n: usize, defs: &[LifecycleDef], dir: &Path, lag: &Lag) -> 
     let mut last = None;
     let runs = convergence_runs();
     for run in 0..runs {
-        let (cpu_before, wall_before) = (cpu_time(), Instant::now());
+        let wall_before = Instant::now();
+        let cpu_before = cpu_time(&[]);
         lag.take();
-        let (mesh, started, up) = mesh(n, defs, dir.join(format!("{n}-{run}.key"))).await;
-        let all: Vec<&Node> = mesh.nodes.iter().collect();
-        let took = until_all(&all, started, |node| node.handle.stats().live == n - 1).await;
+        let (fleet, started, up) =
+            Fleet::start(n, defs, dir.join(format!("{n}-{run}.key")), files).await;
+        let until = fleet.until_all(started, &Query::Knows(n - 1), "").await;
         ups.push(up);
+        // The other processes' CPU, all of it spent on this mesh, is counted whole.
         let cpu = cpu_before
-            .zip(cpu_time())
+            .zip(cpu_time(&fleet.pids()))
             .map(|(before, after)| after - before);
-        let (silenced, dials, _) = cuts(&mesh.nodes);
+        let stats = fleet.stats().await;
+        let (silenced, dials, _, _) = cuts(&stats);
         costs.push((
             cpu,
             wall_before.elapsed(),
             lag.take(),
             format!(
-                "{dials} dials, {silenced} live peers cut for silence; {}",
-                degree(&mesh.nodes)
+                "{dials} dials, {silenced} live peers cut for silence; {}; {}",
+                degree(&stats),
+                upkeep(&stats),
             ),
         ));
-        times.push(took.ok_or_else(|| short_of(&mesh.nodes)));
+        times.push(until.all().ok_or_else(|| short_of(&stats)));
         if run + 1 < runs {
-            stop(mesh.nodes).await;
+            fleet.stop().await;
         } else {
-            last = Some(mesh);
+            last = Some(fleet);
         }
     }
+    let last = last.expect("at least one run");
     let shown: Vec<String> = times
         .iter()
         .map(|t| t.as_ref().map_or_else(Clone::clone, |t| secs(*t)))
@@ -538,10 +516,14 @@ async fn convergence(n: usize, defs: &[LifecycleDef], dir: &Path, lag: &Lag) -> 
     let worst = times
         .iter()
         .try_fold(Duration::ZERO, |w, t| t.as_ref().ok().map(|t| w.max(*t)));
+    let processes = match last.processes() {
+        1 => String::new(),
+        p => format!("; in {p} processes"),
+    };
     report(
         &format!(
             "convergence, {n} agents started together: all catalogues known, counted from \
-             their start (runs: {}; all {} listening after {}), worst",
+             their start (runs: {}; all {} listening after {}{processes}), worst",
             shown.join("; "),
             n - 1,
             ups.iter().map(|u| secs(*u)).collect::<Vec<_>>().join(", "),
@@ -549,9 +531,8 @@ async fn convergence(n: usize, defs: &[LifecycleDef], dir: &Path, lag: &Lag) -> 
         worst,
         target,
     );
-    // Every agent shares this machine's cores and this process's threads: what the start and
-    // the convergence cost in CPU, and how late timers fired, say how much of the time is
-    // waiting for a core.
+    // Every agent shares this machine's cores: what the start and the convergence cost in
+    // CPU, and how late timers fired, say how much of the time is waiting for a core.
     for (cpu, wall, late, cuts) in costs {
         let cpu = cpu.map_or_else(String::new, |used| {
             format!(
@@ -567,31 +548,32 @@ async fn convergence(n: usize, defs: &[LifecycleDef], dir: &Path, lag: &Lag) -> 
             millis(late)
         );
     }
-    last.expect("at least one run")
+    last
 }
 
-/// How far from convergence `nodes` are: how many agents know every other, and the fewest
+/// How far from convergence the agents are: how many know every other, and the fewest
 /// others any agent knows.
-fn short_of(nodes: &[Node]) -> String {
-    let others = nodes.len() - 1;
-    let known: Vec<usize> = nodes.iter().map(|n| n.handle.stats().live).collect();
+fn short_of(stats: &[MeshStats]) -> String {
+    let others = stats.len() - 1;
+    let known: Vec<usize> = stats.iter().map(|s| s.live).collect();
     format!(
         "not reached: {} of {} agents knew all {others} others, the least informed {}",
         known.iter().filter(|&&k| k == others).count(),
-        nodes.len(),
+        stats.len(),
         known.iter().min().copied().unwrap_or(0),
     )
 }
 
-/// State changes on a few agents of `nodes`, one at a time: how soon every other agent sees
-/// the new current state in that agent's catalogue.
-async fn state_changes(nodes: &[Node]) {
-    let n = nodes.len();
+/// State changes on a few agents of this process, one at a time: how soon every other agent
+/// sees the new current state in that agent's catalogue.
+async fn state_changes(fleet: &Fleet) {
+    let n = fleet.len();
     let target = targets(n).1;
-    let changed = [n - 1, 0, n / 2, n / 4, 3 * n / 4];
+    let here = fleet.nodes.len();
+    let changed = [here - 1, 0, here / 2, here / 4, 3 * here / 4];
     let mut times = Vec::new();
     for &i in &changed[..STATE_CHANGES] {
-        let node = &nodes[i];
+        let node = &fleet.nodes[i];
         let started = Instant::now();
         finish(
             Endpoint::call(
@@ -608,12 +590,10 @@ async fn state_changes(nodes: &[Node]) {
         .expect("state change");
         // What the agent's announcer does when the location's generation moves.
         node.announce().await;
-        let others: Vec<&Node> = nodes.iter().filter(|o| o.name != node.name).collect();
-        let took = until_all(&others, started, |o| {
-            sees_state(o, &node.name, "WebServer", "Installed")
-        })
-        .await;
-        times.push(took);
+        let until = fleet
+            .until_all(started, &Query::Installed(node.name.clone()), &node.name)
+            .await;
+        times.push(until.all());
     }
     let Some(mut times) = times.into_iter().collect::<Option<Vec<_>>>() else {
         report(
@@ -677,18 +657,22 @@ async fn throughput(defs: &[LifecycleDef]) {
 }
 
 /// One agent calls the no-op provide on every other at once.
-async fn fan_out(nodes: &[Node]) {
+async fn fan_out(fleet: &Fleet) {
     let target = Duration::from_secs(1);
-    let caller = &nodes[0];
-    let others = nodes.len() - 1;
+    let caller = &fleet.nodes[0];
+    let names: Vec<String> = fleet
+        .names()
+        .into_iter()
+        .filter(|n| *n != caller.name)
+        .collect();
+    let others = names.len();
     // Calls go by name to live peers: a caller that does not know them all yet would measure
     // failures.
-    if until_all(&[caller], Instant::now(), |c| {
-        c.handle.live().len() == others
-    })
-    .await
-    .is_none()
-    {
+    let waited = Instant::now();
+    while caller.handle.live().len() != others && waited.elapsed() < GIVE_UP {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if caller.handle.live().len() != others {
         println!(
             "fan-out: the caller knows {} of the {others} others; calls to the rest fail",
             caller.handle.live().len()
@@ -697,11 +681,11 @@ async fn fan_out(nodes: &[Node]) {
     let round = || async {
         let deployment = DeploymentId::new();
         let started = Instant::now();
-        let calls: Vec<_> = nodes[1..]
+        let calls: Vec<_> = names
             .iter()
-            .map(|n| {
+            .map(|name| {
                 let (handle, name, request) =
-                    (caller.handle.clone(), n.name.clone(), ping(&deployment));
+                    (caller.handle.clone(), name.clone(), ping(&deployment));
                 tokio::spawn(async move { call(&handle, &name, request).await })
             })
             .collect();
@@ -803,106 +787,91 @@ fn agent(args: &[String]) {
     });
 }
 
-/// Agents of `mesh` die in three ways, one at a time: how soon the others stop listing each as
-/// live. Stops the mesh.
-async fn deaths(mesh: Mesh) {
-    let Mesh {
-        mut nodes,
-        key_file,
-    } = mesh;
-    let stopped = nodes.pop().expect("a node to stop");
+/// Agents of `fleet` die in three ways, one at a time: how soon the others stop listing each
+/// as live. Stops the mesh.
+async fn deaths(mut fleet: Fleet) {
+    let stopped = fleet.nodes.pop().expect("a node to stop");
     noticed(
         "stopped in this process (its connections closed)",
         &stopped.name,
-        &nodes,
+        &fleet,
         stopped.handle.shutdown(),
     )
     .await;
-    let mut killed = Child::start("killed", &key_file, &nodes[0]);
-    joined("killed", &nodes).await;
+    let mut killed = Child::start("killed", &fleet.key_file, &fleet.nodes[0]);
+    joined("killed", &fleet).await;
     noticed(
         "killed (SIGKILL: the system closes its connections)",
         "killed",
-        &nodes,
+        &fleet,
         async { killed.kill() },
     )
     .await;
     drop(killed);
-    let frozen = Child::start("frozen", &key_file, &nodes[0]);
-    joined("frozen", &nodes).await;
+    let frozen = Child::start("frozen", &fleet.key_file, &fleet.nodes[0]);
+    joined("frozen", &fleet).await;
     noticed(
         "frozen (SIGSTOP: connections stay up, nothing answers)",
         "frozen",
-        &nodes,
+        &fleet,
         async { frozen.freeze() },
     )
     .await;
     drop(frozen);
-    stop(nodes).await;
+    fleet.stop().await;
 }
 
-/// Waits until every agent of `nodes` lists `name` as live, or gives up.
-async fn joined(name: &str, nodes: &[Node]) {
-    let all: Vec<&Node> = nodes.iter().collect();
-    if until_all(&all, Instant::now(), |n| n.sees(name))
-        .await
-        .is_none()
-    {
-        let seen = nodes.iter().filter(|n| n.sees(name)).count();
+/// Waits until every agent of `fleet` lists `name` as live, or gives up.
+async fn joined(name: &str, fleet: &Fleet) {
+    let until = fleet
+        .until_all(Instant::now(), &Query::Sees(name.into()), "")
+        .await;
+    if until.pending > 0 {
         println!(
-            "  {name} is listed as live by {seen} of {} agents only",
-            nodes.len()
+            "  {name} is listed as live by {} of {} agents only",
+            until.times.len(),
+            fleet.len()
         );
     }
 }
 
-/// Runs `death` on agent `name`, then reports how soon the agents of `nodes` that listed it
+/// Runs `death` on agent `name`, then reports how soon the agents of `fleet` that listed it
 /// as live stop listing it.
-async fn noticed(how: &str, name: &str, nodes: &[Node], death: impl Future<Output = ()>) {
+async fn noticed(how: &str, name: &str, fleet: &Fleet, death: impl Future<Output = ()>) {
     let target = Duration::from_secs(5);
-    let watching: Vec<&Node> = nodes.iter().filter(|n| n.sees(name)).collect();
-    if watching.is_empty() {
+    let (listing, _) = fleet
+        .split(fleet.everyone(""), &Query::Sees(name.into()))
+        .await;
+    let watching = listing.len();
+    if watching == 0 {
         println!("dead peer, {how}: no agent listed {name} as live");
         return;
     }
     let started = Instant::now();
     death.await;
-    let mut gone: Vec<Duration> = Vec::new();
-    let mut pending = watching.clone();
-    while !pending.is_empty() && started.elapsed() <= GIVE_UP {
-        let asked = Instant::now();
-        pending.retain(|n| {
-            let still = n.sees(name);
-            if !still {
-                gone.push(started.elapsed());
-            }
-            still
-        });
-        tokio::time::sleep((asked.elapsed() * 4).max(Duration::from_millis(5))).await;
-    }
-    gone.sort();
-    let everyone = pending
-        .is_empty()
-        .then(|| *gone.last().expect("someone noticed"));
+    let gone = fleet
+        .until_all_of(listing, started, &Query::Lost(name.into()))
+        .await;
     report(
         &format!(
-            "dead peer, {how}: gone from the live views of all {} agents that listed it \
+            "dead peer, {how}: gone from the live views of all {watching} agents that listed it \
              (first {}, median {}), last",
-            watching.len(),
-            gone.first().map_or_else(|| "-".into(), |t| secs(*t)),
-            gone.get(gone.len() / 2)
+            gone.times.first().map_or_else(|| "-".into(), |t| secs(*t)),
+            gone.times
+                .get(gone.times.len() / 2)
                 .map_or_else(|| "-".into(), |t| secs(*t)),
         ),
-        everyone,
+        gone.all(),
         target,
     );
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--agent") {
-        agent(&args[1..]);
-        return;
+    match args.first().map(String::as_str) {
+        Some("--agent") => return agent(&args[1..]),
+        Some("--share") => return fleet::share(&args[1..]),
+        _ => {}
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -914,7 +883,8 @@ fn main() {
         let files = raise_file_limit();
         let keys = tempfile::tempdir().expect("a directory for swarm keys");
         println!(
-            "mesh bench: agents in one process on 127.0.0.1 TCP, explicit peers, no mDNS; \
+            "mesh bench: agents in one process (or shares of a large mesh in a few) on 127.0.0.1 \
+             TCP, explicit peers, no mDNS; \
              probes every {}, comparisons with a random peer every {} (agent defaults); {} cores, shared by \
              every agent; machine load average {}; up to {files} open files",
             secs(defaults.ping_every),
@@ -944,11 +914,11 @@ fn main() {
             }
         };
         for n in sizes {
-            let mesh = convergence(n, &defs, keys.path(), &lag).await;
-            state_changes(&mesh.nodes).await;
-            idle_cpu(&mesh.nodes).await;
-            fan_out(&mesh.nodes).await;
-            deaths(mesh).await;
+            let fleet = convergence(n, &defs, keys.path(), &lag, files).await;
+            state_changes(&fleet).await;
+            idle_cpu(&fleet).await;
+            fan_out(&fleet).await;
+            deaths(fleet).await;
         }
     });
 }

@@ -484,12 +484,22 @@ impl EventLoop {
         }
     }
 
-    fn push(&mut self, peer: PeerId, entries: Vec<Entry>) {
-        self.pushing += 1;
+    /// Sends `request` to `peer`, counted.
+    fn ask(
+        &mut self,
+        peer: &PeerId,
+        request: MembersRequest,
+    ) -> request_response::OutboundRequestId {
+        write(&self.view).counts.asked += 1;
         self.swarm
             .behaviour_mut()
             .members
-            .send_request(&peer, MembersRequest::Push(entries));
+            .send_request(peer, request)
+    }
+
+    fn push(&mut self, peer: PeerId, entries: Vec<Entry>) {
+        self.pushing += 1;
+        self.ask(&peer, MembersRequest::Push(entries));
     }
 
     /// Asks `peer` for the entries this node lacks or holds older (one question at a time).
@@ -498,11 +508,7 @@ impl EventLoop {
             return;
         }
         let have = read(&self.view).members.summary();
-        let id = self
-            .swarm
-            .behaviour_mut()
-            .members
-            .send_request(&peer, MembersRequest::Sync(have));
+        let id = self.ask(&peer, MembersRequest::Sync(have));
         self.syncing.insert(id, peer);
     }
 
@@ -512,11 +518,7 @@ impl EventLoop {
             return;
         }
         let digests = read(&self.view).members.digests();
-        let id = self
-            .swarm
-            .behaviour_mut()
-            .members
-            .send_request(&peer, MembersRequest::Compare(digests));
+        let id = self.ask(&peer, MembersRequest::Compare(digests));
         self.comparing.insert(id, peer);
     }
 
@@ -635,11 +637,7 @@ impl EventLoop {
             .iter()
             .map(|h| serde_bytes::ByteBuf::from(h.to_vec()))
             .collect();
-        let request = self
-            .swarm
-            .behaviour_mut()
-            .members
-            .send_request(&from, MembersRequest::Shapes(hashes));
+        let request = self.ask(&from, MembersRequest::Shapes(hashes));
         self.shaping.insert(request, shapes.to_vec());
     }
 
@@ -669,11 +667,7 @@ impl EventLoop {
         for id in members {
             self.asked.insert(*id, now);
         }
-        let request = self
-            .swarm
-            .behaviour_mut()
-            .members
-            .send_request(&from, MembersRequest::Want(ids));
+        let request = self.ask(&from, MembersRequest::Want(ids));
         self.wanting.insert(request, (from, pass_on));
     }
 

@@ -142,6 +142,11 @@ pub struct MeshStats {
     pub silenced: u64,
     /// Members' entries taken as news.
     pub news: u64,
+    /// Membership messages sent: questions, and entries passed on.
+    pub asked: u64,
+    /// Members' entries received, news or not (`received` / `news` is how many times over
+    /// the mesh told this node each thing it learned).
+    pub received: u64,
     /// Times the node's own loop ran late, and how late in all.
     pub stalls: u64,
     /// See `stalls`.

@@ -90,6 +90,10 @@ pub(crate) struct Counts {
     pub silenced: u64,
     /// Entries of members taken as news.
     pub news: u64,
+    /// Membership messages sent (questions and entries passed on), and entries received in
+    /// all (news or not).
+    pub asked: u64,
+    pub received: u64,
     /// Ticks of the loop that came late, and how late in all.
     pub stalls: u64,
     pub stalled: Duration,
@@ -196,6 +200,7 @@ impl View {
         now: Instant,
         within: Duration,
     ) -> Taken {
+        self.counts.received += entries.len() as u64;
         let peers = &self.peers;
         let taken = self
             .members
@@ -606,6 +611,8 @@ impl View {
             connections_made: self.counts.connections,
             silenced: self.counts.silenced,
             news: self.counts.news,
+            asked: self.counts.asked,
+            received: self.counts.received,
             stalls: self.counts.stalls,
             stalled: self.counts.stalled,
             members: self.members.len(),
