@@ -303,6 +303,7 @@ impl EventLoop {
         let mut last_gossip = Instant::now();
         let mut last_tick = Instant::now();
         let mut bootstrap = Backoff::new();
+        let mut asked_again = Instant::now();
         loop {
             let flush_at = self.flush_at;
             tokio::select! {
@@ -325,6 +326,25 @@ impl EventLoop {
                     self.overlay(now);
                     self.liveness(now, stall);
                     self.redial(now, &mut bootstrap);
+                    // A node connected to a peer whose entry it still lacks (its question
+                    // lost with a connection, or timed out on a peer swamped by newcomers) asks
+                    // again, one peer at a time, once a second at most.
+                    if self.syncing.is_empty()
+                        && now.saturating_duration_since(asked_again) >= Duration::from_secs(1)
+                    {
+                        let unknown: Vec<PeerId> = {
+                            let connected = self.connected_members();
+                            let view = read(&self.view);
+                            connected
+                                .into_iter()
+                                .filter(|id| view.members.get(id).is_none())
+                                .collect()
+                        };
+                        if let Some(peer) = self.rng.pick(unknown, 1).pop() {
+                            asked_again = now;
+                            self.sync(peer);
+                        }
+                    }
                     // Entries missed (a message lost, a peer met late) are found by comparing
                     // what is held with one peer now and then, and at once again while that
                     // brings news.

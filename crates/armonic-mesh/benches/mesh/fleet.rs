@@ -344,15 +344,19 @@ impl Fleet {
             if trace && traced.elapsed() >= Duration::from_secs(1) {
                 traced = Instant::now();
                 let stats = self.stats().await;
+                let mut live: Vec<usize> = stats.iter().map(|s| s.live).collect();
+                live.sort_unstable();
+                let at = |q: f64| live[((live.len() - 1) as f64 * q) as usize];
                 eprintln!(
                     "  {}: {} pending; of all agents {} know no member, {} are connected to \
-                     none, the fewest live known {}, the fewest members {}",
+                     none; live members known: fewest {}, 10th percentile {}, median {}",
                     secs(since.elapsed()),
                     pending.len(),
                     stats.iter().filter(|s| s.members == 0).count(),
                     stats.iter().filter(|s| s.connections == 0).count(),
-                    stats.iter().map(|s| s.live).min().unwrap_or(0),
-                    stats.iter().map(|s| s.members).min().unwrap_or(0),
+                    at(0.0),
+                    at(0.1),
+                    at(0.5),
                 );
             }
             if pending.len() == 0 || since.elapsed() > GIVE_UP {
