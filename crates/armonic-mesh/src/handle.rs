@@ -70,6 +70,12 @@ impl Handle {
         self.view().live()
     }
 
+    /// The catalogue of live location `name` (not this node's), if this node knows it: one
+    /// location's, without copying every other.
+    pub fn catalogue(&self, name: &str) -> Option<Catalogue> {
+        self.view().catalogue_of(name)
+    }
+
     /// The live locations whose catalogue offers a provide `xpath` matches, by name.
     pub fn offering(&self, xpath: &Address) -> Vec<String> {
         self.view().offering(xpath)

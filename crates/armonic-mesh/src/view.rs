@@ -589,6 +589,15 @@ impl View {
         out
     }
 
+    /// The catalogue of live location `name`, if this node knows one.
+    pub fn catalogue_of(&self, name: &str) -> Option<Catalogue> {
+        self.members
+            .iter()
+            .filter(|(_, m)| m.live())
+            .find_map(|(_, m)| m.catalogue.as_ref().filter(|c| c.info.name == name))
+            .cloned()
+    }
+
     /// The live peers whose catalogue offers a provide `xpath` matches, by name.
     pub fn offering(&self, xpath: &Address) -> Vec<String> {
         let mut out: Vec<String> = self
@@ -707,10 +716,16 @@ mod tests {
         say(&mut v, &mut own);
         assert_eq!(v.live()[0].name, "web1", "a member's word is enough");
         assert_eq!(v.peer_of("web1"), Some(id));
+        assert_eq!(
+            v.catalogue_of("web1").map(|c| c.info.name),
+            Some("web1".into())
+        );
+        assert!(v.catalogue_of("web2").is_none());
         v.connected(id, true);
         v.cut(id);
         assert!(v.live().is_empty(), "cut");
         assert_eq!(v.peer_of("web1"), None);
+        assert!(v.catalogue_of("web1").is_none(), "only live members'");
         assert_eq!(v.last_seen("web1"), Some(0));
         // The member hears it was said down, and says it is alive again.
         let down = v.members.entry_of(&id).unwrap();

@@ -35,8 +35,8 @@ impl Query {
         match self {
             Query::Knows(k) => node.handle.stats().live == *k,
             Query::Installed(name) => sees_state(node, name, "WebServer", "Installed"),
-            Query::Sees(name) => node.sees(name),
-            Query::Lost(name) => !node.sees(name),
+            Query::Sees(name) => node.handle.catalogue(name).is_some(),
+            Query::Lost(name) => node.handle.catalogue(name).is_none(),
         }
     }
 
