@@ -986,8 +986,9 @@ impl EventLoop {
             }
             SwarmEvent::OutgoingConnectionError {
                 peer_id: Some(peer),
+                error,
                 ..
-            } => self.dial_failed(peer),
+            } => self.dial_failed(peer, &error),
             SwarmEvent::NewListenAddr { .. } | SwarmEvent::ExpiredListenAddr { .. } => {
                 self.refresh_own();
             }
@@ -996,8 +997,16 @@ impl EventLoop {
         }
     }
 
-    /// A dial to `peer` failed: a peer lost and not reached again is taken for down.
-    fn dial_failed(&mut self, peer: PeerId) {
+    /// A dial to `peer` failed: a peer lost and refused by its machine (nothing listens where
+    /// it did) is taken for down. A dial that timed out, was reset or was turned away by the
+    /// peer's limits says nothing of the peer: a live agent on a busy machine does all three
+    /// (each dial taken for a death there made a mesh of 1,000 agents on two cores lose most
+    /// of its members). The peer stays lost and is dialed again; its watchers judge it.
+    fn dial_failed(&mut self, peer: PeerId, error: &DialError) {
+        if !refused(error) {
+            tracing::debug!(%peer, "dial failed, not refused: {error}");
+            return;
+        }
         if write(&self.view).unreachable(peer) {
             tracing::debug!(%peer, "lost and not reached again: taken for down");
             self.tell_down(&[peer]);
@@ -1019,6 +1028,38 @@ impl EventLoop {
             BehaviourEvent::Book(never) | BehaviourEvent::Limits(never) => match never {},
         }
     }
+}
+
+/// Whether `error` says the peer's machine refused the connection: nothing listens there.
+fn refused(error: &DialError) -> bool {
+    let DialError::Transport(errors) = error else {
+        return false;
+    };
+    errors.iter().any(|(_, e)| match e {
+        // The transport's layers do not all pass their inner error on as a source (`Either`
+        // skips a level): what the chain does not show, the error's debug form names.
+        libp2p::TransportError::Other(e) => {
+            io_refused(e) || format!("{e:?}").contains("ConnectionRefused")
+        }
+        libp2p::TransportError::MultiaddrNotSupported(_) => false,
+    })
+}
+
+/// Whether `e`, or an error it wraps, is a refused connection.
+fn io_refused(e: &std::io::Error) -> bool {
+    if e.kind() == std::io::ErrorKind::ConnectionRefused {
+        return true;
+    }
+    let mut next: Option<&(dyn std::error::Error + 'static)> = e
+        .get_ref()
+        .map(|inner| inner as &(dyn std::error::Error + 'static));
+    while let Some(err) = next {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return io_refused(io);
+        }
+        next = err.source();
+    }
+    false
 }
 
 /// Waits until `at`, or forever when there is nothing to wait for.
@@ -1057,6 +1098,41 @@ mod tests {
             Duration::from_millis(500),
             "back to the first"
         );
+    }
+
+    #[test]
+    fn only_a_refused_connection_counts_as_a_dial_that_found_nothing_there() {
+        use std::io::{Error, ErrorKind};
+        let addr: Multiaddr = "/ip4/127.0.0.1/tcp/1".parse().unwrap();
+        let dial =
+            |e: Error| DialError::Transport(vec![(addr.clone(), libp2p::TransportError::Other(e))]);
+        assert!(refused(&dial(Error::from(ErrorKind::ConnectionRefused))));
+        // As the transport's layers wrap it.
+        #[derive(Debug)]
+        struct Layer(Error);
+        impl std::fmt::Display for Layer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "layer")
+            }
+        }
+        impl std::error::Error for Layer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let wrapped = Error::other(Layer(Error::other(Layer(Error::from(
+            ErrorKind::ConnectionRefused,
+        )))));
+        assert!(refused(&dial(wrapped)));
+        for busy in [
+            ErrorKind::TimedOut,
+            ErrorKind::ConnectionReset,
+            ErrorKind::UnexpectedEof,
+        ] {
+            assert!(!refused(&dial(Error::other(Layer(Error::from(busy))))));
+        }
+        assert!(!refused(&DialError::Aborted));
+        assert!(!refused(&DialError::NoAddresses));
     }
 
     #[test]
