@@ -769,15 +769,20 @@ impl Drop for Child {
     }
 }
 
+/// The runtime every process of the bench runs its agents on.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 /// The body of `--agent NAME KEY_FILE PEER`: one agent, until its standard input closes.
 fn agent(args: &[String]) {
     let [name, key_file, peer] = args else {
         panic!("--agent NAME KEY_FILE PEER, not {args:?}");
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = runtime();
     runtime.block_on(async {
         let key = SwarmKey::read(Path::new(key_file)).expect("swarm key");
         let _node = start(name, &lifecycles(), loopback(&key, vec![peer.clone()])).await;
@@ -871,10 +876,7 @@ fn main() {
         Some("--share") => return fleet::share(&args[1..]),
         _ => {}
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = runtime();
     runtime.block_on(async {
         let defs = lifecycles();
         let defaults = agent_defaults();

@@ -390,10 +390,7 @@ pub fn share(args: &[String]) {
         count.parse().expect("COUNT: a number"),
     );
     super::raise_file_limit();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = super::runtime();
     runtime.block_on(async {
         let key = SwarmKey::read(Path::new(key_file)).expect("swarm key");
         let defs = lifecycles();
