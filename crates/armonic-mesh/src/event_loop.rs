@@ -326,24 +326,13 @@ impl EventLoop {
                     self.overlay(now);
                     self.liveness(now, stall);
                     self.redial(now, &mut bootstrap);
-                    // A node connected to a peer whose entry it still lacks (its question
-                    // lost with a connection, or timed out on a peer swamped by newcomers) asks
-                    // again, one peer at a time, once a second at most.
+                    // A question about a connected peer still unknown is asked again, once a
+                    // second at most.
                     if self.syncing.is_empty()
                         && now.saturating_duration_since(asked_again) >= Duration::from_secs(1)
+                        && self.sync_unknown()
                     {
-                        let unknown: Vec<PeerId> = {
-                            let connected = self.connected_members();
-                            let view = read(&self.view);
-                            connected
-                                .into_iter()
-                                .filter(|id| view.members.get(id).is_none())
-                                .collect()
-                        };
-                        if let Some(peer) = self.rng.pick(unknown, 1).pop() {
-                            asked_again = now;
-                            self.sync(peer);
-                        }
+                        asked_again = now;
                     }
                     // Entries missed (a message lost, a peer met late) are found by comparing
                     // what is held with one peer now and then, and at once again while that
@@ -530,6 +519,25 @@ impl EventLoop {
         let have = read(&self.view).members.summary();
         let id = self.ask(&peer, MembersRequest::Sync(have));
         self.syncing.insert(id, peer);
+    }
+
+    /// Asks one connected peer whose entry this node still lacks (its question lost with a
+    /// connection, or timed out on a peer swamped by newcomers) for what this node lacks.
+    /// Whether there was one.
+    fn sync_unknown(&mut self) -> bool {
+        let unknown: Vec<PeerId> = {
+            let connected = self.connected_members();
+            let view = read(&self.view);
+            connected
+                .into_iter()
+                .filter(|id| view.members.get(id).is_none())
+                .collect()
+        };
+        let Some(peer) = self.rng.pick(unknown, 1).pop() else {
+            return false;
+        };
+        self.sync(peer);
+        true
     }
 
     /// Compares what this node holds with what `peer` holds (one question at a time).

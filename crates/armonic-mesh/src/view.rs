@@ -591,11 +591,9 @@ impl View {
 
     /// The catalogue of live location `name`, if this node knows one.
     pub fn catalogue_of(&self, name: &str) -> Option<Catalogue> {
-        self.members
-            .iter()
+        self.named(name)
             .filter(|(_, m)| m.live())
-            .find_map(|(_, m)| m.catalogue.as_ref().filter(|c| c.info.name == name))
-            .cloned()
+            .find_map(|(_, m)| m.catalogue.clone())
     }
 
     /// The live peers whose catalogue offers a provide `xpath` matches, by name.
