@@ -16,7 +16,8 @@ use libp2p::{Multiaddr, PeerId, Swarm, mdns};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::members::{self, Taken};
-use crate::protocol::{Ack, Entry, MembersReply, MembersRequest, Probe};
+use crate::probes::Probes;
+use crate::protocol::{Entry, MembersReply, MembersRequest};
 use crate::shapes::Hash;
 use crate::swarm::{Behaviour, BehaviourEvent};
 use crate::view::View;
@@ -65,8 +66,10 @@ pub(crate) struct EventLoop {
     pub ping_every: Duration,
     /// The peers this node watches now (see [`View::watch`]).
     pub watching: HashSet<PeerId>,
-    /// When each peer was last probed.
-    pub probed: HashMap<PeerId, Instant>,
+    /// The probes of the watched peers, and the answers of the watchers.
+    pub probes: Probes,
+    /// Watched peers whose answers held other members than this node holds.
+    pub differ: mpsc::Receiver<PeerId>,
     /// Picks peers at random.
     pub rng: Rng,
     /// The members picked at random to keep connections with (besides the ring), and when
@@ -312,6 +315,7 @@ impl EventLoop {
                     None | Some(Command::Shutdown) => break,
                     Some(c) => self.on_command(c),
                 },
+                Some(peer) = self.differ.recv() => self.differs(peer),
                 () = sleep_until(flush_at), if flush_at.is_some() => {
                     self.flush_at = None;
                     self.last_round = Instant::now();
@@ -437,25 +441,7 @@ impl EventLoop {
             let _ = self.swarm.disconnect_peer_id(*peer);
         }
         self.tell_down(&silent);
-        let due: Vec<PeerId> = self
-            .watching
-            .iter()
-            .filter(|p| {
-                self.probed
-                    .get(p)
-                    .is_none_or(|t| now.saturating_duration_since(*t) >= self.ping_every)
-            })
-            .copied()
-            .collect();
-        let digest = read(&self.view).members.digest();
-        for peer in due {
-            self.probed.insert(peer, now);
-            self.swarm
-                .behaviour_mut()
-                .probe
-                .send_request(&peer, Probe::Ping(digest));
-        }
-        self.probed.retain(|p, _| self.watching.contains(p));
+        self.probes.watch(&self.watching);
     }
 
     /// Tells every connected member that this node took `down` for down (their entries, as
@@ -699,45 +685,15 @@ impl EventLoop {
         self.wanting.insert(request, (from, pass_on));
     }
 
-    fn on_probe(&mut self, event: request_response::Event<Probe, Ack>) {
-        match event {
-            request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request { channel, .. } => {
-                    let digest = {
-                        let mut view = write(&self.view);
-                        view.heard(peer);
-                        view.members.digest()
-                    };
-                    let _ = self
-                        .swarm
-                        .behaviour_mut()
-                        .probe
-                        .send_response(channel, Ack { digest });
-                }
-                request_response::Message::Response { response, .. } => {
-                    let differ = {
-                        let mut view = write(&self.view);
-                        view.heard(peer);
-                        view.members.digest() != response.digest
-                    };
-                    // A watched peer holds other entries: one of the two missed something.
-                    // One comparison at a time, and not more often than every half second.
-                    let now = Instant::now();
-                    if differ
-                        && self.comparing.is_empty()
-                        && now.saturating_duration_since(self.compared_at) >= COMPARE_EVERY
-                    {
-                        self.compared_at = now;
-                        self.compare(peer);
-                    }
-                }
-            },
-            // An unanswered probe is silence, which the tick weighs (this loop may have been
-            // the one held up); a probe that broke with its connection is the connection's.
-            request_response::Event::OutboundFailure { peer, error, .. } => {
-                tracing::debug!(%peer, "probe unanswered: {error}");
-            }
-            _ => {}
+    /// A watched peer answered a probe holding other members than this node: one of the two
+    /// missed something. One comparison at a time, and not more often than every half second.
+    fn differs(&mut self, peer: PeerId) {
+        let now = Instant::now();
+        if self.comparing.is_empty()
+            && now.saturating_duration_since(self.compared_at) >= COMPARE_EVERY
+        {
+            self.compared_at = now;
+            self.compare(peer);
         }
     }
 
@@ -1030,9 +986,8 @@ impl EventLoop {
                 }
             }
             BehaviourEvent::Mdns(mdns::Event::Expired(_)) => {}
-            BehaviourEvent::Probe(event) => self.on_probe(event),
             BehaviourEvent::Members(event) => self.on_members(event),
-            BehaviourEvent::Calls(()) => {}
+            BehaviourEvent::Streams(()) => {}
             BehaviourEvent::Book(never) | BehaviourEvent::Limits(never) => match never {},
         }
     }

@@ -75,7 +75,6 @@ type MembersCodec = crate::codec::Cbor<protocol::MembersRequest, protocol::Membe
 struct Hostile {
     api: request_response::Behaviour<Raw>,
     streams: libp2p_stream::Behaviour,
-    probe: request_response::Behaviour<crate::codec::Cbor<protocol::Probe, protocol::Ack>>,
     members: request_response::Behaviour<MembersCodec>,
 }
 
@@ -88,11 +87,6 @@ fn hostile_swarm(key: &SwarmKey, name: &'static str) -> Result<libp2p::Swarm<Hos
             request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
         ),
         streams: libp2p_stream::Behaviour::new(),
-        probe: request_response::Behaviour::with_codec(
-            crate::codec::Cbor::new(protocol::MAX_PROBE),
-            [(StreamProtocol::new(protocol::PROBE), ProtocolSupport::Full)],
-            request_response::Config::default(),
-        ),
         members: request_response::Behaviour::with_codec(
             crate::codec::Cbor::new(16 << 20),
             [(
@@ -163,40 +157,42 @@ async fn member(key: &SwarmKey, addr: &str) -> (libp2p_stream::Control, PeerId) 
         .behaviour_mut()
         .members
         .send_request(&peer, protocol::MembersRequest::Push(vec![entry.clone()]));
+    // Its watchers' probes are answered, as any member answers them.
+    let mut probes = control.clone().accept(crate::probes::PROTOCOL).unwrap();
+    let answering = Arc::new(std::sync::RwLock::new(crate::view::View::new(
+        *swarm.local_peer_id(),
+        crate::members::now_ms(),
+        1 << 20,
+    )));
+    tokio::spawn(async move {
+        while let Some((peer, stream)) = probes.next().await {
+            let view = Arc::clone(&answering);
+            tokio::spawn(async move { crate::probes::answer(stream, &view, peer).await });
+        }
+    });
     tokio::spawn(async move {
         loop {
-            match swarm.select_next_some().await {
-                SwarmEvent::Behaviour(HostileEvent::Probe(request_response::Event::Message {
-                    message: request_response::Message::Request { channel, .. },
+            if let SwarmEvent::Behaviour(HostileEvent::Members(
+                request_response::Event::Message {
+                    message:
+                        request_response::Message::Request {
+                            channel, request, ..
+                        },
                     ..
-                })) => {
-                    let _ = swarm
-                        .behaviour_mut()
-                        .probe
-                        .send_response(channel, protocol::Ack::default());
-                }
-                SwarmEvent::Behaviour(HostileEvent::Members(
-                    request_response::Event::Message {
-                        message:
-                            request_response::Message::Request {
-                                channel, request, ..
-                            },
-                        ..
+                },
+            )) = swarm.select_next_some().await
+            {
+                let reply = match request {
+                    protocol::MembersRequest::Shapes(hashes) => protocol::MembersReply {
+                        shapes: own.shapes(&hashes, 1 << 20),
+                        ..Default::default()
                     },
-                )) => {
-                    let reply = match request {
-                        protocol::MembersRequest::Shapes(hashes) => protocol::MembersReply {
-                            shapes: own.shapes(&hashes, 1 << 20),
-                            ..Default::default()
-                        },
-                        _ => protocol::MembersReply {
-                            entries: vec![entry.clone()],
-                            ..Default::default()
-                        },
-                    };
-                    let _ = swarm.behaviour_mut().members.send_response(channel, reply);
-                }
-                _ => {}
+                    _ => protocol::MembersReply {
+                        entries: vec![entry.clone()],
+                        ..Default::default()
+                    },
+                };
+                let _ = swarm.behaviour_mut().members.send_response(channel, reply);
             }
         }
     });

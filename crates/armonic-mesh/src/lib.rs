@@ -41,6 +41,7 @@ pub mod intruder;
 mod key;
 mod links;
 mod members;
+mod probes;
 mod protocol;
 mod shapes;
 mod swarm;
@@ -286,7 +287,6 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
     let options = swarm::Options {
         mdns: config.mdns,
         max_message: config.max_message,
-        ping_every: config.ping_every,
         // A peer holding more streams than it may serve gets the rest refused, not queued.
         max_streams: config.limits.per_peer * 2 + 16,
     };
@@ -310,8 +310,16 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
     for addr in &bootstrap {
         let _ = swarm.dial(addr.clone());
     }
-    let mut control = swarm.behaviour().calls.new_control();
+    let mut control = swarm.behaviour().streams.new_control();
     let (tx, rx) = mpsc::channel(1024);
+    let (differ_tx, differ) = mpsc::channel(64);
+    let probes = probes::Probes::start(
+        Arc::clone(&view),
+        control.clone(),
+        config.ping_every,
+        differ_tx,
+    )
+    .map_err(|e| Error::Start(e.to_string()))?;
     let event_loop = event_loop::EventLoop {
         swarm,
         commands: rx,
@@ -332,7 +340,8 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
         health: event_loop::Health::default(),
         ping_every: config.ping_every,
         watching: HashSet::new(),
-        probed: HashMap::new(),
+        probes,
+        differ,
         rng: event_loop::Rng::new(&local),
         chosen: HashSet::new(),
         chosen_at: std::time::Instant::now(),

@@ -5,30 +5,12 @@ use serde::{Deserialize, Serialize};
 /// Calls and journal reads: one stream each, carrying the frames of the control socket
 /// (`armonic-proto`'s `ClientMessage`s and `ServerMessage`s, after a `Hello`).
 pub const CALLS: &str = "/armonic/call/2";
-/// Liveness: probes between watchers and the peers they watch.
-pub const PROBE: &str = "/armonic/probe/2";
+/// Liveness: probes between watchers and the peers they watch, on one stream per watched
+/// peer, each probe and each answer a frame of eight bytes (the sender's digest of the members
+/// it holds, big-endian; see `probes.rs`).
+pub const PROBE: &str = "/armonic/probe/3";
 /// Membership: who is in the mesh, whether it is alive, where it listens, its catalogue.
 pub const MEMBERS: &str = "/armonic/members/2";
-
-/// What an agent says on [`PROBE`]; the answer is an [`Ack`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Probe {
-    /// Are you there? What the prober holds of the members sums to this digest.
-    Ping(u64),
-}
-
-/// The answer to a [`Probe`]: here, holding members whose digest sums to `digest`. A
-/// prober whose digest differs compares what it holds with the answerer's (on
-/// [`MEMBERS`]): what one of them missed is found within a probe period of a watcher.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Ack {
-    /// The sum of the answerer's digests.
-    #[serde(default)]
-    pub digest: u64,
-}
-
-/// Largest probe.
-pub const MAX_PROBE: u64 = 256;
 
 /// Which of its lives a member's entry speaks of: `epoch` is when the agent started
 /// (milliseconds since 1970), `incarnation` counts its entry's changes since. A greater stamp

@@ -17,20 +17,19 @@ use libp2p::{
 
 use crate::book::Book;
 use crate::codec::Cbor;
-use crate::protocol::{self, Ack, MembersReply, MembersRequest, Probe};
+use crate::protocol::{self, MembersReply, MembersRequest};
 
 /// The behaviours of an agent.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
     /// Bounds on connections: handshakes under way from others, connections per peer.
     pub limits: connection_limits::Behaviour,
-    /// Calls and journal reads, each on a stream of its own.
-    pub calls: libp2p_stream::Behaviour,
+    /// Streams: calls and journal reads, each on a stream of its own; liveness probes, on
+    /// one stream per watched peer (see `probes.rs`).
+    pub streams: libp2p_stream::Behaviour,
     /// Membership: entries of who is in the mesh, passed on (see `members.rs`).
     pub members: request_response::Behaviour<Cbor<MembersRequest, MembersReply>>,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
-    /// Liveness: each node probes the few peers it watches (see `view::View::watch`).
-    pub probe: request_response::Behaviour<Cbor<Probe, Ack>>,
     /// Where peers were seen, for dials by peer id (a call to a peer not connected).
     pub book: Book,
 }
@@ -50,7 +49,6 @@ const MAX_PER_PEER: u32 = 2;
 pub(crate) struct Options {
     pub mdns: bool,
     pub max_message: u64,
-    pub ping_every: Duration,
     /// Most streams a peer may open on one connection.
     pub max_streams: usize,
 }
@@ -110,14 +108,9 @@ pub(crate) fn build(
         .with_max_established_per_peer(Some(MAX_PER_PEER));
     let behaviour = Behaviour {
         limits: connection_limits::Behaviour::new(limits),
-        calls: libp2p_stream::Behaviour::new(),
+        streams: libp2p_stream::Behaviour::new(),
         members,
         mdns: mdns.into(),
-        probe: request_response::Behaviour::with_codec(
-            Cbor::new(protocol::MAX_PROBE).requests_up_to(protocol::MAX_PROBE),
-            [(StreamProtocol::new(protocol::PROBE), ProtocolSupport::Full)],
-            request_response::Config::default().with_request_timeout(opts.ping_every * 2),
-        ),
         book,
     };
     let transport = transport(&key, psk, opts.max_streams)?;
