@@ -72,9 +72,10 @@ pub(crate) struct EventLoop {
     pub differ: mpsc::Receiver<PeerId>,
     /// Picks peers at random.
     pub rng: Rng,
-    /// The members picked at random to keep connections with (besides the ring), and when
-    /// one was last picked anew.
-    pub chosen: HashSet<PeerId>,
+    /// The members picked at random to keep connections with (besides the ring), each with
+    /// how many live members this node knew when it was picked; when one was last picked
+    /// anew.
+    pub chosen: HashMap<PeerId, usize>,
     pub chosen_at: Instant,
     /// A comparison brought news: another, with another peer, at the next tick.
     pub sync_soon: bool,
@@ -284,7 +285,7 @@ const MAX_PUSHING: usize = 64;
 /// the random links keep it a few hops across.
 const RANDOM_LINKS: usize = 3;
 
-/// How often one of the random links is picked anew.
+/// How often one of the random links picked in a much smaller mesh is picked anew.
 const RECHOOSE_EVERY: Duration = Duration::from_secs(30);
 
 /// Most connections a node keeps beyond those it wants: peers that dialed it are let go past
@@ -360,18 +361,20 @@ impl EventLoop {
     /// let go once those are up (see [`View::to_prune`]).
     fn overlay(&mut self, now: Instant) {
         let local = *self.swarm.local_peer_id();
-        // Now and then one random link is picked anew, so that links picked while a node knew
-        // few members (the first ones to start, the bootstrap peer) do not stay piled on them.
-        if now.saturating_duration_since(self.chosen_at) >= RECHOOSE_EVERY {
-            self.chosen_at = now;
-            let chosen: Vec<PeerId> = self.chosen.iter().copied().collect();
-            if let Some(dropped) = self.rng.pick(chosen, 1).pop() {
-                self.chosen.remove(&dropped);
-            }
-        }
         let wanted = {
             let view = read(&self.view);
-            self.chosen.retain(|id| {
+            let live = view.members.ring().len();
+            // Now and then a random link picked while this node knew less than half the
+            // members it knows now is picked anew, so that links picked early (on the first
+            // ones to start, the bootstrap peer) do not stay piled on a few. Links picked in
+            // a mesh of about the size it has stay: a steady mesh does not redial.
+            if now.saturating_duration_since(self.chosen_at) >= RECHOOSE_EVERY {
+                self.chosen_at = now;
+                if let Some(dropped) = self.rng.pick(stale(&self.chosen, live), 1).pop() {
+                    self.chosen.remove(&dropped);
+                }
+            }
+            self.chosen.retain(|id, _| {
                 view.members
                     .get(id)
                     .is_some_and(crate::members::Member::live)
@@ -382,13 +385,14 @@ impl EventLoop {
                     .members
                     .ring()
                     .iter()
-                    .filter(|id| !self.chosen.contains(id))
+                    .filter(|id| !self.chosen.contains_key(id))
                     .copied()
                     .collect();
-                self.chosen.extend(self.rng.pick(others, need));
+                let picked = self.rng.pick(others, need);
+                self.chosen.extend(picked.into_iter().map(|id| (id, live)));
             }
             let mut wanted = view.watch(local, WATCHERS);
-            wanted.extend(self.chosen.iter().copied());
+            wanted.extend(self.chosen.keys().copied());
             wanted
         };
         let prune = {
@@ -993,6 +997,16 @@ impl EventLoop {
     }
 }
 
+/// The random links of `chosen` picked while this node knew fewer than half the `live`
+/// members it knows now.
+fn stale(chosen: &HashMap<PeerId, usize>, live: usize) -> Vec<PeerId> {
+    chosen
+        .iter()
+        .filter(|(_, known)| 2 * **known < live)
+        .map(|(id, _)| *id)
+        .collect()
+}
+
 /// Whether `error` says the peer's machine refused the connection: nothing listens there.
 fn refused(error: &DialError) -> bool {
     let DialError::Transport(errors) = error else {
@@ -1060,6 +1074,17 @@ mod tests {
             b.next.unwrap() - now,
             Duration::from_millis(500),
             "back to the first"
+        );
+    }
+
+    #[test]
+    fn only_random_links_picked_in_a_mesh_less_than_half_its_size_are_picked_anew() {
+        let (early, half, late) = (PeerId::random(), PeerId::random(), PeerId::random());
+        let chosen = HashMap::from([(early, 16), (half, 500), (late, 990)]);
+        assert_eq!(stale(&chosen, 1000), [early]);
+        assert!(
+            stale(&chosen, 32).is_empty(),
+            "a steady mesh keeps its links"
         );
     }
 

@@ -343,7 +343,7 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
         probes,
         differ,
         rng: event_loop::Rng::new(&local),
-        chosen: HashSet::new(),
+        chosen: HashMap::new(),
         chosen_at: std::time::Instant::now(),
         sync_soon: false,
     };
