@@ -288,9 +288,47 @@ fn load_average() -> Option<f64> {
         .ok()
 }
 
+/// How long a mesh must go without a dial or an entry taken as news to count as settled.
+const SETTLED_FOR: Duration = Duration::from_secs(2);
+
+/// Waits until no agent of `fleet` dialed or took news for [`SETTLED_FOR`] (the last
+/// connections of the start let go, the random links picked early picked anew), or
+/// [`GIVE_UP`]; how long that took, and whether it settled.
+async fn settle(fleet: &Fleet) -> (Duration, bool) {
+    let started = Instant::now();
+    let busy = |stats: &[MeshStats]| {
+        let (_, dials, news, _) = cuts(stats);
+        (dials, news)
+    };
+    let mut last = busy(&fleet.stats().await);
+    let mut quiet_since = Instant::now();
+    while started.elapsed() < GIVE_UP {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = busy(&fleet.stats().await);
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        } else if quiet_since.elapsed() >= SETTLED_FOR {
+            return (started.elapsed(), true);
+        }
+    }
+    (started.elapsed(), false)
+}
+
 /// What a mesh costs doing nothing but staying a mesh (probes, periodic digests, gossip
-/// upkeep): every agent shares the machine's cores.
+/// upkeep), once settled: every agent shares the machine's cores.
 async fn idle_cpu(fleet: &Fleet) {
+    let (waited, settled) = settle(fleet).await;
+    println!(
+        "idle mesh: {} after {} (no dial, no news for {})",
+        if settled {
+            "settled"
+        } else {
+            "not settled, measured anyway"
+        },
+        secs(waited),
+        secs(SETTLED_FOR),
+    );
     let pids = fleet.pids();
     let (Some(before), started) = (cpu_time(&pids), Instant::now()) else {
         return;
