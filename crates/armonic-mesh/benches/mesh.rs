@@ -13,7 +13,8 @@
 //! `MESH_BENCH_RUNS=1` starts one mesh for the convergence figure instead of three, and
 //! `MESH_BENCH_TRACE=1` prints, each second of a wait, how many agents are still short of
 //! the figure and how far, and `MESH_BENCH_SKIP=state,idle,fan-out` skips those figures
-//! (at 1,000 agents on two cores, a fan-out alone can take minutes).
+//! (at 1,000 agents on two cores, a fan-out alone can take minutes). A figure not reached
+//! within 60 s is given up, or within `MESH_BENCH_GIVE_UP` seconds.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -78,7 +79,15 @@ const FAN_OUT_ROUNDS: usize = 20;
 const IDLE_FOR: Duration = Duration::from_secs(10);
 /// Longest any wait may take before the figure is given up as not reached: far beyond every
 /// target, so that a figure that misses its target is still given.
-const GIVE_UP: Duration = Duration::from_secs(60);
+/// `MESH_BENCH_GIVE_UP=180` waits that many seconds instead (a mesh of 1,000 on two cores).
+static GIVE_UP: std::sync::LazyLock<Duration> = std::sync::LazyLock::new(|| {
+    let secs = std::env::var("MESH_BENCH_GIVE_UP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(60);
+    Duration::from_secs(secs)
+});
 
 struct Quiet;
 impl LogSink for Quiet {
@@ -302,7 +311,7 @@ async fn settle(fleet: &Fleet) -> (Duration, bool) {
     };
     let mut last = busy(&fleet.stats().await);
     let mut quiet_since = Instant::now();
-    while started.elapsed() < GIVE_UP {
+    while started.elapsed() < *GIVE_UP {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let now = busy(&fleet.stats().await);
         if now != last {
@@ -421,7 +430,7 @@ fn report(what: &str, took: Option<Duration>, target: Duration) {
         ),
         None => println!(
             "{what}: not reached within {} (target {}: missed)",
-            secs(GIVE_UP),
+            secs(*GIVE_UP),
             secs(target)
         ),
     }
@@ -705,7 +714,7 @@ async fn fan_out(fleet: &Fleet) {
     // Calls go by name to live peers: a caller that does not know them all yet would measure
     // failures.
     let waited = Instant::now();
-    while caller.handle.live().len() != others && waited.elapsed() < GIVE_UP {
+    while caller.handle.live().len() != others && waited.elapsed() < *GIVE_UP {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     if caller.handle.live().len() != others {
@@ -733,10 +742,10 @@ async fn fan_out(fleet: &Fleet) {
         }
         (started.elapsed(), failed)
     };
-    let first = tokio::time::timeout(GIVE_UP, round()).await.ok();
+    let first = tokio::time::timeout(*GIVE_UP, round()).await.ok();
     let (mut times, mut failed) = (Vec::new(), 0);
     for _ in 0..FAN_OUT_ROUNDS {
-        match tokio::time::timeout(GIVE_UP, round()).await {
+        match tokio::time::timeout(*GIVE_UP, round()).await {
             Ok((took, f)) => {
                 times.push(took);
                 failed += f;

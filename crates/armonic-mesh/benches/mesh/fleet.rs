@@ -359,7 +359,7 @@ impl Fleet {
                     at(0.5),
                 );
             }
-            if pending.len() == 0 || since.elapsed() > GIVE_UP {
+            if pending.len() == 0 || since.elapsed() > *GIVE_UP {
                 return Until {
                     times,
                     pending: pending.len(),
