@@ -20,7 +20,7 @@ use crate::probes::Probes;
 use crate::protocol::{Entry, MembersReply, MembersRequest};
 use crate::shapes::Hash;
 use crate::swarm::{Behaviour, BehaviourEvent};
-use crate::view::View;
+use crate::view::{View, read, write};
 
 /// What handles ask of the loop.
 pub(crate) enum Command {
@@ -182,16 +182,6 @@ impl Health {
     fn silence(&self, silence: Duration) -> Duration {
         silence + silence / 3 * self.level
     }
-}
-
-fn read(view: &RwLock<View>) -> std::sync::RwLockReadGuard<'_, View> {
-    view.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write(view: &RwLock<View>) -> std::sync::RwLockWriteGuard<'_, View> {
-    view.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Whether `addr` is on the loopback interface.

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::protocol;
-use crate::view::View;
+use crate::view::{View, read, write};
 
 /// The protocol of probe streams.
 pub(crate) const PROTOCOL: StreamProtocol = StreamProtocol::new(protocol::PROBE);
@@ -33,16 +33,6 @@ const FRAME: usize = 8;
 /// Least time between two frames answered on one stream: a peer sending faster (no agent
 /// does) is read, not answered, so that it cannot make this node write as fast as it sends.
 const ANSWER_EVERY: Duration = Duration::from_millis(100);
-
-fn read_view(view: &RwLock<View>) -> std::sync::RwLockReadGuard<'_, View> {
-    view.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write_view(view: &RwLock<View>) -> std::sync::RwLockWriteGuard<'_, View> {
-    view.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// The probes of one node: a task per watched peer, and one that accepts the streams of its
 /// watchers (each answered on a task of its own). Dropped, every task ends.
@@ -116,7 +106,7 @@ async fn probe(
     loop {
         // A probe does not dial: the event loop keeps watched peers connected, and a peer it
         // cannot reach is as silent as one that does not answer.
-        let connected = read_view(&view)
+        let connected = read(&view)
             .peers
             .get(&peer)
             .is_some_and(|p| p.connections > 0);
@@ -150,7 +140,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Send>(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let digest = read_view(view).members.digest();
+            let digest = read(view).members.digest();
             writer.write_all(&digest.to_be_bytes()).await?;
             writer.flush().await?;
         }
@@ -161,7 +151,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Send>(
             reader.read_exact(&mut frame).await?;
             let theirs = u64::from_be_bytes(frame);
             let differs = {
-                let mut view = write_view(view);
+                let mut view = write(view);
                 view.heard(peer);
                 view.members.digest() != theirs
             };
@@ -214,7 +204,7 @@ pub(crate) async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
         stream.read_exact(&mut frame).await?;
         let now = Instant::now();
         let digest = {
-            let mut view = write_view(view);
+            let mut view = write(view);
             view.heard(peer);
             view.members.digest()
         };
@@ -245,7 +235,7 @@ mod tests {
         let (mut prober, answerer) = tokio::io::duplex(64);
         let view = view();
         let peer = PeerId::random();
-        let digest = read_view(&view).members.digest();
+        let digest = read(&view).members.digest();
         let serving = tokio::spawn({
             let view = Arc::clone(&view);
             async move {
@@ -258,7 +248,7 @@ mod tests {
         let mut back = [0u8; FRAME];
         prober.read_exact(&mut back).await.unwrap();
         assert_eq!(u64::from_be_bytes(back), digest);
-        assert!(read_view(&view).peers.contains_key(&peer), "heard");
+        assert!(read(&view).peers.contains_key(&peer), "heard");
         drop(prober);
         assert!(serving.await.unwrap().is_err(), "the stream ended");
     }
@@ -269,7 +259,7 @@ mod tests {
         let view = view();
         let peer = PeerId::random();
         let (differ, mut differs) = mpsc::channel(4);
-        let ours = read_view(&view).members.digest();
+        let ours = read(&view).members.digest();
         tokio::spawn({
             let view = Arc::clone(&view);
             async move {
@@ -307,7 +297,7 @@ mod tests {
             differs.try_recv().is_err(),
             "the same digest is not reported"
         );
-        assert!(read_view(&view).peers.contains_key(&peer), "heard");
+        assert!(read(&view).peers.contains_key(&peer), "heard");
     }
 
     #[tokio::test]
