@@ -733,3 +733,50 @@ async fn members_saying_a_peer_the_agent_hears_from_is_down_do_not_make_it_take_
         target.peers()
     );
 }
+
+#[tokio::test]
+async fn a_member_opening_probe_streams_over_and_over_is_answered_on_its_latest_only() {
+    let key = SwarmKey::random().unwrap();
+    let (target, addr) = agent(&key).await;
+    named(&target).await;
+    let (mut control, peer) = member(&key, &addr).await;
+    let frame = 7u64.to_be_bytes();
+    let mut streams = Vec::new();
+    for _ in 0..50 {
+        let mut s = control
+            .open_stream(peer, crate::probes::PROTOCOL)
+            .await
+            .unwrap();
+        s.write_all(&frame).await.unwrap();
+        s.flush().await.unwrap();
+        streams.push(s);
+    }
+    // The latest (opened once the agent took the others in) is answered with the agent's
+    // digest, each time it probes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut latest = control
+        .open_stream(peer, crate::probes::PROTOCOL)
+        .await
+        .unwrap();
+    latest.write_all(&frame).await.unwrap();
+    latest.flush().await.unwrap();
+    let mut back = [0u8; 8];
+    for _ in 0..3 {
+        tokio::time::timeout(Duration::from_secs(10), latest.read_exact(&mut back))
+            .await
+            .expect("the latest stream is answered")
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        latest.write_all(&frame).await.unwrap();
+        latest.flush().await.unwrap();
+    }
+    // Each earlier one was ended when a later one came (or dropped, had it come faster than
+    // the agent took them in): it reads to its end, an answer or none, and no more.
+    for mut s in streams {
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "an earlier probe stream was left open");
+        assert!(rest.len() <= 8, "{} bytes on an earlier stream", rest.len());
+    }
+    assert_eq!(target.stats().silenced, 0);
+}
