@@ -182,7 +182,8 @@ pub struct Config {
     /// gives its own.
     pub grace: Duration,
     /// How often a node probes the peers it watches (a dead peer is noticed in about three
-    /// times this, and by the whole mesh a little later).
+    /// times this, and by the whole mesh a little later). Taken as 100 ms if shorter: a node
+    /// answers at most one probe per 100 ms on a stream.
     pub ping_every: Duration,
     /// How often a node compares what it holds of the members with one peer's, to find
     /// what it missed (a comparison of equal holdings costs a few hundred bytes).
@@ -284,6 +285,7 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
         ),
     };
     let local = config.identity.0.public().to_peer_id();
+    let ping_every = config.ping_every.max(probes::ANSWER_EVERY);
     let options = swarm::Options {
         mdns: config.mdns,
         max_message: config.max_message,
@@ -313,13 +315,8 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
     let mut control = swarm.behaviour().streams.new_control();
     let (tx, rx) = mpsc::channel(1024);
     let (differ_tx, differ) = mpsc::channel(64);
-    let probes = probes::Probes::start(
-        Arc::clone(&view),
-        control.clone(),
-        config.ping_every,
-        differ_tx,
-    )
-    .map_err(|e| Error::Start(e.to_string()))?;
+    let probes = probes::Probes::start(Arc::clone(&view), control.clone(), ping_every, differ_tx)
+        .map_err(|e| Error::Start(e.to_string()))?;
     let event_loop = event_loop::EventLoop {
         swarm,
         commands: rx,
@@ -335,10 +332,10 @@ pub async fn start(config: Config, service: Option<Arc<dyn Service>>) -> Result<
         flush_at: None,
         last_round: std::time::Instant::now(),
         gossip_every: config.gossip_every,
-        silence: config.ping_every * 3,
+        silence: ping_every * 3,
         pace: event_loop::Pace::new(),
         health: event_loop::Health::default(),
-        ping_every: config.ping_every,
+        ping_every,
         watching: HashSet::new(),
         probes,
         differ,

@@ -33,7 +33,7 @@ const FRAME: usize = 8;
 
 /// Least time between two frames answered on one stream: a peer sending faster (no agent
 /// does) is read, not answered, so that it cannot make this node write as fast as it sends.
-const ANSWER_EVERY: Duration = Duration::from_millis(100);
+pub(crate) const ANSWER_EVERY: Duration = Duration::from_millis(100);
 
 /// The probes of one node: a task per watched peer, and one that accepts the streams of its
 /// watchers (each answered on a task of its own). Dropped, every task ends.
