@@ -61,10 +61,7 @@ impl NetworkBehaviour for Book {
         let Some(peer) = peer else {
             return Ok(Vec::new());
         };
-        let view = self
-            .view
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let view = crate::view::read(&self.view);
         // Where it was seen, or else where it says it listens (a member not met yet).
         Ok(view
             .peers

@@ -74,9 +74,7 @@ pub(crate) struct Links {
 
 impl Links {
     pub fn view(&self) -> std::sync::RwLockReadGuard<'_, View> {
-        self.view
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::view::read(&self.view)
     }
 
     /// This node's peer id.
@@ -139,10 +137,7 @@ impl Links {
     /// A new call stream to `peer`, dialing it if needed.
     pub(crate) async fn open(&self, peer: PeerId) -> Result<Conn, String> {
         let connected = {
-            let mut view = self
-                .view
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut view = crate::view::write(&self.view);
             view.calling(peer);
             view.peers.get(&peer).is_some_and(|p| p.connections > 0)
         };
@@ -161,10 +156,7 @@ impl Links {
 
     /// `peer` answered on a stream: it is alive.
     pub fn heard(&self, peer: PeerId) {
-        self.view
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .heard(peer);
+        crate::view::write(&self.view).heard(peer);
     }
 
     /// The location name of `peer`, once its catalogue is known.

@@ -658,19 +658,19 @@ impl View {
     }
 }
 
-/// Whether peer `id` is connected and was heard from within `within` of `now`.
 /// `view`, read, whether or not a panic poisoned its lock.
 pub(crate) fn read(view: &std::sync::RwLock<View>) -> std::sync::RwLockReadGuard<'_, View> {
     view.read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// `view`, written.
+/// `view`, written, whether or not a panic poisoned its lock.
 pub(crate) fn write(view: &std::sync::RwLock<View>) -> std::sync::RwLockWriteGuard<'_, View> {
     view.write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Whether peer `id` is connected and was heard from within `within` of `now`.
 fn heard_within(
     peers: &HashMap<PeerId, Peer>,
     id: &PeerId,
