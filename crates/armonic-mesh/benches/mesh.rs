@@ -81,12 +81,16 @@ const IDLE_FOR: Duration = Duration::from_secs(10);
 /// target, so that a figure that misses its target is still given.
 /// `MESH_BENCH_GIVE_UP=180` waits that many seconds instead (a mesh of 1,000 on two cores).
 static GIVE_UP: std::sync::LazyLock<Duration> = std::sync::LazyLock::new(|| {
-    let secs = std::env::var("MESH_BENCH_GIVE_UP")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .filter(|s| *s > 0)
-        .unwrap_or(60);
-    Duration::from_secs(secs)
+    let Ok(given) = std::env::var("MESH_BENCH_GIVE_UP") else {
+        return Duration::from_secs(60);
+    };
+    match given.trim().parse::<u64>() {
+        Ok(secs) if secs > 0 => Duration::from_secs(secs),
+        _ => {
+            eprintln!("MESH_BENCH_GIVE_UP: {given:?} is not a number of seconds, such as 180");
+            std::process::exit(2);
+        }
+    }
 });
 
 struct Quiet;
@@ -961,7 +965,12 @@ fn main() {
             }
         };
         let skip = std::env::var("MESH_BENCH_SKIP").unwrap_or_default();
-        let skipped = |what: &str| skip.split(',').any(|s| s.trim() == what);
+        let skip: Vec<&str> = skip.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        if let Some(unknown) = skip.iter().find(|s| !["state", "idle", "fan-out"].contains(s)) {
+            eprintln!("MESH_BENCH_SKIP: no figure {unknown:?} (state, idle, fan-out)");
+            std::process::exit(2);
+        }
+        let skipped = |what: &str| skip.contains(&what);
         for n in sizes {
             let fleet = convergence(n, &defs, keys.path(), &lag, files).await;
             if !skipped("state") {

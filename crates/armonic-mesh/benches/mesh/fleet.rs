@@ -346,7 +346,10 @@ impl Fleet {
                 let stats = self.stats().await;
                 let mut live: Vec<usize> = stats.iter().map(|s| s.live).collect();
                 live.sort_unstable();
-                let at = |q: f64| live[((live.len() - 1) as f64 * q) as usize];
+                let at = |q: f64| {
+                    let i = (live.len().saturating_sub(1) as f64 * q) as usize;
+                    live.get(i).copied().unwrap_or(0)
+                };
                 eprintln!(
                     "  {}: {} pending; of all agents {} know no member, {} are connected to \
                      none; live members known: fewest {}, 10th percentile {}, median {}",
